@@ -1,0 +1,259 @@
+//! The command table and the one dispatch path.
+//!
+//! Every command is one `CommandSpec` row in its family's module (`string.rs`,
+//! `keys.rs`, …) plus a handler. `dispatch` does, in order: lookup
+//! (case-insensitive, with subcommands) → arity → MULTI queueing → locks →
+//! handler → side effects of a successful write (dirty counter, AOF form,
+//! WATCH invalidation, keyspace notifications). Handlers only report what
+//! they changed.
+
+pub(crate) mod ctx;
+pub(crate) mod err;
+pub(crate) mod keys;
+pub(crate) mod server;
+pub(crate) mod string;
+pub(crate) mod bitmap;
+
+use std::sync::LazyLock;
+
+use hashbrown::HashMap;
+
+use crate::client::ClientState;
+use crate::db::Engine;
+use crate::keyspace::shard_of;
+use crate::reply::Reply;
+
+pub(crate) use ctx::Ctx;
+
+/// A handler: argv includes the command name. `Err` carries an error reply.
+pub(crate) type Handler = fn(&mut Ctx, &[&[u8]]) -> Result<Reply, Reply>;
+/// Key positions for commands whose keys (first, last, step) cannot describe.
+pub(crate) type GetKeys = fn(&[&[u8]]) -> Vec<usize>;
+
+pub(crate) mod flag {
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const PUBSUB: u32 = 1 << 4;
+    pub const NOSCRIPT: u32 = 1 << 5;
+    pub const BLOCKING: u32 = 1 << 6;
+    pub const LOADING: u32 = 1 << 7;
+    pub const STALE: u32 = 1 << 8;
+    pub const FAST: u32 = 1 << 9;
+    pub const NO_AUTH: u32 = 1 << 10;
+    pub const NO_MULTI: u32 = 1 << 11;
+    pub const ALLOW_BUSY: u32 = 1 << 12;
+    /// Needs every shard (keyspace-wide commands).
+    pub const ALL_SHARDS: u32 = 1 << 20;
+    /// Touches no keyspace data: no locks at all.
+    pub const NO_KEYS: u32 = 1 << 21;
+    /// May be sent while subscribed (RESP2 pub/sub context).
+    pub const PUBSUB_CTX: u32 = 1 << 22;
+
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (NO_MULTI, "no_multi"),
+        (ALLOW_BUSY, "allow_busy"),
+    ];
+}
+
+pub(crate) struct CommandSpec {
+    /// Lowercase; subcommands are `container|sub`.
+    pub name: &'static str,
+    pub arity: i32,
+    pub flags: u32,
+    /// First key, last key (negative: from the end), step; (0, 0, 0) = none.
+    pub keys: (i32, i32, i32),
+    pub getkeys: Option<GetKeys>,
+    pub handler: Handler,
+    /// Redis's command group (`string`, `generic`, `server`, …).
+    pub group: &'static str,
+    pub subcommands: &'static [CommandSpec],
+}
+
+impl CommandSpec {
+    pub const fn new(name: &'static str, arity: i32, flags: u32, keys: (i32, i32, i32), group: &'static str, handler: Handler) -> CommandSpec {
+        CommandSpec { name, arity, flags, keys, getkeys: None, handler, group, subcommands: &[] }
+    }
+
+    pub const fn with_getkeys(mut self, f: GetKeys) -> CommandSpec {
+        self.getkeys = Some(f);
+        self
+    }
+
+    pub const fn container(name: &'static str, flags: u32, group: &'static str, subs: &'static [CommandSpec]) -> CommandSpec {
+        CommandSpec { name, arity: -2, flags, keys: (0, 0, 0), getkeys: None, handler: container_handler, group, subcommands: subs }
+    }
+
+    pub fn is_write(&self) -> bool {
+        self.flags & flag::WRITE != 0
+    }
+
+    /// The positions of key arguments in `argv`.
+    pub fn key_positions(&self, argv: &[&[u8]]) -> Vec<usize> {
+        if let Some(f) = self.getkeys {
+            return f(argv);
+        }
+        let (first, last, step) = self.keys;
+        if first <= 0 || step <= 0 {
+            return Vec::new();
+        }
+        let argc = argv.len() as i32;
+        let last = if last < 0 { argc + last } else { last.min(argc - 1) };
+        (first..=last).step_by(step as usize).filter(|&i| i < argc).map(|i| i as usize).collect()
+    }
+
+    /// Name as shown to users (`config|get` → `config|get`).
+    pub fn display_name(&self) -> &'static str {
+        self.name
+    }
+}
+
+fn container_handler(_: &mut Ctx, _: &[&[u8]]) -> Result<Reply, Reply> {
+    Err(Reply::error("ERR internal error: container dispatched"))
+}
+
+/// Every command family's rows.
+fn families() -> impl Iterator<Item = &'static CommandSpec> {
+    [server::COMMANDS, keys::COMMANDS, string::COMMANDS, bitmap::COMMANDS].into_iter().flatten()
+}
+
+static TABLE: LazyLock<HashMap<&'static [u8], &'static CommandSpec>> =
+    LazyLock::new(|| families().map(|c| (c.name.as_bytes(), c)).collect());
+
+/// All top-level commands (COMMAND, COMMAND COUNT, …).
+pub(crate) fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
+    families()
+}
+
+pub(crate) fn find_command(name: &[u8]) -> Option<&'static CommandSpec> {
+    let mut buf = [0u8; 32];
+    if name.len() > buf.len() {
+        return None;
+    }
+    for (d, s) in buf.iter_mut().zip(name) {
+        *d = s.to_ascii_lowercase();
+    }
+    TABLE.get(&buf[..name.len()]).copied()
+}
+
+fn find_sub(spec: &'static CommandSpec, name: &[u8]) -> Option<&'static CommandSpec> {
+    let prefix = spec.name.len() + 1;
+    spec.subcommands.iter().find(|s| s.name[prefix..].as_bytes().eq_ignore_ascii_case(name))
+}
+
+/// Redis's argument rendering in "unknown command" errors.
+fn args_preview(argv: &[&[u8]]) -> String {
+    let mut args = String::new();
+    for a in argv.iter().skip(1) {
+        if args.len() >= 128 {
+            break;
+        }
+        let room = 128 - args.len();
+        let a = cstr(a);
+        let shown: String = String::from_utf8_lossy(&a[..a.len().min(room)]).into_owned();
+        args.push_str(&format!("'{shown}' "));
+    }
+    args
+}
+
+/// C string view: stops at the first NUL, as Redis's `%s` does.
+fn cstr(a: &[u8]) -> &[u8] {
+    match a.iter().position(|&b| b == 0) {
+        Some(i) => &a[..i],
+        None => a,
+    }
+}
+
+/// Redis replaces newlines in error texts it builds from user input.
+fn sanitize(s: String) -> String {
+    s.replace(['\r', '\n'], " ")
+}
+
+/// Looks up the command (and subcommand) and checks arity.
+pub(crate) fn resolve(argv: &[&[u8]]) -> Result<&'static CommandSpec, Reply> {
+    let name = argv[0];
+    let spec = find_command(name).ok_or_else(|| {
+        let shown = cstr(name);
+        let shown = String::from_utf8_lossy(&shown[..shown.len().min(128)]).into_owned();
+        Reply::Error(sanitize(format!("ERR unknown command '{shown}', with args beginning with: {}", args_preview(argv))))
+    })?;
+    let spec = if !spec.subcommands.is_empty() && argv.len() >= 2 {
+        find_sub(spec, argv[1]).ok_or_else(|| {
+            let sub = cstr(argv[1]);
+            let sub = String::from_utf8_lossy(&sub[..sub.len().min(128)]).into_owned();
+            Reply::Error(sanitize(format!("ERR unknown subcommand '{sub}'. Try {} HELP.", spec.name.to_ascii_uppercase())))
+        })?
+    } else {
+        spec
+    };
+    let argc = argv.len() as i32;
+    if (spec.arity > 0 && argc != spec.arity) || argc < -spec.arity {
+        return Err(err::arity(spec.name));
+    }
+    Ok(spec)
+}
+
+/// The shard bit mask a command must lock.
+pub(crate) fn shard_mask(eng: &Engine, spec: &CommandSpec, argv: &[&[u8]]) -> u32 {
+    if spec.flags & flag::ALL_SHARDS != 0 {
+        return Ctx::shard_mask_all();
+    }
+    if spec.flags & flag::NO_KEYS != 0 {
+        return 0;
+    }
+    let mut mask = 0u32;
+    for i in spec.key_positions(argv) {
+        mask |= 1 << shard_of(eng.ks.hash(argv[i]));
+    }
+    mask
+}
+
+/// Runs one command for a client: the single entry every binding uses.
+pub(crate) fn dispatch(eng: &Engine, cl: &mut ClientState, argv: &[&[u8]]) -> Reply {
+    if argv.is_empty() {
+        return Reply::error("ERR empty command");
+    }
+    let spec = match resolve(argv) {
+        Ok(s) => s,
+        Err(e) => {
+            cl.note_rejected();
+            return e;
+        }
+    };
+    if let Some(r) = cl.intercept(eng, spec, argv) {
+        return r;
+    }
+    run(eng, cl, spec, argv)
+}
+
+/// Locks, runs the handler, applies side effects.
+pub(crate) fn run(eng: &Engine, cl: &mut ClientState, spec: &'static CommandSpec, argv: &[&[u8]]) -> Reply {
+    let mask = shard_mask(eng, spec, argv);
+    let mut ctx = Ctx::new(eng, cl);
+    ctx.lock(mask, spec.is_write());
+    let reply = call(&mut ctx, spec, argv);
+    drop(ctx);
+    reply
+}
+
+/// Runs a handler inside an already-locked Ctx and records its effects.
+pub(crate) fn call(ctx: &mut Ctx, spec: &'static CommandSpec, argv: &[&[u8]]) -> Reply {
+    ctx.reset_effects();
+    let reply = match (spec.handler)(ctx, argv) {
+        Ok(r) | Err(r) => r,
+    };
+    ctx.eng.after_command(ctx, spec, argv, &reply);
+    reply
+}

@@ -1,0 +1,707 @@
+//! Server and connection commands that tools and client libraries probe:
+//! PING, ECHO, TIME, HELLO, CLIENT, CONFIG, COMMAND, INFO, DEBUG.
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+
+use super::flag::*;
+use super::keys::help_reply;
+use super::{CommandSpec, Ctx, err};
+use crate::config;
+use crate::reply::Reply;
+use crate::util::number::{parse_f64, parse_i64};
+
+type R = Result<Reply, Reply>;
+
+const fn srv(name: &'static str, arity: i32, flags: u32, handler: super::Handler) -> CommandSpec {
+    CommandSpec::new(name, arity, flags | NO_KEYS, (0, 0, 0), "server", handler)
+}
+const fn conn(name: &'static str, arity: i32, flags: u32, handler: super::Handler) -> CommandSpec {
+    CommandSpec::new(name, arity, flags | NO_KEYS, (0, 0, 0), "connection", handler)
+}
+
+pub(crate) static COMMANDS: &[CommandSpec] = &[
+    conn("ping", -1, FAST | PUBSUB_CTX, ping),
+    conn("echo", 2, FAST, echo),
+    srv("time", 1, LOADING | STALE | FAST, time),
+    conn("hello", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, hello),
+    CommandSpec::container("client", NOSCRIPT | LOADING | STALE, "connection", CLIENT_SUBCOMMANDS),
+    CommandSpec::container("config", 0, "server", CONFIG_SUBCOMMANDS),
+    CommandSpec::new("command", -1, LOADING | STALE | NO_KEYS, (0, 0, 0), "server", command),
+    srv("info", -1, LOADING | STALE, info),
+    CommandSpec::container("debug", ADMIN | NOSCRIPT | LOADING | STALE, "server", DEBUG_SUBCOMMANDS),
+];
+
+static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
+    conn("client|setname", 3, NOSCRIPT | LOADING | STALE, client_setname),
+    conn("client|getname", 2, NOSCRIPT | LOADING | STALE, client_getname),
+    conn("client|id", 2, NOSCRIPT | LOADING | STALE, client_id),
+    conn("client|info", 2, NOSCRIPT | LOADING | STALE, client_info),
+    conn("client|list", -2, ADMIN | NOSCRIPT | LOADING | STALE, client_list),
+    conn("client|setinfo", 4, NOSCRIPT | LOADING | STALE, client_setinfo),
+    conn("client|help", 2, LOADING | STALE, client_help),
+];
+
+static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
+    srv("config|get", -3, ADMIN | NOSCRIPT | LOADING | STALE, config_get),
+    srv("config|set", -4, ADMIN | NOSCRIPT | LOADING | STALE, config_set),
+    srv("config|resetstat", 2, ADMIN | NOSCRIPT | LOADING | STALE, config_resetstat),
+    srv("config|help", 2, LOADING | STALE, config_help),
+];
+
+static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
+    srv("command|count", 2, LOADING | STALE, command_count),
+    srv("command|info", -2, LOADING | STALE, command_info),
+    srv("command|list", -2, LOADING | STALE, command_list),
+    srv("command|docs", -2, LOADING | STALE, command_docs),
+    srv("command|getkeys", -3, LOADING | STALE, command_getkeys),
+    srv("command|help", 2, LOADING | STALE, command_help),
+];
+
+static DEBUG_SUBCOMMANDS: &[CommandSpec] = &[
+    srv("debug|sleep", 3, ADMIN | NOSCRIPT | LOADING | STALE, debug_sleep),
+    CommandSpec::new("debug|object", 3, ADMIN | NOSCRIPT | LOADING | STALE | READONLY, (2, 2, 1), "server", debug_object),
+    srv("debug|help", 2, LOADING | STALE, debug_help),
+];
+
+/// `PING [message]`
+fn ping(_ctx: &mut Ctx, a: &[&[u8]]) -> R {
+    match a.len() {
+        1 => Ok(Reply::simple("PONG")),
+        2 => Ok(Reply::bulk(a[1])),
+        _ => Err(err::arity("ping")),
+    }
+}
+
+/// `ECHO message`
+fn echo(_ctx: &mut Ctx, a: &[&[u8]]) -> R {
+    Ok(Reply::bulk(a[1]))
+}
+
+/// `TIME`
+fn time(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
+    let us = ctx.eng.clock.now_us();
+    Ok(Reply::Array(vec![Reply::bulk((us / 1_000_000).to_string()), Reply::bulk((us % 1_000_000).to_string())]))
+}
+
+/// Redis's rule for client names and library names.
+fn valid_name(n: &[u8]) -> bool {
+    n.iter().all(|&c| (b'!'..=b'~').contains(&c))
+}
+
+/// `HELLO [protover [AUTH username password] [SETNAME clientname]]`
+fn hello(ctx: &mut Ctx, a: &[&[u8]]) -> R {
+    let mut proto = ctx.cl.resp;
+    if a.len() >= 2 {
+        let v = parse_i64(a[1]).ok_or_else(|| Reply::error("ERR Protocol version is not an integer or out of range"))?;
+        if !(2..=3).contains(&v) {
+            return Err(Reply::error("NOPROTO unsupported protocol version"));
+        }
+        proto = v as u8;
+    }
+    let mut setname = None;
+    let mut i = 2;
+    while i < a.len() {
+        let more = a.len() - i - 1;
+        if a[i].eq_ignore_ascii_case(b"auth") && more >= 2 {
+            // Embedded engines have only the default user without a password:
+            // Redis accepts any password for a `nopass` user.
+            if !a[i + 1].eq_ignore_ascii_case(b"default") {
+                return Err(Reply::error("WRONGPASS invalid username-password pair or user is disabled."));
+            }
+            i += 3;
+        } else if a[i].eq_ignore_ascii_case(b"setname") && more >= 1 {
+            if !valid_name(a[i + 1]) {
+                return Err(Reply::error("ERR Client names cannot contain spaces, newlines or special characters."));
+            }
+            setname = Some(a[i + 1].to_vec());
+            i += 2;
+        } else {
+            return Err(Reply::Error(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(a[i])
+            )));
+        }
+    }
+    ctx.cl.resp = proto;
+    ctx.cl.sync_meta(|m| {
+        m.resp = proto;
+        if let Some(n) = setname {
+            m.name = n;
+        }
+    });
+    let b = Reply::bulk;
+    Ok(Reply::Map(vec![
+        (b("server"), b("redis")),
+        (b("version"), b(crate::REDIS_VERSION)),
+        (b("proto"), Reply::Int(proto as i64)),
+        (b("id"), Reply::Int(ctx.cl.id as i64)),
+        (b("mode"), b("standalone")),
+        (b("role"), b("master")),
+        (b("modules"), Reply::Array(vec![])),
+    ]))
+}
+
+/// `CLIENT SETNAME connection-name`
+fn client_setname(ctx: &mut Ctx, a: &[&[u8]]) -> R {
+    if !valid_name(a[2]) {
+        return Err(Reply::error("ERR Client names cannot contain spaces, newlines or special characters."));
+    }
+    let n = a[2].to_vec();
+    ctx.cl.sync_meta(|m| m.name = n);
+    Ok(Reply::ok())
+}
+
+/// `CLIENT GETNAME`
+fn client_getname(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
+    let name = ctx.cl.info.as_ref().map(|i| i.meta.lock().name.clone()).unwrap_or_default();
+    Ok(if name.is_empty() { Reply::Nil } else { Reply::Bulk(name) })
+}
+
+/// `CLIENT ID`
+fn client_id(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
+    Ok(Reply::Int(ctx.cl.id as i64))
+}
+
+fn client_line(ctx: &Ctx, info: &crate::client::ClientInfo, me: bool) -> String {
+    let m = info.meta.lock().clone();
+    let now = ctx.eng.clock.now_ms();
+    let age = now.saturating_sub(info.created_ms) / 1000;
+    let idle = if me { 0 } else { now.saturating_sub(m.last_ms.max(info.created_ms)) / 1000 };
+    let cmd = if me { "client|info".to_string() } else if m.last_cmd.is_empty() { "NULL".into() } else { m.last_cmd.clone() };
+    format!(
+        "id={} addr=embedded laddr=embedded fd=-1 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}\n",
+        info.id,
+        String::from_utf8_lossy(&m.name),
+        age,
+        idle,
+        m.db,
+        cmd,
+        m.resp,
+        String::from_utf8_lossy(&m.lib_name),
+        String::from_utf8_lossy(&m.lib_ver),
+    )
+}
+
+/// `CLIENT INFO`
+fn client_info(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
+    let line = match &ctx.cl.info {
+        Some(info) => client_line(ctx, info, true),
+        None => String::new(),
+    };
+    Ok(Reply::Verbatim("txt", line.into_bytes()))
+}
+
+/// `CLIENT LIST [TYPE normal|master|replica|pubsub] [ID client-id ...]`
+fn client_list(ctx: &mut Ctx, a: &[&[u8]]) -> R {
+    let mut ids: Option<Vec<u64>> = None;
+    let mut i = 2;
+    while i < a.len() {
+        if a[i].eq_ignore_ascii_case(b"type") && i + 1 < a.len() {
+            let t = a[i + 1].to_ascii_lowercase();
+            if !matches!(t.as_slice(), b"normal" | b"master" | b"replica" | b"slave" | b"pubsub") {
+                return Err(Reply::Error(format!("ERR Unknown client type '{}'", String::from_utf8_lossy(a[i + 1]))));
+            }
+            if t != b"normal" {
+                ids = Some(Vec::new());
+            }
+            i += 2;
+        } else if a[i].eq_ignore_ascii_case(b"id") && i + 1 < a.len() {
+            let mut v = Vec::new();
+            for x in &a[i + 1..] {
+                match parse_i64(x) {
+                    Some(id) if id > 0 => v.push(id as u64),
+                    _ => return Err(Reply::error("ERR Invalid client ID")),
+                }
+            }
+            ids = Some(v);
+            break;
+        } else {
+            return Err(err::syntax());
+        }
+    }
+    let clients: Vec<_> = ctx.eng.clients.lock().values().cloned().collect();
+    let mut out = String::new();
+    for c in clients {
+        if ids.as_ref().is_some_and(|ids| !ids.contains(&c.id)) {
+            continue;
+        }
+        out.push_str(&client_line(ctx, &c, c.id == ctx.cl.id));
+    }
+    Ok(Reply::Verbatim("txt", out.into_bytes()))
+}
+
+/// `CLIENT SETINFO <LIB-NAME libname | LIB-VER libver>`
+fn client_setinfo(ctx: &mut Ctx, a: &[&[u8]]) -> R {
+    let which = a[2].to_ascii_lowercase();
+    let v = a[3].to_vec();
+    match which.as_slice() {
+        b"lib-name" | b"lib-ver" => {
+            if !valid_name(&v) {
+                return Err(Reply::Error(format!(
+                    "ERR {} cannot contain spaces, newlines or special characters.",
+                    String::from_utf8_lossy(&which)
+                )));
+            }
+            let is_name = which == b"lib-name";
+            ctx.cl.sync_meta(|m| if is_name { m.lib_name = v } else { m.lib_ver = v });
+            Ok(Reply::ok())
+        }
+        _ => Err(Reply::Error(format!("ERR Unrecognized option '{}'", String::from_utf8_lossy(a[2])))),
+    }
+}
+
+/// `CLIENT HELP`
+fn client_help(_ctx: &mut Ctx, _a: &[&[u8]]) -> R {
+    Ok(help_reply(
+        "CLIENT",
+        &[
+            "GETNAME",
+            "    Return the name of the current connection.",
+            "ID",
+            "    Return the ID of the current connection.",
+            "INFO",
+            "    Return information about the current client connection.",
+            "LIST [options ...]",
+            "    Return information about client connections. Options:",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Return clients of specified type.",
+            "SETNAME <name>",
+            "    Assign the name <name> to the current connection.",
+            "SETINFO <option> <value>",
+            "    Set client meta attr. Options are:",
+            "    * LIB-NAME: the client lib name.",
+            "    * LIB-VER: the client lib version.",
+        ],
+    ))
+}
+
+/// `CONFIG GET parameter [parameter ...]`
+fn config_get(ctx: &mut Ctx, a: &[&[u8]]) -> R {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut pairs = Vec::new();
+    for pat in &a[2..] {
+        for (k, v) in ctx.eng.params.matching(pat) {
+            if seen.insert(k.clone()) {
+                pairs.push((Reply::bulk(k), Reply::bulk(v)));
+            }
+        }
+    }
+    Ok(Reply::Map(pairs))
+}
+
+/// `CONFIG SET parameter value [parameter value ...]`
+fn config_set(ctx: &mut Ctx, a: &[&[u8]]) -> R {
+    if a.len() % 2 != 0 {
+        return Err(err::arity("config|set"));
+    }
+    let mut specs = Vec::new();
+    for kv in a[2..].chunks(2) {
+        let name = String::from_utf8_lossy(kv[0]).into_owned();
+        let Some(spec) = config::find(&name) else {
+            return Err(Reply::Error(format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'")));
+        };
+        let fail = |why: &str| Reply::Error(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"));
+        if !spec.mutable {
+            return Err(fail("can't set immutable config"));
+        }
+        if specs.iter().any(|(s, _): &(&config::ParamSpec, String)| std::ptr::eq(*s, spec)) {
+            return Err(fail("duplicate parameter"));
+        }
+        let value = String::from_utf8_lossy(kv[1]).into_owned();
+        config::check(spec, &value).map_err(|e| fail(&e))?;
+        specs.push((spec, value));
+    }
+    for (spec, value) in specs {
+        ctx.eng.params.set(spec, &value).map_err(|e| Reply::Error(format!("ERR CONFIG SET failed - {e}")))?;
+    }
+    Ok(Reply::ok())
+}
+
+/// `CONFIG RESETSTAT`
+fn config_resetstat(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
+    ctx.cl.flush_stats(ctx.eng);
+    ctx.eng.stats.reset();
+    Ok(Reply::ok())
+}
+
+/// `CONFIG HELP`
+fn config_help(_ctx: &mut Ctx, _a: &[&[u8]]) -> R {
+    Ok(help_reply(
+        "CONFIG",
+        &[
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+        ],
+    ))
+}
+
+/// `COMMAND` (and its subcommands, dispatched here because COMMAND alone is valid)
+fn command(ctx: &mut Ctx, a: &[&[u8]]) -> R {
+    if a.len() == 1 {
+        return Ok(Reply::Array(super::all_commands().map(|c| command_entry(c, ctx.cl.resp)).collect()));
+    }
+    let prefix = "command|".len();
+    match COMMAND_SUBCOMMANDS.iter().find(|s| s.name[prefix..].as_bytes().eq_ignore_ascii_case(a[1])) {
+        Some(sub) => {
+            let argc = a.len() as i32;
+            if (sub.arity > 0 && argc != sub.arity) || argc < -sub.arity {
+                return Err(err::arity(sub.name));
+            }
+            (sub.handler)(ctx, a)
+        }
+        None => Err(Reply::Error(format!(
+            "ERR unknown subcommand '{}'. Try COMMAND HELP.",
+            String::from_utf8_lossy(&a[1][..a[1].len().min(128)])
+        ))),
+    }
+}
+
+fn flag_names(c: &CommandSpec) -> Vec<Reply> {
+    crate::commands::flag::NAMES.iter().filter(|(bit, _)| c.flags & bit != 0).map(|(_, n)| Reply::simple(n)).collect()
+}
+
+fn acl_categories(c: &CommandSpec) -> Vec<Reply> {
+    let mut cats = Vec::new();
+    if c.flags & WRITE != 0 {
+        cats.push("@write");
+    }
+    if c.flags & READONLY != 0 {
+        cats.push("@read");
+    }
+    match c.group {
+        "string" | "bitmap" => cats.push(if c.group == "string" { "@string" } else { "@bitmap" }),
+        "generic" => cats.push("@keyspace"),
+        "list" => cats.push("@list"),
+        "hash" => cats.push("@hash"),
+        "set" => cats.push("@set"),
+        "sorted-set" => cats.push("@sortedset"),
+        "connection" => cats.push("@connection"),
+        "pubsub" => cats.push("@pubsub"),
+        "transactions" => cats.push("@transaction"),
+        _ => {}
+    }
+    if c.flags & ADMIN != 0 {
+        cats.extend(["@admin", "@dangerous"]);
+    }
+    if c.flags & FAST != 0 {
+        cats.push("@fast");
+    } else {
+        cats.push("@slow");
+    }
+    if c.flags & BLOCKING != 0 {
+        cats.push("@blocking");
+    }
+    cats.into_iter().map(Reply::simple).collect()
+}
+
+fn command_entry(c: &CommandSpec, resp: u8) -> Reply {
+    let (first, last, step) = c.keys;
+    let _ = resp;
+    Reply::Array(vec![
+        Reply::bulk(c.name),
+        Reply::Int(c.arity as i64),
+        Reply::Set(flag_names(c)),
+        Reply::Int(first as i64),
+        Reply::Int(last as i64),
+        Reply::Int(step as i64),
+        Reply::Set(acl_categories(c)),
+        Reply::Set(vec![]),
+        Reply::Array(vec![]),
+        Reply::Array(c.subcommands.iter().map(|s| command_entry(s, resp)).collect()),
+    ])
+}
+
+fn find_by_full_name(name: &[u8]) -> Option<&'static CommandSpec> {
+    let lname = name.to_ascii_lowercase();
+    if let Some(pos) = lname.iter().position(|&b| b == b'|') {
+        let parent = super::find_command(&lname[..pos])?;
+        let subs: &[CommandSpec] = if parent.name == "command" { COMMAND_SUBCOMMANDS } else { parent.subcommands };
+        subs.iter().find(|s| s.name.as_bytes() == lname.as_slice())
+    } else {
+        super::find_command(&lname)
+    }
+}
+
+/// `COMMAND COUNT`
+fn command_count(_ctx: &mut Ctx, _a: &[&[u8]]) -> R {
+    Ok(Reply::Int(super::all_commands().count() as i64))
+}
+
+/// `COMMAND INFO [command-name [command-name ...]]`
+fn command_info(ctx: &mut Ctx, a: &[&[u8]]) -> R {
+    if a.len() == 2 {
+        return Ok(Reply::Array(super::all_commands().map(|c| command_entry(c, ctx.cl.resp)).collect()));
+    }
+    Ok(Reply::Array(a[2..].iter().map(|n| find_by_full_name(n).map_or(Reply::Nil, |c| command_entry(c, ctx.cl.resp))).collect()))
+}
+
+/// `COMMAND LIST [FILTERBY <MODULE module-name | ACLCAT category | PATTERN pattern>]`
+fn command_list(_ctx: &mut Ctx, a: &[&[u8]]) -> R {
+    let mut names: Vec<&'static str> = Vec::new();
+    for c in super::all_commands() {
+        names.push(c.name);
+        names.extend(c.subcommands.iter().map(|s| s.name));
+        if c.name == "command" {
+            names.extend(COMMAND_SUBCOMMANDS.iter().map(|s| s.name));
+        }
+    }
+    match a.len() {
+        2 => {}
+        5 if a[2].eq_ignore_ascii_case(b"filterby") => {
+            let what = a[3].to_ascii_lowercase();
+            let arg = a[4];
+            match what.as_slice() {
+                b"pattern" => names.retain(|n| crate::util::glob::glob_match_nocase(arg, n.as_bytes())),
+                b"module" => names.clear(),
+                b"aclcat" => {
+                    let cat = format!("@{}", String::from_utf8_lossy(arg).to_ascii_lowercase());
+                    names.retain(|n| {
+                        find_by_full_name(n.as_bytes()).is_some_and(|c| acl_categories(c).contains(&Reply::Simple(cat.clone())))
+                    })
+                }
+                _ => return Err(err::syntax()),
+            }
+        }
+        _ => return Err(err::syntax()),
+    }
+    Ok(Reply::Array(names.into_iter().map(Reply::bulk).collect()))
+}
+
+fn command_doc(c: &CommandSpec) -> Reply {
+    let mut fields = vec![
+        (Reply::bulk("summary"), Reply::bulk(format!("The {} command.", c.name.to_ascii_uppercase().replace('|', " ")))),
+        (Reply::bulk("group"), Reply::bulk(c.group)),
+    ];
+    if !c.subcommands.is_empty() {
+        fields.push((
+            Reply::bulk("subcommands"),
+            Reply::Map(c.subcommands.iter().map(|s| (Reply::bulk(s.name), command_doc(s))).collect()),
+        ));
+    }
+    Reply::Map(fields)
+}
+
+/// `COMMAND DOCS [command-name [command-name ...]]`
+fn command_docs(_ctx: &mut Ctx, a: &[&[u8]]) -> R {
+    let docs = if a.len() == 2 {
+        super::all_commands().map(|c| (Reply::bulk(c.name), command_doc(c))).collect()
+    } else {
+        a[2..].iter().filter_map(|n| find_by_full_name(n)).map(|c| (Reply::bulk(c.name), command_doc(c))).collect()
+    };
+    Ok(Reply::Map(docs))
+}
+
+/// `COMMAND GETKEYS command [arg [arg ...]]`
+fn command_getkeys(_ctx: &mut Ctx, a: &[&[u8]]) -> R {
+    let argv = &a[2..];
+    let spec = match super::resolve(argv) {
+        Ok(s) => s,
+        Err(_) if super::find_command(argv[0]).is_none() => return Err(Reply::error("ERR Invalid command specified")),
+        Err(_) => return Err(Reply::error("ERR Invalid number of arguments specified for command")),
+    };
+    let pos = spec.key_positions(argv);
+    if pos.is_empty() {
+        return Err(Reply::error("ERR The command has no key arguments"));
+    }
+    Ok(Reply::Array(pos.into_iter().map(|i| Reply::bulk(argv[i])).collect()))
+}
+
+/// `COMMAND HELP`
+fn command_help(_ctx: &mut Ctx, _a: &[&[u8]]) -> R {
+    Ok(help_reply(
+        "COMMAND",
+        &[
+            "(no subcommand)",
+            "    Return details about all Redis commands.",
+            "COUNT",
+            "    Return the total number of commands in this Redis server.",
+            "LIST",
+            "    Return a list of all commands in this Redis server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full Redis command.",
+        ],
+    ))
+}
+
+/// `INFO [section [section ...]]`
+fn info(ctx: &mut Ctx, a: &[&[u8]]) -> R {
+    ctx.cl.flush_stats(ctx.eng);
+    let all = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "keyspace"];
+    let mut want: Vec<String> = a[1..].iter().map(|s| String::from_utf8_lossy(s).to_ascii_lowercase()).collect();
+    if want.is_empty() || want.iter().any(|s| s == "all" || s == "everything" || s == "default") {
+        want = all.iter().map(|s| s.to_string()).collect();
+    }
+    let mut out = String::new();
+    for sec in all.iter().filter(|s| want.iter().any(|w| w == *s)) {
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        info_section(ctx, sec, &mut out);
+    }
+    Ok(if ctx.cl.resp == 3 { Reply::Verbatim("txt", out.into_bytes()) } else { Reply::Bulk(out.into_bytes()) })
+}
+
+fn info_section(ctx: &Ctx, sec: &str, out: &mut String) {
+    let eng = ctx.eng;
+    macro_rules! kv {
+        ($k:expr, $v:expr) => {{
+            let _ = write!(out, "{}:{}\r\n", $k, $v);
+        }};
+    }
+    match sec {
+        "server" => {
+            out.push_str("# Server\r\n");
+            let up = eng.started.elapsed().as_secs();
+            kv!("redis_version", crate::REDIS_VERSION);
+            kv!("emberkv_version", crate::VERSION);
+            kv!("redis_mode", "standalone");
+            kv!("os", std::env::consts::OS);
+            kv!("arch_bits", (usize::BITS));
+            kv!("multiplexing_api", "embedded");
+            kv!("process_id", std::process::id());
+            kv!("run_id", eng.run_id);
+            kv!("tcp_port", 0);
+            kv!("server_time_usec", eng.clock.now_us());
+            kv!("uptime_in_seconds", up);
+            kv!("uptime_in_days", (up / 86400));
+            kv!("hz", eng.params.tun(crate::config::Tun::Hz));
+            kv!("executable", "");
+            kv!("config_file", "");
+        }
+        "clients" => {
+            out.push_str("# Clients\r\n");
+            kv!("connected_clients", eng.clients.lock().len());
+            kv!("blocked_clients", 0);
+            kv!("tracking_clients", 0);
+            kv!("pubsub_clients", 0);
+        }
+        "memory" => {
+            out.push_str("# Memory\r\n");
+            let used = used_memory(ctx);
+            kv!("used_memory", used);
+            kv!("used_memory_human", human_bytes(used));
+            kv!("used_memory_dataset", used);
+            kv!("maxmemory", 0);
+            kv!("maxmemory_human", "0B");
+            kv!("maxmemory_policy", "noeviction");
+            kv!("mem_allocator", "system");
+        }
+        "persistence" => {
+            out.push_str("# Persistence\r\n");
+            kv!("loading", 0);
+            kv!("async_loading", 0);
+            kv!("rdb_changes_since_last_save", eng.dirty.load(Ordering::Relaxed));
+            kv!("rdb_bgsave_in_progress", 0);
+            kv!("aof_enabled", 0);
+            kv!("aof_rewrite_in_progress", 0);
+        }
+        "stats" => {
+            out.push_str("# Stats\r\n");
+            let s = &eng.stats;
+            kv!("total_connections_received", s.total_connections.load(Ordering::Relaxed));
+            kv!("total_commands_processed", s.total_commands.load(Ordering::Relaxed));
+            kv!("expired_keys", s.expired_keys.load(Ordering::Relaxed));
+            kv!("evicted_keys", 0);
+            kv!("keyspace_hits", s.keyspace_hits.load(Ordering::Relaxed));
+            kv!("keyspace_misses", s.keyspace_misses.load(Ordering::Relaxed));
+            kv!("pubsub_channels", 0);
+            kv!("pubsub_patterns", 0);
+            kv!("total_error_replies", (s.failed_calls.load(Ordering::Relaxed) + s.rejected_calls.load(Ordering::Relaxed)));
+            kv!("total_failed_calls", s.failed_calls.load(Ordering::Relaxed));
+            kv!("total_rejected_calls", s.rejected_calls.load(Ordering::Relaxed));
+        }
+        "replication" => {
+            out.push_str("# Replication\r\n");
+            kv!("role", "master");
+            kv!("connected_slaves", 0);
+        }
+        "cpu" => {
+            out.push_str("# CPU\r\n");
+        }
+        "keyspace" => {
+            out.push_str("# Keyspace\r\n");
+            for db in 0..eng.ks.ndbs {
+                let (mut keys, mut expires) = (0, 0);
+                for shard in eng.ks.shards.iter() {
+                    let g = shard.read();
+                    keys += g.dbs[db].len();
+                    expires += g.dbs[db].expires_len();
+                }
+                if keys > 0 {
+                    let _ = write!(out, "db{db}:keys={keys},expires={expires},avg_ttl=0\r\n");
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Bytes the keyspace uses, by our own accounting (no global allocator hook).
+pub(crate) fn used_memory(ctx: &Ctx) -> usize {
+    let mut total = 0;
+    for shard in ctx.eng.ks.shards.iter() {
+        let g = shard.read();
+        total += g.dbs.iter().map(|p| p.memory()).sum::<usize>();
+    }
+    total
+}
+
+fn human_bytes(n: usize) -> String {
+    let n = n as f64;
+    if n < 1024.0 {
+        format!("{n}B")
+    } else if n < 1024.0 * 1024.0 {
+        format!("{:.2}K", n / 1024.0)
+    } else if n < 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}M", n / (1024.0 * 1024.0))
+    } else {
+        format!("{:.2}G", n / (1024.0 * 1024.0 * 1024.0))
+    }
+}
+
+/// `DEBUG SLEEP seconds`: sleeps the calling thread (no locks held).
+fn debug_sleep(_ctx: &mut Ctx, a: &[&[u8]]) -> R {
+    let secs = parse_f64(a[2]).filter(|s| *s >= 0.0 && s.is_finite()).ok_or_else(err::not_float)?;
+    if secs > 0.0 {
+        std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(3600.0)));
+    }
+    Ok(Reply::ok())
+}
+
+/// `DEBUG OBJECT key`
+fn debug_object(ctx: &mut Ctx, a: &[&[u8]]) -> R {
+    let Some(v) = ctx.peek(a[2]) else { return Err(Reply::error(err::NO_KEY)) };
+    let serlen = match v {
+        crate::types::Value::Str(s) => s.len(),
+        #[allow(unreachable_patterns)]
+        _ => 0,
+    };
+    Ok(Reply::Simple(format!(
+        "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:0 lru_seconds_idle:0",
+        v.encoding(),
+        serlen
+    )))
+}
+
+/// `DEBUG HELP`
+fn debug_help(_ctx: &mut Ctx, _a: &[&[u8]]) -> R {
+    Ok(help_reply(
+        "DEBUG",
+        &["OBJECT <key>", "    Show low level info about the key and associated value.", "SLEEP <seconds>", "    Stop the server for <seconds>. Decimals allowed."],
+    ))
+}

@@ -1,0 +1,241 @@
+//! Configuration: `Config` given to `Db::open`, and the runtime parameter
+//! registry behind CONFIG GET / CONFIG SET.
+//!
+//! Parameter names are redis.conf directive names. Only parameters that the
+//! engine honours are registered; add a row to `PARAMS` together with the
+//! code that reads it. Hot-path readers use the atomics in `Tunables`, kept
+//! in step by `Params::set`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use parking_lot::RwLock;
+
+use crate::clock::ManualClock;
+use crate::error::{Error, ErrorKind};
+
+/// What `Db::open` takes. `Config::default()` is in memory, no persistence.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Data directory (`dir`); `None` keeps everything in memory.
+    pub dir: Option<PathBuf>,
+    /// Number of databases (`databases`), 16 by default.
+    pub databases: usize,
+    /// Replaces the real clock (tests).
+    pub clock: Option<ManualClock>,
+    /// Every other redis.conf directive, by name, as text (`"hz" => "10"`).
+    pub params: BTreeMap<String, String>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config { dir: None, databases: 16, clock: None, params: BTreeMap::new() }
+    }
+}
+
+impl Config {
+    /// In memory, no persistence.
+    pub fn in_memory() -> Config {
+        Config::default()
+    }
+
+    /// Sets a redis.conf directive by name; the value is checked when the
+    /// Db opens (and here for the fields that are typed).
+    pub fn set(&mut self, name: &str, value: &str) -> Result<&mut Config, Error> {
+        let lname = name.to_ascii_lowercase();
+        match lname.as_str() {
+            "dir" => self.dir = Some(PathBuf::from(value)),
+            "databases" => {
+                self.databases = value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=i32::MAX as usize).contains(n))
+                    .ok_or_else(|| Error::new(ErrorKind::Config, format!("invalid databases '{value}'")))?
+            }
+            _ => {
+                let spec = find(&lname)
+                    .ok_or_else(|| Error::new(ErrorKind::Config, format!("unknown config parameter '{name}'")))?;
+                check(spec, value).map_err(|e| Error::new(ErrorKind::Config, format!("'{name}': {e}")))?;
+                self.params.insert(spec.name.to_string(), value.to_string());
+            }
+        }
+        Ok(self)
+    }
+}
+
+#[derive(Clone, Copy)]
+pub(crate) enum Kind {
+    Int { min: i64, max: i64 },
+    Bool,
+    Enum(&'static [&'static str]),
+    Str,
+    KeyspaceEvents,
+}
+
+pub(crate) struct ParamSpec {
+    pub name: &'static str,
+    pub alias: Option<&'static str>,
+    pub default: &'static str,
+    pub kind: Kind,
+    pub mutable: bool,
+    /// Index into `Tunables` for hot-path integers.
+    pub tunable: Option<Tun>,
+}
+
+/// Hot-path integer parameters.
+#[derive(Clone, Copy)]
+pub(crate) enum Tun {
+    Hz = 0,
+    ListMaxListpackSize,
+    HashMaxListpackEntries,
+    HashMaxListpackValue,
+    SetMaxIntsetEntries,
+    SetMaxListpackEntries,
+    SetMaxListpackValue,
+    ZsetMaxListpackEntries,
+    ZsetMaxListpackValue,
+    NotifyFlags,
+    Count,
+}
+
+const fn p(name: &'static str, default: &'static str, kind: Kind, mutable: bool, tunable: Option<Tun>) -> ParamSpec {
+    ParamSpec { name, alias: None, default, kind, mutable, tunable }
+}
+
+const fn pa(
+    name: &'static str,
+    alias: &'static str,
+    default: &'static str,
+    kind: Kind,
+    tunable: Tun,
+) -> ParamSpec {
+    ParamSpec { name, alias: Some(alias), default, kind, mutable: true, tunable: Some(tunable) }
+}
+
+const INT: Kind = Kind::Int { min: 0, max: i64::MAX };
+
+pub(crate) static PARAMS: &[ParamSpec] = &[
+    p("databases", "16", Kind::Int { min: 1, max: i32::MAX as i64 }, false, None),
+    p("hz", "10", Kind::Int { min: 0, max: i32::MAX as i64 }, true, Some(Tun::Hz)),
+    p("notify-keyspace-events", "", Kind::KeyspaceEvents, true, Some(Tun::NotifyFlags)),
+    p("dir", "", Kind::Str, false, None),
+    pa("list-max-listpack-size", "list-max-ziplist-size", "-2", Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, Tun::ListMaxListpackSize),
+    pa("hash-max-listpack-entries", "hash-max-ziplist-entries", "128", INT, Tun::HashMaxListpackEntries),
+    pa("hash-max-listpack-value", "hash-max-ziplist-value", "64", INT, Tun::HashMaxListpackValue),
+    p("set-max-intset-entries", "512", INT, true, Some(Tun::SetMaxIntsetEntries)),
+    p("set-max-listpack-entries", "128", INT, true, Some(Tun::SetMaxListpackEntries)),
+    p("set-max-listpack-value", "64", INT, true, Some(Tun::SetMaxListpackValue)),
+    pa("zset-max-listpack-entries", "zset-max-ziplist-entries", "128", INT, Tun::ZsetMaxListpackEntries),
+    pa("zset-max-listpack-value", "zset-max-ziplist-value", "64", INT, Tun::ZsetMaxListpackValue),
+];
+
+pub(crate) fn find(name: &str) -> Option<&'static ParamSpec> {
+    PARAMS.iter().find(|p| p.name.eq_ignore_ascii_case(name) || p.alias.is_some_and(|a| a.eq_ignore_ascii_case(name)))
+}
+
+/// Validates a value; the error text is what follows Redis's
+/// "CONFIG SET failed (possibly related to argument 'x') - ".
+pub(crate) fn check(spec: &ParamSpec, value: &str) -> Result<i64, String> {
+    match spec.kind {
+        Kind::Int { min, max } => {
+            let v: i64 = crate::util::number::parse_i64(value.as_bytes())
+                .ok_or_else(|| "argument couldn't be parsed into an integer".to_string())?;
+            if v < min || v > max {
+                return Err(format!("argument must be between {min} and {max} inclusive"));
+            }
+            Ok(v)
+        }
+        Kind::Bool => match value.to_ascii_lowercase().as_str() {
+            "yes" => Ok(1),
+            "no" => Ok(0),
+            _ => Err("argument must be 'yes' or 'no'".into()),
+        },
+        Kind::Enum(names) => names
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(value))
+            .map(|i| i as i64)
+            .ok_or_else(|| "argument(s) must be one of the following: ".to_string() + &names.join(", ")),
+        Kind::Str => Ok(0),
+        Kind::KeyspaceEvents => {
+            crate::notify::parse_flags(value).map(|f| f as i64).ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into())
+        }
+    }
+}
+
+/// Live parameter values.
+pub(crate) struct Params {
+    values: RwLock<BTreeMap<&'static str, String>>,
+    tunables: [AtomicI64; Tun::Count as usize],
+}
+
+impl Params {
+    pub fn new(cfg: &Config) -> Result<Params, Error> {
+        let params = Params {
+            values: RwLock::new(BTreeMap::new()),
+            tunables: std::array::from_fn(|_| AtomicI64::new(0)),
+        };
+        for spec in PARAMS {
+            let v = match spec.name {
+                "databases" => cfg.databases.to_string(),
+                "dir" => cfg
+                    .dir
+                    .as_ref()
+                    .map(|d| d.display().to_string())
+                    .or_else(|| std::env::current_dir().ok().map(|d| d.display().to_string()))
+                    .unwrap_or_default(),
+                _ => cfg.params.get(spec.name).cloned().unwrap_or_else(|| spec.default.to_string()),
+            };
+            params.store(spec, &v).map_err(|e| Error::new(ErrorKind::Config, format!("'{}': {e}", spec.name)))?;
+        }
+        Ok(params)
+    }
+
+    fn store(&self, spec: &'static ParamSpec, value: &str) -> Result<(), String> {
+        let n = check(spec, value)?;
+        if let Some(t) = spec.tunable {
+            self.tunables[t as usize].store(n, Ordering::Relaxed);
+        }
+        let shown = match spec.kind {
+            Kind::Bool => if n == 1 { "yes" } else { "no" }.to_string(),
+            Kind::Enum(names) => names[n as usize].to_string(),
+            Kind::KeyspaceEvents => crate::notify::flags_to_string(n as u32),
+            _ => value.to_string(),
+        };
+        self.values.write().insert(spec.name, shown);
+        Ok(())
+    }
+
+    /// CONFIG SET of one parameter (already known to exist and be mutable).
+    pub fn set(&self, spec: &'static ParamSpec, value: &str) -> Result<(), String> {
+        self.store(spec, value)
+    }
+
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.values.read().get(name).cloned()
+    }
+
+    /// All (name, value) pairs whose name or alias matches `pattern`
+    /// (aliases are reported under the alias, as Redis does).
+    pub fn matching(&self, pattern: &[u8]) -> Vec<(String, String)> {
+        let values = self.values.read();
+        let mut out = Vec::new();
+        for spec in PARAMS {
+            let v = values.get(spec.name).cloned().unwrap_or_default();
+            if crate::util::glob::glob_match_nocase(pattern, spec.name.as_bytes()) {
+                out.push((spec.name.to_string(), v.clone()));
+            }
+            if let Some(a) = spec.alias {
+                if crate::util::glob::glob_match_nocase(pattern, a.as_bytes()) {
+                    out.push((a.to_string(), v));
+                }
+            }
+        }
+        out
+    }
+
+    #[inline]
+    pub fn tun(&self, t: Tun) -> i64 {
+        self.tunables[t as usize].load(Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,260 @@
+//! `Db`: the engine handle (`Clone + Send + Sync`), and `Engine`, the shared
+//! state behind it: keyspace, parameters, clock, statistics, clients and the
+//! background thread (active expiry).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::client::{Client, ClientInfo, ClientState};
+use crate::clock::Clock;
+use crate::commands::ctx::Prop;
+use crate::commands::{CommandSpec, Ctx};
+use crate::config::{Config, Params, Tun};
+use crate::error::{Error, ErrorKind};
+use crate::keyspace::Keyspace;
+use crate::reply::Reply;
+
+/// Server-wide counters (INFO stats).
+#[derive(Default)]
+pub(crate) struct Stats {
+    pub total_commands: AtomicU64,
+    pub keyspace_hits: AtomicU64,
+    pub keyspace_misses: AtomicU64,
+    pub expired_keys: AtomicU64,
+    pub total_connections: AtomicU64,
+    pub rejected_calls: AtomicU64,
+    pub failed_calls: AtomicU64,
+}
+
+impl Stats {
+    pub fn reset(&self) {
+        for c in [
+            &self.total_commands,
+            &self.keyspace_hits,
+            &self.keyspace_misses,
+            &self.expired_keys,
+            &self.total_connections,
+            &self.rejected_calls,
+            &self.failed_calls,
+        ] {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+pub(crate) struct Engine {
+    pub ks: Keyspace,
+    pub params: Params,
+    pub clock: Clock,
+    pub stats: Stats,
+    /// Writes since start (Redis's `server.dirty`).
+    pub dirty: AtomicU64,
+    pub clients: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
+    next_client_id: AtomicU64,
+    /// Clients with WATCHed keys; modifications are only recorded when > 0.
+    pub watching: AtomicUsize,
+    pub started: Instant,
+    pub run_id: String,
+    closed: AtomicBool,
+    bg_wake: (Mutex<bool>, Condvar),
+    bg_thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Engine {
+    fn new(cfg: &Config) -> Result<Engine, Error> {
+        if cfg.databases == 0 {
+            return Err(Error::new(ErrorKind::Config, "databases must be at least 1"));
+        }
+        let params = Params::new(cfg)?;
+        let clock = match &cfg.clock {
+            Some(m) => Clock::Manual(m.clone()),
+            None => Clock::Real,
+        };
+        let seed = clock.now_us() ^ (std::process::id() as u64).rotate_left(40);
+        let mut rng = crate::util::rng::Rng::seeded(seed);
+        let run_id = (0..40).map(|_| char::from(b"0123456789abcdef"[rng.below(16) as usize])).collect();
+        Ok(Engine {
+            ks: Keyspace::new(cfg.databases),
+            params,
+            clock,
+            stats: Stats::default(),
+            dirty: AtomicU64::new(0),
+            clients: Mutex::new(BTreeMap::new()),
+            next_client_id: AtomicU64::new(1),
+            watching: AtomicUsize::new(0),
+            started: Instant::now(),
+            run_id,
+            closed: AtomicBool::new(false),
+            bg_wake: (Mutex::new(false), Condvar::new()),
+            bg_thread: Mutex::new(None),
+        })
+    }
+
+    pub fn next_client_id(&self) -> u64 {
+        self.next_client_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    #[inline]
+    pub fn watchers_active(&self) -> bool {
+        self.watching.load(Ordering::Relaxed) > 0
+    }
+
+    #[inline]
+    pub fn notify_flags(&self) -> u32 {
+        self.params.tun(Tun::NotifyFlags) as u32
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Side effects of a command that ran (inside its locks).
+    pub fn after_command(&self, ctx: &mut Ctx, spec: &'static CommandSpec, _argv: &[&[u8]], reply: &Reply) {
+        ctx.cl.note_call(ctx.hits.take(), ctx.misses.take(), reply.is_error());
+        if ctx.dirty > 0 {
+            self.dirty.fetch_add(ctx.dirty, Ordering::Relaxed);
+        }
+        let _ = spec;
+        self.flush_effects(ctx);
+        if ctx.dirty == 0 {
+            ctx.prop = Prop::Nothing;
+        }
+    }
+
+    /// Delivers what a Ctx recorded besides the reply: expired-key DELs,
+    /// WATCH invalidation, notifications. Clears them.
+    pub fn flush_effects(&self, ctx: &mut Ctx) {
+        ctx.expired_dels.clear();
+        ctx.touched.clear();
+        ctx.events.clear();
+    }
+
+    /// One active-expiry pass: deletes every key whose deadline passed,
+    /// a shard at a time, spending at most `budget` per shard.
+    pub fn active_expire(&self, budget: Duration) {
+        let mut cl = ClientState::internal();
+        for shard in 0..self.ks.shards.len() {
+            let mut ctx = Ctx::new(self, &mut cl);
+            ctx.lock(1 << shard, true);
+            let start = Instant::now();
+            'dbs: for db in 0..self.ks.ndbs {
+                loop {
+                    let due = ctx.parts(db).find(|(i, _)| *i == shard).and_then(|(_, p)| p.first_due(ctx.now).map(|(_, k)| k.to_vec()));
+                    let Some(key) = due else { break };
+                    ctx.expire_if_needed(db, &key);
+                    if start.elapsed() > budget {
+                        break 'dbs;
+                    }
+                }
+            }
+            self.flush_effects(&mut ctx);
+        }
+    }
+
+    fn hz(&self) -> u64 {
+        (self.params.tun(Tun::Hz).clamp(1, 500)) as u64
+    }
+}
+
+/// The engine handle. Cheap to clone; every clone is the same engine.
+/// Many threads may call it at once; every command is atomic.
+#[derive(Clone)]
+pub struct Db {
+    eng: Arc<Engine>,
+    /// Present on user handles: the last one dropped closes the engine.
+    _owner: Arc<Owner>,
+}
+
+/// Closes the engine when the last user handle goes.
+struct Owner(Weak<Engine>);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        if let Some(eng) = self.0.upgrade() {
+            shutdown(&eng);
+        }
+    }
+}
+
+fn shutdown(eng: &Engine) {
+    if eng.closed.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    {
+        let (lock, cv) = &eng.bg_wake;
+        *lock.lock() = true;
+        cv.notify_all();
+    }
+    let handle = eng.bg_thread.lock().take();
+    if let Some(h) = handle {
+        if h.thread().id() != std::thread::current().id() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Db {
+    /// Opens an engine with `cfg`.
+    pub fn open(cfg: Config) -> Result<Db, Error> {
+        let eng = Arc::new(Engine::new(&cfg)?);
+        let weak = Arc::downgrade(&eng);
+        let handle = std::thread::Builder::new()
+            .name("emberkv-cron".into())
+            .spawn(move || background(weak))
+            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start the background thread: {e}")))?;
+        *eng.bg_thread.lock() = Some(handle);
+        let owner = Arc::new(Owner(Arc::downgrade(&eng)));
+        Ok(Db { eng, _owner: owner })
+    }
+
+    /// An in-memory engine with default settings.
+    pub fn in_memory() -> Db {
+        Db::open(Config::default()).expect("the default configuration is valid")
+    }
+
+    /// A new client (connection state: selected database, protocol, MULTI, …).
+    pub fn client(&self) -> Client {
+        Client::new(self.eng.clone())
+    }
+
+    /// Runs one command on a fresh default client (database 0, RESP2).
+    pub fn execute<A: AsRef<[u8]>>(&self, argv: &[A]) -> Reply {
+        let mut st = ClientState::internal();
+        crate::client::execute_with(&self.eng, &mut st, argv)
+    }
+
+    /// Flushes and stops background work. Later calls on any handle fail
+    /// with a closed error.
+    pub fn close(&self) -> Result<(), Error> {
+        shutdown(&self.eng);
+        Ok(())
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.eng.is_closed()
+    }
+}
+
+fn background(weak: Weak<Engine>) {
+    loop {
+        let Some(eng) = weak.upgrade() else { return };
+        if eng.is_closed() {
+            return;
+        }
+        let period = Duration::from_millis(1000 / eng.hz());
+        eng.active_expire(Duration::from_millis(25));
+        let (lock, cv) = &eng.bg_wake;
+        let mut stop = lock.lock();
+        if !*stop {
+            cv.wait_for(&mut stop, period);
+        }
+        if *stop {
+            return;
+        }
+    }
+}

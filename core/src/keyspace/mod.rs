@@ -1,0 +1,230 @@
+//! The keyspace: every database's key → value map, split into shards that
+//! are locked independently, and each shard's part of a database split again
+//! into fixed slots.
+//!
+//! Rules for whoever changes this:
+//! - A key's shard and slot depend only on its hash (bits 40..50), never on
+//!   table sizes, so SCAN can walk slots in order and return every key that
+//!   existed throughout, whatever the tables do meanwhile.
+//! - A shard holds its slice of *all* databases, so one lock covers a key in
+//!   every database (MOVE, COPY … DB, SWAPDB need no extra locking).
+//! - Locks are always taken in ascending shard order (see `commands::ctx`).
+//! - Deadlines live twice: `expires` (key → ms) for lookups and `deadlines`
+//!   (ordered) so active expiry finds due keys without scanning.
+
+use std::collections::BTreeSet;
+use std::hash::BuildHasher;
+
+use hashbrown::{HashMap, HashTable};
+use parking_lot::RwLock;
+
+use crate::types::{Key, Value};
+
+pub const NSHARDS: usize = 16;
+pub const SLOTS_PER_SHARD: usize = 64;
+/// Slots per database: SCAN's cursor space.
+pub const SLOTS: usize = NSHARDS * SLOTS_PER_SHARD;
+
+/// One stored key.
+#[derive(Clone)]
+pub struct Entry {
+    pub key: Key,
+    pub val: Value,
+}
+
+#[inline]
+pub fn shard_of(h: u64) -> usize {
+    ((h >> 46) as usize) & (NSHARDS - 1)
+}
+
+#[inline]
+fn slot_of(h: u64) -> usize {
+    ((h >> 40) as usize) & (SLOTS_PER_SHARD - 1)
+}
+
+/// One database's keys within one shard.
+#[derive(Default, Clone)]
+pub struct DbPart {
+    slots: Vec<HashTable<Entry>>,
+    expires: HashMap<Key, u64>,
+    deadlines: BTreeSet<(u64, Key)>,
+    len: usize,
+}
+
+impl DbPart {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    pub fn expires_len(&self) -> usize {
+        self.expires.len()
+    }
+
+    #[inline]
+    pub fn get(&self, h: u64, key: &[u8]) -> Option<&Entry> {
+        self.slots.get(slot_of(h))?.find(h, |e| *e.key == *key)
+    }
+
+    #[inline]
+    pub fn get_mut(&mut self, h: u64, key: &[u8]) -> Option<&mut Entry> {
+        self.slots.get_mut(slot_of(h))?.find_mut(h, |e| *e.key == *key)
+    }
+
+    /// Inserts or overwrites the value; the deadline, if any, is kept (callers
+    /// clear it where Redis does).
+    pub fn insert(&mut self, h: u64, key: &[u8], val: Value, hasher: &KeyHasher) -> Option<Value> {
+        if self.slots.is_empty() {
+            self.slots.resize_with(SLOTS_PER_SHARD, HashTable::new);
+        }
+        let table = &mut self.slots[slot_of(h)];
+        match table.find_mut(h, |e| *e.key == *key) {
+            Some(e) => Some(std::mem::replace(&mut e.val, val)),
+            None => {
+                table.insert_unique(h, Entry { key: Key::new(key), val }, |e| hasher.hash(&e.key));
+                self.len += 1;
+                None
+            }
+        }
+    }
+
+    /// Removes the key and its deadline.
+    pub fn remove(&mut self, h: u64, key: &[u8]) -> Option<Entry> {
+        let table = self.slots.get_mut(slot_of(h))?;
+        let entry = match table.find_entry(h, |e| *e.key == *key) {
+            Ok(occ) => occ.remove().0,
+            Err(_) => return None,
+        };
+        self.len -= 1;
+        if table.is_empty() {
+            // give back a large table's memory once it empties
+            table.shrink_to_fit(|_| 0);
+        }
+        self.remove_expire(key);
+        Some(entry)
+    }
+
+    pub fn expire_of(&self, key: &[u8]) -> Option<u64> {
+        if self.expires.is_empty() {
+            return None;
+        }
+        self.expires.get(key).copied()
+    }
+
+    pub fn set_expire(&mut self, key: &[u8], at: u64) {
+        let k = Key::new(key);
+        if let Some(old) = self.expires.insert(k.clone(), at) {
+            self.deadlines.remove(&(old, k.clone()));
+        }
+        self.deadlines.insert((at, k));
+    }
+
+    /// Clears the deadline; true if there was one.
+    pub fn remove_expire(&mut self, key: &[u8]) -> bool {
+        if self.expires.is_empty() {
+            return false;
+        }
+        match self.expires.remove_entry(key) {
+            Some((k, at)) => {
+                self.deadlines.remove(&(at, k));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The earliest deadline at or before `now`, if any.
+    pub fn first_due(&self, now: u64) -> Option<(u64, &Key)> {
+        self.deadlines.first().filter(|(at, _)| *at <= now).map(|(at, k)| (*at, k))
+    }
+
+    /// Entries of slot `slot` (`0..SLOTS_PER_SHARD`).
+    pub fn slot_entries(&self, slot: usize) -> impl Iterator<Item = &Entry> {
+        self.slots.get(slot).into_iter().flat_map(|t| t.iter())
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.slots.iter().flat_map(|t| t.iter())
+    }
+
+    /// The `n`-th entry in slot order (`n < len`).
+    pub fn nth(&self, mut n: usize) -> Option<&Entry> {
+        for t in &self.slots {
+            if n < t.len() {
+                return t.iter().nth(n);
+            }
+            n -= t.len();
+        }
+        None
+    }
+
+    /// Approximate bytes used: table buckets plus what keys and values own.
+    pub fn memory(&self) -> usize {
+        let mut total = 0;
+        for t in &self.slots {
+            if t.capacity() > 0 {
+                let buckets = (t.capacity() * 8 / 7).next_power_of_two();
+                total += buckets * (std::mem::size_of::<Entry>() + 1) + 16;
+            }
+            for e in t.iter() {
+                total += e.key.heap_size() + e.val.heap_size();
+            }
+        }
+        total += self.expires.capacity() * (std::mem::size_of::<(Key, u64)>() + 1);
+        total += self.deadlines.len() * (std::mem::size_of::<(u64, Key)>() * 3 / 2);
+        total
+    }
+}
+
+/// One shard: its part of every database.
+pub struct Shard {
+    pub dbs: Vec<DbPart>,
+}
+
+/// Hashes keys; one seed per engine.
+#[derive(Clone)]
+pub struct KeyHasher(foldhash::fast::RandomState);
+
+impl KeyHasher {
+    #[inline]
+    pub fn hash(&self, key: &[u8]) -> u64 {
+        self.0.hash_one(key)
+    }
+}
+
+pub struct Keyspace {
+    pub shards: Box<[RwLock<Shard>]>,
+    pub hasher: KeyHasher,
+    pub ndbs: usize,
+}
+
+impl Keyspace {
+    pub fn new(ndbs: usize) -> Keyspace {
+        let shards = (0..NSHARDS)
+            .map(|_| RwLock::new(Shard { dbs: (0..ndbs).map(|_| DbPart::default()).collect() }))
+            .collect();
+        Keyspace { shards, hasher: KeyHasher(foldhash::fast::RandomState::default()), ndbs }
+    }
+
+    #[inline]
+    pub fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash(key)
+    }
+
+    /// Keys in database `db` (locks each shard briefly; exact when the
+    /// caller holds every shard).
+    pub fn dbsize(&self, db: usize) -> usize {
+        self.shards.iter().map(|s| s.read().dbs[db].len()).sum()
+    }
+}
+
+/// Shard index and slot index of a global SCAN slot.
+pub fn split_slot(global: usize) -> (usize, usize) {
+    (global / SLOTS_PER_SHARD, global % SLOTS_PER_SHARD)
+}
+
+/// Global SCAN slot of a hash.
+pub fn global_slot(h: u64) -> usize {
+    shard_of(h) * SLOTS_PER_SHARD + slot_of(h)
+}

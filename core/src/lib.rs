@@ -1,0 +1,38 @@
+//! emberkv: Redis, embedded. Redis's data types, commands, expiry,
+//! persistence and pub/sub, linked into the program that uses it.
+//!
+//! ```
+//! let db = emberkv::Db::in_memory();
+//! let mut c = db.client();
+//! assert_eq!(c.execute(&["SET", "greeting", "hello"]), emberkv::Reply::ok());
+//! assert_eq!(c.execute(&["GET", "greeting"]), emberkv::Reply::bulk("hello"));
+//! ```
+
+mod client;
+mod clock;
+mod commands;
+mod config;
+mod db;
+mod error;
+mod keyspace;
+mod notify;
+mod reply;
+mod types;
+mod util;
+
+pub use client::Client;
+pub use clock::ManualClock;
+pub use config::Config;
+pub use db::Db;
+pub use error::{Error, ErrorKind};
+pub use reply::Reply;
+
+/// The Redis version whose behaviour emberkv matches (INFO `redis_version`).
+pub const REDIS_VERSION: &str = "7.2.4";
+/// emberkv's own version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Redis's glob matching (KEYS, SCAN MATCH, PSUBSCRIBE), exposed for bindings and tests.
+pub fn glob_match(pattern: &[u8], subject: &[u8]) -> bool {
+    util::glob::glob_match(pattern, subject)
+}

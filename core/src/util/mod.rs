@@ -1,0 +1,4 @@
+//! Small shared helpers: Redis's number rules, glob patterns, a fast RNG.
+pub mod glob;
+pub mod number;
+pub mod rng;
