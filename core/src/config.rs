@@ -121,7 +121,7 @@ pub(crate) static PARAMS: &[ParamSpec] = &[
     p("notify-keyspace-events", "", Kind::KeyspaceEvents, true, Some(Tun::NotifyFlags)),
     p("dir", "", Kind::Str, false, None),
     pa("list-max-listpack-size", "list-max-ziplist-size", "-2", Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, Tun::ListMaxListpackSize),
-    pa("hash-max-listpack-entries", "hash-max-ziplist-entries", "128", INT, Tun::HashMaxListpackEntries),
+    pa("hash-max-listpack-entries", "hash-max-ziplist-entries", "512", INT, Tun::HashMaxListpackEntries),
     pa("hash-max-listpack-value", "hash-max-ziplist-value", "64", INT, Tun::HashMaxListpackValue),
     p("set-max-intset-entries", "512", INT, true, Some(Tun::SetMaxIntsetEntries)),
     p("set-max-listpack-entries", "128", INT, true, Some(Tun::SetMaxListpackEntries)),

@@ -54,7 +54,7 @@ static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
     srv("command|info", -2, LOADING | STALE, command_info),
     srv("command|list", -2, LOADING | STALE, command_list),
     srv("command|docs", -2, LOADING | STALE, command_docs),
-    srv("command|getkeys", -3, LOADING | STALE, command_getkeys),
+    srv("command|getkeys", -4, LOADING | STALE, command_getkeys),
     srv("command|help", 2, LOADING | STALE, command_help),
 ];
 
