@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::client::{Client, ClientInfo, ClientState};
+use hashbrown::HashMap;
+
+use crate::client::{Client, ClientInfo, ClientState, WatchState};
+use crate::pubsub::{PubSub, Subscription};
 use crate::clock::Clock;
 use crate::commands::ctx::Prop;
 use crate::commands::{CommandSpec, Ctx};
@@ -55,6 +58,9 @@ pub(crate) struct Engine {
     /// Writes since start (Redis's `server.dirty`).
     pub dirty: AtomicU64,
     pub clients: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
+    pub pubsub: Arc<PubSub>,
+    /// WATCHed keys: (db, key) → the flags of the clients watching it.
+    pub watches: Mutex<HashMap<(usize, Vec<u8>), Vec<Weak<WatchState>>>>,
     next_client_id: AtomicU64,
     /// Clients with WATCHed keys; modifications are only recorded when > 0.
     pub watching: AtomicUsize,
@@ -85,6 +91,8 @@ impl Engine {
             stats: Stats::default(),
             dirty: AtomicU64::new(0),
             clients: Mutex::new(BTreeMap::new()),
+            pubsub: Arc::new(PubSub::default()),
+            watches: Mutex::new(HashMap::new()),
             next_client_id: AtomicU64::new(1),
             watching: AtomicUsize::new(0),
             started: Instant::now(),
@@ -130,8 +138,42 @@ impl Engine {
     /// WATCH invalidation, notifications. Clears them.
     pub fn flush_effects(&self, ctx: &mut Ctx) {
         ctx.expired_dels.clear();
-        ctx.touched.clear();
-        ctx.events.clear();
+        if !ctx.touched.is_empty() || !ctx.touched_dbs.is_empty() {
+            self.signal_watchers(&ctx.touched, &ctx.touched_dbs);
+            ctx.touched.clear();
+            ctx.touched_dbs.clear();
+        }
+        if !ctx.events.is_empty() {
+            let flags = self.notify_flags();
+            for (_, event, db, key) in ctx.events.drain(..) {
+                crate::pubsub::notify(&self.pubsub, flags, event, db, &key);
+            }
+        }
+    }
+
+    /// Raises the WATCH flag of every client watching a modified key.
+    fn signal_watchers(&self, keys: &[(usize, Vec<u8>)], dbs: &[usize]) {
+        let reg = self.watches.lock();
+        let raise = |list: &Vec<Weak<WatchState>>| {
+            for w in list {
+                if let Some(w) = w.upgrade() {
+                    w.dirty.store(true, Ordering::Release);
+                }
+            }
+        };
+        for (db, key) in keys {
+            // Avoid a clone for the lookup key: entries are few; scan when needed.
+            if let Some(list) = reg.get(&(*db, key.clone())) {
+                raise(list);
+            }
+        }
+        if !dbs.is_empty() {
+            for ((db, _), list) in reg.iter() {
+                if dbs.contains(db) {
+                    raise(list);
+                }
+            }
+        }
     }
 
     /// One active-expiry pass: deletes every key whose deadline passed,
@@ -237,6 +279,13 @@ impl Db {
 
     pub fn is_closed(&self) -> bool {
         self.eng.is_closed()
+    }
+
+    /// A new, empty subscription; add channels with its methods. Messages
+    /// (and subscribe confirmations) arrive in order through `recv` or a
+    /// callback.
+    pub fn subscribe(&self) -> Subscription {
+        Subscription::new(self.eng.pubsub.clone(), self.eng.next_client_id())
     }
 }
 

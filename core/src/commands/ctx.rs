@@ -52,6 +52,8 @@ pub(crate) struct Ctx<'a> {
     pub expired_dels: Vec<(usize, Vec<u8>)>,
     /// Keys modified: (db, key), for WATCH and blocked clients.
     pub touched: Vec<(usize, Vec<u8>)>,
+    /// Databases modified as a whole (FLUSHDB, FLUSHALL, SWAPDB).
+    pub touched_dbs: Vec<usize>,
     /// Keyspace notifications: (class, event, db, key).
     pub events: Vec<(u32, &'static str, usize, Vec<u8>)>,
     pub hits: Cell<u64>,
@@ -71,6 +73,7 @@ impl<'a> Ctx<'a> {
             prop: Prop::Verbatim,
             expired_dels: Vec::new(),
             touched: Vec::new(),
+            touched_dbs: Vec::new(),
             events: Vec::new(),
             hits: Cell::new(0),
             misses: Cell::new(0),
@@ -199,6 +202,7 @@ impl<'a> Ctx<'a> {
         match part.expire_of(key) {
             Some(at) if at <= now => {
                 part.remove(h, key);
+                self.touch_in(db, key);
                 self.eng.stats.expired_keys.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 self.expired_dels.push((db, key.to_vec()));
                 self.notify_in(db, crate::notify::EXPIRED, "expired", key);
@@ -230,11 +234,14 @@ impl<'a> Ctx<'a> {
         self.expire_if_needed(db, key);
         let hasher = self.eng.ks.hasher.clone();
         let (part, h) = self.part_mut(db, key);
-        part.insert(h, key, val, &hasher);
+        let created = part.insert(h, key, val, &hasher).is_none();
         if !keep_ttl {
             part.remove_expire(key);
         }
         self.touch_in(db, key);
+        if created {
+            self.notify_in(db, crate::notify::NEW, "new", key);
+        }
     }
 
     /// Adds a key that does not exist yet (caller checked), keeping nothing.
@@ -282,6 +289,13 @@ impl<'a> Ctx<'a> {
 
     pub fn touch(&mut self, key: &[u8]) {
         self.touch_in(self.db, key)
+    }
+
+    /// Records a whole-database modification (FLUSHDB, SWAPDB).
+    pub fn touch_db(&mut self, db: usize) {
+        if self.eng.watchers_active() {
+            self.touched_dbs.push(db);
+        }
     }
 
     /// Queues a keyspace notification of `class` for `key` in the selected db.

@@ -528,6 +528,7 @@ fn flushdb(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     flush_opt(a)?;
     let db = ctx.db;
     ctx.dirty += flush_dbs(ctx, db..db + 1) + 1;
+    ctx.touch_db(db);
     Ok(Reply::ok())
 }
 
@@ -536,6 +537,9 @@ fn flushall(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     flush_opt(a)?;
     let n = ctx.eng.ks.ndbs;
     ctx.dirty += flush_dbs(ctx, 0..n) + 1;
+    for db in 0..n {
+        ctx.touch_db(db);
+    }
     Ok(Reply::ok())
 }
 
@@ -557,6 +561,8 @@ fn swapdb(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         for shard in ctx.shards_mut() {
             shard.dbs.swap(x, y);
         }
+        ctx.touch_db(x);
+        ctx.touch_db(y);
     }
     ctx.dirty += 1;
     Ok(Reply::ok())

@@ -13,6 +13,8 @@ pub(crate) mod keys;
 pub(crate) mod server;
 pub(crate) mod string;
 pub(crate) mod bitmap;
+pub(crate) mod pubsub;
+pub(crate) mod tx;
 
 use std::sync::LazyLock;
 
@@ -126,7 +128,7 @@ fn container_handler(_: &mut Ctx, _: &[&[u8]]) -> Result<Reply, Reply> {
 
 /// Every command family's rows.
 fn families() -> impl Iterator<Item = &'static CommandSpec> {
-    [server::COMMANDS, keys::COMMANDS, string::COMMANDS, bitmap::COMMANDS].into_iter().flatten()
+    [server::COMMANDS, keys::COMMANDS, string::COMMANDS, bitmap::COMMANDS, pubsub::COMMANDS, tx::COMMANDS].into_iter().flatten()
 }
 
 static TABLE: LazyLock<HashMap<&'static [u8], &'static CommandSpec>> =
@@ -228,12 +230,15 @@ pub(crate) fn dispatch(eng: &Engine, cl: &mut ClientState, argv: &[&[u8]]) -> Re
     let spec = match resolve(argv) {
         Ok(s) => s,
         Err(e) => {
-            cl.note_rejected();
+            cl.note_refused();
             return e;
         }
     };
     if let Some(r) = cl.intercept(eng, spec, argv) {
         return r;
+    }
+    if spec.name == "exec" {
+        return tx::exec(eng, cl);
     }
     run(eng, cl, spec, argv)
 }
