@@ -71,6 +71,8 @@ pub(crate) enum Kind {
     Enum(&'static [&'static str]),
     Str,
     KeyspaceEvents,
+    /// `client-output-buffer-limit`: class hard soft seconds, repeated.
+    BufferLimits,
 }
 
 pub(crate) struct ParamSpec {
@@ -120,6 +122,13 @@ pub(crate) static PARAMS: &[ParamSpec] = &[
     p("hz", "10", Kind::Int { min: 0, max: i32::MAX as i64 }, true, Some(Tun::Hz)),
     p("notify-keyspace-events", "", Kind::KeyspaceEvents, true, Some(Tun::NotifyFlags)),
     p("dir", "", Kind::Str, false, None),
+    p(
+        "client-output-buffer-limit",
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+        Kind::BufferLimits,
+        true,
+        None,
+    ),
     pa("list-max-listpack-size", "list-max-ziplist-size", "-2", Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, Tun::ListMaxListpackSize),
     pa("hash-max-listpack-entries", "hash-max-ziplist-entries", "512", INT, Tun::HashMaxListpackEntries),
     pa("hash-max-listpack-value", "hash-max-ziplist-value", "64", INT, Tun::HashMaxListpackValue),
@@ -157,10 +166,42 @@ pub(crate) fn check(spec: &ParamSpec, value: &str) -> Result<i64, String> {
             .map(|i| i as i64)
             .ok_or_else(|| "argument(s) must be one of the following: ".to_string() + &names.join(", ")),
         Kind::Str => Ok(0),
+        Kind::BufferLimits => parse_buffer_limits(value).map(|_| 0),
         Kind::KeyspaceEvents => {
             crate::notify::parse_flags(value).map(|f| f as i64).ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into())
         }
     }
+}
+
+/// Parses `client-output-buffer-limit` text into (class, hard, soft, secs)
+/// entries; sizes take Redis's units (`32mb`, `8gb`, `1024`).
+pub(crate) fn parse_buffer_limits(v: &str) -> Result<Vec<(String, u64, u64, u64)>, String> {
+    let words: Vec<&str> = v.split_whitespace().collect();
+    if words.is_empty() || words.len() % 4 != 0 {
+        return Err("Wrong number of arguments in buffer limit configuration.".into());
+    }
+    let mut out = Vec::new();
+    for w in words.chunks(4) {
+        let class = w[0].to_ascii_lowercase();
+        if !matches!(class.as_str(), "normal" | "slave" | "replica" | "pubsub") {
+            return Err("Invalid client class specified in buffer limit configuration.".into());
+        }
+        let hard = mem_units(w[1]).ok_or("Error in hard, soft or soft_seconds setting in buffer limit configuration.")?;
+        let soft = mem_units(w[2]).ok_or("Error in hard, soft or soft_seconds setting in buffer limit configuration.")?;
+        let secs = w[3].parse::<u64>().map_err(|_| "Error in hard, soft or soft_seconds setting in buffer limit configuration.")?;
+        out.push((if class == "replica" { "slave".into() } else { class }, hard, soft, secs));
+    }
+    Ok(out)
+}
+
+/// Redis's memory units: plain bytes, k/kb/m/mb/g/gb (k = 1000, kb = 1024).
+pub(crate) fn mem_units(s: &str) -> Option<u64> {
+    let l = s.to_ascii_lowercase();
+    let (num, mul) = [("gb", 1u64 << 30), ("mb", 1 << 20), ("kb", 1 << 10), ("g", 1_000_000_000), ("m", 1_000_000), ("k", 1000), ("b", 1)]
+        .iter()
+        .find_map(|(suf, m)| l.strip_suffix(suf).map(|n| (n.to_string(), *m)))
+        .unwrap_or((l.clone(), 1));
+    num.parse::<u64>().ok()?.checked_mul(mul)
 }
 
 /// Live parameter values.
@@ -200,6 +241,22 @@ impl Params {
             Kind::Bool => if n == 1 { "yes" } else { "no" }.to_string(),
             Kind::Enum(names) => names[n as usize].to_string(),
             Kind::KeyspaceEvents => crate::notify::flags_to_string(n as u32),
+            Kind::BufferLimits => {
+                // CONFIG SET changes only the classes named; show all three.
+                let mut cur: Vec<(String, u64, u64, u64)> = self
+                    .values
+                    .read()
+                    .get(spec.name)
+                    .map(|v| parse_buffer_limits(v).unwrap_or_default())
+                    .unwrap_or_default();
+                for new in parse_buffer_limits(value)? {
+                    match cur.iter_mut().find(|c| c.0 == new.0) {
+                        Some(c) => *c = new,
+                        None => cur.push(new),
+                    }
+                }
+                cur.iter().map(|(c, h, s, t)| format!("{c} {h} {s} {t}")).collect::<Vec<_>>().join(" ")
+            }
             _ => value.to_string(),
         };
         self.values.write().insert(spec.name, shown);
@@ -213,6 +270,16 @@ impl Params {
 
     pub fn get(&self, name: &str) -> Option<String> {
         self.values.read().get(name).cloned()
+    }
+
+    /// The pubsub class of `client-output-buffer-limit`.
+    pub fn pubsub_limits(&self) -> crate::pubsub::Limits {
+        let v = self.get("client-output-buffer-limit").unwrap_or_default();
+        parse_buffer_limits(&v)
+            .ok()
+            .and_then(|l| l.into_iter().find(|c| c.0 == "pubsub"))
+            .map(|(_, hard, soft, secs)| crate::pubsub::Limits { hard: hard as usize, soft: soft as usize, soft_secs: secs })
+            .unwrap_or_default()
     }
 
     /// All (name, value) pairs whose name or alias matches `pattern`

@@ -13,7 +13,6 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hashbrown::{HashMap, HashSet};
@@ -103,7 +102,7 @@ type Callback = Arc<dyn Fn(Message) + Send + Sync>;
 
 /// Output-buffer limits for subscribers (bytes; soft limit for `soft_secs`).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Limits {
+pub struct Limits {
     pub hard: usize,
     pub soft: usize,
     pub soft_secs: u64,
@@ -198,16 +197,9 @@ pub(crate) struct Registry {
     shard: HashMap<Vec<u8>, Vec<Arc<Subscriber>>>,
 }
 
+#[derive(Default)]
 pub(crate) struct PubSub {
     reg: RwLock<Registry>,
-    next_id: AtomicU64,
-    pub limits: Mutex<Limits>,
-}
-
-impl Default for PubSub {
-    fn default() -> PubSub {
-        PubSub { reg: RwLock::new(Registry::default()), next_id: AtomicU64::new(1), limits: Mutex::new(Limits::default()) }
-    }
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -218,8 +210,7 @@ pub(crate) enum Class {
 }
 
 impl PubSub {
-    pub fn new_subscriber(&self, id: u64) -> Arc<Subscriber> {
-        let _ = self.next_id.fetch_add(1, Ordering::Relaxed);
+    pub fn new_subscriber(&self, id: u64, limits: Limits) -> Arc<Subscriber> {
         Arc::new(Subscriber {
             id,
             q: Mutex::new(Queue {
@@ -232,46 +223,70 @@ impl PubSub {
             }),
             cv: Condvar::new(),
             subs: Mutex::new(Subs::default()),
-            limits: *self.limits.lock(),
+            limits,
         })
     }
 
-    /// PUBLISH: the number of deliveries (channel subscribers plus pattern matches).
+    /// PUBLISH: the number of deliveries (channel subscribers plus pattern
+    /// matches). Subscribers that overflow are dropped from the registry.
     pub fn publish(&self, channel: &[u8], payload: &[u8]) -> i64 {
-        let reg = self.reg.read();
+        let mut dead = Vec::new();
         let mut n = 0;
-        if let Some(subs) = reg.channels.get(channel) {
-            for s in subs {
-                s.push(Message { kind: MessageKind::Message, pattern: None, channel: channel.to_vec(), payload: payload.to_vec(), count: 0 });
-                n += 1;
-            }
-        }
-        for (pat, subs) in reg.patterns.iter() {
-            if glob_match(pat, channel) {
-                for s in subs {
-                    s.push(Message {
-                        kind: MessageKind::PMessage,
-                        pattern: Some(pat.clone()),
-                        channel: channel.to_vec(),
-                        payload: payload.to_vec(),
-                        count: 0,
-                    });
+        {
+            let reg = self.reg.read();
+            let mut deliver = |s: &Arc<Subscriber>, m: Message| {
+                if s.push(m) {
                     n += 1;
+                } else {
+                    dead.push(s.clone());
+                }
+            };
+            if let Some(subs) = reg.channels.get(channel) {
+                for s in subs {
+                    let m = Message { kind: MessageKind::Message, pattern: None, channel: channel.to_vec(), payload: payload.to_vec(), count: 0 };
+                    deliver(s, m);
                 }
             }
+            for (pat, subs) in reg.patterns.iter() {
+                if glob_match(pat, channel) {
+                    for s in subs {
+                        let m = Message {
+                            kind: MessageKind::PMessage,
+                            pattern: Some(pat.clone()),
+                            channel: channel.to_vec(),
+                            payload: payload.to_vec(),
+                            count: 0,
+                        };
+                        deliver(s, m);
+                    }
+                }
+            }
+        }
+        for s in dead {
+            self.forget(&s);
         }
         n
     }
 
     /// SPUBLISH.
     pub fn spublish(&self, channel: &[u8], payload: &[u8]) -> i64 {
-        let reg = self.reg.read();
+        let mut dead = Vec::new();
         let mut n = 0;
-        if let Some(subs) = reg.shard.get(channel) {
-            for s in subs {
-                s.push(Message { kind: MessageKind::SMessage, pattern: None, channel: channel.to_vec(), payload: payload.to_vec(), count: 0 });
-                n += 1;
+        {
+            let reg = self.reg.read();
+            if let Some(subs) = reg.shard.get(channel) {
+                for s in subs {
+                    let m = Message { kind: MessageKind::SMessage, pattern: None, channel: channel.to_vec(), payload: payload.to_vec(), count: 0 };
+                    if s.push(m) {
+                        n += 1;
+                    } else {
+                        dead.push(s.clone());
+                    }
+                }
             }
+        }
+        for s in dead {
+            self.forget(&s);
         }
         n
     }
@@ -427,8 +442,8 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    pub(crate) fn new(ps: Arc<PubSub>, id: u64) -> Subscription {
-        let sub = ps.new_subscriber(id);
+    pub(crate) fn new(ps: Arc<PubSub>, id: u64, limits: Limits) -> Subscription {
+        let sub = ps.new_subscriber(id, limits);
         Subscription { ps, sub }
     }
 

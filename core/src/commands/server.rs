@@ -619,8 +619,9 @@ fn info_section(ctx: &Ctx, sec: &str, out: &mut String) {
             kv!("evicted_keys", 0);
             kv!("keyspace_hits", s.keyspace_hits.load(Ordering::Relaxed));
             kv!("keyspace_misses", s.keyspace_misses.load(Ordering::Relaxed));
-            kv!("pubsub_channels", 0);
-            kv!("pubsub_patterns", 0);
+            let (ch, pat) = eng.pubsub.channel_count();
+            kv!("pubsub_channels", ch);
+            kv!("pubsub_patterns", pat);
             kv!("total_error_replies", (s.failed_calls.load(Ordering::Relaxed) + s.rejected_calls.load(Ordering::Relaxed)));
             kv!("total_failed_calls", s.failed_calls.load(Ordering::Relaxed));
             kv!("total_rejected_calls", s.rejected_calls.load(Ordering::Relaxed));

@@ -268,3 +268,17 @@ pub fn same_reply(a: &[u8], b: &[u8], unordered: bool) -> bool {
         _ => a == b,
     }
 }
+
+impl RespConn {
+    /// Reads one more reply (e.g. a pushed pub/sub message).
+    pub fn read(&mut self) -> Vec<u8> {
+        let mut reply = Vec::new();
+        self.read_reply(&mut reply);
+        reply
+    }
+}
+
+/// argv from string slices.
+pub fn argv(parts: &[&str]) -> Vec<Vec<u8>> {
+    parts.iter().map(|p| p.as_bytes().to_vec()).collect()
+}
