@@ -29,7 +29,10 @@ pub struct Error {
 
 impl Error {
     pub fn new(kind: ErrorKind, msg: impl Into<String>) -> Error {
-        Error { kind, msg: msg.into() }
+        Error {
+            kind,
+            msg: msg.into(),
+        }
     }
     pub fn kind(&self) -> ErrorKind {
         self.kind

@@ -79,7 +79,11 @@ impl Message {
             ],
             _ => {
                 // Unsubscribing from nothing names no channel.
-                let ch = if self.channel.is_empty() && self.count == 0 && self.pattern.is_none() && is_unsub(self.kind) {
+                let ch = if self.channel.is_empty()
+                    && self.count == 0
+                    && self.pattern.is_none()
+                    && is_unsub(self.kind)
+                {
                     Reply::Nil
                 } else {
                     Reply::bulk(&self.channel)
@@ -95,7 +99,10 @@ impl Message {
 }
 
 fn is_unsub(k: MessageKind) -> bool {
-    matches!(k, MessageKind::Unsubscribe | MessageKind::PUnsubscribe | MessageKind::SUnsubscribe)
+    matches!(
+        k,
+        MessageKind::Unsubscribe | MessageKind::PUnsubscribe | MessageKind::SUnsubscribe
+    )
 }
 
 type Callback = Arc<dyn Fn(Message) + Send + Sync>;
@@ -110,7 +117,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { hard: 32 * 1024 * 1024, soft: 8 * 1024 * 1024, soft_secs: 60 }
+        Limits {
+            hard: 32 * 1024 * 1024,
+            soft: 8 * 1024 * 1024,
+            soft_secs: 60,
+        }
     }
 }
 
@@ -126,7 +137,6 @@ struct Queue {
 
 /// The shared half of a subscription (held by the registry).
 pub(crate) struct Subscriber {
-    pub id: u64,
     q: Mutex<Queue>,
     cv: Condvar,
     subs: Mutex<Subs>,
@@ -210,9 +220,8 @@ pub(crate) enum Class {
 }
 
 impl PubSub {
-    pub fn new_subscriber(&self, id: u64, limits: Limits) -> Arc<Subscriber> {
+    pub fn new_subscriber(&self, limits: Limits) -> Arc<Subscriber> {
         Arc::new(Subscriber {
-            id,
             q: Mutex::new(Queue {
                 msgs: VecDeque::new(),
                 bytes: 0,
@@ -243,7 +252,13 @@ impl PubSub {
             };
             if let Some(subs) = reg.channels.get(channel) {
                 for s in subs {
-                    let m = Message { kind: MessageKind::Message, pattern: None, channel: channel.to_vec(), payload: payload.to_vec(), count: 0 };
+                    let m = Message {
+                        kind: MessageKind::Message,
+                        pattern: None,
+                        channel: channel.to_vec(),
+                        payload: payload.to_vec(),
+                        count: 0,
+                    };
                     deliver(s, m);
                 }
             }
@@ -276,7 +291,13 @@ impl PubSub {
             let reg = self.reg.read();
             if let Some(subs) = reg.shard.get(channel) {
                 for s in subs {
-                    let m = Message { kind: MessageKind::SMessage, pattern: None, channel: channel.to_vec(), payload: payload.to_vec(), count: 0 };
+                    let m = Message {
+                        kind: MessageKind::SMessage,
+                        pattern: None,
+                        channel: channel.to_vec(),
+                        payload: payload.to_vec(),
+                        count: 0,
+                    };
                     if s.push(m) {
                         n += 1;
                     } else {
@@ -299,7 +320,13 @@ impl PubSub {
         }
     }
 
-    pub(crate) fn subscribe_generic(&self, sub: &Arc<Subscriber>, names: &[&[u8]], class: Class, mut out: Option<&mut Vec<Message>>) {
+    pub(crate) fn subscribe_generic(
+        &self,
+        sub: &Arc<Subscriber>,
+        names: &[&[u8]],
+        class: Class,
+        mut out: Option<&mut Vec<Message>>,
+    ) {
         let kind = match class {
             Class::Channel => MessageKind::Subscribe,
             Class::Pattern => MessageKind::PSubscribe,
@@ -317,10 +344,23 @@ impl PubSub {
                 set.insert(name.to_vec())
             };
             if added {
-                Self::map(&mut reg, class).entry(name.to_vec()).or_default().push(sub.clone());
+                Self::map(&mut reg, class)
+                    .entry(name.to_vec())
+                    .or_default()
+                    .push(sub.clone());
             }
-            let count = if class == Class::Shard { sub.subs.lock().shard.len() } else { sub.count() };
-            let m = Message { kind, pattern: None, channel: name.to_vec(), payload: Vec::new(), count: count as i64 };
+            let count = if class == Class::Shard {
+                sub.subs.lock().shard.len()
+            } else {
+                sub.count()
+            };
+            let m = Message {
+                kind,
+                pattern: None,
+                channel: name.to_vec(),
+                payload: Vec::new(),
+                count: count as i64,
+            };
             match out.as_deref_mut() {
                 Some(v) => v.push(m),
                 None => {
@@ -330,7 +370,13 @@ impl PubSub {
         }
     }
 
-    pub(crate) fn unsubscribe_generic(&self, sub: &Arc<Subscriber>, names: &[&[u8]], class: Class, mut out: Option<&mut Vec<Message>>) {
+    pub(crate) fn unsubscribe_generic(
+        &self,
+        sub: &Arc<Subscriber>,
+        names: &[&[u8]],
+        class: Class,
+        mut out: Option<&mut Vec<Message>>,
+    ) {
         let kind = match class {
             Class::Channel => MessageKind::Unsubscribe,
             Class::Pattern => MessageKind::PUnsubscribe,
@@ -351,8 +397,18 @@ impl PubSub {
             names.iter().map(|n| n.to_vec()).collect()
         };
         if names.is_empty() {
-            let count = if class == Class::Shard { 0 } else { sub.count() as i64 };
-            let m = Message { kind, pattern: None, channel: Vec::new(), payload: Vec::new(), count };
+            let count = if class == Class::Shard {
+                0
+            } else {
+                sub.count() as i64
+            };
+            let m = Message {
+                kind,
+                pattern: None,
+                channel: Vec::new(),
+                payload: Vec::new(),
+                count,
+            };
             match out {
                 Some(v) => v.push(m),
                 None => {
@@ -380,8 +436,18 @@ impl PubSub {
                     }
                 }
             }
-            let count = if class == Class::Shard { sub.subs.lock().shard.len() } else { sub.count() };
-            let m = Message { kind, pattern: None, channel: name, payload: Vec::new(), count: count as i64 };
+            let count = if class == Class::Shard {
+                sub.subs.lock().shard.len()
+            } else {
+                sub.count()
+            };
+            let m = Message {
+                kind,
+                pattern: None,
+                channel: name,
+                payload: Vec::new(),
+                count: count as i64,
+            };
             match out.as_deref_mut() {
                 Some(v) => v.push(m),
                 None => {
@@ -395,7 +461,11 @@ impl PubSub {
     pub fn forget(&self, sub: &Arc<Subscriber>) {
         let mut reg = self.reg.write();
         let s = std::mem::take(&mut *sub.subs.lock());
-        for (class, set) in [(Class::Channel, s.channels), (Class::Pattern, s.patterns), (Class::Shard, s.shard)] {
+        for (class, set) in [
+            (Class::Channel, s.channels),
+            (Class::Pattern, s.patterns),
+            (Class::Shard, s.shard),
+        ] {
             let map = Self::map(&mut reg, class);
             for name in set {
                 if let Some(list) = map.get_mut(&name) {
@@ -412,7 +482,10 @@ impl PubSub {
     pub fn active_channels(&self, pattern: Option<&[u8]>, shard: bool) -> Vec<Vec<u8>> {
         let reg = self.reg.read();
         let map = if shard { &reg.shard } else { &reg.channels };
-        map.keys().filter(|c| pattern.is_none_or(|p| glob_match(p, c))).cloned().collect()
+        map.keys()
+            .filter(|c| pattern.is_none_or(|p| glob_match(p, c)))
+            .cloned()
+            .collect()
     }
 
     /// PUBSUB NUMSUB / SHARDNUMSUB.
@@ -443,7 +516,8 @@ pub struct Subscription {
 
 impl Subscription {
     pub(crate) fn new(ps: Arc<PubSub>, id: u64, limits: Limits) -> Subscription {
-        let sub = ps.new_subscriber(id, limits);
+        let _ = id;
+        let sub = ps.new_subscriber(limits);
         Subscription { ps, sub }
     }
 
@@ -452,32 +526,34 @@ impl Subscription {
     }
 
     pub fn subscribe<A: AsRef<[u8]>>(&self, channels: &[A]) {
-        self.ps.subscribe_generic(&self.sub, &Self::names(channels), Class::Channel, None)
+        self.ps
+            .subscribe_generic(&self.sub, &Self::names(channels), Class::Channel, None)
     }
     pub fn psubscribe<A: AsRef<[u8]>>(&self, patterns: &[A]) {
-        self.ps.subscribe_generic(&self.sub, &Self::names(patterns), Class::Pattern, None)
+        self.ps
+            .subscribe_generic(&self.sub, &Self::names(patterns), Class::Pattern, None)
     }
     pub fn ssubscribe<A: AsRef<[u8]>>(&self, channels: &[A]) {
-        self.ps.subscribe_generic(&self.sub, &Self::names(channels), Class::Shard, None)
+        self.ps
+            .subscribe_generic(&self.sub, &Self::names(channels), Class::Shard, None)
     }
     /// An empty slice unsubscribes from every channel.
     pub fn unsubscribe<A: AsRef<[u8]>>(&self, channels: &[A]) {
-        self.ps.unsubscribe_generic(&self.sub, &Self::names(channels), Class::Channel, None)
+        self.ps
+            .unsubscribe_generic(&self.sub, &Self::names(channels), Class::Channel, None)
     }
     pub fn punsubscribe<A: AsRef<[u8]>>(&self, patterns: &[A]) {
-        self.ps.unsubscribe_generic(&self.sub, &Self::names(patterns), Class::Pattern, None)
+        self.ps
+            .unsubscribe_generic(&self.sub, &Self::names(patterns), Class::Pattern, None)
     }
     pub fn sunsubscribe<A: AsRef<[u8]>>(&self, channels: &[A]) {
-        self.ps.unsubscribe_generic(&self.sub, &Self::names(channels), Class::Shard, None)
+        self.ps
+            .unsubscribe_generic(&self.sub, &Self::names(channels), Class::Shard, None)
     }
 
     /// Channels, patterns and shard channels held.
     pub fn channel_count(&self) -> usize {
         self.sub.total()
-    }
-
-    pub(crate) fn pubsub(&self) -> &PubSub {
-        &self.ps
     }
 
     fn take(q: &mut Queue) -> Option<Message> {
@@ -542,7 +618,9 @@ impl Subscription {
         q.delivering = true;
         drop(q);
         let sub = self.sub.clone();
-        let _ = std::thread::Builder::new().name("emberkv-pubsub".into()).spawn(move || deliver(sub));
+        let _ = std::thread::Builder::new()
+            .name("emberkv-pubsub".into())
+            .spawn(move || deliver(sub));
     }
 
     /// Unsubscribes from everything and wakes any waiting `recv`.

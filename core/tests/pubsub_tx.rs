@@ -26,20 +26,37 @@ fn subscribe_publish_unsubscribe() {
     assert_eq!(db.execute(&["PUBLISH", "room:1", "hi"]), Reply::Int(2));
     assert_eq!(db.execute(&["PUBLISH", "lobby", "x"]), Reply::Int(0));
     let m = sub.recv().unwrap();
-    assert_eq!((m.kind, m.channel.as_slice(), m.payload.as_slice()), (MessageKind::Message, &b"room:1"[..], &b"hi"[..]));
+    assert_eq!(
+        (m.kind, m.channel.as_slice(), m.payload.as_slice()),
+        (MessageKind::Message, &b"room:1"[..], &b"hi"[..])
+    );
     let m = sub.recv().unwrap();
     assert_eq!(m.kind, MessageKind::PMessage);
     assert_eq!(m.pattern.as_deref(), Some(&b"room:*"[..]));
-    assert_eq!(escape(&m.to_reply().to_resp2()), "*4\\r\\n$8\\r\\npmessage\\r\\n$6\\r\\nroom:*\\r\\n$6\\r\\nroom:1\\r\\n$2\\r\\nhi\\r\\n");
-    assert_eq!(db.execute(&["PUBSUB", "NUMSUB", "room:1", "nope"]).to_resp2(), b"*4\r\n$6\r\nroom:1\r\n:1\r\n$4\r\nnope\r\n:0\r\n");
+    assert_eq!(
+        escape(&m.to_reply().to_resp2()),
+        "*4\\r\\n$8\\r\\npmessage\\r\\n$6\\r\\nroom:*\\r\\n$6\\r\\nroom:1\\r\\n$2\\r\\nhi\\r\\n"
+    );
+    assert_eq!(
+        db.execute(&["PUBSUB", "NUMSUB", "room:1", "nope"])
+            .to_resp2(),
+        b"*4\r\n$6\r\nroom:1\r\n:1\r\n$4\r\nnope\r\n:0\r\n"
+    );
     assert_eq!(db.execute(&["PUBSUB", "NUMPAT"]), Reply::Int(1));
-    assert_eq!(db.execute(&["PUBSUB", "CHANNELS"]).to_resp2(), b"*2\r\n$6\r\nroom:1\r\n$6\r\nroom:2\r\n");
+    assert_eq!(
+        db.execute(&["PUBSUB", "CHANNELS"]).to_resp2(),
+        b"*2\r\n$6\r\nroom:1\r\n$6\r\nroom:2\r\n"
+    );
     sub.unsubscribe::<&str>(&[]);
     let a = sub.recv().unwrap();
     let b = sub.recv().unwrap();
     assert_eq!((a.kind, a.count, b.count), (MessageKind::Unsubscribe, 2, 1));
     assert!(sub.try_recv().unwrap().is_none());
-    assert!(sub.recv_timeout(Duration::from_millis(10)).unwrap().is_none());
+    assert!(
+        sub.recv_timeout(Duration::from_millis(10))
+            .unwrap()
+            .is_none()
+    );
     drop(sub);
     assert_eq!(db.execute(&["PUBLISH", "room:1", "hi"]), Reply::Int(0));
 }
@@ -83,7 +100,8 @@ fn callback_delivery_runs_on_another_thread() {
     let (tx, rx) = std::sync::mpsc::channel();
     let me = std::thread::current().id();
     sub.set_callback(move |m| {
-        tx.send((m.kind, m.payload, std::thread::current().id() != me)).unwrap();
+        tx.send((m.kind, m.payload, std::thread::current().id() != me))
+            .unwrap();
     });
     sub.subscribe(&["x"]);
     db.execute(&["PUBLISH", "x", "1"]);
@@ -97,7 +115,8 @@ fn callback_delivery_runs_on_another_thread() {
 #[test]
 fn slow_subscriber_overflows_without_blocking_the_publisher() {
     let mut cfg = Config::default();
-    cfg.set("client-output-buffer-limit", "pubsub 100kb 0 0").unwrap();
+    cfg.set("client-output-buffer-limit", "pubsub 100kb 0 0")
+        .unwrap();
     let db = Db::open(cfg).unwrap();
     let sub = db.subscribe();
     sub.subscribe(&["c"]);
@@ -126,7 +145,9 @@ fn subscribe_through_execute_restricts_resp2_context() {
     assert_eq!(r.to_resp2(), b"*2\r\n*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n*3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n");
     assert_eq!(
         c.execute(&["GET", "x"]),
-        Reply::error("ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+        Reply::error(
+            "ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+        )
     );
     db.execute(&["PUBLISH", "a", "m"]);
     let m = c.subscription().unwrap().recv().unwrap();
@@ -140,13 +161,27 @@ fn multi_exec_semantics() {
     let db = Db::in_memory();
     let mut c = db.client();
     assert_eq!(c.execute(&["EXEC"]), Reply::error("ERR EXEC without MULTI"));
-    assert_eq!(c.execute(&["DISCARD"]), Reply::error("ERR DISCARD without MULTI"));
+    assert_eq!(
+        c.execute(&["DISCARD"]),
+        Reply::error("ERR DISCARD without MULTI")
+    );
     assert_eq!(c.execute(&["MULTI"]), Reply::ok());
-    assert_eq!(c.execute(&["MULTI"]), Reply::error("ERR MULTI calls can not be nested"));
+    assert_eq!(
+        c.execute(&["MULTI"]),
+        Reply::error("ERR MULTI calls can not be nested")
+    );
     assert_eq!(c.execute(&["SET", "a", "1"]), Reply::simple("QUEUED"));
     assert_eq!(c.execute(&["INCR", "a"]), Reply::simple("QUEUED"));
-    assert_eq!(c.execute(&["LPOP_NOPE"]).as_error().unwrap().starts_with("ERR unknown command"), true);
-    assert_eq!(c.execute(&["EXEC"]), Reply::error("EXECABORT Transaction discarded because of previous errors."));
+    assert!(
+        c.execute(&["LPOP_NOPE"])
+            .as_error()
+            .unwrap()
+            .starts_with("ERR unknown command")
+    );
+    assert_eq!(
+        c.execute(&["EXEC"]),
+        Reply::error("EXECABORT Transaction discarded because of previous errors.")
+    );
     assert_eq!(c.execute(&["GET", "a"]), Reply::Nil);
     // runtime errors don't roll back
     c.execute(&["MULTI"]);
@@ -154,7 +189,14 @@ fn multi_exec_semantics() {
     c.execute(&["INCR", "a"]);
     c.execute(&["SET", "b", "2"]);
     let r = c.execute(&["EXEC"]);
-    assert_eq!(r, Reply::Array(vec![Reply::ok(), Reply::error("ERR value is not an integer or out of range"), Reply::ok()]));
+    assert_eq!(
+        r,
+        Reply::Array(vec![
+            Reply::ok(),
+            Reply::error("ERR value is not an integer or out of range"),
+            Reply::ok()
+        ])
+    );
     assert_eq!(c.execute(&["GET", "b"]), Reply::bulk("2"));
     // DISCARD
     c.execute(&["MULTI"]);
@@ -172,11 +214,18 @@ fn multi_exec_semantics() {
     // WATCH not touched
     c.execute(&["WATCH", "w"]);
     c.execute(&["MULTI"]);
-    assert_eq!(c.execute(&["WATCH", "x"]), Reply::error("ERR WATCH inside MULTI is not allowed"));
+    assert_eq!(
+        c.execute(&["WATCH", "x"]),
+        Reply::error("ERR WATCH inside MULTI is not allowed")
+    );
     c.execute(&["SET", "w", "mine"]);
     assert_eq!(c.execute(&["EXEC"]), Reply::Array(vec![Reply::ok()]));
     // FLUSHDB and SWAPDB invalidate
-    for inval in [&["FLUSHDB"][..], &["SWAPDB", "0", "1"][..], &["FLUSHALL"][..]] {
+    for inval in [
+        &["FLUSHDB"][..],
+        &["SWAPDB", "0", "1"][..],
+        &["FLUSHALL"][..],
+    ] {
         c.execute(&["SET", "w", "v"]);
         c.execute(&["WATCH", "w"]);
         other.execute(inval);
@@ -190,13 +239,20 @@ fn multi_exec_semantics() {
     c.execute(&["UNWATCH"]);
     c.execute(&["MULTI"]);
     c.execute(&["PING"]);
-    assert_eq!(c.execute(&["EXEC"]), Reply::Array(vec![Reply::simple("PONG")]));
+    assert_eq!(
+        c.execute(&["EXEC"]),
+        Reply::Array(vec![Reply::simple("PONG")])
+    );
 }
 
 #[test]
 fn watch_sees_expiry_with_manual_clock() {
     let clock = emberkv::ManualClock::starting_now();
-    let db = Db::open(Config { clock: Some(clock.clone()), ..Config::default() }).unwrap();
+    let db = Db::open(Config {
+        clock: Some(clock.clone()),
+        ..Config::default()
+    })
+    .unwrap();
     let mut c = db.client();
     c.execute(&["SET", "k", "v", "PX", "100"]);
     c.execute(&["WATCH", "k"]);
@@ -223,7 +279,12 @@ fn cas_counter_with_watch_from_many_threads() {
                 let mut done = 0;
                 while done < per {
                     c.execute(&["WATCH", "counter"]);
-                    let v: i64 = String::from_utf8(c.execute(&["GET", "counter"]).as_bytes().unwrap().to_vec()).unwrap().parse().unwrap();
+                    let v: i64 = String::from_utf8(
+                        c.execute(&["GET", "counter"]).as_bytes().unwrap().to_vec(),
+                    )
+                    .unwrap()
+                    .parse()
+                    .unwrap();
                     c.execute(&["MULTI"]);
                     c.execute(&["SET".to_string(), "counter".into(), (v + 1).to_string()]);
                     if c.execute(&["EXEC"]) != Reply::NilArray {
@@ -236,7 +297,10 @@ fn cas_counter_with_watch_from_many_threads() {
     for h in hs {
         h.join().unwrap();
     }
-    assert_eq!(db.execute(&["GET", "counter"]), Reply::bulk((threads * per).to_string()));
+    assert_eq!(
+        db.execute(&["GET", "counter"]),
+        Reply::bulk((threads * per).to_string())
+    );
 }
 
 #[test]
@@ -298,7 +362,9 @@ fn notification_script() -> Vec<Vec<Vec<u8>>> {
 
 #[test]
 fn keyspace_notifications_match_redis() {
-    let Some(srv) = RedisServer::start() else { return };
+    let Some(srv) = RedisServer::start() else {
+        return;
+    };
     let script = notification_script();
     // redis-server
     let mut ctl = srv.conn();
@@ -334,6 +400,10 @@ fn keyspace_notifications_match_redis() {
     while let Some(m) = s.recv_timeout(Duration::from_millis(200)).unwrap() {
         got.push(msg_text(&m));
     }
-    assert_eq!(got.len(), expected.len(), "\nemberkv: {got:#?}\nredis:   {expected:#?}");
+    assert_eq!(
+        got.len(),
+        expected.len(),
+        "\nemberkv: {got:#?}\nredis:   {expected:#?}"
+    );
     assert_eq!(got, expected);
 }

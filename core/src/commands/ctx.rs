@@ -32,7 +32,8 @@ pub(crate) enum Prop {
     Verbatim,
     /// Not at all.
     Nothing,
-    /// As these commands instead.
+    /// As these commands instead (read by the AOF writer when it lands).
+    #[allow(dead_code)]
     Rewritten(Vec<Vec<Vec<u8>>>),
 }
 
@@ -85,14 +86,12 @@ impl<'a> Ctx<'a> {
         let shards = &self.eng.ks.shards;
         for i in 0..NSHARDS {
             if mask & (1 << i) != 0 && self.guards[i].is_none() {
-                self.guards[i] = Some(if write { Guard::W(shards[i].write()) } else { Guard::R(shards[i].read()) });
+                self.guards[i] = Some(if write {
+                    Guard::W(shards[i].write())
+                } else {
+                    Guard::R(shards[i].read())
+                });
             }
-        }
-    }
-
-    pub fn unlock_all(&mut self) {
-        for g in self.guards.iter_mut() {
-            *g = None;
         }
     }
 
@@ -139,11 +138,14 @@ impl<'a> Ctx<'a> {
 
     /// All locked parts of database `db`, in shard order.
     pub fn parts(&self, db: usize) -> impl Iterator<Item = (usize, &DbPart)> {
-        self.guards.iter().enumerate().filter_map(move |(i, g)| match g {
-            Some(Guard::R(g)) => Some((i, &g.dbs[db])),
-            Some(Guard::W(g)) => Some((i, &g.dbs[db])),
-            None => None,
-        })
+        self.guards
+            .iter()
+            .enumerate()
+            .filter_map(move |(i, g)| match g {
+                Some(Guard::R(g)) => Some((i, &g.dbs[db])),
+                Some(Guard::W(g)) => Some((i, &g.dbs[db])),
+                None => None,
+            })
     }
 
     /// Every locked shard, writable.
@@ -177,7 +179,11 @@ impl<'a> Ctx<'a> {
     /// Lookup for reading; counts a keyspace hit or miss.
     pub fn lookup(&self, key: &[u8]) -> Option<&Value> {
         let v = self.peek(key);
-        let c = if v.is_some() { &self.hits } else { &self.misses };
+        let c = if v.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
         c.set(c.get() + 1);
         v
     }
@@ -203,7 +209,10 @@ impl<'a> Ctx<'a> {
             Some(at) if at <= now => {
                 part.remove(h, key);
                 self.touch_in(db, key);
-                self.eng.stats.expired_keys.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.eng
+                    .stats
+                    .expired_keys
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 self.expired_dels.push((db, key.to_vec()));
                 self.notify_in(db, crate::notify::EXPIRED, "expired", key);
                 true
@@ -242,11 +251,6 @@ impl<'a> Ctx<'a> {
         if created {
             self.notify_in(db, crate::notify::NEW, "new", key);
         }
-    }
-
-    /// Adds a key that does not exist yet (caller checked), keeping nothing.
-    pub fn add(&mut self, key: &[u8], val: Value) {
-        self.set(key, val)
     }
 
     /// Removes `key` from database `db`; returns its value if it was live.
@@ -313,10 +317,6 @@ impl<'a> Ctx<'a> {
     /// Propagate these commands instead of the one called.
     pub fn propagate_as(&mut self, cmds: Vec<Vec<Vec<u8>>>) {
         self.prop = Prop::Rewritten(cmds);
-    }
-
-    pub fn propagate_nothing(&mut self) {
-        self.prop = Prop::Nothing;
     }
 
     // ----- typed helpers -----
