@@ -204,10 +204,11 @@ impl<'a> Ctx<'a> {
     /// and the `expired` event. Requires a write lock.
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
         let now = self.now;
+        let eng = self.eng;
         let (part, h) = self.part_mut(db, key);
         match part.expire_of(key) {
             Some(at) if at <= now => {
-                part.remove(h, key);
+                part.remove(h, key, &eng.ks.hasher);
                 self.touch_in(db, key);
                 self.eng
                     .stats
@@ -241,9 +242,9 @@ impl<'a> Ctx<'a> {
     /// Stores `val`; `keep_ttl` keeps the current deadline.
     pub fn set_in(&mut self, db: usize, key: &[u8], val: Value, keep_ttl: bool) {
         self.expire_if_needed(db, key);
-        let hasher = self.eng.ks.hasher.clone();
+        let eng = self.eng;
         let (part, h) = self.part_mut(db, key);
-        let created = part.insert(h, key, val, &hasher).is_none();
+        let created = part.insert(h, key, val, &eng.ks.hasher).is_none();
         if !keep_ttl {
             part.remove_expire(key);
         }
@@ -258,8 +259,9 @@ impl<'a> Ctx<'a> {
         if self.expire_if_needed(db, key) {
             return None;
         }
+        let eng = self.eng;
         let (part, h) = self.part_mut(db, key);
-        let e = part.remove(h, key)?;
+        let e = part.remove(h, key, &eng.ks.hasher)?;
         self.touch_in(db, key);
         Some(e.val)
     }
