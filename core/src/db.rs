@@ -204,7 +204,7 @@ impl Engine {
                     let due = ctx
                         .parts(db)
                         .find(|(i, _)| *i == shard)
-                        .and_then(|(_, p)| p.first_due(ctx.now).map(|(_, k)| k.to_vec()));
+                        .and_then(|(_, p)| p.first_due(ctx.now()).map(|(_, k)| k.to_vec()));
                     let Some(key) = due else { break };
                     ctx.expire_if_needed(db, &key);
                     if start.elapsed() > budget {

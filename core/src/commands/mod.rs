@@ -25,7 +25,7 @@ use crate::db::Engine;
 use crate::keyspace::shard_of;
 use crate::reply::Reply;
 
-pub(crate) use ctx::Ctx;
+pub(crate) use ctx::{Ctx, HashCache};
 
 /// A handler: argv includes the command name. `Err` carries an error reply.
 pub(crate) type Handler = fn(&mut Ctx, &[&[u8]]) -> Result<Reply, Reply>;
@@ -259,7 +259,13 @@ pub(crate) fn resolve(argv: &[&[u8]]) -> Result<&'static CommandSpec, Reply> {
 }
 
 /// The shard bit mask a command must lock.
-pub(crate) fn shard_mask(eng: &Engine, spec: &CommandSpec, argv: &[&[u8]]) -> u32 {
+/// `first_hash` receives the first key's hash, so the handler need not hash it again.
+pub(crate) fn shard_mask(
+    eng: &Engine,
+    spec: &CommandSpec,
+    argv: &[&[u8]],
+    first_hash: &HashCache,
+) -> u32 {
     if spec.flags & flag::ALL_SHARDS != 0 {
         return Ctx::shard_mask_all();
     }
@@ -267,10 +273,37 @@ pub(crate) fn shard_mask(eng: &Engine, spec: &CommandSpec, argv: &[&[u8]]) -> u3
         return 0;
     }
     let mut mask = 0u32;
+    let (first, _, step) = spec.keys;
+    if spec.getkeys.is_none() && first > 0 && step > 0 {
+        // the common case, without building a position list
+        let (first, last) = key_range(spec, argv.len());
+        let mut i = first;
+        while i <= last {
+            let h = eng.ks.hash(argv[i]);
+            if i == first {
+                first_hash.set(Some((argv[i].as_ptr() as usize, argv[i].len(), h)));
+            }
+            mask |= 1 << shard_of(h);
+            i += step as usize;
+        }
+        return mask;
+    }
     for i in spec.key_positions(argv) {
         mask |= 1 << shard_of(eng.ks.hash(argv[i]));
     }
     mask
+}
+
+/// First and last key positions of a (first, last, step) spec, clamped to argv.
+fn key_range(spec: &CommandSpec, argc: usize) -> (usize, usize) {
+    let (first, last, _) = spec.keys;
+    let argc = argc as i32;
+    let last = if last < 0 {
+        argc + last
+    } else {
+        last.min(argc - 1)
+    };
+    (first as usize, last.max(first - 1).max(0) as usize)
 }
 
 /// Runs one command for a client: the single entry every binding uses.
@@ -301,8 +334,8 @@ pub(crate) fn run(
     spec: &'static CommandSpec,
     argv: &[&[u8]],
 ) -> Reply {
-    let mask = shard_mask(eng, spec, argv);
     let mut ctx = Ctx::new(eng, cl);
+    let mask = shard_mask(eng, spec, argv, &ctx.hash_cache);
     ctx.lock(mask, spec.is_write());
     let reply = call(&mut ctx, spec, argv);
     drop(ctx);
