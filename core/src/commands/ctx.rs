@@ -182,10 +182,11 @@ impl<'a> Ctx<'a> {
     /// argv key's hash; argv outlives the Ctx, so a pointer match is that key.
     #[inline]
     pub fn hash(&self, key: &[u8]) -> u64 {
-        if let Some((p, l, h)) = self.hash_cache.get() {
-            if p == key.as_ptr() as usize && l == key.len() {
-                return h;
-            }
+        if let Some((p, l, h)) = self.hash_cache.get()
+            && p == key.as_ptr() as usize
+            && l == key.len()
+        {
+            return h;
         }
         self.eng.ks.hash(key)
     }
