@@ -338,8 +338,23 @@ pub(crate) fn run(
     let mask = shard_mask(eng, spec, argv, &ctx.hash_cache);
     ctx.lock(mask, spec.is_write());
     let reply = call(&mut ctx, spec, argv);
+    let Some(block) = ctx.block.take() else {
+        return reply;
+    };
+    // Nothing to pop: register while the locks are still held, then wait.
+    let db = ctx.db;
+    let id = ctx.cl.id;
+    let owned: Vec<Vec<u8>> = argv.iter().map(|a| a.to_vec()).collect();
+    let waiter = eng.blocking.register(id, db, spec, owned, &block);
     drop(ctx);
-    reply
+    match eng
+        .blocking
+        .wait(&waiter, block.deadline, block.timeout_reply)
+    {
+        // the waiter's command could not be served in the writer's locks: run it again
+        Reply::Error(e) if e == crate::blocking::RETRY => run(eng, cl, spec, argv),
+        r => r,
+    }
 }
 
 /// Runs a handler inside an already-locked Ctx and records its effects.
