@@ -51,9 +51,12 @@ pub(crate) struct Waiter {
     cv: Condvar,
 }
 
+/// (db, key) → clients blocked on it, first come first served.
+type Queues = HashMap<(usize, Vec<u8>), VecDeque<Arc<Waiter>>>;
+
 #[derive(Default)]
 pub(crate) struct Blocking {
-    queues: Mutex<HashMap<(usize, Vec<u8>), VecDeque<Arc<Waiter>>>>,
+    queues: Mutex<Queues>,
     count: AtomicUsize,
 }
 
