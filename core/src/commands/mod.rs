@@ -13,6 +13,8 @@ pub(crate) mod keys;
 pub(crate) mod server;
 pub(crate) mod string;
 pub(crate) mod bitmap;
+pub(crate) mod hash;
+pub(crate) mod list;
 
 use std::sync::LazyLock;
 
@@ -126,7 +128,7 @@ fn container_handler(_: &mut Ctx, _: &[&[u8]]) -> Result<Reply, Reply> {
 
 /// Every command family's rows.
 fn families() -> impl Iterator<Item = &'static CommandSpec> {
-    [server::COMMANDS, keys::COMMANDS, string::COMMANDS, bitmap::COMMANDS].into_iter().flatten()
+    [server::COMMANDS, keys::COMMANDS, string::COMMANDS, bitmap::COMMANDS, list::COMMANDS, hash::COMMANDS].into_iter().flatten()
 }
 
 static TABLE: LazyLock<HashMap<&'static [u8], &'static CommandSpec>> =
