@@ -97,8 +97,7 @@ fn set_pairs(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let key = a[1];
     let pairs = &a[2..];
     let created = with_hash(ctx, key, |h| {
-        h.convert_for_lengths(pairs.iter().copied(), max_value);
-        Ok(pairs.chunks_exact(2).filter(|p| h.set(p[0], p[1], max_entries)).count())
+        Ok(pairs.chunks_exact(2).filter(|p| h.set(p[0], p[1], max_entries, max_value)).count())
     })?;
     ctx.notify(notify::HASH, "hset", key);
     ctx.dirty += (pairs.len() / 2) as u64;
@@ -129,8 +128,7 @@ fn hsetnx(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         if h.contains(f) {
             return Ok(false);
         }
-        h.convert_for_lengths([f, v], max_value);
-        h.set(f, v, max_entries);
+        h.set(f, v, max_entries, max_value);
         Ok(true)
     })?;
     if set {
@@ -171,7 +169,7 @@ fn hdel(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 /// `HINCRBY key field increment`
 fn hincrby(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let incr = parse_i64(a[3]).ok_or_else(err::not_int)?;
-    let (max_entries, _) = limits(ctx);
+    let (max_entries, max_value) = limits(ctx);
     let (key, f) = (a[1], a[2]);
     let n = with_hash(ctx, key, |h| {
         let cur = match h.get(f) {
@@ -179,7 +177,7 @@ fn hincrby(ctx: &mut Ctx, a: &[&[u8]]) -> R {
             None => 0,
         };
         let n = cur.checked_add(incr).ok_or_else(|| Reply::error(err::OVERFLOW))?;
-        h.set(f, &i64_bytes(n), max_entries);
+        h.set(f, &i64_bytes(n), max_entries, max_value);
         Ok(n)
     })?;
     ctx.notify(notify::HASH, "hincrby", key);
@@ -194,14 +192,14 @@ fn hincrbyfloat(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         Err(FloatIncrError::NotFloat) => return Err(err::not_float()),
         Err(FloatIncrError::NanOrInf) => return Err(Reply::error("ERR value is NaN or Infinity")),
     }
-    let (max_entries, _) = limits(ctx);
+    let (max_entries, max_value) = limits(ctx);
     let (key, f) = (a[1], a[2]);
     let v = with_hash(ctx, key, |h| {
         let v = incr_by_float(h.get(f), a[3]).map_err(|e| match e {
             FloatIncrError::NotFloat => Reply::error("ERR hash value is not a float"),
             FloatIncrError::NanOrInf => Reply::error("ERR increment would produce NaN or Infinity"),
         })?;
-        h.set(f, &v, max_entries);
+        h.set(f, &v, max_entries, max_value);
         Ok(v)
     })?;
     ctx.notify(notify::HASH, "hincrbyfloat", key);

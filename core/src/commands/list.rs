@@ -339,7 +339,9 @@ fn lpos(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         let more = j + 1 < a.len();
         let o = a[j];
         if o.eq_ignore_ascii_case(b"rank") && more {
-            rank = get_range_long(a[j + 1], -i64::MAX, i64::MAX, None)?;
+            // Redis 7.0 takes any long here (7.2 rejects LONG_MIN); LONG_MIN
+            // then negates to itself and matches like -1.
+            rank = get_long(a[j + 1], None)?;
             if rank == 0 {
                 return Err(Reply::error(
                     "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
@@ -359,7 +361,7 @@ fn lpos(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     };
     let len = l.len();
     let from_tail = rank < 0;
-    let rank = rank.unsigned_abs() as usize;
+    let rank = if rank == i64::MIN { 1 } else { rank.unsigned_abs() as usize };
     let scan = if maxlen == 0 { len } else { (maxlen as usize).min(len) };
     let items: Box<dyn Iterator<Item = &[u8]>> = if from_tail { Box::new(l.iter().rev()) } else { Box::new(l.iter()) };
     let mut matches = 0usize;

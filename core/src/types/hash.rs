@@ -464,17 +464,13 @@ impl HashValue {
         self.get(f).is_some()
     }
 
-    /// Redis's check before HSET & co: a listpack holding a string longer
-    /// than `max_value` becomes a table.
-    pub fn convert_for_lengths<'a>(&mut self, items: impl IntoIterator<Item = &'a [u8]>, max_value: usize) {
-        if matches!(self, HashValue::Packed(_)) && items.into_iter().any(|s| s.len() > max_value) {
+    /// Sets `f` to `v`; true if the field is new. A listpack becomes a
+    /// table when `f` or `v` is longer than `max_value`, or when it holds
+    /// more than `max_entries` pairs afterwards (Redis 7.0's hashTypeSet).
+    pub fn set(&mut self, f: &[u8], v: &[u8], max_entries: usize, max_value: usize) -> bool {
+        if matches!(self, HashValue::Packed(_)) && (f.len() > max_value || v.len() > max_value) {
             self.convert_to_table();
         }
-    }
-
-    /// Sets `f` to `v`; true if the field is new. A listpack with more than
-    /// `max_entries` pairs afterwards becomes a table.
-    pub fn set(&mut self, f: &[u8], v: &[u8], max_entries: usize) -> bool {
         match self {
             HashValue::Packed(p) => {
                 let new = p.set(f, v);
@@ -542,17 +538,17 @@ mod tests {
     #[test]
     fn packed_keeps_insertion_order() {
         let mut h = HashValue::new();
-        assert!(h.set(b"b", b"1", 512));
-        assert!(h.set(b"a", b"2", 512));
-        assert!(!h.set(b"b", b"a-much-longer-value", 512));
-        assert!(!h.set(b"a", b"3", 512));
+        assert!(h.set(b"b", b"1", 512, 64));
+        assert!(h.set(b"a", b"2", 512, 64));
+        assert!(!h.set(b"b", b"a-much-longer-value", 512, 64));
+        assert!(!h.set(b"a", b"3", 512, 64));
         let pairs: Vec<_> = h.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect();
         assert_eq!(pairs, vec![(b"b".to_vec(), b"a-much-longer-value".to_vec()), (b"a".to_vec(), b"3".to_vec())]);
         assert!(h.del(b"b"));
         assert!(!h.del(b"b"));
         assert_eq!(h.get(b"a"), Some(&b"3"[..]));
         assert_eq!(h.encoding(), "listpack");
-        h.convert_for_lengths([&b"short"[..], &[b'x'; 65][..]], 64);
+        h.set(b"c", &[b'x'; 65], 512, 64);
         assert_eq!(h.encoding(), "hashtable");
         assert_eq!(h.get(b"a"), Some(&b"3"[..]));
     }
@@ -564,7 +560,7 @@ mod tests {
         for i in 0..20_000u32 {
             let f = format!("field:{i}");
             let v = format!("v{}", i * 7);
-            assert!(h.set(f.as_bytes(), v.as_bytes(), 16));
+            assert!(h.set(f.as_bytes(), v.as_bytes(), 16, 64));
             model.insert(f, v);
         }
         assert_eq!(h.encoding(), "hashtable");
@@ -591,7 +587,7 @@ mod tests {
     fn scan_sees_everything_across_resizes() {
         let mut h = HashValue::new();
         for i in 0..3000u32 {
-            h.set(format!("f{i}").as_bytes(), b"v", 0);
+            h.set(format!("f{i}").as_bytes(), b"v", 0, 64);
         }
         let mut seen = BTreeSet::new();
         let mut cursor = 0;
@@ -604,7 +600,7 @@ mod tests {
             step += 1;
             if step % 3 == 0 {
                 for j in 0..40 {
-                    h.set(format!("new{step}-{j}").as_bytes(), b"v", 0);
+                    h.set(format!("new{step}-{j}").as_bytes(), b"v", 0, 64);
                 }
             } else if step % 3 == 1 {
                 for j in 0..40 {
@@ -624,7 +620,7 @@ mod tests {
     fn random_pairs_belong() {
         let mut h = HashValue::new();
         for i in 0..100u32 {
-            h.set(format!("f{i}").as_bytes(), format!("v{i}").as_bytes(), 10);
+            h.set(format!("f{i}").as_bytes(), format!("v{i}").as_bytes(), 10, 64);
         }
         for _ in 0..200 {
             let (f, v) = h.random();
