@@ -19,6 +19,9 @@ use crate::util::rng::random_below;
 
 type R = Result<Reply, Reply>;
 
+/// Most repeated draws one HRANDFIELD with a negative count may ask for.
+const MAX_DRAWS: i64 = 1 << 24;
+
 const fn cmd(name: &'static str, arity: i32, flags: u32, handler: super::Handler) -> CommandSpec {
     CommandSpec::new(name, arity, flags, (1, 1, 1), "hash", handler)
 }
@@ -275,6 +278,12 @@ fn hrandfield(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     };
     if withvalues && !(-i64::MAX / 2..=i64::MAX / 2).contains(&count) {
         return Err(Reply::error("ERR value is out of range"));
+    }
+    // Redis streams these replies; an embedded engine must build them whole,
+    // so an absurd number of repeated draws is refused instead of
+    // exhausting memory (Redis has no such limit).
+    if count < -MAX_DRAWS {
+        return Err(Reply::error("ERR HRANDFIELD count is too large for one reply"));
     }
     let resp3 = ctx.cl.resp >= 3;
     let Some(h) = hash(ctx, a[1])? else { return Ok(Reply::Array(Vec::new())) };
