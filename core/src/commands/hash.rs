@@ -190,7 +190,10 @@ fn hincrby(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 
 /// `HINCRBYFLOAT key field increment`, propagated as `HSET key field result`.
 fn hincrbyfloat(ctx: &mut Ctx, a: &[&[u8]]) -> R {
+    // util's long-double parse stops at a NUL where Redis's string2ld
+    // rejects it, so NULs are refused here first
     match incr_by_float(None, a[3]) {
+        _ if a[3].contains(&0) => return Err(err::not_float()),
         Ok(_) => {}
         Err(FloatIncrError::NotFloat) => return Err(err::not_float()),
         Err(FloatIncrError::NanOrInf) => return Err(Reply::error("ERR value is NaN or Infinity")),
@@ -198,7 +201,11 @@ fn hincrbyfloat(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let (max_entries, max_value) = limits(ctx);
     let (key, f) = (a[1], a[2]);
     let v = with_hash(ctx, key, |h| {
-        let v = incr_by_float(h.get(f), a[3]).map_err(|e| match e {
+        let cur = h.get(f);
+        if cur.is_some_and(|c| c.contains(&0)) {
+            return Err(Reply::error("ERR hash value is not a float"));
+        }
+        let v = incr_by_float(cur, a[3]).map_err(|e| match e {
             FloatIncrError::NotFloat => Reply::error("ERR hash value is not a float"),
             FloatIncrError::NanOrInf => Reply::error("ERR increment would produce NaN or Infinity"),
         })?;

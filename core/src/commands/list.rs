@@ -361,7 +361,10 @@ fn lpos(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     };
     let len = l.len();
     let from_tail = rank < 0;
-    let rank = if rank == i64::MIN { 1 } else { rank.unsigned_abs() as usize };
+    // 7.0 with RANK LONG_MIN: every match qualifies, and the COUNT test
+    // overflows so that COUNT never stops the scan
+    let rank_min = rank == i64::MIN;
+    let rank = if rank_min { 1 } else { rank.unsigned_abs() as usize };
     let scan = if maxlen == 0 { len } else { (maxlen as usize).min(len) };
     let items: Box<dyn Iterator<Item = &[u8]>> = if from_tail { Box::new(l.iter().rev()) } else { Box::new(l.iter()) };
     let mut matches = 0usize;
@@ -379,7 +382,7 @@ fn lpos(ctx: &mut Ctx, a: &[&[u8]]) -> R {
             None => return Ok(Reply::Int(pos)),
             Some(c) => {
                 found.push(Reply::Int(pos));
-                if c != 0 && found.len() as i64 >= c {
+                if c != 0 && !rank_min && found.len() as i64 >= c {
                     break;
                 }
             }
