@@ -67,10 +67,11 @@ fn pair_len(f: usize, v: usize) -> usize {
     varint_len(f) + f + varint_len(v) + v
 }
 
-/// Capacity for `need` bytes: a quarter more, rounded to malloc's granule.
+/// Capacity for `need` bytes: an eighth more (at least 32 bytes), rounded
+/// to malloc's granule.
 #[inline]
 fn grown(need: usize) -> usize {
-    (need + need / 4).max(16).next_multiple_of(16)
+    (need + (need / 8).max(32)).next_multiple_of(16)
 }
 
 static SEED: LazyLock<foldhash::fast::RandomState> = LazyLock::new(Default::default);
@@ -229,7 +230,7 @@ const LOAD_MIN: usize = 2;
 pub struct Table {
     segs: Vec<Packed>,
     level: u32,
-    split: usize,
+    split: u32,
     len: usize,
 }
 
@@ -248,7 +249,7 @@ impl Table {
     fn seg_of(&self, h: u64) -> usize {
         let m = 1usize << self.level;
         let b = h as usize & (m - 1);
-        if b < self.split { h as usize & (2 * m - 1) } else { b }
+        if b < self.split as usize { h as usize & (2 * m - 1) } else { b }
     }
 
     pub fn len(&self) -> usize {
@@ -296,7 +297,7 @@ impl Table {
     /// Splits the next segment in line.
     fn grow(&mut self) {
         let m = 1usize << self.level;
-        let s = self.split;
+        let s = self.split as usize;
         let old = std::mem::take(&mut self.segs[s]);
         let (mut lo, mut hi) = (Packed::default(), Packed::default());
         for (f, v) in old.iter() {
@@ -305,7 +306,7 @@ impl Table {
         self.segs[s] = lo;
         self.segs.push(hi);
         self.split += 1;
-        if self.split == m {
+        if self.split as usize == m {
             self.level += 1;
             self.split = 0;
         }
@@ -322,7 +323,7 @@ impl Table {
         }
         self.split -= 1;
         let hi = self.segs.pop().expect("a segment to merge");
-        let lo = &mut self.segs[self.split];
+        let lo = &mut self.segs[self.split as usize];
         for (f, v) in hi.iter() {
             lo.push(f, v);
         }
@@ -364,7 +365,7 @@ impl Table {
         loop {
             let b = v & mask;
             let lo = (b & low_mask) as usize;
-            let shared = bits > self.level && lo >= self.split;
+            let shared = bits > self.level && lo >= self.split as usize;
             let seg = if shared { lo } else { b as usize };
             for (f, val) in self.segs[seg].iter() {
                 if !shared || hash_of(f) & mask == b {
@@ -534,6 +535,12 @@ mod tests {
     use std::collections::{BTreeMap, BTreeSet};
 
     use super::*;
+
+    #[test]
+    fn value_is_small() {
+        // boxed in `Value`: 40 bytes is a 48-byte malloc chunk
+        assert_eq!(std::mem::size_of::<HashValue>(), 40);
+    }
 
     #[test]
     fn packed_keeps_insertion_order() {
