@@ -16,8 +16,12 @@ fn lists(c: &mut Criterion) {
         b.iter(|| {
             n += 1;
             // keep the list bounded: a fresh key every million pushes
-            let key: &[u8] = if n % 2_000_000 < 1_000_000 { b"bench:l1" } else { b"bench:l2" };
-            if n % 1_000_000 == 0 {
+            let key: &[u8] = if n % 2_000_000 < 1_000_000 {
+                b"bench:l1"
+            } else {
+                b"bench:l2"
+            };
+            if n.is_multiple_of(1_000_000) {
                 cl.execute(&[&b"DEL"[..], key]);
             }
             black_box(cl.execute(&[&b"LPUSH"[..], key, b"message-1234"]))
@@ -26,7 +30,9 @@ fn lists(c: &mut Criterion) {
     for i in 0..1000 {
         cl.execute(&["RPUSH", "bench:range", &format!("element-{i}")]);
     }
-    g.bench_function("lrange_0_49_of_1000", |b| b.iter(|| black_box(cl.execute(&["LRANGE", "bench:range", "0", "49"]))));
+    g.bench_function("lrange_0_49_of_1000", |b| {
+        b.iter(|| black_box(cl.execute(&["LRANGE", "bench:range", "0", "49"])))
+    });
     g.bench_function("rpush_rpop", |b| {
         b.iter(|| {
             cl.execute(&["RPUSH", "bench:q", "job-payload"]);
@@ -40,7 +46,12 @@ fn hashes(c: &mut Criterion) {
     let db = emberkv::Db::in_memory();
     let mut cl = db.client();
     for i in 0..10 {
-        cl.execute(&["HSET", "bench:h", &format!("field{i}"), &format!("value-{i}")]);
+        cl.execute(&[
+            "HSET",
+            "bench:h",
+            &format!("field{i}"),
+            &format!("value-{i}"),
+        ]);
     }
     let fields: Vec<String> = (0..10).map(|i| format!("field{i}")).collect();
     let mut g = c.benchmark_group("hash");
@@ -58,7 +69,9 @@ fn hashes(c: &mut Criterion) {
             black_box(cl.execute(&["HGET", "bench:h", &fields[n % 10]]))
         })
     });
-    g.bench_function("hgetall_10_fields", |b| b.iter(|| black_box(cl.execute(&["HGETALL", "bench:h"]))));
+    g.bench_function("hgetall_10_fields", |b| {
+        b.iter(|| black_box(cl.execute(&["HGETALL", "bench:h"])))
+    });
     g.finish();
 }
 

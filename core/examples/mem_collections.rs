@@ -66,7 +66,11 @@ static ALLOC: Counting = Counting;
 
 fn rss() -> isize {
     let s = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: isize = s.split_whitespace().nth(1).and_then(|x| x.parse().ok()).unwrap_or(0);
+    let pages: isize = s
+        .split_whitespace()
+        .nth(1)
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(0);
     pages * 4096
 }
 
@@ -87,11 +91,24 @@ struct Redis {
 
 impl Redis {
     fn start() -> Redis {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let dir = std::env::temp_dir().join(format!("emberkv-mem-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .arg("--dir")
             .arg(&dir)
             .stdout(Stdio::null())
@@ -107,13 +124,22 @@ impl Redis {
             std::thread::sleep(Duration::from_millis(20));
         };
         let r = BufReader::new(s.try_clone().unwrap());
-        Redis { child, w: s, r, pending: 0, buf: Vec::new(), dir }
+        Redis {
+            child,
+            w: s,
+            r,
+            pending: 0,
+            buf: Vec::new(),
+            dir,
+        }
     }
 
     fn send(&mut self, argv: &[&[u8]]) {
-        self.buf.extend_from_slice(format!("*{}\r\n", argv.len()).as_bytes());
+        self.buf
+            .extend_from_slice(format!("*{}\r\n", argv.len()).as_bytes());
         for a in argv {
-            self.buf.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            self.buf
+                .extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
             self.buf.extend_from_slice(a);
             self.buf.extend_from_slice(b"\r\n");
         }
@@ -143,14 +169,21 @@ impl Redis {
 
     fn used_memory(&mut self) -> isize {
         self.sync();
-        self.w.write_all(b"*2\r\n$4\r\nINFO\r\n$6\r\nmemory\r\n").unwrap();
+        self.w
+            .write_all(b"*2\r\n$4\r\nINFO\r\n$6\r\nmemory\r\n")
+            .unwrap();
         let mut line = String::new();
         self.r.read_line(&mut line).unwrap();
         let n: usize = line[1..].trim().parse().unwrap();
         let mut b = vec![0; n + 2];
         self.r.read_exact(&mut b).unwrap();
         let text = String::from_utf8_lossy(&b);
-        text.lines().find_map(|l| l.strip_prefix("used_memory:")).unwrap().trim().parse().unwrap()
+        text.lines()
+            .find_map(|l| l.strip_prefix("used_memory:"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
     }
 }
 
@@ -165,27 +198,48 @@ impl Drop for Redis {
 fn ember_used_memory(c: &mut emberkv::Client) -> isize {
     let r = c.execute(&["INFO", "memory"]);
     let text = String::from_utf8_lossy(r.as_bytes().unwrap_or_default()).into_owned();
-    text.lines().find_map(|l| l.strip_prefix("used_memory:")).map_or(0, |v| v.trim().parse().unwrap_or(0))
+    text.lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .map_or(0, |v| v.trim().parse().unwrap_or(0))
 }
 
+/// Runs one command on both sides.
+type Run<'a> = dyn FnMut(&[&[u8]]) + 'a;
+
 /// Loads the same commands into both and prints the memory each used.
-fn compare(name: &str, commands: &mut dyn FnMut(&mut dyn FnMut(&[&[u8]]))) {
+fn compare(name: &str, commands: &mut dyn FnMut(&mut Run)) {
     let mut redis = Redis::start();
     let db = emberkv::Db::in_memory();
     let mut c = db.client();
     let r0 = redis.used_memory();
-    let (heap0, rss0, info0) = (LIVE.load(Ordering::Relaxed), rss(), ember_used_memory(&mut c));
+    let (heap0, rss0, info0) = (
+        LIVE.load(Ordering::Relaxed),
+        rss(),
+        ember_used_memory(&mut c),
+    );
     let t = Instant::now();
     commands(&mut |argv| {
         c.execute(argv);
         redis.send(argv);
     });
     let r1 = redis.used_memory();
-    let (heap1, rss1, info1) = (LIVE.load(Ordering::Relaxed), rss(), ember_used_memory(&mut c));
+    let (heap1, rss1, info1) = (
+        LIVE.load(Ordering::Relaxed),
+        rss(),
+        ember_used_memory(&mut c),
+    );
     println!("{name} (loaded in {:.1?})", t.elapsed());
     println!("  redis-server used_memory growth : {}", mb(r1 - r0));
-    println!("  emberkv heap growth (allocator)  : {}  ({:.2}x redis)", mb(heap1 - heap0), (heap1 - heap0) as f64 / (r1 - r0) as f64);
-    println!("  emberkv RSS growth               : {}  ({:.2}x redis)", mb(rss1 - rss0), (rss1 - rss0) as f64 / (r1 - r0) as f64);
+    println!(
+        "  emberkv heap growth (allocator)  : {}  ({:.2}x redis)",
+        mb(heap1 - heap0),
+        (heap1 - heap0) as f64 / (r1 - r0) as f64
+    );
+    println!(
+        "  emberkv RSS growth               : {}  ({:.2}x redis)",
+        mb(rss1 - rss0),
+        (rss1 - rss0) as f64 / (r1 - r0) as f64
+    );
     println!("  emberkv INFO used_memory growth  : {}", mb(info1 - info0));
 }
 
@@ -199,33 +253,42 @@ fn message(list: usize, j: usize) -> Vec<u8> {
 fn main() {
     let what = std::env::args().nth(1).unwrap_or_else(|| "all".into());
     if what == "lists" || what == "all" {
-        compare("100k lists x 50 x 100-byte messages, RPUSH one at a time", &mut |run| {
-            for j in 0..50 {
-                for i in 0..100_000usize {
-                    let key = format!("chat:{i}");
-                    run(&[b"RPUSH", key.as_bytes(), &message(i, j)]);
+        compare(
+            "100k lists x 50 x 100-byte messages, RPUSH one at a time",
+            &mut |run| {
+                for j in 0..50 {
+                    for i in 0..100_000usize {
+                        let key = format!("chat:{i}");
+                        run(&[b"RPUSH", key.as_bytes(), &message(i, j)]);
+                    }
                 }
-            }
-        });
+            },
+        );
     }
     if what == "ltrim" || what == "all" {
-        compare("100k lists x 50 x 100-byte messages, LPUSH + LTRIM 0 49 (120 pushes each)", &mut |run| {
-            for j in 0..120 {
-                for i in 0..100_000usize {
-                    let key = format!("chat:{i}");
-                    run(&[b"LPUSH", key.as_bytes(), &message(i, j)]);
-                    run(&[b"LTRIM", key.as_bytes(), b"0", b"49"]);
+        compare(
+            "100k lists x 50 x 100-byte messages, LPUSH + LTRIM 0 49 (120 pushes each)",
+            &mut |run| {
+                for j in 0..120 {
+                    for i in 0..100_000usize {
+                        let key = format!("chat:{i}");
+                        run(&[b"LPUSH", key.as_bytes(), &message(i, j)]);
+                        run(&[b"LTRIM", key.as_bytes(), b"0", b"49"]);
+                    }
                 }
-            }
-        });
+            },
+        );
     }
     if what == "hash" || what == "all" {
-        compare("1 hash x 1M fields (field:<i> -> 16-byte value), HSET one at a time", &mut |run| {
-            for i in 0..1_000_000usize {
-                let f = format!("field:{i}");
-                let v = format!("value-{:010}", i * 7919 % 10_000_000_000);
-                run(&[b"HSET", b"bighash", f.as_bytes(), v.as_bytes()]);
-            }
-        });
+        compare(
+            "1 hash x 1M fields (field:<i> -> 16-byte value), HSET one at a time",
+            &mut |run| {
+                for i in 0..1_000_000usize {
+                    let f = format!("field:{i}");
+                    let v = format!("value-{:010}", i * 7919 % 10_000_000_000);
+                    run(&[b"HSET", b"bighash", f.as_bytes(), v.as_bytes()]);
+                }
+            },
+        );
     }
 }

@@ -37,10 +37,33 @@ const LIST_KEYS: &[&str] = &["l0", "l1", "l2"];
 const HASH_KEYS: &[&str] = &["h0", "h1", "h2"];
 const ALL_KEYS: &[&str] = &["l0", "l1", "l2", "h0", "h1", "h2", "s", "nokey"];
 const NUMBERS: &[&str] = &[
-    "0", "1", "-1", "2", "-2", "3", "5", "-5", "10", "100", "-100", "abc", "1.5", "", " 1", "+1", "01", "-0",
-    "9223372036854775807", "-9223372036854775808", "9223372036854775808", "4611686018427387904",
+    "0",
+    "1",
+    "-1",
+    "2",
+    "-2",
+    "3",
+    "5",
+    "-5",
+    "10",
+    "100",
+    "-100",
+    "abc",
+    "1.5",
+    "",
+    " 1",
+    "+1",
+    "01",
+    "-0",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "9223372036854775808",
+    "4611686018427387904",
 ];
-const FLOATS: &[&str] = &["1", "-1", "0.5", "1e3", "-2.5e-3", "abc", "inf", "-inf", "nan", "", "1e400", "0x10", " 1", "3.0"];
+const FLOATS: &[&str] = &[
+    "1", "-1", "0.5", "1e3", "-2.5e-3", "abc", "inf", "-inf", "nan", "", "1e400", "0x10", " 1",
+    "3.0",
+];
 
 fn elem(r: &mut Rng) -> String {
     match r.below(24) {
@@ -55,15 +78,29 @@ fn elem(r: &mut Rng) -> String {
 }
 
 fn num(r: &mut Rng) -> String {
-    if r.chance(60) { (r.below(16) as i64 - 8).to_string() } else { r.pick(NUMBERS).to_string() }
+    if r.chance(60) {
+        (r.below(16) as i64 - 8).to_string()
+    } else {
+        r.pick(NUMBERS).to_string()
+    }
 }
 
 fn list_key(r: &mut Rng) -> String {
-    if r.chance(8) { r.pick(ALL_KEYS) } else { r.pick(LIST_KEYS) }.to_string()
+    if r.chance(8) {
+        r.pick(ALL_KEYS)
+    } else {
+        r.pick(LIST_KEYS)
+    }
+    .to_string()
 }
 
 fn hash_key(r: &mut Rng) -> String {
-    if r.chance(8) { r.pick(ALL_KEYS) } else { r.pick(HASH_KEYS) }.to_string()
+    if r.chance(8) {
+        r.pick(ALL_KEYS)
+    } else {
+        r.pick(HASH_KEYS)
+    }
+    .to_string()
 }
 
 fn field(r: &mut Rng) -> String {
@@ -76,14 +113,18 @@ fn field(r: &mut Rng) -> String {
 
 fn side(r: &mut Rng) -> String {
     let n = if r.chance(95) { 4 } else { 5 };
-    r.pick(&["LEFT", "RIGHT", "left", "right", "middle"][..n]).to_string()
+    r.pick(&["LEFT", "RIGHT", "left", "right", "middle"][..n])
+        .to_string()
 }
 
 fn command(r: &mut Rng) -> Vec<String> {
     let s = |x: &str| x.to_string();
     let mut c: Vec<String> = match r.below(36) {
         0 | 1 => {
-            let mut c = vec![s(r.pick(&["LPUSH", "RPUSH", "LPUSHX", "RPUSHX"])), list_key(r)];
+            let mut c = vec![
+                s(r.pick(&["LPUSH", "RPUSH", "LPUSHX", "RPUSHX"])),
+                list_key(r),
+            ];
             c.extend((0..1 + r.below(4)).map(|_| elem(r)));
             c
         }
@@ -98,7 +139,13 @@ fn command(r: &mut Rng) -> Vec<String> {
         4 | 5 => vec![s("LRANGE"), list_key(r), num(r), num(r)],
         6 => vec![s("LINDEX"), list_key(r), num(r)],
         7 => vec![s("LSET"), list_key(r), num(r), elem(r)],
-        8 => vec![s("LINSERT"), list_key(r), s(r.pick(&["BEFORE", "AFTER", "after", "around"])), elem(r), elem(r)],
+        8 => vec![
+            s("LINSERT"),
+            list_key(r),
+            s(r.pick(&["BEFORE", "AFTER", "after", "around"])),
+            elem(r),
+            elem(r),
+        ],
         9 => vec![s("LREM"), list_key(r), num(r), elem(r)],
         10 => vec![s("LTRIM"), list_key(r), num(r), num(r)],
         11 => {
@@ -113,7 +160,10 @@ fn command(r: &mut Rng) -> Vec<String> {
         13 => vec![s("RPOPLPUSH"), list_key(r), list_key(r)],
         14 => {
             let n = 1 + r.below(3);
-            let mut c = vec![s("LMPOP"), if r.chance(90) { n.to_string() } else { num(r) }];
+            let mut c = vec![
+                s("LMPOP"),
+                if r.chance(90) { n.to_string() } else { num(r) },
+            ];
             c.extend((0..n).map(|_| list_key(r)));
             c.push(side(r));
             if r.chance(50) {
@@ -158,10 +208,18 @@ fn command(r: &mut Rng) -> Vec<String> {
             c
         }
         29 => {
-            let mut c = vec![s("HSCAN"), hash_key(r), if r.chance(90) { s("0") } else { num(r) }];
+            let mut c = vec![
+                s("HSCAN"),
+                hash_key(r),
+                if r.chance(90) { s("0") } else { num(r) },
+            ];
             if r.chance(40) {
                 c.push(s(r.pick(&["MATCH", "COUNT", "TYPE"])));
-                c.push(if r.chance(50) { s(r.pick(&["f1*", "*", "F*", "x"])) } else { num(r) });
+                c.push(if r.chance(50) {
+                    s(r.pick(&["f1*", "*", "F*", "x"]))
+                } else {
+                    num(r)
+                });
             }
             c
         }
@@ -189,7 +247,13 @@ fn command(r: &mut Rng) -> Vec<String> {
 fn bytes(cmd: &[String]) -> Vec<Vec<u8>> {
     // "\u{0}\u{ff}" above stands for the raw bytes 0x00 0xff
     cmd.iter()
-        .map(|a| if a == "\u{0}\u{ff}" { vec![0u8, 0xff] } else { a.as_bytes().to_vec() })
+        .map(|a| {
+            if a == "\u{0}\u{ff}" {
+                vec![0u8, 0xff]
+            } else {
+                a.as_bytes().to_vec()
+            }
+        })
         .collect()
 }
 
@@ -200,18 +264,27 @@ fn ours(c: &mut Client, argv: &[Vec<u8>]) -> Vec<u8> {
 /// A reply's top-level elements, sorted (pairs kept together when `pairs`).
 fn sorted(resp: &[u8], pairs: bool) -> Option<Vec<Vec<u8>>> {
     let items = array_elements(resp)?;
-    let mut v: Vec<Vec<u8>> = if pairs { items.chunks(2).map(|c| c.concat()).collect() } else { items };
+    let mut v: Vec<Vec<u8>> = if pairs {
+        items.chunks(2).map(|c| c.concat()).collect()
+    } else {
+        items
+    };
     v.sort();
     Some(v)
 }
 
 /// Scans a hash to the end on one side: all pairs seen, sorted.
-fn full_scan(mut exec: impl FnMut(&[Vec<u8>]) -> Vec<u8>, argv: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, Vec<u8>> {
+fn full_scan(
+    mut exec: impl FnMut(&[Vec<u8>]) -> Vec<u8>,
+    argv: &[Vec<u8>],
+) -> Result<Vec<Vec<u8>>, Vec<u8>> {
     let mut argv = argv.to_vec();
     let mut seen = Vec::new();
     for _ in 0..10_000 {
         let reply = exec(&argv);
-        let Some(parts) = array_elements(&reply) else { return Err(reply) };
+        let Some(parts) = array_elements(&reply) else {
+            return Err(reply);
+        };
         // parts[0] is the raw bulk "$<n>\r\n<cursor>\r\n"
         let raw = &parts[0];
         let start = raw.iter().position(|&b| b == b'\n').unwrap() + 1;
@@ -241,12 +314,18 @@ impl Pair {
             "{what}\n  redis   {}\n  emberkv {}\nlast commands:\n  {}",
             escape(a),
             escape(b),
-            tail.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n  ")
+            tail.iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join("\n  ")
         );
     }
 
     fn encoding_is_table(&mut self, key: &[u8]) -> bool {
-        ours(&mut self.db, &[b"OBJECT".to_vec(), b"ENCODING".to_vec(), key.to_vec()]) == b"$9\r\nhashtable\r\n"
+        ours(
+            &mut self.db,
+            &[b"OBJECT".to_vec(), b"ENCODING".to_vec(), key.to_vec()],
+        ) == b"$9\r\nhashtable\r\n"
     }
 
     fn type_of(&mut self, key: &[u8]) -> Vec<u8> {
@@ -254,7 +333,12 @@ impl Pair {
     }
 
     fn run(&mut self, argv: &[Vec<u8>]) {
-        self.log.push(argv.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect::<Vec<_>>().join(" "));
+        self.log.push(
+            argv.iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
         let name = String::from_utf8_lossy(&argv[0]).to_ascii_uppercase();
         if name == "OBJECT" && argv.len() > 2 && self.type_of(&argv[2]) == b"+list\r\n" {
             return; // Redis 7.0 calls every list a quicklist; emberkv follows 7.2
@@ -266,8 +350,12 @@ impl Pair {
         }
         let both_arrays = theirs.first() == Some(&b'*') && mine.first() == Some(&b'*');
         let ok = match name.as_str() {
-            "HKEYS" | "HVALS" if both_arrays && self.encoding_is_table(&argv[1]) => sorted(&theirs, false) == sorted(&mine, false),
-            "HGETALL" if both_arrays && self.encoding_is_table(&argv[1]) => sorted(&theirs, true) == sorted(&mine, true),
+            "HKEYS" | "HVALS" if both_arrays && self.encoding_is_table(&argv[1]) => {
+                sorted(&theirs, false) == sorted(&mine, false)
+            }
+            "HGETALL" if both_arrays && self.encoding_is_table(&argv[1]) => {
+                sorted(&theirs, true) == sorted(&mine, true)
+            }
             "HRANDFIELD" => {
                 // random picks: same shape and size
                 match (array_elements(&theirs), array_elements(&mine)) {
@@ -314,11 +402,21 @@ impl Pair {
 
 #[test]
 fn lists_and_hashes_match_redis() {
-    let Some(srv) = RedisServer::start() else { return };
+    let Some(srv) = RedisServer::start() else {
+        return;
+    };
     let engine = Db::in_memory();
-    let mut p = Pair { db: engine.client(), _engine: engine, redis: srv.conn(), log: Vec::new() };
+    let mut p = Pair {
+        db: engine.client(),
+        _engine: engine,
+        redis: srv.conn(),
+        log: Vec::new(),
+    };
     p.redis.command(&[b"FLUSHALL".to_vec()]);
-    let seed = std::env::var("DIFF_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0xd1ff_2024u64);
+    let seed = std::env::var("DIFF_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0xd1ff_2024u64);
     let mut r = Rng(seed);
     let settings: &[(&str, &str, &str)] = &[
         ("512", "64", "-2"),
@@ -329,8 +427,17 @@ fn lists_and_hashes_match_redis() {
         ("2", "100", "5"),
     ];
     for (round, (entries, value, fill)) in settings.iter().cycle().take(8).enumerate() {
-        for (name, v) in [("hash-max-listpack-entries", entries), ("hash-max-listpack-value", value), ("list-max-listpack-size", fill)] {
-            let argv = vec![b"CONFIG".to_vec(), b"SET".to_vec(), name.as_bytes().to_vec(), v.as_bytes().to_vec()];
+        for (name, v) in [
+            ("hash-max-listpack-entries", entries),
+            ("hash-max-listpack-value", value),
+            ("list-max-listpack-size", fill),
+        ] {
+            let argv = vec![
+                b"CONFIG".to_vec(),
+                b"SET".to_vec(),
+                name.as_bytes().to_vec(),
+                v.as_bytes().to_vec(),
+            ];
             p.run(&argv);
         }
         // DIFF_PARANOID=1 compares every key after every command (to find
@@ -349,7 +456,16 @@ fn lists_and_hashes_match_redis() {
         }
     }
     // leave the server's thresholds as they were
-    for (name, v) in [("hash-max-listpack-entries", "512"), ("hash-max-listpack-value", "64"), ("list-max-listpack-size", "-2")] {
-        p.run(&[b"CONFIG".to_vec(), b"SET".to_vec(), name.as_bytes().to_vec(), v.as_bytes().to_vec()]);
+    for (name, v) in [
+        ("hash-max-listpack-entries", "512"),
+        ("hash-max-listpack-value", "64"),
+        ("list-max-listpack-size", "-2"),
+    ] {
+        p.run(&[
+            b"CONFIG".to_vec(),
+            b"SET".to_vec(),
+            name.as_bytes().to_vec(),
+            v.as_bytes().to_vec(),
+        ]);
     }
 }

@@ -56,7 +56,11 @@ fn norm(i: i64, len: usize) -> Option<usize> {
 
 fn clamp(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
     let len = len as i64;
-    let s = if start < 0 { (len + start).max(0) } else { start };
+    let s = if start < 0 {
+        (len + start).max(0)
+    } else {
+        start
+    };
     let e = if end < 0 { len + end } else { end };
     if s > e || s >= len {
         return None;
@@ -73,7 +77,15 @@ fn lists_match_model() {
     let mut model: BTreeMap<&[u8], VecDeque<Vec<u8>>> = BTreeMap::new();
     for round in 0..40 {
         let fill = [-2, -1, -5, 1, 2, 3, 5, 16, 128][round % 9].to_string();
-        assert_eq!(c.execute(&[&b"CONFIG"[..], b"SET", b"list-max-listpack-size", fill.as_bytes()]), Reply::ok());
+        assert_eq!(
+            c.execute(&[
+                &b"CONFIG"[..],
+                b"SET",
+                b"list-max-listpack-size",
+                fill.as_bytes()
+            ]),
+            Reply::ok()
+        );
         for step in 0..150 {
             let key = keys[r.below(keys.len())];
             let m = model.entry(key).or_default();
@@ -84,15 +96,30 @@ fn lists_match_model() {
                     let es: Vec<Vec<u8>> = (0..n).map(|_| elem(&mut r)).collect();
                     let left = r.chance(50);
                     for e in &es {
-                        if left { m.push_front(e.clone()) } else { m.push_back(e.clone()) }
+                        if left {
+                            m.push_front(e.clone())
+                        } else {
+                            m.push_back(e.clone())
+                        }
                     }
-                    let mut cmd = vec![if left { b"LPUSH".to_vec() } else { b"RPUSH".to_vec() }, key.to_vec()];
+                    let mut cmd = vec![
+                        if left {
+                            b"LPUSH".to_vec()
+                        } else {
+                            b"RPUSH".to_vec()
+                        },
+                        key.to_vec(),
+                    ];
                     cmd.extend(es);
                     (cmd, Reply::Int(m.len() as i64))
                 }
                 2 => {
                     let left = r.chance(50);
-                    let name = if left { b"LPOP".to_vec() } else { b"RPOP".to_vec() };
+                    let name = if left {
+                        b"LPOP".to_vec()
+                    } else {
+                        b"RPOP".to_vec()
+                    };
                     if r.chance(50) {
                         let v = if left { m.pop_front() } else { m.pop_back() };
                         (vec![name, key.to_vec()], v.map_or(Reply::Nil, Reply::Bulk))
@@ -101,7 +128,8 @@ fn lists_match_model() {
                         let exp = if len == 0 {
                             Reply::NilArray
                         } else {
-                            arr((0..n.min(len)).map(|_| if left { m.pop_front() } else { m.pop_back() }.unwrap()))
+                            arr((0..n.min(len))
+                                .map(|_| if left { m.pop_front() } else { m.pop_back() }.unwrap()))
                         };
                         (vec![name, key.to_vec(), n.to_string().into_bytes()], exp)
                     }
@@ -109,7 +137,10 @@ fn lists_match_model() {
                 3 => {
                     let i = r.range(-(len as i64) - 2, len as i64 + 1);
                     let exp = norm(i, len).map_or(Reply::Nil, |i| b(&m[i]));
-                    (vec![b"LINDEX".to_vec(), key.to_vec(), i.to_string().into_bytes()], exp)
+                    (
+                        vec![b"LINDEX".to_vec(), key.to_vec(), i.to_string().into_bytes()],
+                        exp,
+                    )
                 }
                 4 => {
                     let i = r.range(-(len as i64) - 1, len as i64);
@@ -125,10 +156,22 @@ fn lists_match_model() {
                             None => Reply::Error("ERR index out of range".into()),
                         }
                     };
-                    (vec![b"LSET".to_vec(), key.to_vec(), i.to_string().into_bytes(), e], exp)
+                    (
+                        vec![
+                            b"LSET".to_vec(),
+                            key.to_vec(),
+                            i.to_string().into_bytes(),
+                            e,
+                        ],
+                        exp,
+                    )
                 }
                 5 => {
-                    let pivot = if len > 0 && r.chance(80) { m[r.below(len)].clone() } else { elem(&mut r) };
+                    let pivot = if len > 0 && r.chance(80) {
+                        m[r.below(len)].clone()
+                    } else {
+                        elem(&mut r)
+                    };
                     let e = elem(&mut r);
                     let after = r.chance(50);
                     let exp = if len == 0 {
@@ -142,11 +185,19 @@ fn lists_match_model() {
                             None => Reply::Int(-1),
                         }
                     };
-                    let w = if after { b"AFTER".to_vec() } else { b"BEFORE".to_vec() };
+                    let w = if after {
+                        b"AFTER".to_vec()
+                    } else {
+                        b"BEFORE".to_vec()
+                    };
                     (vec![b"LINSERT".to_vec(), key.to_vec(), w, pivot, e], exp)
                 }
                 6 => {
-                    let e = if len > 0 && r.chance(80) { m[r.below(len)].clone() } else { elem(&mut r) };
+                    let e = if len > 0 && r.chance(80) {
+                        m[r.below(len)].clone()
+                    } else {
+                        elem(&mut r)
+                    };
                     let count = r.range(-3, 3);
                     let mut removed = 0;
                     let limit = count.unsigned_abs() as usize;
@@ -170,7 +221,15 @@ fn lists_match_model() {
                             }
                         }
                     }
-                    (vec![b"LREM".to_vec(), key.to_vec(), count.to_string().into_bytes(), e], Reply::Int(removed as i64))
+                    (
+                        vec![
+                            b"LREM".to_vec(),
+                            key.to_vec(),
+                            count.to_string().into_bytes(),
+                            e,
+                        ],
+                        Reply::Int(removed as i64),
+                    )
                 }
                 7 if r.chance(30) => {
                     let s = r.range(-(len as i64) - 2, len as i64 + 2);
@@ -182,7 +241,12 @@ fn lists_match_model() {
                         }
                         None => m.clear(),
                     }
-                    let cmd = vec![b"LTRIM".to_vec(), key.to_vec(), s.to_string().into_bytes(), e.to_string().into_bytes()];
+                    let cmd = vec![
+                        b"LTRIM".to_vec(),
+                        key.to_vec(),
+                        s.to_string().into_bytes(),
+                        e.to_string().into_bytes(),
+                    ];
                     (cmd, Reply::ok())
                 }
                 8 => {
@@ -192,15 +256,39 @@ fn lists_match_model() {
                         Some((s, e)) => arr(m.range(s..=e).cloned()),
                         None => Reply::Array(Vec::new()),
                     };
-                    let cmd = vec![b"LRANGE".to_vec(), key.to_vec(), s.to_string().into_bytes(), e.to_string().into_bytes()];
+                    let cmd = vec![
+                        b"LRANGE".to_vec(),
+                        key.to_vec(),
+                        s.to_string().into_bytes(),
+                        e.to_string().into_bytes(),
+                    ];
                     (cmd, exp)
                 }
                 9 => {
-                    let e = if len > 0 && r.chance(80) { m[r.below(len)].clone() } else { elem(&mut r) };
+                    let e = if len > 0 && r.chance(80) {
+                        m[r.below(len)].clone()
+                    } else {
+                        elem(&mut r)
+                    };
                     let rank = [1i64, 2, -1, -2][r.below(4)];
-                    let hits: Vec<usize> = m.iter().enumerate().filter(|(_, x)| **x == e).map(|(i, _)| i).collect();
-                    let pick = if rank > 0 { hits.get(rank as usize - 1) } else { hits.iter().rev().nth((-rank) as usize - 1) };
-                    let cmd = vec![b"LPOS".to_vec(), key.to_vec(), e, b"RANK".to_vec(), rank.to_string().into_bytes()];
+                    let hits: Vec<usize> = m
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, x)| **x == e)
+                        .map(|(i, _)| i)
+                        .collect();
+                    let pick = if rank > 0 {
+                        hits.get(rank as usize - 1)
+                    } else {
+                        hits.iter().rev().nth((-rank) as usize - 1)
+                    };
+                    let cmd = vec![
+                        b"LPOS".to_vec(),
+                        key.to_vec(),
+                        e,
+                        b"RANK".to_vec(),
+                        rank.to_string().into_bytes(),
+                    ];
                     (cmd, pick.map_or(Reply::Nil, |&i| Reply::Int(i as i64)))
                 }
                 10 => {
@@ -210,13 +298,32 @@ fn lists_match_model() {
                     let exp = match v {
                         Some(v) => {
                             let d = model.entry(dst).or_default();
-                            if to { d.push_front(v.clone()) } else { d.push_back(v.clone()) }
+                            if to {
+                                d.push_front(v.clone())
+                            } else {
+                                d.push_back(v.clone())
+                            }
                             b(&v)
                         }
                         None => Reply::Nil,
                     };
-                    let side = |l: bool| if l { b"LEFT".to_vec() } else { b"RIGHT".to_vec() };
-                    (vec![b"LMOVE".to_vec(), key.to_vec(), dst.to_vec(), side(from), side(to)], exp)
+                    let side = |l: bool| {
+                        if l {
+                            b"LEFT".to_vec()
+                        } else {
+                            b"RIGHT".to_vec()
+                        }
+                    };
+                    (
+                        vec![
+                            b"LMOVE".to_vec(),
+                            key.to_vec(),
+                            dst.to_vec(),
+                            side(from),
+                            side(to),
+                        ],
+                        exp,
+                    )
                 }
                 11 => {
                     let count = 1 + r.below(4);
@@ -226,28 +333,53 @@ fn lists_match_model() {
                         let l = model.entry(k).or_default();
                         if !l.is_empty() {
                             let n = count.min(l.len());
-                            let items = (0..n).map(|_| if left { l.pop_front() } else { l.pop_back() }.unwrap());
+                            let items = (0..n)
+                                .map(|_| if left { l.pop_front() } else { l.pop_back() }.unwrap());
                             exp = Reply::Array(vec![b(k), arr(items)]);
                             break;
                         }
                     }
                     let mut cmd = vec![b"LMPOP".to_vec(), b"3".to_vec()];
                     cmd.extend(keys.iter().map(|k| k.to_vec()));
-                    cmd.push(if left { b"LEFT".to_vec() } else { b"RIGHT".to_vec() });
+                    cmd.push(if left {
+                        b"LEFT".to_vec()
+                    } else {
+                        b"RIGHT".to_vec()
+                    });
                     cmd.extend([b"COUNT".to_vec(), count.to_string().into_bytes()]);
                     (cmd, exp)
                 }
                 _ => (vec![b"LLEN".to_vec(), key.to_vec()], Reply::Int(len as i64)),
             };
             let got = c.execute(&cmd);
-            assert_eq!(got, expected, "round {round} step {step}: {:?}", cmd.iter().map(|a| String::from_utf8_lossy(a)).collect::<Vec<_>>());
-            let check: Vec<&[u8]> = if step % 10 == 9 { keys.to_vec() } else { vec![key] };
+            assert_eq!(
+                got,
+                expected,
+                "round {round} step {step}: {:?}",
+                cmd.iter()
+                    .map(|a| String::from_utf8_lossy(a))
+                    .collect::<Vec<_>>()
+            );
+            let check: Vec<&[u8]> = if step % 10 == 9 {
+                keys.to_vec()
+            } else {
+                vec![key]
+            };
             for k in check {
                 let m = model.entry(k).or_default();
                 let all = c.execute(&[&b"LRANGE"[..], k, b"0", b"-1"]);
-                assert_eq!(all, arr(m.iter().cloned()), "round {round} step {step}: contents of {}", String::from_utf8_lossy(k));
+                assert_eq!(
+                    all,
+                    arr(m.iter().cloned()),
+                    "round {round} step {step}: contents of {}",
+                    String::from_utf8_lossy(k)
+                );
                 let exists = c.execute(&[&b"EXISTS"[..], k]);
-                assert_eq!(exists, Reply::Int(!m.is_empty() as i64), "an empty list must not exist");
+                assert_eq!(
+                    exists,
+                    Reply::Int(!m.is_empty() as i64),
+                    "an empty list must not exist"
+                );
                 if !m.is_empty() {
                     let enc = c.execute(&[&b"OBJECT"[..], b"ENCODING", k]);
                     assert!(enc == b(b"listpack") || enc == b(b"quicklist"), "{enc:?}");
@@ -313,11 +445,22 @@ fn value(r: &mut Rng) -> Vec<u8> {
 
 fn sorted_pairs(reply: &Reply) -> Vec<(Vec<u8>, Vec<u8>)> {
     let items: Vec<Vec<u8>> = match reply {
-        Reply::Map(p) => p.iter().flat_map(|(k, v)| [k.as_bytes().unwrap().to_vec(), v.as_bytes().unwrap().to_vec()]).collect(),
+        Reply::Map(p) => p
+            .iter()
+            .flat_map(|(k, v)| {
+                [
+                    k.as_bytes().unwrap().to_vec(),
+                    v.as_bytes().unwrap().to_vec(),
+                ]
+            })
+            .collect(),
         Reply::Array(a) => a.iter().map(|x| x.as_bytes().unwrap().to_vec()).collect(),
         other => panic!("not pairs: {other:?}"),
     };
-    let mut pairs: Vec<_> = items.chunks(2).map(|c| (c[0].clone(), c[1].clone())).collect();
+    let mut pairs: Vec<_> = items
+        .chunks(2)
+        .map(|c| (c[0].clone(), c[1].clone()))
+        .collect();
     pairs.sort();
     pairs
 }
@@ -333,8 +476,14 @@ fn hashes_match_model() {
         let max_entries = [512usize, 16, 4, 1, 0, 128][round % 6];
         let max_value = [64usize, 8, 0, 64, 100][round % 5];
         let spread = [10, 40, 200][round % 3];
-        for (name, v) in [("hash-max-listpack-entries", max_entries), ("hash-max-listpack-value", max_value)] {
-            assert_eq!(c.execute(&["CONFIG", "SET", name, &v.to_string()]), Reply::ok());
+        for (name, v) in [
+            ("hash-max-listpack-entries", max_entries),
+            ("hash-max-listpack-value", max_value),
+        ] {
+            assert_eq!(
+                c.execute(&["CONFIG", "SET", name, &v.to_string()]),
+                Reply::ok()
+            );
         }
         for step in 0..150 {
             let key = keys[r.below(keys.len())];
@@ -353,8 +502,15 @@ fn hashes_match_model() {
                 }
                 3 => {
                     let (f, v) = (field(&mut r, spread), value(&mut r));
-                    let exp = if m.get(&f).is_some() { 0 } else { m.set(&f, &v, max_entries, max_value) as i64 };
-                    (vec![b"HSETNX".to_vec(), key.to_vec(), f, v], Reply::Int(exp))
+                    let exp = if m.get(&f).is_some() {
+                        0
+                    } else {
+                        m.set(&f, &v, max_entries, max_value) as i64
+                    };
+                    (
+                        vec![b"HSETNX".to_vec(), key.to_vec(), f, v],
+                        Reply::Int(exp),
+                    )
                 }
                 4 => {
                     let n = 1 + r.below(3);
@@ -372,7 +528,11 @@ fn hashes_match_model() {
                 6 => {
                     let f = field(&mut r, spread);
                     let by = r.range(-50, 50);
-                    let exp = match m.get(&f).map(|v| std::str::from_utf8(v).ok().and_then(|s| s.parse::<i64>().ok())) {
+                    let exp = match m.get(&f).map(|v| {
+                        std::str::from_utf8(v)
+                            .ok()
+                            .and_then(|s| s.parse::<i64>().ok())
+                    }) {
                         Some(None) => Reply::Error("ERR hash value is not an integer".into()),
                         Some(Some(cur)) => {
                             let n = cur + by;
@@ -389,7 +549,15 @@ fn hashes_match_model() {
                             Reply::Int(by)
                         }
                     };
-                    (vec![b"HINCRBY".to_vec(), key.to_vec(), f, by.to_string().into_bytes()], exp)
+                    (
+                        vec![
+                            b"HINCRBY".to_vec(),
+                            key.to_vec(),
+                            f,
+                            by.to_string().into_bytes(),
+                        ],
+                        exp,
+                    )
                 }
                 7 => {
                     let f = field(&mut r, spread);
@@ -398,27 +566,57 @@ fn hashes_match_model() {
                 }
                 8 => {
                     let f = field(&mut r, spread);
-                    (vec![b"HEXISTS".to_vec(), key.to_vec(), f.clone()], Reply::Int(m.get(&f).is_some() as i64))
+                    (
+                        vec![b"HEXISTS".to_vec(), key.to_vec(), f.clone()],
+                        Reply::Int(m.get(&f).is_some() as i64),
+                    )
                 }
-                _ => (vec![b"HLEN".to_vec(), key.to_vec()], Reply::Int(m.pairs.len() as i64)),
+                _ => (
+                    vec![b"HLEN".to_vec(), key.to_vec()],
+                    Reply::Int(m.pairs.len() as i64),
+                ),
             };
             if m.pairs.is_empty() {
                 m.table = false; // an emptied hash is deleted; a new one starts small
             }
             let got = c.execute(&cmd);
-            assert_eq!(got, expected, "round {round} step {step}: {:?}", cmd.iter().map(|a| String::from_utf8_lossy(a)).collect::<Vec<_>>());
+            assert_eq!(
+                got,
+                expected,
+                "round {round} step {step}: {:?}",
+                cmd.iter()
+                    .map(|a| String::from_utf8_lossy(a))
+                    .collect::<Vec<_>>()
+            );
             // the touched key every step, every key now and then
-            let check: Vec<&[u8]> = if step % 20 == 19 { keys.to_vec() } else { vec![key] };
+            let check: Vec<&[u8]> = if step % 20 == 19 {
+                keys.to_vec()
+            } else {
+                vec![key]
+            };
             for k in check {
                 let m = model.entry(k).or_default();
                 if m.pairs.is_empty() {
                     m.table = false;
-                    assert_eq!(c.execute(&[&b"EXISTS"[..], k]), Reply::Int(0), "an empty hash must not exist");
+                    assert_eq!(
+                        c.execute(&[&b"EXISTS"[..], k]),
+                        Reply::Int(0),
+                        "an empty hash must not exist"
+                    );
                     continue;
                 }
                 let enc = c.execute(&[&b"OBJECT"[..], b"ENCODING", k]);
-                let want = if m.table { &b"hashtable"[..] } else { b"listpack" };
-                assert_eq!(enc, b(want), "round {round} step {step}: encoding of {}", String::from_utf8_lossy(k));
+                let want = if m.table {
+                    &b"hashtable"[..]
+                } else {
+                    b"listpack"
+                };
+                assert_eq!(
+                    enc,
+                    b(want),
+                    "round {round} step {step}: encoding of {}",
+                    String::from_utf8_lossy(k)
+                );
                 let all = c.execute(&[&b"HGETALL"[..], k]);
                 if m.table {
                     let mut want = m.pairs.clone();
@@ -432,7 +630,11 @@ fn hashes_match_model() {
                 let mut cursor = b"0".to_vec();
                 let mut seen = Vec::new();
                 loop {
-                    let Reply::Array(parts) = c.execute(&[&b"HSCAN"[..], k, &cursor, b"COUNT", b"25"]) else { panic!() };
+                    let Reply::Array(parts) =
+                        c.execute(&[&b"HSCAN"[..], k, &cursor, b"COUNT", b"25"])
+                    else {
+                        panic!()
+                    };
                     cursor = parts[0].as_bytes().unwrap().to_vec();
                     seen.extend(sorted_pairs(&parts[1]));
                     if cursor == b"0" {

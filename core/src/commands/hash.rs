@@ -57,7 +57,10 @@ pub(crate) fn hash<'c>(ctx: &'c Ctx, key: &[u8]) -> Result<Option<&'c HashValue>
 }
 
 /// The hash under `key` for writing.
-pub(crate) fn hash_mut<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut HashValue>, Reply> {
+pub(crate) fn hash_mut<'c>(
+    ctx: &'c mut Ctx,
+    key: &[u8],
+) -> Result<Option<&'c mut HashValue>, Reply> {
     match ctx.lookup_mut(key) {
         None => Ok(None),
         Some(Value::Hash(h)) => Ok(Some(h)),
@@ -67,7 +70,11 @@ pub(crate) fn hash_mut<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mu
 
 /// Runs `f` on the hash under `key`, creating it when missing (Redis's
 /// `hashTypeLookupWriteOrCreate`); a hash left empty is not stored.
-fn with_hash<T>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut HashValue) -> Result<T, Reply>) -> Result<T, Reply> {
+fn with_hash<T>(
+    ctx: &mut Ctx,
+    key: &[u8],
+    f: impl FnOnce(&mut HashValue) -> Result<T, Reply>,
+) -> Result<T, Reply> {
     match ctx.lookup_mut(key) {
         Some(Value::Hash(h)) => {
             let r = f(h)?;
@@ -89,7 +96,10 @@ fn with_hash<T>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut HashValue) -> Res
 /// (hash-max-listpack-entries, hash-max-listpack-value)
 fn limits(ctx: &Ctx) -> (usize, usize) {
     let p = &ctx.eng.params;
-    (p.tun(Tun::HashMaxListpackEntries).max(0) as usize, p.tun(Tun::HashMaxListpackValue).max(0) as usize)
+    (
+        p.tun(Tun::HashMaxListpackEntries).max(0) as usize,
+        p.tun(Tun::HashMaxListpackValue).max(0) as usize,
+    )
 }
 
 // ----- writes -----
@@ -100,7 +110,10 @@ fn set_pairs(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let key = a[1];
     let pairs = &a[2..];
     let created = with_hash(ctx, key, |h| {
-        Ok(pairs.chunks_exact(2).filter(|p| h.set(p[0], p[1], max_entries, max_value)).count())
+        Ok(pairs
+            .chunks_exact(2)
+            .filter(|p| h.set(p[0], p[1], max_entries, max_value))
+            .count())
     })?;
     ctx.notify(notify::HASH, "hset", key);
     ctx.dirty += (pairs.len() / 2) as u64;
@@ -144,7 +157,9 @@ fn hsetnx(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 /// `HDEL key field [field ...]`
 fn hdel(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let key = a[1];
-    let Some(h) = hash_mut(ctx, key)? else { return Ok(Reply::Int(0)) };
+    let Some(h) = hash_mut(ctx, key)? else {
+        return Ok(Reply::Int(0));
+    };
     let mut deleted = 0;
     let mut empty = false;
     for f in &a[2..] {
@@ -176,10 +191,14 @@ fn hincrby(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let (key, f) = (a[1], a[2]);
     let n = with_hash(ctx, key, |h| {
         let cur = match h.get(f) {
-            Some(v) => parse_i64(v).ok_or_else(|| Reply::error("ERR hash value is not an integer"))?,
+            Some(v) => {
+                parse_i64(v).ok_or_else(|| Reply::error("ERR hash value is not an integer"))?
+            }
             None => 0,
         };
-        let n = cur.checked_add(incr).ok_or_else(|| Reply::error(err::OVERFLOW))?;
+        let n = cur
+            .checked_add(incr)
+            .ok_or_else(|| Reply::error(err::OVERFLOW))?;
         h.set(f, &i64_bytes(n), max_entries, max_value);
         Ok(n)
     })?;
@@ -214,7 +233,12 @@ fn hincrbyfloat(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     })?;
     ctx.notify(notify::HASH, "hincrbyfloat", key);
     ctx.dirty += 1;
-    ctx.propagate_as(vec![vec![b"HSET".to_vec(), key.to_vec(), f.to_vec(), v.clone()]]);
+    ctx.propagate_as(vec![vec![
+        b"HSET".to_vec(),
+        key.to_vec(),
+        f.to_vec(),
+        v.clone(),
+    ]]);
     Ok(Reply::Bulk(v))
 }
 
@@ -228,12 +252,19 @@ fn hget(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 /// `HMGET key field [field ...]`
 fn hmget(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let h = hash(ctx, a[1])?;
-    Ok(Reply::Array(a[2..].iter().map(|f| Reply::opt_bulk(h.and_then(|h| h.get(f)))).collect()))
+    Ok(Reply::Array(
+        a[2..]
+            .iter()
+            .map(|f| Reply::opt_bulk(h.and_then(|h| h.get(f))))
+            .collect(),
+    ))
 }
 
 /// `HEXISTS key field`
 fn hexists(ctx: &mut Ctx, a: &[&[u8]]) -> R {
-    Ok(Reply::Int(hash(ctx, a[1])?.is_some_and(|h| h.contains(a[2])) as i64))
+    Ok(Reply::Int(
+        hash(ctx, a[1])?.is_some_and(|h| h.contains(a[2])) as i64,
+    ))
 }
 
 /// `HLEN key`
@@ -243,24 +274,38 @@ fn hlen(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 
 /// `HSTRLEN key field`
 fn hstrlen(ctx: &mut Ctx, a: &[&[u8]]) -> R {
-    Ok(Reply::Int(hash(ctx, a[1])?.and_then(|h| h.get(a[2])).map_or(0, |v| v.len()) as i64))
+    Ok(Reply::Int(
+        hash(ctx, a[1])?
+            .and_then(|h| h.get(a[2]))
+            .map_or(0, |v| v.len()) as i64,
+    ))
 }
 
 /// `HKEYS key`
 fn hkeys(ctx: &mut Ctx, a: &[&[u8]]) -> R {
-    let Some(h) = hash(ctx, a[1])? else { return Ok(Reply::Array(Vec::new())) };
-    Ok(Reply::Array(h.iter().map(|(f, _)| Reply::bulk(f)).collect()))
+    let Some(h) = hash(ctx, a[1])? else {
+        return Ok(Reply::Array(Vec::new()));
+    };
+    Ok(Reply::Array(
+        h.iter().map(|(f, _)| Reply::bulk(f)).collect(),
+    ))
 }
 
 /// `HVALS key`
 fn hvals(ctx: &mut Ctx, a: &[&[u8]]) -> R {
-    let Some(h) = hash(ctx, a[1])? else { return Ok(Reply::Array(Vec::new())) };
-    Ok(Reply::Array(h.iter().map(|(_, v)| Reply::bulk(v)).collect()))
+    let Some(h) = hash(ctx, a[1])? else {
+        return Ok(Reply::Array(Vec::new()));
+    };
+    Ok(Reply::Array(
+        h.iter().map(|(_, v)| Reply::bulk(v)).collect(),
+    ))
 }
 
 /// `HGETALL key`
 fn hgetall(ctx: &mut Ctx, a: &[&[u8]]) -> R {
-    let Some(h) = hash(ctx, a[1])? else { return Ok(Reply::Map(Vec::new())) };
+    let Some(h) = hash(ctx, a[1])? else {
+        return Ok(Reply::Map(Vec::new()));
+    };
     let mut out = Vec::with_capacity(h.len());
     out.extend(h.iter().map(|(f, v)| (Reply::bulk(f), Reply::bulk(v))));
     Ok(Reply::Map(out))
@@ -269,7 +314,9 @@ fn hgetall(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 /// `HRANDFIELD key [count [WITHVALUES]]`
 fn hrandfield(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     if a.len() == 2 {
-        let Some(h) = hash(ctx, a[1])? else { return Ok(Reply::Nil) };
+        let Some(h) = hash(ctx, a[1])? else {
+            return Ok(Reply::Nil);
+        };
         return Ok(Reply::bulk(h.random().0));
     }
     let count = parse_i64(a[2]).ok_or_else(err::not_int)?;
@@ -290,10 +337,14 @@ fn hrandfield(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     // so an absurd number of repeated draws is refused instead of
     // exhausting memory (Redis has no such limit).
     if count < -MAX_DRAWS {
-        return Err(Reply::error("ERR HRANDFIELD count is too large for one reply"));
+        return Err(Reply::error(
+            "ERR HRANDFIELD count is too large for one reply",
+        ));
     }
     let resp3 = ctx.cl.resp >= 3;
-    let Some(h) = hash(ctx, a[1])? else { return Ok(Reply::Array(Vec::new())) };
+    let Some(h) = hash(ctx, a[1])? else {
+        return Ok(Reply::Array(Vec::new()));
+    };
     let mut out = Vec::new();
     let mut emit = |f: &[u8], v: &[u8]| {
         if !withvalues {
@@ -350,7 +401,10 @@ fn hrandfield(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 /// wraps, leading space is not, the empty string is 0).
 fn parse_scan_cursor(arg: &[u8]) -> Result<u64, Reply> {
     let bad = || Reply::error("ERR invalid cursor");
-    if arg.first().is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')) {
+    if arg
+        .first()
+        .is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
+    {
         return Err(bad());
     }
     let s = match arg.iter().position(|&c| c == 0) {
@@ -370,7 +424,10 @@ fn parse_scan_cursor(arg: &[u8]) -> Result<u64, Reply> {
     }
     let mut v: u64 = 0;
     for &c in digits {
-        v = v.checked_mul(10).and_then(|v| v.checked_add((c - b'0') as u64)).ok_or_else(bad)?;
+        v = v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add((c - b'0') as u64))
+            .ok_or_else(bad)?;
     }
     Ok(if neg { v.wrapping_neg() } else { v })
 }
@@ -379,7 +436,9 @@ fn parse_scan_cursor(arg: &[u8]) -> Result<u64, Reply> {
 fn hscan(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let cursor = parse_scan_cursor(a[2])?;
     let empty = || Reply::Array(vec![Reply::bulk("0"), Reply::Array(Vec::new())]);
-    let Some(h) = hash(ctx, a[1])? else { return Ok(empty()) };
+    let Some(h) = hash(ctx, a[1])? else {
+        return Ok(empty());
+    };
     let opts = parse_scan_opts(a, 3, false)?;
     let mut out = Vec::new();
     let next = h.scan(cursor, opts.count, |f, v| {
@@ -388,7 +447,10 @@ fn hscan(ctx: &mut Ctx, a: &[&[u8]]) -> R {
             out.push(Reply::bulk(v));
         }
     });
-    Ok(Reply::Array(vec![Reply::bulk(next.to_string()), Reply::Array(out)]))
+    Ok(Reply::Array(vec![
+        Reply::bulk(next.to_string()),
+        Reply::Array(out),
+    ]))
 }
 
 #[cfg(test)]
@@ -401,7 +463,10 @@ mod tests {
         assert_eq!(parse_scan_cursor(b"").ok(), Some(0));
         assert_eq!(parse_scan_cursor(b"+7").ok(), Some(7));
         assert_eq!(parse_scan_cursor(b"-1").ok(), Some(u64::MAX));
-        assert_eq!(parse_scan_cursor(b"18446744073709551615").ok(), Some(u64::MAX));
+        assert_eq!(
+            parse_scan_cursor(b"18446744073709551615").ok(),
+            Some(u64::MAX)
+        );
         assert!(parse_scan_cursor(b"18446744073709551616").is_err());
         assert!(parse_scan_cursor(b" 1").is_err());
         assert!(parse_scan_cursor(b"1 ").is_err());

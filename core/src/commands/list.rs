@@ -17,7 +17,13 @@ use crate::util::number::parse_i64;
 
 type R = Result<Reply, Reply>;
 
-const fn cmd(name: &'static str, arity: i32, flags: u32, keys: (i32, i32, i32), handler: super::Handler) -> CommandSpec {
+const fn cmd(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    keys: (i32, i32, i32),
+    handler: super::Handler,
+) -> CommandSpec {
     CommandSpec::new(name, arity, flags, keys, "list", handler)
 }
 
@@ -58,7 +64,10 @@ pub(crate) fn list<'c>(ctx: &'c Ctx, key: &[u8]) -> Result<Option<&'c ListValue>
 }
 
 /// The list under `key` for writing.
-pub(crate) fn list_mut<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut ListValue>, Reply> {
+pub(crate) fn list_mut<'c>(
+    ctx: &'c mut Ctx,
+    key: &[u8],
+) -> Result<Option<&'c mut ListValue>, Reply> {
     match ctx.lookup_mut(key) {
         None => Ok(None),
         Some(Value::List(l)) => Ok(Some(l)),
@@ -77,7 +86,9 @@ fn get_range_long(arg: &[u8], min: i64, max: i64, msg: Option<&str>) -> Result<i
     if v < min || v > max {
         return Err(match msg {
             Some(m) => Reply::error(m),
-            None => Reply::Error(format!("ERR value is out of range, value must between {min} and {max}")),
+            None => Reply::Error(format!(
+                "ERR value is out of range, value must between {min} and {max}"
+            )),
         });
     }
     Ok(v)
@@ -85,7 +96,12 @@ fn get_range_long(arg: &[u8], min: i64, max: i64, msg: Option<&str>) -> Result<i
 
 /// Redis's `getPositiveLongFromObjectOrReply`.
 fn get_positive_long(arg: &[u8], msg: Option<&str>) -> Result<i64, Reply> {
-    get_range_long(arg, 0, i64::MAX, Some(msg.unwrap_or("ERR value is out of range, must be positive")))
+    get_range_long(
+        arg,
+        0,
+        i64::MAX,
+        Some(msg.unwrap_or("ERR value is out of range, must be positive")),
+    )
 }
 
 fn end_arg(arg: &[u8]) -> Result<End, Reply> {
@@ -101,7 +117,9 @@ fn end_arg(arg: &[u8]) -> Result<End, Reply> {
 /// Pops up to `n` elements from one end of the list under `key` (which
 /// must exist and be a list).
 pub(crate) fn pop_n(ctx: &mut Ctx, key: &[u8], end: End, n: usize) -> Vec<Vec<u8>> {
-    let Ok(Some(l)) = list_mut(ctx, key) else { return Vec::new() };
+    let Ok(Some(l)) = list_mut(ctx, key) else {
+        return Vec::new();
+    };
     let n = n.min(l.len());
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
@@ -114,7 +132,11 @@ pub(crate) fn pop_n(ctx: &mut Ctx, key: &[u8], end: End, n: usize) -> Vec<Vec<u8
 /// `listElementsRemoved`): the pop event, deletion of an emptied list,
 /// conversion back to a listpack, WATCH, dirty.
 pub(crate) fn removed_elements(ctx: &mut Ctx, key: &[u8], end: End, count: usize) {
-    ctx.notify(notify::LIST, if end == End::Head { "lpop" } else { "rpop" }, key);
+    ctx.notify(
+        notify::LIST,
+        if end == End::Head { "lpop" } else { "rpop" },
+        key,
+    );
     let fill = fill(ctx);
     let empty = match list_mut(ctx, key) {
         Ok(Some(l)) if !l.is_empty() => {
@@ -153,7 +175,13 @@ fn after_change(ctx: &mut Ctx, key: &[u8]) {
 
 /// Pushes `elems` onto `key`, creating the list unless `xx`; the new
 /// length, or None when `xx` and the key is missing.
-pub(crate) fn push_elems(ctx: &mut Ctx, key: &[u8], end: End, elems: &[&[u8]], xx: bool) -> Result<Option<usize>, Reply> {
+pub(crate) fn push_elems(
+    ctx: &mut Ctx,
+    key: &[u8],
+    end: End,
+    elems: &[&[u8]],
+    xx: bool,
+) -> Result<Option<usize>, Reply> {
     let fill = fill(ctx);
     let add_bytes: usize = elems.iter().map(|e| e.len()).sum();
     let len = match list_mut(ctx, key)? {
@@ -179,14 +207,20 @@ pub(crate) fn push_elems(ctx: &mut Ctx, key: &[u8], end: End, elems: &[&[u8]], x
         }
     };
     ctx.dirty += elems.len() as u64;
-    ctx.notify(notify::LIST, if end == End::Head { "lpush" } else { "rpush" }, key);
+    ctx.notify(
+        notify::LIST,
+        if end == End::Head { "lpush" } else { "rpush" },
+        key,
+    );
     Ok(Some(len))
 }
 
 // ----- pushes and pops -----
 
 fn push_generic(ctx: &mut Ctx, a: &[&[u8]], end: End, xx: bool) -> R {
-    Ok(Reply::Int(push_elems(ctx, a[1], end, &a[2..], xx)?.unwrap_or(0) as i64))
+    Ok(Reply::Int(
+        push_elems(ctx, a[1], end, &a[2..], xx)?.unwrap_or(0) as i64,
+    ))
 }
 
 /// `LPUSH key element [element ...]`
@@ -219,7 +253,11 @@ fn pop_generic(ctx: &mut Ctx, a: &[&[u8]], end: End) -> R {
     };
     let key = a[1];
     let Some(l) = list_mut(ctx, key)? else {
-        return Ok(if count.is_some() { Reply::NilArray } else { Reply::Nil });
+        return Ok(if count.is_some() {
+            Reply::NilArray
+        } else {
+            Reply::Nil
+        });
     };
     match count {
         None => {
@@ -256,7 +294,12 @@ fn lmpop_keys(a: &[&[u8]]) -> Vec<usize> {
 
 /// `LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]`
 fn lmpop(ctx: &mut Ctx, a: &[&[u8]]) -> R {
-    let numkeys = get_range_long(a[1], 1, i64::MAX, Some("ERR numkeys should be greater than 0"))? as usize;
+    let numkeys = get_range_long(
+        a[1],
+        1,
+        i64::MAX,
+        Some("ERR numkeys should be greater than 0"),
+    )? as usize;
     if numkeys > a.len() - 3 {
         return Err(err::syntax());
     }
@@ -266,7 +309,12 @@ fn lmpop(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let mut j = where_idx + 1;
     while j < a.len() {
         if count.is_none() && a[j].eq_ignore_ascii_case(b"count") && j + 1 < a.len() {
-            count = Some(get_range_long(a[j + 1], 1, i64::MAX, Some("ERR count should be greater than 0"))? as usize);
+            count = Some(get_range_long(
+                a[j + 1],
+                1,
+                i64::MAX,
+                Some("ERR count should be greater than 0"),
+            )? as usize);
             j += 2;
         } else {
             return Err(err::syntax());
@@ -274,7 +322,9 @@ fn lmpop(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     }
     let count = count.unwrap_or(1);
     for &key in &a[2..where_idx] {
-        let Some(l) = list_mut(ctx, key)? else { continue };
+        let Some(l) = list_mut(ctx, key)? else {
+            continue;
+        };
         if l.is_empty() {
             continue;
         }
@@ -282,8 +332,15 @@ fn lmpop(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         let n = items.len();
         removed_elements(ctx, key, end, n);
         let name: &[u8] = if end == End::Head { b"LPOP" } else { b"RPOP" };
-        ctx.propagate_as(vec![vec![name.to_vec(), key.to_vec(), n.to_string().into_bytes()]]);
-        return Ok(Reply::Array(vec![Reply::bulk(key), Reply::Array(items.into_iter().map(Reply::Bulk).collect())]));
+        ctx.propagate_as(vec![vec![
+            name.to_vec(),
+            key.to_vec(),
+            n.to_string().into_bytes(),
+        ]]);
+        return Ok(Reply::Array(vec![
+            Reply::bulk(key),
+            Reply::Array(items.into_iter().map(Reply::Bulk).collect()),
+        ]));
     }
     Ok(Reply::NilArray)
 }
@@ -298,8 +355,16 @@ fn llen(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 /// Redis's range clamp: negative indexes from the end; None when empty.
 fn clamp_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
     let len = len as i64;
-    let mut start = if start < 0 { len.saturating_add(start) } else { start };
-    let mut end = if end < 0 { len.saturating_add(end) } else { end };
+    let mut start = if start < 0 {
+        len.saturating_add(start)
+    } else {
+        start
+    };
+    let mut end = if end < 0 {
+        len.saturating_add(end)
+    } else {
+        end
+    };
     if start < 0 {
         start = 0;
     }
@@ -316,8 +381,12 @@ fn clamp_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
 fn lrange(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let start = get_long(a[2], None)?;
     let end = get_long(a[3], None)?;
-    let Some(l) = list(ctx, a[1])? else { return Ok(Reply::Array(Vec::new())) };
-    let Some((s, e)) = clamp_range(start, end, l.len()) else { return Ok(Reply::Array(Vec::new())) };
+    let Some(l) = list(ctx, a[1])? else {
+        return Ok(Reply::Array(Vec::new()));
+    };
+    let Some((s, e)) = clamp_range(start, end, l.len()) else {
+        return Ok(Reply::Array(Vec::new()));
+    };
     let mut out = Vec::with_capacity(e - s + 1);
     out.extend(l.iter_from(s).take(e - s + 1).map(Reply::bulk));
     Ok(Reply::Array(out))
@@ -325,7 +394,9 @@ fn lrange(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 
 /// `LINDEX key index`
 fn lindex(ctx: &mut Ctx, a: &[&[u8]]) -> R {
-    let Some(l) = list(ctx, a[1])? else { return Ok(Reply::Nil) };
+    let Some(l) = list(ctx, a[1])? else {
+        return Ok(Reply::Nil);
+    };
     let index = get_long(a[2], None)?;
     Ok(Reply::opt_bulk(l.index(index).and_then(|i| l.get(i))))
 }
@@ -348,7 +419,10 @@ fn lpos(ctx: &mut Ctx, a: &[&[u8]]) -> R {
                 ));
             }
         } else if o.eq_ignore_ascii_case(b"count") && more {
-            count = Some(get_positive_long(a[j + 1], Some("ERR COUNT can't be negative"))?);
+            count = Some(get_positive_long(
+                a[j + 1],
+                Some("ERR COUNT can't be negative"),
+            )?);
         } else if o.eq_ignore_ascii_case(b"maxlen") && more {
             maxlen = get_positive_long(a[j + 1], Some("ERR MAXLEN can't be negative"))?;
         } else {
@@ -357,16 +431,32 @@ fn lpos(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         j += 2;
     }
     let Some(l) = list(ctx, a[1])? else {
-        return Ok(if count.is_some() { Reply::Array(Vec::new()) } else { Reply::Nil });
+        return Ok(if count.is_some() {
+            Reply::Array(Vec::new())
+        } else {
+            Reply::Nil
+        });
     };
     let len = l.len();
     let from_tail = rank < 0;
     // 7.0 with RANK LONG_MIN: every match qualifies, and the COUNT test
     // overflows so that COUNT never stops the scan
     let rank_min = rank == i64::MIN;
-    let rank = if rank_min { 1 } else { rank.unsigned_abs() as usize };
-    let scan = if maxlen == 0 { len } else { (maxlen as usize).min(len) };
-    let items: Box<dyn Iterator<Item = &[u8]>> = if from_tail { Box::new(l.iter().rev()) } else { Box::new(l.iter()) };
+    let rank = if rank_min {
+        1
+    } else {
+        rank.unsigned_abs() as usize
+    };
+    let scan = if maxlen == 0 {
+        len
+    } else {
+        (maxlen as usize).min(len)
+    };
+    let items: Box<dyn Iterator<Item = &[u8]>> = if from_tail {
+        Box::new(l.iter().rev())
+    } else {
+        Box::new(l.iter())
+    };
     let mut matches = 0usize;
     let mut found = Vec::new();
     for (i, e) in items.take(scan).enumerate() {
@@ -388,7 +478,11 @@ fn lpos(ctx: &mut Ctx, a: &[&[u8]]) -> R {
             }
         }
     }
-    Ok(if count.is_some() { Reply::Array(found) } else { Reply::Nil })
+    Ok(if count.is_some() {
+        Reply::Array(found)
+    } else {
+        Reply::Nil
+    })
 }
 
 // ----- changes in the middle -----
@@ -397,11 +491,15 @@ fn lpos(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 fn lset(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let (key, elem) = (a[1], a[3]);
     let fill = fill(ctx);
-    let Some(l) = list_mut(ctx, key)? else { return Err(Reply::error(err::NO_KEY)) };
+    let Some(l) = list_mut(ctx, key)? else {
+        return Err(Reply::error(err::NO_KEY));
+    };
     let index = get_long(a[2], None)?;
     // Redis converts before it checks the index
     l.grow_check(fill, elem.len(), 1);
-    let Some(i) = l.index(index) else { return Err(Reply::error("ERR index out of range")) };
+    let Some(i) = l.index(index) else {
+        return Err(Reply::error("ERR index out of range"));
+    };
     l.set(i, elem, fill);
     l.shrink_check(fill);
     ctx.touch(key);
@@ -421,7 +519,9 @@ fn linsert(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     };
     let (key, pivot, elem) = (a[1], a[3], a[4]);
     let fill = fill(ctx);
-    let Some(l) = list_mut(ctx, key)? else { return Ok(Reply::Int(0)) };
+    let Some(l) = list_mut(ctx, key)? else {
+        return Ok(Reply::Int(0));
+    };
     l.grow_check(fill, elem.len(), 1);
     if !l.insert(pivot, elem, after, fill) {
         return Ok(Reply::Int(-1));
@@ -437,7 +537,9 @@ fn linsert(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 fn lrem(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let count = get_long(a[2], None)?;
     let key = a[1];
-    let Some(l) = list_mut(ctx, key)? else { return Ok(Reply::Int(0)) };
+    let Some(l) = list_mut(ctx, key)? else {
+        return Ok(Reply::Int(0));
+    };
     let removed = l.remove(a[3], count);
     if removed > 0 {
         ctx.notify(notify::LIST, "lrem", key);
@@ -452,7 +554,9 @@ fn ltrim(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let start = get_long(a[2], None)?;
     let end = get_long(a[3], None)?;
     let key = a[1];
-    let Some(l) = list_mut(ctx, key)? else { return Ok(Reply::ok()) };
+    let Some(l) = list_mut(ctx, key)? else {
+        return Ok(Reply::ok());
+    };
     let len = l.len();
     let (head, tail) = match clamp_range(start, end, len) {
         None => (len, 0),
@@ -472,15 +576,25 @@ fn ltrim(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 
 /// LMOVE's work: pops from `src`, pushes onto `dst`; the moved element,
 /// or None when `src` is missing.
-pub(crate) fn lmove_generic(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> Result<Option<Vec<u8>>, Reply> {
-    let Some(l) = list_mut(ctx, src)? else { return Ok(None) };
+pub(crate) fn lmove_generic(
+    ctx: &mut Ctx,
+    src: &[u8],
+    dst: &[u8],
+    from: End,
+    to: End,
+) -> Result<Option<Vec<u8>>, Reply> {
+    let Some(l) = list_mut(ctx, src)? else {
+        return Ok(None);
+    };
     if l.is_empty() {
         return Ok(None);
     }
     if src != dst {
         list_mut(ctx, dst)?; // WRONGTYPE before anything moves
     }
-    let v = list_mut(ctx, src)?.and_then(|l| l.pop(from)).expect("checked non-empty");
+    let v = list_mut(ctx, src)?
+        .and_then(|l| l.pop(from))
+        .expect("checked non-empty");
     let fill = fill(ctx);
     match list_mut(ctx, dst)? {
         Some(l) => {
@@ -495,7 +609,11 @@ pub(crate) fn lmove_generic(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to
             ctx.set(dst, Value::List(Box::new(l)));
         }
     }
-    ctx.notify(notify::LIST, if to == End::Head { "lpush" } else { "rpush" }, dst);
+    ctx.notify(
+        notify::LIST,
+        if to == End::Head { "lpush" } else { "rpush" },
+        dst,
+    );
     removed_elements(ctx, src, from, 1);
     Ok(Some(v))
 }
@@ -509,7 +627,13 @@ fn lmove(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 
 /// `RPOPLPUSH source destination`
 fn rpoplpush(ctx: &mut Ctx, a: &[&[u8]]) -> R {
-    Ok(Reply::opt_bulk(lmove_generic(ctx, a[1], a[2], End::Tail, End::Head)?))
+    Ok(Reply::opt_bulk(lmove_generic(
+        ctx,
+        a[1],
+        a[2],
+        End::Tail,
+        End::Head,
+    )?))
 }
 
 #[cfg(test)]

@@ -131,7 +131,10 @@ impl Packed {
     }
 
     pub fn iter(&self) -> PackedIter<'_> {
-        PackedIter { buf: &self.buf, pos: 0 }
+        PackedIter {
+            buf: &self.buf,
+            pos: 0,
+        }
     }
 
     fn find(&self, f: &[u8]) -> Option<Slot> {
@@ -144,7 +147,11 @@ impl Packed {
             let (vl, k2) = read_varint(b, vpos);
             let end = vpos + k2 + vl;
             if fl == f.len() && &b[fs..vpos] == f {
-                return Some(Slot { start: pos, vpos, end });
+                return Some(Slot {
+                    start: pos,
+                    vpos,
+                    end,
+                });
             }
             pos = end;
         }
@@ -249,7 +256,11 @@ impl Table {
     fn seg_of(&self, h: u64) -> usize {
         let m = 1usize << self.level;
         let b = h as usize & (m - 1);
-        if b < self.split as usize { h as usize & (2 * m - 1) } else { b }
+        if b < self.split as usize {
+            h as usize & (2 * m - 1)
+        } else {
+            b
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -301,7 +312,11 @@ impl Table {
         let old = std::mem::take(&mut self.segs[s]);
         let (mut lo, mut hi) = (Packed::default(), Packed::default());
         for (f, v) in old.iter() {
-            if hash_of(f) as usize & m != 0 { hi.push(f, v) } else { lo.push(f, v) }
+            if hash_of(f) as usize & m != 0 {
+                hi.push(f, v)
+            } else {
+                lo.push(f, v)
+            }
         }
         self.segs[s] = lo;
         self.segs.push(hi);
@@ -356,7 +371,11 @@ impl Table {
     /// when that one is split, else in segment b mod 2^level, shared with
     /// its buddy and filtered by hash.
     pub fn scan(&self, cursor: u64, count: usize, mut visit: impl FnMut(&[u8], &[u8])) -> u64 {
-        let bits = if self.split == 0 { self.level } else { self.level + 1 };
+        let bits = if self.split == 0 {
+            self.level
+        } else {
+            self.level + 1
+        };
         let mask: u64 = (1u64 << bits) - 1;
         let low_mask = (1u64 << self.level) - 1;
         let mut v = cursor;
@@ -550,7 +569,13 @@ mod tests {
         assert!(!h.set(b"b", b"a-much-longer-value", 512, 64));
         assert!(!h.set(b"a", b"3", 512, 64));
         let pairs: Vec<_> = h.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect();
-        assert_eq!(pairs, vec![(b"b".to_vec(), b"a-much-longer-value".to_vec()), (b"a".to_vec(), b"3".to_vec())]);
+        assert_eq!(
+            pairs,
+            vec![
+                (b"b".to_vec(), b"a-much-longer-value".to_vec()),
+                (b"a".to_vec(), b"3".to_vec())
+            ]
+        );
         assert!(h.del(b"b"));
         assert!(!h.del(b"b"));
         assert_eq!(h.get(b"a"), Some(&b"3"[..]));
@@ -583,10 +608,17 @@ mod tests {
         assert_eq!(h.len(), model.len());
         let got: BTreeMap<String, String> = h
             .iter()
-            .map(|(f, v)| (String::from_utf8(f.to_vec()).unwrap(), String::from_utf8(v.to_vec()).unwrap()))
+            .map(|(f, v)| {
+                (
+                    String::from_utf8(f.to_vec()).unwrap(),
+                    String::from_utf8(v.to_vec()).unwrap(),
+                )
+            })
             .collect();
         assert_eq!(got, model);
-        let HashValue::Table(t) = &h else { unreachable!() };
+        let HashValue::Table(t) = &h else {
+            unreachable!()
+        };
         assert!(t.segs.len() < 2000);
     }
 
@@ -605,7 +637,7 @@ mod tests {
             });
             // grow and shrink the table while scanning
             step += 1;
-            if step % 3 == 0 {
+            if step.is_multiple_of(3) {
                 for j in 0..40 {
                     h.set(format!("new{step}-{j}").as_bytes(), b"v", 0, 64);
                 }
@@ -627,7 +659,12 @@ mod tests {
     fn random_pairs_belong() {
         let mut h = HashValue::new();
         for i in 0..100u32 {
-            h.set(format!("f{i}").as_bytes(), format!("v{i}").as_bytes(), 10, 64);
+            h.set(
+                format!("f{i}").as_bytes(),
+                format!("v{i}").as_bytes(),
+                10,
+                64,
+            );
         }
         for _ in 0..200 {
             let (f, v) = h.random();

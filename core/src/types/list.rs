@@ -81,7 +81,11 @@ impl Fill {
     /// Would a node of `sz` listpack bytes and `count` elements be too big?
     fn exceeds(self, sz: usize, count: usize) -> bool {
         let (sz_limit, count_limit) = self.limits();
-        if sz_limit != usize::MAX { sz > sz_limit } else { sz > SIZE_SAFETY_LIMIT || count > count_limit }
+        if sz_limit != usize::MAX {
+            sz > sz_limit
+        } else {
+            sz > SIZE_SAFETY_LIMIT || count > count_limit
+        }
     }
 }
 
@@ -237,12 +241,20 @@ impl Node {
     }
 
     pub fn iter(&self) -> NodeIter<'_> {
-        NodeIter { buf: &self.buf, front: self.head(), back: self.buf.len() }
+        NodeIter {
+            buf: &self.buf,
+            front: self.head(),
+            back: self.buf.len(),
+        }
     }
 
     /// Iterates from the `i`-th element on (both ends still usable).
     fn iter_at(&self, i: usize) -> NodeIter<'_> {
-        NodeIter { buf: &self.buf, front: self.pos_of(i), back: self.buf.len() }
+        NodeIter {
+            buf: &self.buf,
+            front: self.pos_of(i),
+            back: self.buf.len(),
+        }
     }
 
     #[inline]
@@ -554,7 +566,10 @@ impl Node {
 /// Can `node` take one more element of `sz` bytes? (Redis's rule: the
 /// listpack size plus the element plus an overhead estimate.)
 fn allow_insert(node: &Node, fill: Fill, sz: usize) -> bool {
-    !fill.exceeds(node.lp_bytes() + sz + SIZE_ESTIMATE_OVERHEAD, node.len() + 1)
+    !fill.exceeds(
+        node.lp_bytes() + sz + SIZE_ESTIMATE_OVERHEAD,
+        node.len() + 1,
+    )
 }
 
 // ----- the list -----
@@ -566,7 +581,11 @@ pub enum ListValue {
     Packed(Node),
     /// Many nodes: Redis's `quicklist` encoding. `len` is the element count.
     /// (The deque is boxed so a list value stays at 40 bytes.)
-    Quick { nodes: Box<VecDeque<Node>>, len: usize },
+    #[allow(clippy::box_collection)]
+    Quick {
+        nodes: Box<VecDeque<Node>>,
+        len: usize,
+    },
 }
 
 impl Default for ListValue {
@@ -677,7 +696,11 @@ impl ListValue {
 
     /// Elements from `start` (< len) on, head to tail.
     pub fn iter_from(&self, start: usize) -> impl Iterator<Item = &[u8]> + '_ {
-        let (ni, j) = if start < self.len() { self.locate(start) } else { (usize::MAX, 0) };
+        let (ni, j) = if start < self.len() {
+            self.locate(start)
+        } else {
+            (usize::MAX, 0)
+        };
         let (a, b) = self.nodes();
         a.iter()
             .chain(b.iter())
@@ -691,16 +714,16 @@ impl ListValue {
     /// Before adding `add_count` elements of `add_bytes` raw bytes: a
     /// listpack that would outgrow the fill limits becomes a quicklist.
     pub fn grow_check(&mut self, fill: Fill, add_bytes: usize, add_count: usize) {
-        if let ListValue::Packed(n) = self {
-            if fill.exceeds(n.lp_bytes() + add_bytes, n.len() + add_count) {
-                let node = std::mem::take(n);
-                let len = node.len();
-                let mut nodes = Box::new(VecDeque::new());
-                if len > 0 {
-                    nodes.push_back(node);
-                }
-                *self = ListValue::Quick { nodes, len };
+        if let ListValue::Packed(n) = self
+            && fill.exceeds(n.lp_bytes() + add_bytes, n.len() + add_count)
+        {
+            let node = std::mem::take(n);
+            let len = node.len();
+            let mut nodes = Box::new(VecDeque::new());
+            if len > 0 {
+                nodes.push_back(node);
             }
+            *self = ListValue::Quick { nodes, len };
         }
     }
 
@@ -862,7 +885,9 @@ impl ListValue {
     /// Inserts `e` before (or after) the first element equal to `pivot`;
     /// false if there is none. Call `grow_check` first.
     pub fn insert(&mut self, pivot: &[u8], e: &[u8], after: bool, fill: Fill) -> bool {
-        let Some(i) = self.iter().position(|x| x == pivot) else { return false };
+        let Some(i) = self.iter().position(|x| x == pivot) else {
+            return false;
+        };
         let (ni, j) = self.locate(i);
         let at = if after { j + 1 } else { j };
         match self {
@@ -914,8 +939,11 @@ impl ListValue {
             ListValue::Packed(n) => n.remove_eq(e, limit, from_tail),
             ListValue::Quick { nodes, len } => {
                 let mut removed = 0;
-                let order: Vec<usize> =
-                    if from_tail { (0..nodes.len()).rev().collect() } else { (0..nodes.len()).collect() };
+                let order: Vec<usize> = if from_tail {
+                    (0..nodes.len()).rev().collect()
+                } else {
+                    (0..nodes.len()).collect()
+                };
                 for ni in order {
                     let left = if limit == 0 { 0 } else { limit - removed };
                     removed += nodes[ni].remove_eq(e, left, from_tail);
@@ -948,7 +976,10 @@ impl ListValue {
         match self {
             ListValue::Packed(n) => n.check(),
             ListValue::Quick { nodes, len } => {
-                assert!(nodes.iter().all(|n| !n.is_empty()), "empty node in a quicklist");
+                assert!(
+                    nodes.iter().all(|n| !n.is_empty()),
+                    "empty node in a quicklist"
+                );
                 nodes.iter().for_each(Node::check);
                 assert_eq!(nodes.iter().map(Node::len).sum::<usize>(), *len);
             }
@@ -1007,7 +1038,11 @@ mod tests {
         for i in 0..1000 {
             let e = format!("element-{i}");
             l.grow_check(fill, e.len(), 1);
-            l.push(if i % 2 == 0 { End::Head } else { End::Tail }, e.as_bytes(), fill);
+            l.push(
+                if i % 2 == 0 { End::Head } else { End::Tail },
+                e.as_bytes(),
+                fill,
+            );
         }
         l.check();
         assert_eq!(l.encoding(), "quicklist");
@@ -1015,7 +1050,10 @@ mod tests {
         assert_eq!(l.get(0), Some(&b"element-998"[..]));
         assert_eq!(l.get(999), Some(&b"element-999"[..]));
         let mut n = 0;
-        while let Some(_) = l.pop(if n % 3 == 0 { End::Tail } else { End::Head }) {
+        while l
+            .pop(if n % 3 == 0 { End::Tail } else { End::Head })
+            .is_some()
+        {
             n += 1;
             if n % 97 == 0 {
                 l.check();
@@ -1076,6 +1114,6 @@ mod tests {
         l.check();
         assert_eq!(l.len(), 7);
         assert_eq!(l.iter_from(4).count(), 3);
-        assert_eq!(l.iter().rev().next(), l.get(6));
+        assert_eq!(l.iter().next_back(), l.get(6));
     }
 }
