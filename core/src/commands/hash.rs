@@ -457,6 +457,50 @@ fn hscan(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 mod tests {
     use super::*;
 
+    fn bulk(s: &str) -> Reply {
+        Reply::bulk(s)
+    }
+
+    #[test]
+    fn resp3_shapes() {
+        let db = crate::Db::in_memory();
+        let mut c = db.client();
+        c.execute(&["HSET", "h", "f", "v"]);
+        // RESP2: flat
+        assert_eq!(
+            c.execute(&["HRANDFIELD", "h", "-2", "WITHVALUES"]),
+            Reply::Array(vec![bulk("f"), bulk("v"), bulk("f"), bulk("v")])
+        );
+        assert_eq!(
+            c.execute(&["HGETALL", "h"]).to_resp2(),
+            b"*2\r\n$1\r\nf\r\n$1\r\nv\r\n"
+        );
+        c.execute(&["HELLO", "3"]);
+        // RESP3: pairs and maps
+        let pair = Reply::Array(vec![bulk("f"), bulk("v")]);
+        assert_eq!(
+            c.execute(&["HRANDFIELD", "h", "-2", "WITHVALUES"]),
+            Reply::Array(vec![pair.clone(), pair.clone()])
+        );
+        assert_eq!(
+            c.execute(&["HRANDFIELD", "h", "5", "WITHVALUES"]),
+            Reply::Array(vec![pair])
+        );
+        assert_eq!(
+            c.execute(&["HRANDFIELD", "h", "5"]),
+            Reply::Array(vec![bulk("f")])
+        );
+        assert_eq!(
+            c.execute(&["HGETALL", "h"]),
+            Reply::Map(vec![(bulk("f"), bulk("v"))])
+        );
+        assert_eq!(c.execute(&["HGETALL", "nosuch"]), Reply::Map(Vec::new()));
+        assert_eq!(
+            c.execute(&["HSCAN", "h", "0"]),
+            Reply::Array(vec![bulk("0"), Reply::Array(vec![bulk("f"), bulk("v")])])
+        );
+    }
+
     #[test]
     fn cursor_parses_like_strtoul() {
         assert_eq!(parse_scan_cursor(b"0").ok(), Some(0));

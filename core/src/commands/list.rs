@@ -641,6 +641,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn resp3_nulls_and_shapes() {
+        let db = crate::Db::in_memory();
+        let mut c = db.client();
+        c.execute(&["HELLO", "3"]);
+        let mut out = Vec::new();
+        c.execute(&["LPOP", "nosuch", "2"]).write_resp3(&mut out);
+        c.execute(&["LMPOP", "1", "nosuch", "LEFT"])
+            .write_resp3(&mut out);
+        c.execute(&["LINDEX", "nosuch", "0"]).write_resp3(&mut out);
+        assert_eq!(out, b"_\r\n_\r\n_\r\n");
+        c.execute(&["RPUSH", "l", "a", "b"]);
+        let got = c.execute(&["LMPOP", "1", "l", "RIGHT", "COUNT", "5"]);
+        let want = Reply::Array(vec![
+            Reply::bulk("l"),
+            Reply::Array(vec![Reply::bulk("b"), Reply::bulk("a")]),
+        ]);
+        assert_eq!(got, want);
+        assert_eq!(c.execute(&["EXISTS", "l"]), Reply::Int(0));
+    }
+
+    #[test]
     fn ranges_clamp_like_redis() {
         assert_eq!(clamp_range(0, -1, 3), Some((0, 2)));
         assert_eq!(clamp_range(-100, 100, 3), Some((0, 2)));

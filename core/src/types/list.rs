@@ -696,17 +696,20 @@ impl ListValue {
 
     /// Elements from `start` (< len) on, head to tail.
     pub fn iter_from(&self, start: usize) -> impl Iterator<Item = &[u8]> + '_ {
-        let (ni, j) = if start < self.len() {
-            self.locate(start)
+        static NO_NODES: VecDeque<Node> = VecDeque::new();
+        let none = NodeIter { buf: &[], front: 0, back: 0 };
+        // the first node from the element on, then whole nodes, found in
+        // O(1) once `locate` has walked in from the nearer end
+        let (first, rest) = if start >= self.len() {
+            (none, NO_NODES.range(..))
         } else {
-            (usize::MAX, 0)
+            let (ni, j) = self.locate(start);
+            match self {
+                ListValue::Packed(n) => (n.iter_at(j), NO_NODES.range(..)),
+                ListValue::Quick { nodes, .. } => (nodes[ni].iter_at(j), nodes.range(ni + 1..)),
+            }
         };
-        let (a, b) = self.nodes();
-        a.iter()
-            .chain(b.iter())
-            .enumerate()
-            .skip_while(move |(k, _)| *k < ni)
-            .flat_map(move |(k, n)| if k == ni { n.iter_at(j) } else { n.iter() })
+        first.chain(rest.flat_map(Node::iter))
     }
 
     // ----- encoding changes (Redis 7.2's rules) -----
