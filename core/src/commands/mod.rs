@@ -10,7 +10,9 @@
 pub(crate) mod bitmap;
 pub(crate) mod ctx;
 pub(crate) mod err;
+pub(crate) mod hash;
 pub(crate) mod keys;
+pub(crate) mod list;
 pub(crate) mod pubsub;
 pub(crate) mod server;
 pub(crate) mod string;
@@ -169,6 +171,8 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         bitmap::COMMANDS,
         pubsub::COMMANDS,
         tx::COMMANDS,
+        list::COMMANDS,
+        hash::COMMANDS,
     ]
     .into_iter()
     .flatten()

@@ -2,13 +2,19 @@
 //! module (`string.rs`, `list.rs`, …); commands never reach into encodings.
 
 pub mod bytes;
+pub mod hash;
+pub mod list;
 
 pub use bytes::{Key, Str};
+pub use hash::HashValue;
+pub use list::ListValue;
 
 /// A value stored under a key. 24 bytes: strings inline, collections boxed.
 #[derive(Clone)]
 pub enum Value {
     Str(Str),
+    List(Box<ListValue>),
+    Hash(Box<HashValue>),
 }
 
 impl Value {
@@ -16,6 +22,8 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
         }
     }
 
@@ -23,6 +31,8 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding(),
+            Value::List(l) => l.encoding(),
+            Value::Hash(h) => h.encoding(),
         }
     }
 
@@ -30,6 +40,8 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_size(),
+            Value::List(l) => l.heap_size(),
+            Value::Hash(h) => h.heap_size(),
         }
     }
 }
