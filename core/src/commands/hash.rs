@@ -315,7 +315,7 @@ fn hgetall(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 /// `HRANDFIELD key [count [WITHVALUES]]`
 fn hrandfield(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     if a.len() == 2 {
-        let Some(h) = hash(ctx, a[1])? else {
+        let Some(h) = hash(ctx, a[1])?.filter(|h| !h.is_empty()) else {
             return Ok(Reply::Nil);
         };
         return Ok(Reply::bulk(h.random().0));
@@ -343,7 +343,7 @@ fn hrandfield(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         ));
     }
     let resp3 = ctx.cl.resp >= 3;
-    let Some(h) = hash(ctx, a[1])? else {
+    let Some(h) = hash(ctx, a[1])?.filter(|h| !h.is_empty()) else {
         return Ok(Reply::Array(Vec::new()));
     };
     let mut out = Vec::new();
