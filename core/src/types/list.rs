@@ -697,7 +697,11 @@ impl ListValue {
     /// Elements from `start` (< len) on, head to tail.
     pub fn iter_from(&self, start: usize) -> impl Iterator<Item = &[u8]> + '_ {
         static NO_NODES: VecDeque<Node> = VecDeque::new();
-        let none = NodeIter { buf: &[], front: 0, back: 0 };
+        let none = NodeIter {
+            buf: &[],
+            front: 0,
+            back: 0,
+        };
         // the first node from the element on, then whole nodes, found in
         // O(1) once `locate` has walked in from the nearer end
         let (first, rest) = if start >= self.len() {
