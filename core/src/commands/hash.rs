@@ -69,18 +69,15 @@ pub(crate) fn hash_mut<'c>(
 }
 
 /// Runs `f` on the hash under `key`, creating it when missing (Redis's
-/// `hashTypeLookupWriteOrCreate`); a hash left empty is not stored.
+/// `hashTypeLookupWriteOrCreate`); a hash left empty is not stored. The
+/// caller tells WATCH (`ctx.touch`) when it changed something.
 fn with_hash<T>(
     ctx: &mut Ctx,
     key: &[u8],
     f: impl FnOnce(&mut HashValue) -> Result<T, Reply>,
 ) -> Result<T, Reply> {
     match ctx.lookup_mut(key) {
-        Some(Value::Hash(h)) => {
-            let r = f(h)?;
-            ctx.touch(key);
-            Ok(r)
-        }
+        Some(Value::Hash(h)) => f(h),
         Some(_) => Err(err::wrongtype()),
         None => {
             let mut h = Box::new(HashValue::new());
@@ -115,6 +112,7 @@ fn set_pairs(ctx: &mut Ctx, a: &[&[u8]]) -> R {
             .filter(|p| h.set(p[0], p[1], max_entries, max_value))
             .count())
     })?;
+    ctx.touch(key);
     ctx.notify(notify::HASH, "hset", key);
     ctx.dirty += (pairs.len() / 2) as u64;
     Ok(Reply::Int(created as i64))
@@ -148,6 +146,7 @@ fn hsetnx(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         Ok(true)
     })?;
     if set {
+        ctx.touch(key);
         ctx.notify(notify::HASH, "hset", key);
         ctx.dirty += 1;
     }
@@ -202,6 +201,7 @@ fn hincrby(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         h.set(f, &i64_bytes(n), max_entries, max_value);
         Ok(n)
     })?;
+    ctx.touch(key);
     ctx.notify(notify::HASH, "hincrby", key);
     ctx.dirty += 1;
     Ok(Reply::Int(n))
@@ -231,6 +231,7 @@ fn hincrbyfloat(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         h.set(f, &v, max_entries, max_value);
         Ok(v)
     })?;
+    ctx.touch(key);
     ctx.notify(notify::HASH, "hincrbyfloat", key);
     ctx.dirty += 1;
     ctx.propagate_as(vec![vec![
@@ -314,7 +315,7 @@ fn hgetall(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 /// `HRANDFIELD key [count [WITHVALUES]]`
 fn hrandfield(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     if a.len() == 2 {
-        let Some(h) = hash(ctx, a[1])? else {
+        let Some(h) = hash(ctx, a[1])?.filter(|h| !h.is_empty()) else {
             return Ok(Reply::Nil);
         };
         return Ok(Reply::bulk(h.random().0));
@@ -342,7 +343,7 @@ fn hrandfield(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         ));
     }
     let resp3 = ctx.cl.resp >= 3;
-    let Some(h) = hash(ctx, a[1])? else {
+    let Some(h) = hash(ctx, a[1])?.filter(|h| !h.is_empty()) else {
         return Ok(Reply::Array(Vec::new()));
     };
     let mut out = Vec::new();

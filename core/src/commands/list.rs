@@ -261,7 +261,10 @@ fn pop_generic(ctx: &mut Ctx, a: &[&[u8]], end: End) -> R {
     };
     match count {
         None => {
-            let v = l.pop(end).expect("lists are never empty");
+            // an empty list is never stored; treat one like a missing key
+            let Some(v) = l.pop(end) else {
+                return Ok(Reply::Nil);
+            };
             removed_elements(ctx, key, end, 1);
             Ok(Reply::Bulk(v))
         }
