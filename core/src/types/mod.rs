@@ -2,13 +2,19 @@
 //! module (`string.rs`, `list.rs`, …); commands never reach into encodings.
 
 pub mod bytes;
+pub mod set;
+pub mod zset;
 
 pub use bytes::{Key, Str};
+pub use set::SetValue;
+pub use zset::ZsetValue;
 
 /// A value stored under a key. 24 bytes: strings inline, collections boxed.
 #[derive(Clone)]
 pub enum Value {
     Str(Str),
+    Set(Box<SetValue>),
+    Zset(Box<ZsetValue>),
 }
 
 impl Value {
@@ -16,6 +22,8 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::Set(_) => "set",
+            Value::Zset(_) => "zset",
         }
     }
 
@@ -23,6 +31,8 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::Zset(z) => z.encoding(),
         }
     }
 
@@ -30,6 +40,8 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_size(),
+            Value::Set(s) => std::mem::size_of::<SetValue>() + s.heap_size(),
+            Value::Zset(z) => std::mem::size_of::<ZsetValue>() + z.heap_size(),
         }
     }
 }
