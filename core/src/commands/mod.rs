@@ -11,8 +11,10 @@ pub(crate) mod ctx;
 pub(crate) mod err;
 pub(crate) mod keys;
 pub(crate) mod server;
+pub(crate) mod set;
 pub(crate) mod string;
 pub(crate) mod bitmap;
+pub(crate) mod zset;
 
 use std::sync::LazyLock;
 
@@ -126,7 +128,7 @@ fn container_handler(_: &mut Ctx, _: &[&[u8]]) -> Result<Reply, Reply> {
 
 /// Every command family's rows.
 fn families() -> impl Iterator<Item = &'static CommandSpec> {
-    [server::COMMANDS, keys::COMMANDS, string::COMMANDS, bitmap::COMMANDS].into_iter().flatten()
+    [server::COMMANDS, keys::COMMANDS, string::COMMANDS, bitmap::COMMANDS, set::COMMANDS, zset::COMMANDS].into_iter().flatten()
 }
 
 static TABLE: LazyLock<HashMap<&'static [u8], &'static CommandSpec>> =
