@@ -1051,6 +1051,59 @@ mod tests {
         assert!(matches!(lex_bound(b"("), Some(LexBound::Excl(v)) if v.is_empty()));
     }
 
+    fn client() -> (crate::Db, crate::Client) {
+        let db = crate::Db::in_memory();
+        let c = db.client();
+        (db, c)
+    }
+
+    fn resp3(r: &Reply) -> String {
+        String::from_utf8_lossy(&r.to_resp3()).into_owned()
+    }
+
+    #[test]
+    fn zrank_withscore_is_redis_7_2() {
+        let (_db, mut c) = client();
+        c.execute(&["ZADD", "z", "1.5", "a", "2", "b"]);
+        assert_eq!(c.execute(&["ZRANK", "z", "b", "WITHSCORE"]), Reply::Array(vec![Reply::Int(1), Reply::Double(2.0)]));
+        assert_eq!(c.execute(&["ZREVRANK", "z", "b", "withscore"]), Reply::Array(vec![Reply::Int(0), Reply::Double(2.0)]));
+        assert_eq!(c.execute(&["ZRANK", "z", "nosuch", "WITHSCORE"]), Reply::NilArray);
+        assert_eq!(c.execute(&["ZRANK", "nokey", "a", "WITHSCORE"]), Reply::NilArray);
+        assert_eq!(c.execute(&["ZRANK", "z", "a", "WITHSCORES"]), err::syntax());
+        assert_eq!(c.execute(&["ZRANK", "z", "a", "WITHSCORE", "x"]), err::arity("zrank"));
+        assert_eq!(c.execute(&["ZRANK", "z", "nosuch", "WITHSCORE"]).to_resp2(), b"*-1\r\n");
+        assert_eq!(c.execute(&["ZRANK", "z", "b", "WITHSCORE"]).to_resp2(), b"*2\r\n:1\r\n$1\r\n2\r\n");
+    }
+
+    #[test]
+    fn resp3_shapes() {
+        let (_db, mut c) = client();
+        c.execute(&["HELLO", "3"]);
+        c.execute(&["ZADD", "z", "1", "a", "2.5", "b"]);
+        assert_eq!(resp3(&c.execute(&["ZSCORE", "z", "b"])), ",2.5\r\n");
+        assert_eq!(resp3(&c.execute(&["ZINCRBY", "z", "1", "a"])), ",2\r\n");
+        assert_eq!(resp3(&c.execute(&["ZADD", "z", "INCR", "1", "a"])), ",3\r\n");
+        assert_eq!(resp3(&c.execute(&["ZADD", "z", "NX", "INCR", "1", "a"])), "_\r\n");
+        assert_eq!(resp3(&c.execute(&["ZMSCORE", "z", "a", "x"])), "*2\r\n,3\r\n_\r\n");
+        let pairs = "*2\r\n*2\r\n$1\r\nb\r\n,2.5\r\n*2\r\n$1\r\na\r\n,3\r\n";
+        assert_eq!(resp3(&c.execute(&["ZRANGE", "z", "0", "-1", "WITHSCORES"])), pairs);
+        assert_eq!(resp3(&c.execute(&["ZUNION", "1", "z", "WITHSCORES"])), pairs);
+        assert_eq!(resp3(&c.execute(&["ZRANGEBYSCORE", "z", "-inf", "+inf", "WITHSCORES"])), pairs);
+        assert_eq!(resp3(&c.execute(&["ZRANDMEMBER", "z", "5", "WITHSCORES"])), "*2\r\n*2\r\n$1\r\na\r\n,3\r\n*2\r\n$1\r\nb\r\n,2.5\r\n");
+        assert_eq!(resp3(&c.execute(&["ZRANK", "z", "a", "WITHSCORE"])), "*2\r\n:1\r\n,3\r\n");
+        assert_eq!(resp3(&c.execute(&["ZRANK", "z", "x", "WITHSCORE"])), "_\r\n");
+        // single pops stay flat; counted pops are pairs; ZMPOP nests in both protocols
+        assert_eq!(resp3(&c.execute(&["ZPOPMIN", "z"])), "*2\r\n$1\r\nb\r\n,2.5\r\n");
+        c.execute(&["ZADD", "z", "1", "x", "2", "y"]);
+        assert_eq!(resp3(&c.execute(&["ZPOPMIN", "z", "1"])), "*1\r\n*2\r\n$1\r\nx\r\n,1\r\n");
+        assert_eq!(resp3(&c.execute(&["ZMPOP", "1", "z", "MIN"])), "*2\r\n$1\r\nz\r\n*1\r\n*2\r\n$1\r\ny\r\n,2\r\n");
+        assert_eq!(resp3(&c.execute(&["ZMPOP", "1", "nosuch", "MIN"])), "_\r\n");
+        assert_eq!(resp3(&c.execute(&["SADD", "s", "a"])), ":1\r\n");
+        assert_eq!(resp3(&c.execute(&["SMEMBERS", "s"])), "~1\r\n$1\r\na\r\n");
+        assert_eq!(resp3(&c.execute(&["SPOP", "nosuch", "2"])), "~0\r\n");
+        assert_eq!(resp3(&c.execute(&["SRANDMEMBER", "s", "2"])), "*1\r\n$1\r\na\r\n");
+    }
+
     #[test]
     fn ranks() {
         assert_eq!(rank_range(0, -1, 3), Some((0, 2)));
