@@ -503,11 +503,20 @@ fn zrange_generic(ctx: &mut Ctx, a: &[&[u8]], at: usize, store: Option<&[u8]>, m
     match store {
         None => Ok(members_reply(ctx, items, withscores)),
         Some(dst) => {
-            let mut items = items;
-            if rev {
-                items.reverse();
+            // Redis 7.0 starts the destination as a listpack unless a rank
+            // range is known to be too long, and adds the members in reply
+            // order, converting on the way: which -0 scores survive depends
+            // on it, so the same steps are taken here.
+            let lim = zset_limits(ctx);
+            let mut z = if by == RangeBy::Rank && items.len() > lim.max_entries {
+                ZsetValue::new_skiplist()
+            } else {
+                ZsetValue::new_listpack()
+            };
+            for (m, s) in &items {
+                z.add(m, *s, AddFlags::default(), &lim);
             }
-            store_zset(ctx, dst, items, "zrangestore")
+            store_value(ctx, dst, z, "zrangestore")
         }
     }
 }
@@ -515,10 +524,16 @@ fn zrange_generic(ctx: &mut Ctx, a: &[&[u8]], at: usize, store: Option<&[u8]>, m
 /// Stores `items` (in order) under `dst`, or deletes `dst` when empty; the
 /// reply is the count.
 fn store_zset(ctx: &mut Ctx, dst: &[u8], items: Vec<(Vec<u8>, f64)>, event: &'static str) -> R {
-    let n = items.len();
+    let lim = zset_limits(ctx);
+    store_value(ctx, dst, ZsetValue::from_sorted(items, &lim), event)
+}
+
+/// Stores `z` under `dst`, or deletes `dst` when `z` is empty; the reply is
+/// its size.
+fn store_value(ctx: &mut Ctx, dst: &[u8], z: ZsetValue, event: &'static str) -> R {
+    let n = z.len();
     if n > 0 {
-        let lim = zset_limits(ctx);
-        ctx.set(dst, Value::Zset(Box::new(ZsetValue::from_sorted(items, &lim))));
+        ctx.set(dst, Value::Zset(Box::new(z)));
         ctx.notify(notify::ZSET, event, dst);
         ctx.dirty += 1;
     } else if ctx.remove(dst).is_some() {

@@ -272,6 +272,14 @@ impl ZsetValue {
         }
     }
 
+    pub fn new_listpack() -> ZsetValue {
+        ZsetValue::Listpack(Vec::new())
+    }
+
+    pub fn new_skiplist() -> ZsetValue {
+        ZsetValue::Skiplist(Box::default())
+    }
+
     /// A sorted set holding `entries` (in order, unique), encoded as Redis
     /// encodes the result of a store command of that size.
     pub fn from_sorted(entries: Vec<(Vec<u8>, f64)>, lim: &ZsetLimits) -> ZsetValue {
