@@ -63,8 +63,9 @@ fn sets(c: &mut Criterion) {
     let mut client = db.client();
     let mut rng = Rng(0x9e3779b97f4a7c15);
     // SADD of random members (new ones at first, then mostly present).
-    let sadd: Vec<Vec<Vec<u8>>> =
-        (0..ARGS).map(|_| vec![b"SADD".to_vec(), b"s".to_vec(), member(rng.below(BIG))]).collect();
+    let sadd: Vec<Vec<Vec<u8>>> = (0..ARGS)
+        .map(|_| vec![b"SADD".to_vec(), b"s".to_vec(), member(rng.below(BIG))])
+        .collect();
     run(c, "SADD", &mut client, &sadd);
     // SISMEMBER on a 1M-member set, half hits.
     for chunk in (0..BIG).collect::<Vec<_>>().chunks(1000) {
@@ -73,8 +74,15 @@ fn sets(c: &mut Criterion) {
         client.execute(&argv);
     }
     assert_eq!(client.execute(&["SCARD", "big"]), Reply::Int(BIG as i64));
-    let sis: Vec<Vec<Vec<u8>>> =
-        (0..ARGS).map(|_| vec![b"SISMEMBER".to_vec(), b"big".to_vec(), member(rng.below(2 * BIG))]).collect();
+    let sis: Vec<Vec<Vec<u8>>> = (0..ARGS)
+        .map(|_| {
+            vec![
+                b"SISMEMBER".to_vec(),
+                b"big".to_vec(),
+                member(rng.below(2 * BIG)),
+            ]
+        })
+        .collect();
     run(c, "SISMEMBER 1M", &mut client, &sis);
 }
 
@@ -86,35 +94,60 @@ fn zsets(c: &mut Criterion) {
     assert_eq!(client.execute(&["ZCARD", "z"]), Reply::Int(BIG as i64));
     let score = |rng: &mut Rng| format!("{}", rng.below(1 << 40) as f64 / 1024.0).into_bytes();
     // ZADD changing the score of an existing member.
-    let upd: Vec<Vec<Vec<u8>>> =
-        (0..ARGS).map(|_| vec![b"ZADD".to_vec(), b"z".to_vec(), score(&mut rng), member(rng.below(BIG))]).collect();
+    let upd: Vec<Vec<Vec<u8>>> = (0..ARGS)
+        .map(|_| {
+            vec![
+                b"ZADD".to_vec(),
+                b"z".to_vec(),
+                score(&mut rng),
+                member(rng.below(BIG)),
+            ]
+        })
+        .collect();
     run(c, "ZADD update 1M", &mut client, &upd);
     // ZADD of members not in the set yet (the set grows past 1M).
     let mut next = BIG;
     let new: Vec<Vec<Vec<u8>>> = (0..ARGS)
         .map(|_| {
             next += 1;
-            vec![b"ZADD".to_vec(), b"z".to_vec(), score(&mut rng), member(next)]
+            vec![
+                b"ZADD".to_vec(),
+                b"z".to_vec(),
+                score(&mut rng),
+                member(next),
+            ]
         })
         .collect();
     run(c, "ZADD new 1M", &mut client, &new);
-    let rank: Vec<Vec<Vec<u8>>> =
-        (0..ARGS).map(|_| vec![b"ZRANK".to_vec(), b"z".to_vec(), member(rng.below(BIG))]).collect();
+    let rank: Vec<Vec<Vec<u8>>> = (0..ARGS)
+        .map(|_| vec![b"ZRANK".to_vec(), b"z".to_vec(), member(rng.below(BIG))])
+        .collect();
     run(c, "ZRANK 1M", &mut client, &rank);
-    let score_of: Vec<Vec<Vec<u8>>> =
-        (0..ARGS).map(|_| vec![b"ZSCORE".to_vec(), b"z".to_vec(), member(rng.below(BIG))]).collect();
+    let score_of: Vec<Vec<Vec<u8>>> = (0..ARGS)
+        .map(|_| vec![b"ZSCORE".to_vec(), b"z".to_vec(), member(rng.below(BIG))])
+        .collect();
     run(c, "ZSCORE 1M", &mut client, &score_of);
     let range1: Vec<Vec<Vec<u8>>> = (0..ARGS)
         .map(|_| {
             let s = rng.below(BIG);
-            vec![b"ZRANGE".to_vec(), b"z".to_vec(), s.to_string().into_bytes(), s.to_string().into_bytes()]
+            vec![
+                b"ZRANGE".to_vec(),
+                b"z".to_vec(),
+                s.to_string().into_bytes(),
+                s.to_string().into_bytes(),
+            ]
         })
         .collect();
     run(c, "ZRANGE 1M (1 member)", &mut client, &range1);
     let range10: Vec<Vec<Vec<u8>>> = (0..ARGS)
         .map(|_| {
             let s = rng.below(BIG - 10);
-            vec![b"ZRANGE".to_vec(), b"z".to_vec(), s.to_string().into_bytes(), (s + 9).to_string().into_bytes()]
+            vec![
+                b"ZRANGE".to_vec(),
+                b"z".to_vec(),
+                s.to_string().into_bytes(),
+                (s + 9).to_string().into_bytes(),
+            ]
         })
         .collect();
     run(c, "ZRANGE 1M (10 members)", &mut client, &range10);
@@ -140,7 +173,9 @@ fn baseline(c: &mut Criterion) {
     let db = Db::in_memory();
     let mut client = db.client();
     client.execute(&["SET", "k", "v"]);
-    let get: Vec<Vec<Vec<u8>>> = (0..ARGS).map(|_| vec![b"GET".to_vec(), b"k".to_vec()]).collect();
+    let get: Vec<Vec<Vec<u8>>> = (0..ARGS)
+        .map(|_| vec![b"GET".to_vec(), b"k".to_vec()])
+        .collect();
     run(c, "GET (dispatch baseline)", &mut client, &get);
 }
 

@@ -59,7 +59,11 @@ const N: usize = 1_000_000;
 
 fn rss() -> usize {
     let s = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    s.split_whitespace().nth(1).and_then(|x| x.parse::<usize>().ok()).unwrap_or(0) * 4096
+    s.split_whitespace()
+        .nth(1)
+        .and_then(|x| x.parse::<usize>().ok())
+        .unwrap_or(0)
+        * 4096
 }
 
 /// The load: `ZADD key score member …` (or `SADD key member …`) in batches of 1000.
@@ -67,7 +71,14 @@ fn commands(zset: bool) -> Vec<Vec<Vec<u8>>> {
     let mut x: u64 = 0x9e3779b97f4a7c15;
     let mut out = Vec::new();
     for start in (0..N).step_by(1000) {
-        let mut argv = vec![if zset { b"ZADD".to_vec() } else { b"SADD".to_vec() }, b"big".to_vec()];
+        let mut argv = vec![
+            if zset {
+                b"ZADD".to_vec()
+            } else {
+                b"SADD".to_vec()
+            },
+            b"big".to_vec(),
+        ];
         for i in start..start + 1000 {
             if zset {
                 x ^= x << 13;
@@ -101,11 +112,24 @@ struct Redis {
 
 impl Redis {
     fn start() -> Option<Redis> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
         let dir = std::env::temp_dir().join(format!("emberkv-zmem-{}", std::process::id()));
         std::fs::create_dir_all(&dir).ok()?;
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .arg("--dir")
             .arg(&dir)
             .stdout(Stdio::null())
@@ -115,7 +139,11 @@ impl Redis {
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if let Ok(s) = TcpStream::connect(("127.0.0.1", port)) {
-                return Some(Redis { child, r: BufReader::new(s), dir });
+                return Some(Redis {
+                    child,
+                    r: BufReader::new(s),
+                    dir,
+                });
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -126,7 +154,10 @@ impl Redis {
         let mut line = Vec::new();
         self.r.read_until(b'\n', &mut line).unwrap();
         if line[0] == b'$' {
-            let n: i64 = std::str::from_utf8(&line[1..line.len() - 2]).unwrap().parse().unwrap();
+            let n: i64 = std::str::from_utf8(&line[1..line.len() - 2])
+                .unwrap()
+                .parse()
+                .unwrap();
             if n >= 0 {
                 let mut buf = vec![0; n as usize + 2];
                 self.r.read_exact(&mut buf).unwrap();
@@ -144,7 +175,10 @@ impl Redis {
     fn used_memory(&mut self) -> usize {
         let info = self.command(&[b"INFO".to_vec(), b"memory".to_vec()]);
         let text = String::from_utf8_lossy(&info);
-        text.lines().find_map(|l| l.strip_prefix("used_memory:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+        text.lines()
+            .find_map(|l| l.strip_prefix("used_memory:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
     }
 }
 
@@ -157,23 +191,47 @@ impl Drop for Redis {
 }
 
 fn measure(zset: bool, redis: &mut Option<Redis>) {
-    let what = if zset { "sorted set (ZADD score member:N)" } else { "set (SADD member:N)" };
+    let what = if zset {
+        "sorted set (ZADD score member:N)"
+    } else {
+        "set (SADD member:N)"
+    };
     let cmds = commands(zset);
     let db = emberkv::Db::in_memory();
     let mut c = db.client();
-    let (req0, use0, rss0) = (REQUESTED.load(Ordering::Relaxed), USABLE.load(Ordering::Relaxed), rss());
+    let (req0, use0, rss0) = (
+        REQUESTED.load(Ordering::Relaxed),
+        USABLE.load(Ordering::Relaxed),
+        rss(),
+    );
     for argv in &cmds {
         c.execute(argv);
     }
     let card = c.execute(&[if zset { "ZCARD" } else { "SCARD" }, "big"]);
     let enc = c.execute(&["OBJECT", "ENCODING", "big"]);
-    let (req1, use1, rss1) = (REQUESTED.load(Ordering::Relaxed), USABLE.load(Ordering::Relaxed), rss());
+    let (req1, use1, rss1) = (
+        REQUESTED.load(Ordering::Relaxed),
+        USABLE.load(Ordering::Relaxed),
+        rss(),
+    );
     let per = |b: usize| b as f64 / N as f64;
     println!("{N}-member {what}");
     println!("  emberkv  {card:?} {enc:?}");
-    println!("    requested  {:>12} bytes  {:>6.1} B/member", req1 - req0, per(req1 - req0));
-    println!("    usable     {:>12} bytes  {:>6.1} B/member", use1 - use0, per(use1 - use0));
-    println!("    RSS growth {:>12} bytes  {:>6.1} B/member", rss1.saturating_sub(rss0), per(rss1.saturating_sub(rss0)));
+    println!(
+        "    requested  {:>12} bytes  {:>6.1} B/member",
+        req1 - req0,
+        per(req1 - req0)
+    );
+    println!(
+        "    usable     {:>12} bytes  {:>6.1} B/member",
+        use1 - use0,
+        per(use1 - use0)
+    );
+    println!(
+        "    RSS growth {:>12} bytes  {:>6.1} B/member",
+        rss1.saturating_sub(rss0),
+        per(rss1.saturating_sub(rss0))
+    );
     if let Some(r) = redis {
         r.command(&[b"FLUSHALL".to_vec()]);
         let before = r.used_memory();
@@ -182,7 +240,12 @@ fn measure(zset: bool, redis: &mut Option<Redis>) {
         }
         let after = r.used_memory();
         let enc = r.command(&[b"OBJECT".to_vec(), b"ENCODING".to_vec(), b"big".to_vec()]);
-        println!("  redis-server used_memory growth {:>12} bytes  {:>6.1} B/member ({})", after - before, per(after - before), String::from_utf8_lossy(&enc).trim());
+        println!(
+            "  redis-server used_memory growth {:>12} bytes  {:>6.1} B/member ({})",
+            after - before,
+            per(after - before),
+            String::from_utf8_lossy(&enc).trim()
+        );
         r.command(&[b"FLUSHALL".to_vec()]);
     }
     drop(c);

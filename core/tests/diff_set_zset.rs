@@ -76,12 +76,17 @@ fn score(r: &mut Rng) -> &'static str {
     if r.chance(85) {
         r.pick(&["1", "2.5", "-3", "0", "7", "1e3", "0.1", "3", "-0.5", "2"])
     } else {
-        r.pick(&["-0", "inf", "-inf", "+inf", "abc", "nan", "(1", "", " 1", "1e400", "0x10"])
+        r.pick(&[
+            "-0", "inf", "-inf", "+inf", "abc", "nan", "(1", "", " 1", "1e400", "0x10",
+        ])
     }
 }
 
 fn score_bound(r: &mut Rng) -> &'static str {
-    r.pick(&["1", "(1", "2.5", "(2.5", "-inf", "+inf", "(inf", "-3", "7", "(7", "0", "x", "", "nan", "((1", "1e3"])
+    r.pick(&[
+        "1", "(1", "2.5", "(2.5", "-inf", "+inf", "(inf", "-3", "7", "(7", "0", "x", "", "nan",
+        "((1", "1e3",
+    ])
 }
 
 fn lex_bound(r: &mut Rng) -> String {
@@ -92,7 +97,11 @@ fn lex_bound(r: &mut Rng) -> String {
         3 => "(".into(),
         4 => "a".into(),
         5 => "+x".into(),
-        _ => format!("{}{}", if r.chance(50) { "[" } else { "(" }, (b'a' + r.below(8) as u8) as char),
+        _ => format!(
+            "{}{}",
+            if r.chance(50) { "[" } else { "(" },
+            (b'a' + r.below(8) as u8) as char
+        ),
     }
 }
 
@@ -106,7 +115,14 @@ fn rank(r: &mut Rng) -> String {
 
 fn count_arg(r: &mut Rng) -> String {
     if r.chance(8) {
-        r.pick(&["x", "-1", "0", "-9223372036854775808", "9223372036854775808"]).into()
+        r.pick(&[
+            "x",
+            "-1",
+            "0",
+            "-9223372036854775808",
+            "9223372036854775808",
+        ])
+        .into()
     } else {
         (r.below(8) as i64).to_string()
     }
@@ -151,13 +167,24 @@ fn command(r: &mut Rng) -> (Vec<Vec<u8>>, Kind) {
         10 => {
             let mut v = vec![b("SRANDMEMBER"), sk(r)];
             if r.chance(70) {
-                v.push(if r.chance(30) { format!("-{}", r.below(6)).into_bytes() } else { count_arg(r).into_bytes() });
+                v.push(if r.chance(30) {
+                    format!("-{}", r.below(6)).into_bytes()
+                } else {
+                    count_arg(r).into_bytes()
+                });
             }
             (v, Rand)
         }
         11 => (vec![b("SMOVE"), sk(r), sk(r), member(r)], Exact),
         12 | 13 => {
-            let name = r.pick(&["SINTER", "SUNION", "SDIFF", "SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"]);
+            let name = r.pick(&[
+                "SINTER",
+                "SUNION",
+                "SDIFF",
+                "SINTERSTORE",
+                "SUNIONSTORE",
+                "SDIFFSTORE",
+            ]);
             let mut v = vec![b(name)];
             let store = name.ends_with("STORE");
             if store {
@@ -170,7 +197,14 @@ fn command(r: &mut Rng) -> (Vec<Vec<u8>>, Kind) {
         }
         14 => {
             let n = r.below(4);
-            let mut v = vec![b("SINTERCARD"), if r.chance(90) { n.to_string().into_bytes() } else { b("x") }];
+            let mut v = vec![
+                b("SINTERCARD"),
+                if r.chance(90) {
+                    n.to_string().into_bytes()
+                } else {
+                    b("x")
+                },
+            ];
             for _ in 0..n.max(1) {
                 v.push(sk(r));
             }
@@ -181,7 +215,11 @@ fn command(r: &mut Rng) -> (Vec<Vec<u8>>, Kind) {
             (v, Exact)
         }
         15 => {
-            let mut v = vec![b("SSCAN"), sk(r), if r.chance(90) { b("0") } else { b("x") }];
+            let mut v = vec![
+                b("SSCAN"),
+                sk(r),
+                if r.chance(90) { b("0") } else { b("x") },
+            ];
             if r.chance(30) {
                 v.extend([b("MATCH"), b(r.pick(&["*", "a*", "1*", "?", "[a-c]"]))]);
             }
@@ -202,7 +240,11 @@ fn command(r: &mut Rng) -> (Vec<Vec<u8>>, Kind) {
                 }
             }
             let many = r.chance(10);
-            let pairs = if r.chance(5) { 0 } else { 1 + r.below(if many { 25 } else { 3 }) };
+            let pairs = if r.chance(5) {
+                0
+            } else {
+                1 + r.below(if many { 25 } else { 3 })
+            };
             for _ in 0..pairs {
                 v.push(b(if lex { "0" } else { score(r) }));
                 v.push(member(r));
@@ -212,7 +254,10 @@ fn command(r: &mut Rng) -> (Vec<Vec<u8>>, Kind) {
             }
             (v, Exact)
         }
-        21 => (vec![b("ZINCRBY"), b(r.pick(ZSET_DSTS)), b(score(r)), member(r)], Exact),
+        21 => (
+            vec![b("ZINCRBY"), b(r.pick(ZSET_DSTS)), b(score(r)), member(r)],
+            Exact,
+        ),
         22 => {
             let mut v = vec![b("ZREM"), zk(r)];
             for _ in 0..1 + r.below(3) {
@@ -223,7 +268,10 @@ fn command(r: &mut Rng) -> (Vec<Vec<u8>>, Kind) {
         23 => (vec![b(r.pick(&["ZCARD", "TYPE", "OBJECT"])), zk(r)], Exact),
         24 => (vec![b("ZSCORE"), zk(r), member(r)], Exact),
         25 => (vec![b("ZMSCORE"), zk(r), member(r), member(r)], Exact),
-        26 => (vec![b(r.pick(&["ZRANK", "ZREVRANK"])), zk(r), member(r)], Exact),
+        26 => (
+            vec![b(r.pick(&["ZRANK", "ZREVRANK"])), zk(r), member(r)],
+            Exact,
+        ),
         27..=29 => {
             let by = r.below(3);
             let key = if by == 2 { b(r.pick(LEX_KEYS)) } else { zk(r) };
@@ -233,7 +281,11 @@ fn command(r: &mut Rng) -> (Vec<Vec<u8>>, Kind) {
                 _ => (lex_bound(r), lex_bound(r)),
             };
             let store = r.chance(25);
-            let mut v = if store { vec![b("ZRANGESTORE"), b(r.pick(ZSET_DSTS)), key] } else { vec![b("ZRANGE"), key] };
+            let mut v = if store {
+                vec![b("ZRANGESTORE"), b(r.pick(ZSET_DSTS)), key]
+            } else {
+                vec![b("ZRANGE"), key]
+            };
             v.push(lo.into_bytes());
             v.push(hi.into_bytes());
             match by {
@@ -269,17 +321,55 @@ fn command(r: &mut Rng) -> (Vec<Vec<u8>>, Kind) {
             (v, Exact)
         }
         31 => {
-            let name = r.pick(&["ZRANGEBYLEX", "ZREVRANGEBYLEX", "ZLEXCOUNT", "ZREMRANGEBYLEX"]);
-            let mut v = vec![b(name), b(r.pick(LEX_KEYS)), lex_bound(r).into_bytes(), lex_bound(r).into_bytes()];
+            let name = r.pick(&[
+                "ZRANGEBYLEX",
+                "ZREVRANGEBYLEX",
+                "ZLEXCOUNT",
+                "ZREMRANGEBYLEX",
+            ]);
+            let mut v = vec![
+                b(name),
+                b(r.pick(LEX_KEYS)),
+                lex_bound(r).into_bytes(),
+                lex_bound(r).into_bytes(),
+            ];
             if name.contains("RANGEBY") && r.chance(40) {
                 v.extend([b("LIMIT"), rank(r).into_bytes(), rank(r).into_bytes()]);
             }
             (v, Exact)
         }
-        32 => (vec![b("ZREVRANGE"), zk(r), rank(r).into_bytes(), rank(r).into_bytes(), b("WITHSCORES")], Exact),
-        33 => (vec![b("ZCOUNT"), zk(r), b(score_bound(r)), b(score_bound(r))], Exact),
-        34 => (vec![b("ZREMRANGEBYRANK"), zk(r), rank(r).into_bytes(), rank(r).into_bytes()], Exact),
-        35 => (vec![b("ZREMRANGEBYSCORE"), zk(r), b(score_bound(r)), b(score_bound(r))], Exact),
+        32 => (
+            vec![
+                b("ZREVRANGE"),
+                zk(r),
+                rank(r).into_bytes(),
+                rank(r).into_bytes(),
+                b("WITHSCORES"),
+            ],
+            Exact,
+        ),
+        33 => (
+            vec![b("ZCOUNT"), zk(r), b(score_bound(r)), b(score_bound(r))],
+            Exact,
+        ),
+        34 => (
+            vec![
+                b("ZREMRANGEBYRANK"),
+                zk(r),
+                rank(r).into_bytes(),
+                rank(r).into_bytes(),
+            ],
+            Exact,
+        ),
+        35 => (
+            vec![
+                b("ZREMRANGEBYSCORE"),
+                zk(r),
+                b(score_bound(r)),
+                b(score_bound(r)),
+            ],
+            Exact,
+        ),
         36 => {
             let mut v = vec![b(r.pick(&["ZPOPMIN", "ZPOPMAX"])), zk(r)];
             if r.chance(60) {
@@ -289,7 +379,14 @@ fn command(r: &mut Rng) -> (Vec<Vec<u8>>, Kind) {
         }
         37 => {
             let n = r.below(4);
-            let mut v = vec![b("ZMPOP"), if r.chance(92) { n.to_string().into_bytes() } else { b("x") }];
+            let mut v = vec![
+                b("ZMPOP"),
+                if r.chance(92) {
+                    n.to_string().into_bytes()
+                } else {
+                    b("x")
+                },
+            ];
             for _ in 0..n {
                 v.push(zk(r));
             }
@@ -302,7 +399,11 @@ fn command(r: &mut Rng) -> (Vec<Vec<u8>>, Kind) {
         38 => {
             let mut v = vec![b("ZRANDMEMBER"), zk(r)];
             if r.chance(70) {
-                v.push(if r.chance(30) { format!("-{}", r.below(6)).into_bytes() } else { count_arg(r).into_bytes() });
+                v.push(if r.chance(30) {
+                    format!("-{}", r.below(6)).into_bytes()
+                } else {
+                    count_arg(r).into_bytes()
+                });
                 if r.chance(50) {
                     v.push(b(if r.chance(90) { "WITHSCORES" } else { "FOO" }));
                 }
@@ -310,15 +411,29 @@ fn command(r: &mut Rng) -> (Vec<Vec<u8>>, Kind) {
             (v, Rand)
         }
         39..=42 => {
-            let name = r.pick(&["ZUNION", "ZINTER", "ZDIFF", "ZINTERCARD", "ZUNIONSTORE", "ZINTERSTORE", "ZDIFFSTORE"]);
+            let name = r.pick(&[
+                "ZUNION",
+                "ZINTER",
+                "ZDIFF",
+                "ZINTERCARD",
+                "ZUNIONSTORE",
+                "ZINTERSTORE",
+                "ZDIFFSTORE",
+            ]);
             let mut v = vec![b(name)];
             if name.ends_with("STORE") {
                 v.push(b(r.pick(ZSET_DSTS)));
             }
             let n = r.below(4);
-            v.push(if r.chance(93) { n.to_string().into_bytes() } else { b("x") });
+            v.push(if r.chance(93) {
+                n.to_string().into_bytes()
+            } else {
+                b("x")
+            });
             for _ in 0..n {
-                v.push(b(r.pick(&["z0", "z1", "z2", "s0", "s1", "zl", "str", "missing"])));
+                v.push(b(
+                    r.pick(&["z0", "z1", "z2", "s0", "s1", "zl", "str", "missing"])
+                ));
             }
             if r.chance(30) {
                 v.push(b("WEIGHTS"));
@@ -338,7 +453,11 @@ fn command(r: &mut Rng) -> (Vec<Vec<u8>>, Kind) {
             (v, Exact)
         }
         43 => {
-            let mut v = vec![b("ZSCAN"), zk(r), if r.chance(90) { b("0") } else { b("-1x") }];
+            let mut v = vec![
+                b("ZSCAN"),
+                zk(r),
+                if r.chance(90) { b("0") } else { b("-1x") },
+            ];
             if r.chance(30) {
                 v.extend([b("MATCH"), b(r.pick(&["*", "a*", "1*", "?"]))]);
             }
@@ -347,7 +466,14 @@ fn command(r: &mut Rng) -> (Vec<Vec<u8>>, Kind) {
             }
             (v, Scan)
         }
-        44 => (vec![b("OBJECT"), b("ENCODING"), b(r.pick(&["s0", "s1", "s2", "z0", "z1", "z2", "zl"]))], Exact),
+        44 => (
+            vec![
+                b("OBJECT"),
+                b("ENCODING"),
+                b(r.pick(&["s0", "s1", "s2", "z0", "z1", "z2", "zl"])),
+            ],
+            Exact,
+        ),
         _ => (vec![b("SET"), b("str"), b("v")], Exact),
     };
     if argv[0] == b"OBJECT" && argv.len() == 2 {
@@ -381,13 +507,18 @@ fn bulks(resp: &[u8]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn scan_all(send: &mut dyn FnMut(&[Vec<u8>]) -> Vec<u8>, argv: &[Vec<u8>]) -> Result<BTreeSet<Vec<Vec<u8>>>, Vec<u8>> {
+fn scan_all(
+    send: &mut dyn FnMut(&[Vec<u8>]) -> Vec<u8>,
+    argv: &[Vec<u8>],
+) -> Result<BTreeSet<Vec<Vec<u8>>>, Vec<u8>> {
     let zset = argv[0].eq_ignore_ascii_case(b"ZSCAN");
     let mut argv = argv.to_vec();
     let mut out = BTreeSet::new();
     for _ in 0..10_000 {
         let reply = send(&argv);
-        let Some(parts) = array_elements(&reply) else { return Err(reply) };
+        let Some(parts) = array_elements(&reply) else {
+            return Err(reply);
+        };
         let cursor = bulks(&[b"*1\r\n".as_slice(), &parts[0]].concat()).remove(0);
         let items = bulks(&parts[1]);
         if zset {
@@ -407,7 +538,9 @@ fn scan_all(send: &mut dyn FnMut(&[Vec<u8>]) -> Vec<u8>, argv: &[Vec<u8>]) -> Re
 
 #[test]
 fn random_commands_match_redis() {
-    let Some(srv) = RedisServer::start() else { return };
+    let Some(srv) = RedisServer::start() else {
+        return;
+    };
     let mut redis = srv.conn();
     let mut total = 0;
     for seed in 1..=6u64 {
@@ -416,13 +549,23 @@ fn random_commands_match_redis() {
         let mut r = Rng::new(seed);
         let setup: Vec<Vec<Vec<u8>>> = vec![
             vec![b("FLUSHALL")],
-            vec![b("CONFIG"), b("SET"), b("zset-max-listpack-entries"), b("16")],
+            vec![
+                b("CONFIG"),
+                b("SET"),
+                b("zset-max-listpack-entries"),
+                b("16"),
+            ],
             vec![b("CONFIG"), b("SET"), b("set-max-intset-entries"), b("16")],
             vec![b("SET"), b("str"), b("v")],
             vec![b("SET"), b("lexstr"), b("v")],
         ];
         for argv in &setup {
-            assert_eq!(execute(&mut ember, argv), redis.command(argv), "{}", show(argv));
+            assert_eq!(
+                execute(&mut ember, argv),
+                redis.command(argv),
+                "{}",
+                show(argv)
+            );
         }
         for step in 0..3000 {
             let (argv, kind) = command(&mut r);
@@ -431,7 +574,12 @@ fn random_commands_match_redis() {
             match kind {
                 Kind::Exact | Kind::Unordered => {
                     let (e, x) = (execute(&mut ember, &argv), redis.command(&argv));
-                    assert!(same_reply(&x, &e, kind == Kind::Unordered), "{ctx}\n  redis   {}\n  emberkv {}", escape(&x), escape(&e));
+                    assert!(
+                        same_reply(&x, &e, kind == Kind::Unordered),
+                        "{ctx}\n  redis   {}\n  emberkv {}",
+                        escape(&x),
+                        escape(&e)
+                    );
                 }
                 Kind::Pop => check_pop(&mut ember, &mut redis, &argv, &ctx),
                 Kind::Rand => check_rand(&mut ember, &mut redis, &argv, &ctx),
@@ -444,8 +592,16 @@ fn random_commands_match_redis() {
         }
         // the whole keyspace agrees at the end
         for key in ["s0", "s1", "s2", "z0", "z1", "z2", "zl", "str", "missing"] {
-            for argv in [vec![b("TYPE"), b(key)], vec![b("OBJECT"), b("ENCODING"), b(key)]] {
-                assert_eq!(execute(&mut ember, &argv), redis.command(&argv), "seed {seed} end: {}", show(&argv));
+            for argv in [
+                vec![b("TYPE"), b(key)],
+                vec![b("OBJECT"), b("ENCODING"), b(key)],
+            ] {
+                assert_eq!(
+                    execute(&mut ember, &argv),
+                    redis.command(&argv),
+                    "seed {seed} end: {}",
+                    show(&argv)
+                );
             }
             let t = execute(&mut ember, &[b("TYPE"), b(key)]);
             let dump = if t == b"+zset\r\n" {
@@ -453,7 +609,11 @@ fn random_commands_match_redis() {
             } else {
                 vec![b("SMEMBERS"), b(key)]
             };
-            assert!(same_reply(&redis.command(&dump), &execute(&mut ember, &dump), true), "seed {seed} end: {}", show(&dump));
+            assert!(
+                same_reply(&redis.command(&dump), &execute(&mut ember, &dump), true),
+                "seed {seed} end: {}",
+                show(&dump)
+            );
         }
     }
     eprintln!("{total} random commands agreed with redis-server");
@@ -477,13 +637,22 @@ fn check_pop(ember: &mut emberkv::Client, redis: &mut RespConn, argv: &[Vec<u8>]
     if everything || popped.is_empty() {
         // deterministic: Redis pops the same (all or nothing)
         let x = redis.command(argv);
-        assert!(same_reply(&x, &e, true), "{ctx}\n  redis   {}\n  emberkv {}", escape(&x), escape(&e));
+        assert!(
+            same_reply(&x, &e, true),
+            "{ctx}\n  redis   {}\n  emberkv {}",
+            escape(&x),
+            escape(&e)
+        );
         return;
     }
     let mut srem = vec![b("SREM"), argv[1].clone()];
     srem.extend(popped.iter().cloned());
     let x = redis.command(&srem);
-    assert_eq!(x, format!(":{}\r\n", popped.len()).into_bytes(), "{ctx}: SPOP gave members Redis does not have");
+    assert_eq!(
+        x,
+        format!(":{}\r\n", popped.len()).into_bytes(),
+        "{ctx}: SPOP gave members Redis does not have"
+    );
 }
 
 /// SRANDMEMBER / ZRANDMEMBER: same size, and emberkv's picks exist in Redis.
@@ -499,20 +668,45 @@ fn check_rand(ember: &mut emberkv::Client, redis: &mut RespConn, argv: &[Vec<u8>
         return;
     }
     let (ei, xi) = (bulks(&e), bulks(&x));
-    assert_eq!(ei.len(), xi.len(), "{ctx}\n  redis   {}\n  emberkv {}", escape(&x), escape(&e));
+    assert_eq!(
+        ei.len(),
+        xi.len(),
+        "{ctx}\n  redis   {}\n  emberkv {}",
+        escape(&x),
+        escape(&e)
+    );
     let zset = argv[0].eq_ignore_ascii_case(b"ZRANDMEMBER");
     let withscores = argv.len() == 4;
     let step = if withscores { 2 } else { 1 };
     for item in ei.chunks(step) {
-        let check = if zset { vec![b("ZSCORE"), argv[1].clone(), item[0].clone()] } else { vec![b("SISMEMBER"), argv[1].clone(), item[0].clone()] };
+        let check = if zset {
+            vec![b("ZSCORE"), argv[1].clone(), item[0].clone()]
+        } else {
+            vec![b("SISMEMBER"), argv[1].clone(), item[0].clone()]
+        };
         let got = redis.command(&check);
         if zset {
-            assert_ne!(got, b"$-1\r\n".to_vec(), "{ctx}: {} is not a member", escape(&item[0]));
+            assert_ne!(
+                got,
+                b"$-1\r\n".to_vec(),
+                "{ctx}: {} is not a member",
+                escape(&item[0])
+            );
             if withscores {
-                assert_eq!(bulks(&[b"*1\r\n".as_slice(), &got].concat())[0], item[1], "{ctx}: score of {}", escape(&item[0]));
+                assert_eq!(
+                    bulks(&[b"*1\r\n".as_slice(), &got].concat())[0],
+                    item[1],
+                    "{ctx}: score of {}",
+                    escape(&item[0])
+                );
             }
         } else {
-            assert_eq!(got, b":1\r\n".to_vec(), "{ctx}: {} is not a member", escape(&item[0]));
+            assert_eq!(
+                got,
+                b":1\r\n".to_vec(),
+                "{ctx}: {} is not a member",
+                escape(&item[0])
+            );
         }
     }
 }

@@ -74,7 +74,10 @@ fn ordered(z: &BTreeMap<Member, f64>) -> Vec<(Member, f64)> {
 
 fn bulk_set(r: &Reply) -> BTreeSet<Member> {
     match r {
-        Reply::Array(v) | Reply::Set(v) => v.iter().map(|x| x.as_bytes().expect("bulk").to_vec()).collect(),
+        Reply::Array(v) | Reply::Set(v) => v
+            .iter()
+            .map(|x| x.as_bytes().expect("bulk").to_vec())
+            .collect(),
         other => panic!("not an array: {other:?}"),
     }
 }
@@ -113,7 +116,10 @@ impl Runner {
 
     fn check(&mut self, argv: Vec<Vec<u8>>, want: Reply) {
         let got = self.exec(&argv);
-        let shown: Vec<String> = argv.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+        let shown: Vec<String> = argv
+            .iter()
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
         assert_eq!(got, want, "step {}: {}", self.step, shown.join(" "));
     }
 
@@ -177,7 +183,11 @@ impl Runner {
                 let count = self.rng.below(6) as i64 - 2;
                 let got = self.exec(&[b"SRANDMEMBER".to_vec(), kb, count.to_string().into_bytes()]);
                 let s = self.m.sets.get(&k).cloned().unwrap_or_default();
-                let want_len = if count < 0 { if s.is_empty() { 0 } else { (-count) as usize } } else { (count as usize).min(s.len()) };
+                let want_len = if count < 0 {
+                    if s.is_empty() { 0 } else { (-count) as usize }
+                } else {
+                    (count as usize).min(s.len())
+                };
                 assert_eq!(array_len(&got), want_len, "step {}", self.step);
                 assert!(bulk_set(&got).is_subset(&s), "step {}", self.step);
             }
@@ -187,9 +197,16 @@ impl Runner {
                 let moved = self.m.sets.get(&k).is_some_and(|s| s.contains(&m));
                 if moved && dst != k {
                     self.m.sets.get_mut(&k).unwrap().remove(&m);
-                    self.m.sets.entry(dst.clone()).or_default().insert(m.clone());
+                    self.m
+                        .sets
+                        .entry(dst.clone())
+                        .or_default()
+                        .insert(m.clone());
                 }
-                self.check(vec![b"SMOVE".to_vec(), kb, dst.into_bytes(), m], Reply::Int(moved as i64));
+                self.check(
+                    vec![b"SMOVE".to_vec(), kb, dst.into_bytes(), m],
+                    Reply::Int(moved as i64),
+                );
             }
             9 | 10 => {
                 let (a, b) = (self.set_key(), self.set_key());
@@ -201,12 +218,21 @@ impl Runner {
                     _ => ("SDIFF", sa.difference(&sb).cloned().collect()),
                 };
                 if self.rng.chance(50) {
-                    let got = self.exec(&[name.as_bytes().to_vec(), a.into_bytes(), b.into_bytes()]);
+                    let got =
+                        self.exec(&[name.as_bytes().to_vec(), a.into_bytes(), b.into_bytes()]);
                     assert_eq!(bulk_set(&got), res, "step {}: {name}", self.step);
                 } else {
                     let dst = self.set_key();
                     let store = format!("{name}STORE");
-                    self.check(vec![store.into_bytes(), dst.clone().into_bytes(), a.into_bytes(), b.into_bytes()], Reply::Int(res.len() as i64));
+                    self.check(
+                        vec![
+                            store.into_bytes(),
+                            dst.clone().into_bytes(),
+                            a.into_bytes(),
+                            b.into_bytes(),
+                        ],
+                        Reply::Int(res.len() as i64),
+                    );
                     self.m.sets.insert(dst, res);
                 }
             }
@@ -218,7 +244,14 @@ impl Runner {
                 let limit = self.rng.below(4);
                 let want = if limit == 0 { n } else { n.min(limit) };
                 self.check(
-                    vec![b"SINTERCARD".to_vec(), b"2".to_vec(), a.into_bytes(), b.into_bytes(), b"LIMIT".to_vec(), limit.to_string().into_bytes()],
+                    vec![
+                        b"SINTERCARD".to_vec(),
+                        b"2".to_vec(),
+                        a.into_bytes(),
+                        b.into_bytes(),
+                        b"LIMIT".to_vec(),
+                        limit.to_string().into_bytes(),
+                    ],
                     Reply::Int(want as i64),
                 );
             }
@@ -232,14 +265,24 @@ impl Runner {
         let pool = if self.rng.chance(10) { 400 } else { 30 };
         match self.rng.below(19) {
             0..=3 | 16..=18 => {
-                let (nx, xx, ch) = (self.rng.chance(15), self.rng.chance(15), self.rng.chance(30));
-                let (gt, lt) = if nx { (false, false) } else { (self.rng.chance(15), self.rng.chance(15)) };
+                let (nx, xx, ch) = (
+                    self.rng.chance(15),
+                    self.rng.chance(15),
+                    self.rng.chance(30),
+                );
+                let (gt, lt) = if nx {
+                    (false, false)
+                } else {
+                    (self.rng.chance(15), self.rng.chance(15))
+                };
                 if (nx && xx) || (gt && lt) {
                     return;
                 }
                 let big = self.rng.chance(5);
                 let n = 1 + self.rng.below(if big { 80 } else { 4 });
-                let pairs: Vec<(f64, Member)> = (0..n).map(|_| (score(&mut self.rng), member(&mut self.rng, pool))).collect();
+                let pairs: Vec<(f64, Member)> = (0..n)
+                    .map(|_| (score(&mut self.rng), member(&mut self.rng, pool)))
+                    .collect();
                 let mut argv = vec![b"ZADD".to_vec(), kb];
                 for (flag, on) in [("NX", nx), ("XX", xx), ("GT", gt), ("LT", lt), ("CH", ch)] {
                     if on {
@@ -256,7 +299,9 @@ impl Runner {
                             z.insert(m.clone(), *s);
                             added += 1;
                         }
-                        Some(cur) if !nx && !(gt && *s <= cur) && !(lt && *s >= cur) && *s != cur => {
+                        Some(cur)
+                            if !nx && !(gt && *s <= cur) && !(lt && *s >= cur) && *s != cur =>
+                        {
                             z.insert(m.clone(), *s);
                             changed += 1;
                         }
@@ -269,16 +314,26 @@ impl Runner {
                 let (inc, m) = (score(&mut self.rng), member(&mut self.rng, pool));
                 let z = self.m.zsets.entry(k).or_default();
                 let new = z.get(&m).copied().unwrap_or(0.0) + inc;
-                let argv = vec![b"ZINCRBY".to_vec(), kb, fmt_score(inc).into_bytes(), m.clone()];
+                let argv = vec![
+                    b"ZINCRBY".to_vec(),
+                    kb,
+                    fmt_score(inc).into_bytes(),
+                    m.clone(),
+                ];
                 if new.is_nan() {
-                    self.check(argv, Reply::Error("ERR resulting score is not a number (NaN)".into()));
+                    self.check(
+                        argv,
+                        Reply::Error("ERR resulting score is not a number (NaN)".into()),
+                    );
                 } else {
                     z.insert(m, new);
                     self.check(argv, Reply::Double(new));
                 }
             }
             5 => {
-                let ms: Vec<Member> = (0..1 + self.rng.below(3)).map(|_| member(&mut self.rng, pool)).collect();
+                let ms: Vec<Member> = (0..1 + self.rng.below(3))
+                    .map(|_| member(&mut self.rng, pool))
+                    .collect();
                 let z = self.m.zsets.entry(k).or_default();
                 let n = ms.iter().filter(|m| z.remove(*m).is_some()).count();
                 let mut argv = vec![b"ZREM".to_vec(), kb];
@@ -287,7 +342,12 @@ impl Runner {
             }
             6 => {
                 let m = member(&mut self.rng, pool);
-                let want = self.m.zsets.get(&k).and_then(|z| z.get(&m)).map_or(Reply::Nil, |s| Reply::Double(*s));
+                let want = self
+                    .m
+                    .zsets
+                    .get(&k)
+                    .and_then(|z| z.get(&m))
+                    .map_or(Reply::Nil, |s| Reply::Double(*s));
                 self.check(vec![b"ZSCORE".to_vec(), kb, m], want);
             }
             7 => {
@@ -298,25 +358,52 @@ impl Runner {
                     Some(r) => Reply::Int(if rev { o.len() - 1 - r } else { r } as i64),
                     None => Reply::Nil,
                 };
-                self.check(vec![if rev { b"ZREVRANK".to_vec() } else { b"ZRANK".to_vec() }, kb, m], want);
+                self.check(
+                    vec![
+                        if rev {
+                            b"ZREVRANK".to_vec()
+                        } else {
+                            b"ZRANK".to_vec()
+                        },
+                        kb,
+                        m,
+                    ],
+                    want,
+                );
             }
             8 => {
                 let o = self.m.zsets.get(&k).map(ordered).unwrap_or_default();
-                let (start, stop) = (self.rng.below(30) as i64 - 15, self.rng.below(30) as i64 - 15);
+                let (start, stop) = (
+                    self.rng.below(30) as i64 - 15,
+                    self.rng.below(30) as i64 - 15,
+                );
                 let n = o.len() as i64;
                 let norm = |i: i64| if i < 0 { n + i } else { i };
                 let (s, e) = (norm(start).max(0), norm(stop).min(n - 1));
-                let sel: Vec<(Member, f64)> = if s > e || s >= n { Vec::new() } else { o[s as usize..=e as usize].to_vec() };
+                let sel: Vec<(Member, f64)> = if s > e || s >= n {
+                    Vec::new()
+                } else {
+                    o[s as usize..=e as usize].to_vec()
+                };
                 let rev = self.rng.chance(30);
                 let sel = if rev {
                     // ranks counted from the top
                     let mut r: Vec<(Member, f64)> = o.iter().rev().cloned().collect::<Vec<_>>();
-                    r = if s > e || s >= n { Vec::new() } else { r[s as usize..=e as usize].to_vec() };
+                    r = if s > e || s >= n {
+                        Vec::new()
+                    } else {
+                        r[s as usize..=e as usize].to_vec()
+                    };
                     r
                 } else {
                     sel
                 };
-                let mut argv = vec![b"ZRANGE".to_vec(), kb, start.to_string().into_bytes(), stop.to_string().into_bytes()];
+                let mut argv = vec![
+                    b"ZRANGE".to_vec(),
+                    kb,
+                    start.to_string().into_bytes(),
+                    stop.to_string().into_bytes(),
+                ];
                 if rev {
                     argv.push(b"REV".to_vec());
                 }
@@ -327,13 +414,21 @@ impl Runner {
                 let o = self.m.zsets.get(&k).map(ordered).unwrap_or_default();
                 let (a, b) = (score(&mut self.rng), score(&mut self.rng));
                 let (minex, maxex) = (self.rng.chance(30), self.rng.chance(30));
-                let inr = |s: f64| (if minex { s > a } else { s >= a }) && (if maxex { s < b } else { s <= b });
+                let inr = |s: f64| {
+                    (if minex { s > a } else { s >= a }) && (if maxex { s < b } else { s <= b })
+                };
                 let sel: Vec<(Member, f64)> = o.into_iter().filter(|(_, s)| inr(*s)).collect();
-                let bound = |ex: bool, v: f64| format!("{}{}", if ex { "(" } else { "" }, fmt_score(v)).into_bytes();
+                let bound = |ex: bool, v: f64| {
+                    format!("{}{}", if ex { "(" } else { "" }, fmt_score(v)).into_bytes()
+                };
                 let offset = self.rng.below(4);
                 let count = self.rng.below(5) as i64 - 1;
                 let rev = self.rng.chance(40);
-                let mut want: Vec<(Member, f64)> = if rev { sel.into_iter().rev().collect() } else { sel };
+                let mut want: Vec<(Member, f64)> = if rev {
+                    sel.into_iter().rev().collect()
+                } else {
+                    sel
+                };
                 want = want.into_iter().skip(offset).collect();
                 if count >= 0 {
                     want.truncate(count as usize);
@@ -341,9 +436,22 @@ impl Runner {
                 if self.rng.chance(50) {
                     let (lo, hi) = (bound(minex, a), bound(maxex, b));
                     let (x, y) = if rev { (hi, lo) } else { (lo, hi) };
-                    let name = if rev { b"ZREVRANGEBYSCORE".to_vec() } else { b"ZRANGEBYSCORE".to_vec() };
+                    let name = if rev {
+                        b"ZREVRANGEBYSCORE".to_vec()
+                    } else {
+                        b"ZRANGEBYSCORE".to_vec()
+                    };
                     self.check(
-                        vec![name, kb, x, y, b"WITHSCORES".to_vec(), b"LIMIT".to_vec(), offset.to_string().into_bytes(), count.to_string().into_bytes()],
+                        vec![
+                            name,
+                            kb,
+                            x,
+                            y,
+                            b"WITHSCORES".to_vec(),
+                            b"LIMIT".to_vec(),
+                            offset.to_string().into_bytes(),
+                            count.to_string().into_bytes(),
+                        ],
                         flat_pairs(&want),
                     );
                 } else {
@@ -356,7 +464,11 @@ impl Runner {
                     } else {
                         argv.extend([lo, hi, b"BYSCORE".to_vec()]);
                     }
-                    argv.extend([b"LIMIT".to_vec(), offset.to_string().into_bytes(), count.to_string().into_bytes()]);
+                    argv.extend([
+                        b"LIMIT".to_vec(),
+                        offset.to_string().into_bytes(),
+                        count.to_string().into_bytes(),
+                    ]);
                     self.check(argv, Reply::Int(n as i64));
                     self.m.zsets.insert(dst, want.into_iter().collect());
                 }
@@ -365,7 +477,15 @@ impl Runner {
                 let o = self.m.zsets.get(&k).map(ordered).unwrap_or_default();
                 let (a, b) = (score(&mut self.rng), score(&mut self.rng));
                 let n = o.iter().filter(|(_, s)| *s >= a && *s <= b).count();
-                self.check(vec![b"ZCOUNT".to_vec(), kb, fmt_score(a).into_bytes(), fmt_score(b).into_bytes()], Reply::Int(n as i64));
+                self.check(
+                    vec![
+                        b"ZCOUNT".to_vec(),
+                        kb,
+                        fmt_score(a).into_bytes(),
+                        fmt_score(b).into_bytes(),
+                    ],
+                    Reply::Int(n as i64),
+                );
             }
             11 => {
                 let o = self.m.zsets.get(&k).map(ordered).unwrap_or_default();
@@ -373,24 +493,50 @@ impl Runner {
                 let n = o.len() as i64;
                 let norm = |i: i64| if i < 0 { n + i } else { i };
                 let (s, e) = (norm(start).max(0), norm(stop).min(n - 1));
-                let gone: Vec<Member> = if s > e || s >= n { Vec::new() } else { o[s as usize..=e as usize].iter().map(|x| x.0.clone()).collect() };
+                let gone: Vec<Member> = if s > e || s >= n {
+                    Vec::new()
+                } else {
+                    o[s as usize..=e as usize]
+                        .iter()
+                        .map(|x| x.0.clone())
+                        .collect()
+                };
                 let z = self.m.zsets.entry(k).or_default();
                 for g in &gone {
                     z.remove(g);
                 }
-                self.check(vec![b"ZREMRANGEBYRANK".to_vec(), kb, start.to_string().into_bytes(), stop.to_string().into_bytes()], Reply::Int(gone.len() as i64));
+                self.check(
+                    vec![
+                        b"ZREMRANGEBYRANK".to_vec(),
+                        kb,
+                        start.to_string().into_bytes(),
+                        stop.to_string().into_bytes(),
+                    ],
+                    Reply::Int(gone.len() as i64),
+                );
             }
             12 => {
                 let max = self.rng.chance(50);
                 let count = self.rng.below(4);
                 let o = self.m.zsets.get(&k).map(ordered).unwrap_or_default();
-                let taken: Vec<(Member, f64)> = if max { o.iter().rev().take(count).cloned().collect() } else { o.iter().take(count).cloned().collect() };
+                let taken: Vec<(Member, f64)> = if max {
+                    o.iter().rev().take(count).cloned().collect()
+                } else {
+                    o.iter().take(count).cloned().collect()
+                };
                 let z = self.m.zsets.entry(k).or_default();
                 for (m, _) in &taken {
                     z.remove(m);
                 }
-                let name = if max { b"ZPOPMAX".to_vec() } else { b"ZPOPMIN".to_vec() };
-                self.check(vec![name, kb, count.to_string().into_bytes()], flat_pairs(&taken));
+                let name = if max {
+                    b"ZPOPMAX".to_vec()
+                } else {
+                    b"ZPOPMIN".to_vec()
+                };
+                self.check(
+                    vec![name, kb, count.to_string().into_bytes()],
+                    flat_pairs(&taken),
+                );
             }
             13 => {
                 let (a, b) = (self.zset_key(), self.zset_key());
@@ -418,14 +564,39 @@ impl Runner {
                         }
                         ("ZINTER", i)
                     }
-                    _ => ("ZDIFF", if a == b { BTreeMap::new() } else { za.iter().filter(|(m, _)| !zb.contains_key(*m)).map(|(m, s)| (m.clone(), *s)).collect() }),
+                    _ => (
+                        "ZDIFF",
+                        if a == b {
+                            BTreeMap::new()
+                        } else {
+                            za.iter()
+                                .filter(|(m, _)| !zb.contains_key(*m))
+                                .map(|(m, s)| (m.clone(), *s))
+                                .collect()
+                        },
+                    ),
                 };
                 if self.rng.chance(50) {
-                    self.check(vec![name.into(), b"2".to_vec(), a.into_bytes(), b.into_bytes(), b"WITHSCORES".to_vec()], flat_pairs(&ordered(&res)));
+                    self.check(
+                        vec![
+                            name.into(),
+                            b"2".to_vec(),
+                            a.into_bytes(),
+                            b.into_bytes(),
+                            b"WITHSCORES".to_vec(),
+                        ],
+                        flat_pairs(&ordered(&res)),
+                    );
                 } else {
                     let dst = self.zset_key();
                     self.check(
-                        vec![format!("{name}STORE").into_bytes(), dst.clone().into_bytes(), b"2".to_vec(), a.into_bytes(), b.into_bytes()],
+                        vec![
+                            format!("{name}STORE").into_bytes(),
+                            dst.clone().into_bytes(),
+                            b"2".to_vec(),
+                            a.into_bytes(),
+                            b.into_bytes(),
+                        ],
                         Reply::Int(res.len() as i64),
                     );
                     self.m.zsets.insert(dst, res);
@@ -438,7 +609,10 @@ impl Runner {
                     let m = member(&mut self.rng, pool);
                     let z = self.m.zsets.entry(lk.clone()).or_default();
                     let added = z.insert(m.clone(), 0.0).is_none();
-                    self.check(vec![b"ZADD".to_vec(), lk.into_bytes(), b"0".to_vec(), m], Reply::Int(added as i64));
+                    self.check(
+                        vec![b"ZADD".to_vec(), lk.into_bytes(), b"0".to_vec(), m],
+                        Reply::Int(added as i64),
+                    );
                 } else {
                     let o = self.m.zsets.get(&lk).map(ordered).unwrap_or_default();
                     let (x, y) = (member(&mut self.rng, pool), member(&mut self.rng, pool));
@@ -446,15 +620,29 @@ impl Runner {
                     let sel: Vec<Member> = o
                         .into_iter()
                         .map(|p| p.0)
-                        .filter(|m| (if xe { *m > x } else { *m >= x }) && (if ye { *m < y } else { *m <= y }))
+                        .filter(|m| {
+                            (if xe { *m > x } else { *m >= x })
+                                && (if ye { *m < y } else { *m <= y })
+                        })
                         .collect();
                     let b = |ex: bool, v: &Member| {
                         let mut s = vec![if ex { b'(' } else { b'[' }];
                         s.extend_from_slice(v);
                         s
                     };
-                    self.check(vec![b"ZRANGEBYLEX".to_vec(), lk.clone().into_bytes(), b(xe, &x), b(ye, &y)], bulks(sel.clone()));
-                    self.check(vec![b"ZLEXCOUNT".to_vec(), lk.into_bytes(), b(xe, &x), b(ye, &y)], Reply::Int(sel.len() as i64));
+                    self.check(
+                        vec![
+                            b"ZRANGEBYLEX".to_vec(),
+                            lk.clone().into_bytes(),
+                            b(xe, &x),
+                            b(ye, &y),
+                        ],
+                        bulks(sel.clone()),
+                    );
+                    self.check(
+                        vec![b"ZLEXCOUNT".to_vec(), lk.into_bytes(), b(xe, &x), b(ye, &y)],
+                        Reply::Int(sel.len() as i64),
+                    );
                 }
             }
             _ => {
@@ -470,7 +658,11 @@ impl Runner {
     fn big_zset_op(&mut self) {
         let k = "zbig".to_string();
         let op = self.rng.below(5);
-        let o = if op >= 2 { self.m.zsets.get(&k).map(ordered).unwrap_or_default() } else { Vec::new() };
+        let o = if op >= 2 {
+            self.m.zsets.get(&k).map(ordered).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         match op {
             0 | 1 => {
                 let mut argv = vec![b"ZADD".to_vec(), k.clone().into_bytes()];
@@ -490,7 +682,11 @@ impl Runner {
                 let mut gone = 0;
                 let z = self.m.zsets.entry(k).or_default();
                 for _ in 0..30 {
-                    let m = if !o.is_empty() && self.rng.chance(80) { o[self.rng.below(o.len())].0.clone() } else { b"none".to_vec() };
+                    let m = if !o.is_empty() && self.rng.chance(80) {
+                        o[self.rng.below(o.len())].0.clone()
+                    } else {
+                        b"none".to_vec()
+                    };
                     gone += z.remove(&m).is_some() as i64;
                     argv.push(m);
                 }
@@ -499,14 +695,26 @@ impl Runner {
             3 if !o.is_empty() => {
                 for _ in 0..10 {
                     let r = self.rng.below(o.len());
-                    self.check(vec![b"ZRANK".to_vec(), k.clone().into_bytes(), o[r].0.clone()], Reply::Int(r as i64));
+                    self.check(
+                        vec![b"ZRANK".to_vec(), k.clone().into_bytes(), o[r].0.clone()],
+                        Reply::Int(r as i64),
+                    );
                 }
             }
             _ if !o.is_empty() => {
                 let start = self.rng.below(o.len());
                 let stop = start + self.rng.below(100);
                 let want = o[start..=stop.min(o.len() - 1)].to_vec();
-                self.check(vec![b"ZRANGE".to_vec(), k.into_bytes(), start.to_string().into_bytes(), stop.to_string().into_bytes(), b"WITHSCORES".to_vec()], flat_pairs(&want));
+                self.check(
+                    vec![
+                        b"ZRANGE".to_vec(),
+                        k.into_bytes(),
+                        start.to_string().into_bytes(),
+                        stop.to_string().into_bytes(),
+                        b"WITHSCORES".to_vec(),
+                    ],
+                    flat_pairs(&want),
+                );
             }
             _ => {}
         }
@@ -522,8 +730,16 @@ impl Runner {
             let mut seen = BTreeSet::new();
             let mut cursor = b"0".to_vec();
             loop {
-                let r = self.exec(&[b"SSCAN".to_vec(), k.clone().into_bytes(), cursor, b"COUNT".to_vec(), b"7".to_vec()]);
-                let Reply::Array(parts) = r else { panic!("SSCAN reply") };
+                let r = self.exec(&[
+                    b"SSCAN".to_vec(),
+                    k.clone().into_bytes(),
+                    cursor,
+                    b"COUNT".to_vec(),
+                    b"7".to_vec(),
+                ]);
+                let Reply::Array(parts) = r else {
+                    panic!("SSCAN reply")
+                };
                 seen.extend(bulk_set(&parts[1]));
                 cursor = parts[0].as_bytes().unwrap().to_vec();
                 if cursor == b"0" {
@@ -534,16 +750,42 @@ impl Runner {
         }
         let zsets = self.m.zsets.clone();
         for (k, z) in &zsets {
-            self.check(vec![b"ZRANGE".to_vec(), k.clone().into_bytes(), b"0".to_vec(), b"-1".to_vec(), b"WITHSCORES".to_vec()], flat_pairs(&ordered(z)));
+            self.check(
+                vec![
+                    b"ZRANGE".to_vec(),
+                    k.clone().into_bytes(),
+                    b"0".to_vec(),
+                    b"-1".to_vec(),
+                    b"WITHSCORES".to_vec(),
+                ],
+                flat_pairs(&ordered(z)),
+            );
             let mut seen = BTreeMap::new();
             let mut cursor = b"0".to_vec();
             loop {
-                let count = if z.len() > 500 { b"300".to_vec() } else { b"5".to_vec() };
-                let r = self.exec(&[b"ZSCAN".to_vec(), k.clone().into_bytes(), cursor, b"COUNT".to_vec(), count]);
-                let Reply::Array(parts) = r else { panic!("ZSCAN reply") };
-                let Reply::Array(items) = &parts[1] else { panic!("ZSCAN items") };
+                let count = if z.len() > 500 {
+                    b"300".to_vec()
+                } else {
+                    b"5".to_vec()
+                };
+                let r = self.exec(&[
+                    b"ZSCAN".to_vec(),
+                    k.clone().into_bytes(),
+                    cursor,
+                    b"COUNT".to_vec(),
+                    count,
+                ]);
+                let Reply::Array(parts) = r else {
+                    panic!("ZSCAN reply")
+                };
+                let Reply::Array(items) = &parts[1] else {
+                    panic!("ZSCAN items")
+                };
                 for p in items.chunks(2) {
-                    let s: f64 = std::str::from_utf8(p[1].as_bytes().unwrap()).unwrap().parse().unwrap();
+                    let s: f64 = std::str::from_utf8(p[1].as_bytes().unwrap())
+                        .unwrap()
+                        .parse()
+                        .unwrap();
                     seen.insert(p[0].as_bytes().unwrap().to_vec(), s);
                 }
                 cursor = parts[0].as_bytes().unwrap().to_vec();
@@ -554,8 +796,15 @@ impl Runner {
             assert_eq!(seen, *z, "step {}: ZSCAN {k}", self.step);
         }
         // nothing else exists
-        let Reply::Array(keys) = self.exec(&[b"KEYS".to_vec(), b"*".to_vec()]) else { panic!("KEYS") };
-        assert_eq!(keys.len(), sets.len() + zsets.len(), "step {}: stray keys", self.step);
+        let Reply::Array(keys) = self.exec(&[b"KEYS".to_vec(), b"*".to_vec()]) else {
+            panic!("KEYS")
+        };
+        assert_eq!(
+            keys.len(),
+            sets.len() + zsets.len(),
+            "step {}: stray keys",
+            self.step
+        );
     }
 }
 
@@ -564,10 +813,19 @@ fn random_sequences_match_the_model() {
     for seed in 1..=3 {
         let db = Db::in_memory();
         let mut c = db.client();
-        for (p, v) in [("set-max-intset-entries", "8"), ("set-max-listpack-entries", "8"), ("zset-max-listpack-entries", "8")] {
+        for (p, v) in [
+            ("set-max-intset-entries", "8"),
+            ("set-max-listpack-entries", "8"),
+            ("zset-max-listpack-entries", "8"),
+        ] {
             assert_eq!(c.execute(&["CONFIG", "SET", p, v]), Reply::ok());
         }
-        let mut r = Runner { c, m: Model::default(), rng: Rng::new(seed), step: 0 };
+        let mut r = Runner {
+            c,
+            m: Model::default(),
+            rng: Rng::new(seed),
+            step: 0,
+        };
         for step in 0..5000 {
             r.step = step;
             match r.rng.below(100) {

@@ -21,7 +21,13 @@ use crate::util::rng::random_below;
 
 type R = Result<Reply, Reply>;
 
-const fn cmd(name: &'static str, arity: i32, flags: u32, keys: (i32, i32, i32), handler: super::Handler) -> CommandSpec {
+const fn cmd(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    keys: (i32, i32, i32),
+    handler: super::Handler,
+) -> CommandSpec {
     CommandSpec::new(name, arity, flags, keys, "set", handler)
 }
 
@@ -49,7 +55,9 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
 /// the keys numkeys announces, as far as argv reaches (handlers reject a bad
 /// numkeys before touching any key).
 pub(crate) fn numkeys_positions(a: &[&[u8]], at: usize) -> Vec<usize> {
-    let Some(n) = a.get(at).and_then(|b| parse_i64(b)) else { return Vec::new() };
+    let Some(n) = a.get(at).and_then(|b| parse_i64(b)) else {
+        return Vec::new();
+    };
     if n < 1 {
         return Vec::new();
     }
@@ -102,11 +110,14 @@ fn all_members(s: &SetValue) -> Vec<Reply> {
 /// the generic integer error), a value outside `min..=max` gives `msg` (or
 /// the range message).
 pub(crate) fn range_long(arg: &[u8], min: i64, max: i64, msg: Option<&str>) -> Result<i64, Reply> {
-    let v = parse_i64(arg).ok_or_else(|| msg.map_or_else(err::not_int, |m| Reply::error(format!("ERR {m}"))))?;
+    let v = parse_i64(arg)
+        .ok_or_else(|| msg.map_or_else(err::not_int, |m| Reply::error(format!("ERR {m}"))))?;
     if v < min || v > max {
         return Err(match msg {
             Some(m) => Reply::error(format!("ERR {m}")),
-            None => Reply::error(format!("ERR value is out of range, value must between {min} and {max}")),
+            None => Reply::error(format!(
+                "ERR value is out of range, value must between {min} and {max}"
+            )),
         });
     }
     Ok(v)
@@ -114,7 +125,12 @@ pub(crate) fn range_long(arg: &[u8], min: i64, max: i64, msg: Option<&str>) -> R
 
 /// Redis's `getPositiveLongFromObjectOrReply`.
 pub(crate) fn positive_long(arg: &[u8], msg: Option<&str>) -> Result<i64, Reply> {
-    range_long(arg, 0, i64::MAX, Some(msg.unwrap_or("value is out of range, must be positive")))
+    range_long(
+        arg,
+        0,
+        i64::MAX,
+        Some(msg.unwrap_or("value is out of range, must be positive")),
+    )
 }
 
 /// `k` distinct positions out of `0..n` (k < n), in random order.
@@ -164,7 +180,9 @@ fn sadd(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 /// `SREM key member [member ...]`
 fn srem(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let key = a[1];
-    let Some(s) = get_set_mut(ctx, key)? else { return Ok(Reply::Int(0)) };
+    let Some(s) = get_set_mut(ctx, key)? else {
+        return Ok(Reply::Int(0));
+    };
     let mut deleted = 0;
     for m in &a[2..] {
         if s.remove(m) {
@@ -189,18 +207,27 @@ fn srem(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 
 /// `SMEMBERS key`
 fn smembers(ctx: &mut Ctx, a: &[&[u8]]) -> R {
-    Ok(Reply::Set(get_set(ctx, a[1])?.map(all_members).unwrap_or_default()))
+    Ok(Reply::Set(
+        get_set(ctx, a[1])?.map(all_members).unwrap_or_default(),
+    ))
 }
 
 /// `SISMEMBER key member`
 fn sismember(ctx: &mut Ctx, a: &[&[u8]]) -> R {
-    Ok(Reply::Int(get_set(ctx, a[1])?.is_some_and(|s| s.contains(a[2])) as i64))
+    Ok(Reply::Int(
+        get_set(ctx, a[1])?.is_some_and(|s| s.contains(a[2])) as i64,
+    ))
 }
 
 /// `SMISMEMBER key member [member ...]`
 fn smismember(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let s = get_set(ctx, a[1])?;
-    Ok(Reply::Array(a[2..].iter().map(|m| Reply::Int(s.is_some_and(|s| s.contains(m)) as i64)).collect()))
+    Ok(Reply::Array(
+        a[2..]
+            .iter()
+            .map(|m| Reply::Int(s.is_some_and(|s| s.contains(m)) as i64))
+            .collect(),
+    ))
 }
 
 /// `SCARD key`
@@ -231,7 +258,9 @@ fn spop(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     if a.len() == 3 {
         return spop_count(ctx, key, a[2]);
     }
-    let Some(s) = get_set_mut(ctx, key)? else { return Ok(Reply::Nil) };
+    let Some(s) = get_set_mut(ctx, key)? else {
+        return Ok(Reply::Nil);
+    };
     let m = s.take(random_below(s.len() as u64) as usize);
     let emptied = s.is_empty();
     ctx.notify(notify::SET, "spop", key);
@@ -247,7 +276,9 @@ fn spop(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 
 fn spop_count(ctx: &mut Ctx, key: &[u8], arg: &[u8]) -> R {
     let count = positive_long(arg, None)? as u64;
-    let Some(s) = get_set_mut(ctx, key)? else { return Ok(Reply::Set(Vec::new())) };
+    let Some(s) = get_set_mut(ctx, key)? else {
+        return Ok(Reply::Set(Vec::new()));
+    };
     if count == 0 {
         return Ok(Reply::Set(Vec::new()));
     }
@@ -286,7 +317,9 @@ fn srandmember(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         });
     }
     let l = range_long(a[2], -i64::MAX, i64::MAX, None)?;
-    let Some(s) = get_set(ctx, a[1])? else { return Ok(Reply::Array(Vec::new())) };
+    let Some(s) = get_set(ctx, a[1])? else {
+        return Ok(Reply::Array(Vec::new()));
+    };
     let n = s.len();
     let count = l.unsigned_abs();
     if count == 0 {
@@ -303,7 +336,12 @@ fn srandmember(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     if count >= n as u64 {
         return Ok(Reply::Array(all_members(s)));
     }
-    Ok(Reply::Array(sample_distinct(n, count as usize).into_iter().map(|i| member_reply(s.get(i))).collect()))
+    Ok(Reply::Array(
+        sample_distinct(n, count as usize)
+            .into_iter()
+            .map(|i| member_reply(s.get(i)))
+            .collect(),
+    ))
 }
 
 /// `SMOVE source destination member`
@@ -365,7 +403,10 @@ fn intersect<'a>(sets: &[&'a SetValue], limit: usize, mut f: impl FnMut(Member<'
     let mut found = 0;
     for i in 0..first.len() {
         let m = first.get(i);
-        if order[1..].iter().all(|s| std::ptr::eq(*s, first) || s.contains_member(m)) {
+        if order[1..]
+            .iter()
+            .all(|s| std::ptr::eq(*s, first) || s.contains_member(m))
+        {
             f(m);
             found += 1;
             if limit != 0 && found >= limit {
@@ -444,7 +485,12 @@ fn union_diff(sets: &[Option<&SetValue>], op: Op, lim: &SetLimits) -> SetValue {
             let rest = &sets[1..];
             // Redis's choice between its two algorithms decides the
             // intermediate sizes, hence the result's encoding.
-            let one: u64 = sets.iter().flatten().map(|_| first.len() as u64).sum::<u64>() / 2;
+            let one: u64 = sets
+                .iter()
+                .flatten()
+                .map(|_| first.len() as u64)
+                .sum::<u64>()
+                / 2;
             let two: u64 = sets.iter().flatten().map(|s| s.len() as u64).sum();
             if one <= two {
                 for i in 0..first.len() {
@@ -481,7 +527,16 @@ fn sunion_diff_generic(ctx: &mut Ctx, keys: &[&[u8]], dst: Option<&[u8]>, op: Op
     let result = union_diff(&sets, op, &lim);
     match dst {
         None => Ok(Reply::Set(all_members(&result))),
-        Some(dst) => store_set(ctx, dst, result, if op == Op::Union { "sunionstore" } else { "sdiffstore" }),
+        Some(dst) => store_set(
+            ctx,
+            dst,
+            result,
+            if op == Op::Union {
+                "sunionstore"
+            } else {
+                "sdiffstore"
+            },
+        ),
     }
 }
 
@@ -494,7 +549,9 @@ fn sinter(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 fn sintercard(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let numkeys = range_long(a[1], 1, i64::MAX, Some("numkeys should be greater than 0"))? as usize;
     if numkeys > a.len() - 2 {
-        return Err(Reply::error("ERR Number of keys can't be greater than number of args"));
+        return Err(Reply::error(
+            "ERR Number of keys can't be greater than number of args",
+        ));
     }
     let mut limit = 0;
     let mut j = 2 + numkeys;
@@ -537,7 +594,9 @@ fn sdiffstore(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 /// `SSCAN key cursor [MATCH pattern] [COUNT count]`
 fn sscan(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let cursor = scan_cursor(a[2])?;
-    let Some(s) = get_set(ctx, a[1])? else { return Ok(empty_scan()) };
+    let Some(s) = get_set(ctx, a[1])? else {
+        return Ok(empty_scan());
+    };
     let opts = parse_scan_opts(a, 3, false)?;
     let mut items = Vec::new();
     let next = s.scan(cursor, opts.count, |m| {
@@ -547,7 +606,10 @@ fn sscan(ctx: &mut Ctx, a: &[&[u8]]) -> R {
             }
         })
     });
-    Ok(Reply::Array(vec![Reply::bulk(next.to_string()), Reply::Array(items)]))
+    Ok(Reply::Array(vec![
+        Reply::bulk(next.to_string()),
+        Reply::Array(items),
+    ]))
 }
 
 /// Redis's `parseScanCursorOrReply`: `strtoull` in base 10 over the C
@@ -559,7 +621,9 @@ pub(crate) fn scan_cursor(arg: &[u8]) -> Result<u64, Reply> {
         Some(i) => &arg[..i],
         None => arg,
     };
-    let Some(&first) = s.first() else { return Ok(0) };
+    let Some(&first) = s.first() else {
+        return Ok(0);
+    };
     if matches!(first, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
         return Err(invalid());
     }
@@ -573,7 +637,10 @@ pub(crate) fn scan_cursor(arg: &[u8]) -> Result<u64, Reply> {
     }
     let mut v: u64 = 0;
     for &d in digits {
-        v = v.checked_mul(10).and_then(|v| v.checked_add((d - b'0') as u64)).ok_or_else(invalid)?;
+        v = v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add((d - b'0') as u64))
+            .ok_or_else(invalid)?;
     }
     Ok(if neg { v.wrapping_neg() } else { v })
 }

@@ -16,21 +16,31 @@ use std::ffi::c_char;
 
 use super::flag::*;
 use super::keys::parse_scan_opts;
-use super::set::{empty_scan, scan_cursor, numkeys_positions, positive_long, range_long, sample_distinct};
+use super::set::{
+    empty_scan, numkeys_positions, positive_long, range_long, sample_distinct, scan_cursor,
+};
 use super::{CommandSpec, Ctx, err};
 use crate::config::Tun;
 use crate::notify;
 use crate::reply::Reply;
 use crate::types::Value;
 use crate::types::set::{Member, SetValue};
-use crate::types::zset::{AddFlags, AddOutcome, LexBound, LexRange, ScoreRange, ZsetLimits, ZsetValue, sort_entries};
+use crate::types::zset::{
+    AddFlags, AddOutcome, LexBound, LexRange, ScoreRange, ZsetLimits, ZsetValue, sort_entries,
+};
 use crate::util::glob::glob_match;
 use crate::util::number::{parse_f64, parse_i64};
 use crate::util::rng::random_below;
 
 type R = Result<Reply, Reply>;
 
-const fn cmd(name: &'static str, arity: i32, flags: u32, keys: (i32, i32, i32), handler: super::Handler) -> CommandSpec {
+const fn cmd(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    keys: (i32, i32, i32),
+    handler: super::Handler,
+) -> CommandSpec {
     CommandSpec::new(name, arity, flags, keys, "sorted-set", handler)
 }
 
@@ -49,7 +59,13 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     cmd("zrange", -4, READONLY, (1, 1, 1), zrange),
     cmd("zrangestore", -5, WRITE | DENYOOM, (1, 2, 1), zrangestore),
     cmd("zrangebyscore", -4, READONLY, (1, 1, 1), zrangebyscore),
-    cmd("zrevrangebyscore", -4, READONLY, (1, 1, 1), zrevrangebyscore),
+    cmd(
+        "zrevrangebyscore",
+        -4,
+        READONLY,
+        (1, 1, 1),
+        zrevrangebyscore,
+    ),
     cmd("zrangebylex", -4, READONLY, (1, 1, 1), zrangebylex),
     cmd("zrevrangebylex", -4, READONLY, (1, 1, 1), zrevrangebylex),
     cmd("zrevrange", -4, READONLY, (1, 1, 1), zrevrange),
@@ -98,7 +114,10 @@ pub(crate) fn get_zset<'a>(ctx: &'a Ctx, key: &[u8]) -> Result<Option<&'a ZsetVa
     }
 }
 
-pub(crate) fn get_zset_mut<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut ZsetValue>, Reply> {
+pub(crate) fn get_zset_mut<'a>(
+    ctx: &'a mut Ctx,
+    key: &[u8],
+) -> Result<Option<&'a mut ZsetValue>, Reply> {
     match ctx.lookup_mut(key) {
         None => Ok(None),
         Some(Value::Zset(z)) => Ok(Some(z)),
@@ -140,7 +159,12 @@ fn range_bound(b: &[u8]) -> Option<(f64, bool)> {
 /// Redis's `zslParseRange`.
 fn parse_score_range(min: &[u8], max: &[u8]) -> Result<ScoreRange, Reply> {
     match (range_bound(min), range_bound(max)) {
-        (Some((min, minex)), Some((max, maxex))) => Ok(ScoreRange { min, max, minex, maxex }),
+        (Some((min, minex)), Some((max, maxex))) => Ok(ScoreRange {
+            min,
+            max,
+            minex,
+            maxex,
+        }),
         _ => Err(Reply::error("ERR min or max is not a float")),
     }
 }
@@ -190,7 +214,12 @@ fn rank_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
 /// Member/score pairs: flat in RESP2, pairs in RESP3.
 fn pairs_reply(ctx: &Ctx, items: Vec<(Vec<u8>, f64)>) -> Reply {
     if ctx.cl.resp >= 3 {
-        Reply::Array(items.into_iter().map(|(m, s)| Reply::Array(vec![Reply::Bulk(m), Reply::Double(s)])).collect())
+        Reply::Array(
+            items
+                .into_iter()
+                .map(|(m, s)| Reply::Array(vec![Reply::Bulk(m), Reply::Double(s)]))
+                .collect(),
+        )
     } else {
         let mut out = Vec::with_capacity(items.len() * 2);
         for (m, s) in items {
@@ -213,7 +242,10 @@ fn members_reply(ctx: &Ctx, items: Vec<(Vec<u8>, f64)>, withscores: bool) -> Rep
 
 fn zadd_generic(ctx: &mut Ctx, a: &[&[u8]], incr_cmd: bool) -> R {
     let key = a[1];
-    let mut f = AddFlags { incr: incr_cmd, ..AddFlags::default() };
+    let mut f = AddFlags {
+        incr: incr_cmd,
+        ..AddFlags::default()
+    };
     let mut ch = false;
     let mut i = 2;
     while i < a.len() {
@@ -241,13 +273,19 @@ fn zadd_generic(ctx: &mut Ctx, a: &[&[u8]], incr_cmd: bool) -> R {
     }
     let n = elements / 2;
     if f.nx && f.xx {
-        return Err(Reply::error("ERR XX and NX options at the same time are not compatible"));
+        return Err(Reply::error(
+            "ERR XX and NX options at the same time are not compatible",
+        ));
     }
     if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
-        return Err(Reply::error("ERR GT, LT, and/or NX options at the same time are not compatible"));
+        return Err(Reply::error(
+            "ERR GT, LT, and/or NX options at the same time are not compatible",
+        ));
     }
     if f.incr && n > 1 {
-        return Err(Reply::error("ERR INCR option supports a single increment-element pair"));
+        return Err(Reply::error(
+            "ERR INCR option supports a single increment-element pair",
+        ));
     }
     let mut scores = Vec::with_capacity(n);
     for j in 0..n {
@@ -302,7 +340,11 @@ fn zadd_generic(ctx: &mut Ctx, a: &[&[u8]], incr_cmd: bool) -> R {
     }
     ctx.dirty += added + updated;
     Ok(if f.incr {
-        if processed > 0 { Reply::Double(last) } else { Reply::Nil }
+        if processed > 0 {
+            Reply::Double(last)
+        } else {
+            Reply::Nil
+        }
     } else {
         Reply::Int(if ch { added + updated } else { added } as i64)
     })
@@ -321,7 +363,9 @@ fn zincrby(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 /// `ZREM key member [member ...]`
 fn zrem(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let key = a[1];
-    let Some(z) = get_zset_mut(ctx, key)? else { return Ok(Reply::Int(0)) };
+    let Some(z) = get_zset_mut(ctx, key)? else {
+        return Ok(Reply::Int(0));
+    };
     let mut deleted = 0;
     for m in &a[2..] {
         if z.remove(m).is_some() {
@@ -348,13 +392,17 @@ fn zrem(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 
 /// `ZCARD key`
 fn zcard(ctx: &mut Ctx, a: &[&[u8]]) -> R {
-    Ok(Reply::Int(get_zset(ctx, a[1])?.map_or(0, |z| z.len()) as i64))
+    Ok(Reply::Int(
+        get_zset(ctx, a[1])?.map_or(0, |z| z.len()) as i64
+    ))
 }
 
 /// `ZCOUNT key min max`
 fn zcount(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let r = parse_score_range(a[2], a[3])?;
-    let Some(z) = get_zset(ctx, a[1])? else { return Ok(Reply::Int(0)) };
+    let Some(z) = get_zset(ctx, a[1])? else {
+        return Ok(Reply::Int(0));
+    };
     let (lo, hi) = z.score_span(&r);
     Ok(Reply::Int((hi - lo) as i64))
 }
@@ -362,20 +410,29 @@ fn zcount(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 /// `ZLEXCOUNT key min max`
 fn zlexcount(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let r = parse_lex_range(a[2], a[3])?;
-    let Some(z) = get_zset(ctx, a[1])? else { return Ok(Reply::Int(0)) };
+    let Some(z) = get_zset(ctx, a[1])? else {
+        return Ok(Reply::Int(0));
+    };
     let (lo, hi) = z.lex_span(&r, false);
     Ok(Reply::Int((hi - lo) as i64))
 }
 
 /// `ZSCORE key member`
 fn zscore(ctx: &mut Ctx, a: &[&[u8]]) -> R {
-    Ok(get_zset(ctx, a[1])?.and_then(|z| z.score(a[2])).map_or(Reply::Nil, Reply::Double))
+    Ok(get_zset(ctx, a[1])?
+        .and_then(|z| z.score(a[2]))
+        .map_or(Reply::Nil, Reply::Double))
 }
 
 /// `ZMSCORE key member [member ...]`
 fn zmscore(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let z = get_zset(ctx, a[1])?;
-    Ok(Reply::Array(a[2..].iter().map(|m| z.and_then(|z| z.score(m)).map_or(Reply::Nil, Reply::Double)).collect()))
+    Ok(Reply::Array(
+        a[2..]
+            .iter()
+            .map(|m| z.and_then(|z| z.score(m)).map_or(Reply::Nil, Reply::Double))
+            .collect(),
+    ))
 }
 
 fn zrank_generic(ctx: &mut Ctx, a: &[&[u8]], rev: bool) -> R {
@@ -386,8 +443,14 @@ fn zrank_generic(ctx: &mut Ctx, a: &[&[u8]], rev: bool) -> R {
     if withscore && !is(a[3], "withscore") {
         return Err(err::syntax());
     }
-    let missing = if withscore { Reply::NilArray } else { Reply::Nil };
-    let Some(z) = get_zset(ctx, a[1])? else { return Ok(missing) };
+    let missing = if withscore {
+        Reply::NilArray
+    } else {
+        Reply::Nil
+    };
+    let Some(z) = get_zset(ctx, a[1])? else {
+        return Ok(missing);
+    };
     Ok(match z.rank(a[2], rev) {
         None => missing,
         Some((r, s)) if withscore => Reply::Array(vec![Reply::Int(r as i64), Reply::Double(s)]),
@@ -416,14 +479,29 @@ enum RangeBy {
 }
 
 /// The members a ZRANGE-style request selects, in reply order.
-fn select_range(z: &ZsetValue, by: RangeBy, rev: bool, rank: (i64, i64), sr: &ScoreRange, lr: Option<&LexRange>, offset: i64, limit: i64) -> Vec<(Vec<u8>, f64)> {
+fn select_range(
+    z: &ZsetValue,
+    by: RangeBy,
+    rev: bool,
+    rank: (i64, i64),
+    sr: &ScoreRange,
+    lr: Option<&LexRange>,
+    offset: i64,
+    limit: i64,
+) -> Vec<(Vec<u8>, f64)> {
     let mut out = Vec::new();
     let push = |m: &[u8], s: f64, out: &mut Vec<(Vec<u8>, f64)>| out.push((m.to_vec(), s));
     match by {
         RangeBy::Rank | RangeBy::Auto => {
-            let Some((start, end)) = rank_range(rank.0, rank.1, z.len()) else { return out };
+            let Some((start, end)) = rank_range(rank.0, rank.1, z.len()) else {
+                return out;
+            };
             let n = z.len();
-            let (lo, hi) = if rev { (n - 1 - end, n - start) } else { (start, end + 1) };
+            let (lo, hi) = if rev {
+                (n - 1 - end, n - start)
+            } else {
+                (start, end + 1)
+            };
             out.reserve(hi - lo);
             z.visit(lo, hi, rev, |m, s| push(m, s, &mut out));
         }
@@ -436,12 +514,20 @@ fn select_range(z: &ZsetValue, by: RangeBy, rev: bool, rank: (i64, i64), sr: &Sc
                 _ => z.score_span(sr),
             };
             let avail = (hi - lo).saturating_sub(offset as usize);
-            let take = if limit < 0 { avail } else { avail.min(limit as usize) };
+            let take = if limit < 0 {
+                avail
+            } else {
+                avail.min(limit as usize)
+            };
             if take == 0 {
                 return out;
             }
             out.reserve(take);
-            let (a, b) = if rev { (hi - offset as usize - take, hi - offset as usize) } else { (lo + offset as usize, lo + offset as usize + take) };
+            let (a, b) = if rev {
+                (hi - offset as usize - take, hi - offset as usize)
+            } else {
+                (lo + offset as usize, lo + offset as usize + take)
+            };
             z.visit(a, b, rev, |m, s| push(m, s, &mut out));
         }
     }
@@ -449,7 +535,14 @@ fn select_range(z: &ZsetValue, by: RangeBy, rev: bool, rank: (i64, i64), sr: &Sc
 }
 
 /// Redis's `zrangeGenericCommand`: argv from `at` is `key min max [options]`.
-fn zrange_generic(ctx: &mut Ctx, a: &[&[u8]], at: usize, store: Option<&[u8]>, mut by: RangeBy, mut rev: Option<bool>) -> R {
+fn zrange_generic(
+    ctx: &mut Ctx,
+    a: &[&[u8]],
+    at: usize,
+    store: Option<&[u8]>,
+    mut by: RangeBy,
+    mut rev: Option<bool>,
+) -> R {
     let key = a[at];
     let (mut minidx, mut maxidx) = (at + 1, at + 2);
     let mut withscores = false;
@@ -480,16 +573,25 @@ fn zrange_generic(ctx: &mut Ctx, a: &[&[u8]], at: usize, store: Option<&[u8]>, m
         by = RangeBy::Rank;
     }
     if limit != -1 && by == RangeBy::Rank {
-        return Err(Reply::error("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"));
+        return Err(Reply::error(
+            "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
+        ));
     }
     if withscores && by == RangeBy::Lex {
-        return Err(Reply::error("ERR syntax error, WITHSCORES not supported in combination with BYLEX"));
+        return Err(Reply::error(
+            "ERR syntax error, WITHSCORES not supported in combination with BYLEX",
+        ));
     }
     if rev && by != RangeBy::Rank {
         std::mem::swap(&mut minidx, &mut maxidx);
     }
     let mut rank = (0, 0);
-    let mut sr = ScoreRange { min: 0.0, max: 0.0, minex: false, maxex: false };
+    let mut sr = ScoreRange {
+        min: 0.0,
+        max: 0.0,
+        minex: false,
+        maxex: false,
+    };
     let mut lr = None;
     match by {
         RangeBy::Score => sr = parse_score_range(a[minidx], a[maxidx])?,
@@ -588,7 +690,9 @@ fn zremrange_generic(ctx: &mut Ctx, a: &[&[u8]], by: RangeBy) -> R {
         RangeBy::Lex => lr = Some(parse_lex_range(a[2], a[3])?),
         _ => rank = (parse_long(a[2])?, parse_long(a[3])?),
     }
-    let Some(z) = get_zset_mut(ctx, key)? else { return Ok(Reply::Int(0)) };
+    let Some(z) = get_zset_mut(ctx, key)? else {
+        return Ok(Reply::Int(0));
+    };
     let (lo, hi) = match (by, &sr, &lr) {
         (RangeBy::Score, Some(sr), _) => z.score_span(sr),
         (RangeBy::Lex, _, Some(lr)) => z.lex_span(lr, false),
@@ -636,7 +740,9 @@ fn zremrangebylex(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 /// Pops up to `count` members from `key` (a live sorted set), recording the
 /// event, the deletion of an emptied key and the dirty count.
 pub(crate) fn pop_from(ctx: &mut Ctx, key: &[u8], max: bool, count: usize) -> Vec<(Vec<u8>, f64)> {
-    let Ok(Some(z)) = get_zset_mut(ctx, key) else { return Vec::new() };
+    let Ok(Some(z)) = get_zset_mut(ctx, key) else {
+        return Vec::new();
+    };
     let n = count.min(z.len());
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
@@ -659,7 +765,11 @@ fn zpop_generic(ctx: &mut Ctx, a: &[&[u8]], max: bool) -> R {
     if a.len() > 3 {
         return Err(err::syntax());
     }
-    let count = if a.len() == 3 { Some(positive_long(a[2], None)? as usize) } else { None };
+    let count = if a.len() == 3 {
+        Some(positive_long(a[2], None)? as usize)
+    } else {
+        None
+    };
     if get_zset(ctx, a[1])?.is_none() || count == Some(0) {
         return Ok(Reply::Array(Vec::new()));
     }
@@ -706,7 +816,12 @@ fn zmpop(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let mut j = where_idx + 1;
     while j < a.len() {
         if count.is_none() && is(a[j], "count") && j + 1 < a.len() {
-            count = Some(range_long(a[j + 1], 1, i64::MAX, Some("count should be greater than 0"))? as usize);
+            count = Some(range_long(
+                a[j + 1],
+                1,
+                i64::MAX,
+                Some("count should be greater than 0"),
+            )? as usize);
             j += 2;
         } else {
             return Err(err::syntax());
@@ -720,11 +835,18 @@ fn zmpop(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         let items = pop_from(ctx, key, max, count);
         let n = items.len();
         ctx.propagate_as(vec![vec![
-            if max { b"ZPOPMAX".to_vec() } else { b"ZPOPMIN".to_vec() },
+            if max {
+                b"ZPOPMAX".to_vec()
+            } else {
+                b"ZPOPMIN".to_vec()
+            },
             key.to_vec(),
             n.to_string().into_bytes(),
         ]]);
-        let pairs = items.into_iter().map(|(m, s)| Reply::Array(vec![Reply::Bulk(m), Reply::Double(s)])).collect();
+        let pairs = items
+            .into_iter()
+            .map(|(m, s)| Reply::Array(vec![Reply::Bulk(m), Reply::Double(s)]))
+            .collect();
         return Ok(Reply::Array(vec![Reply::bulk(key), Reply::Array(pairs)]));
     }
     Ok(Reply::NilArray)
@@ -748,7 +870,9 @@ fn zrandmember(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     if withscores && !(-i64::MAX / 2..=i64::MAX / 2).contains(&l) {
         return Err(Reply::error("ERR value is out of range"));
     }
-    let Some(z) = get_zset(ctx, a[1])? else { return Ok(Reply::Array(Vec::new())) };
+    let Some(z) = get_zset(ctx, a[1])? else {
+        return Ok(Reply::Array(Vec::new()));
+    };
     let n = z.len();
     let count = l.unsigned_abs();
     let pick = |i: usize| {
@@ -770,7 +894,10 @@ fn zrandmember(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         z.visit(0, n, true, |m, s| v.push((m.to_vec(), s)));
         v
     } else {
-        sample_distinct(n, count as usize).into_iter().map(pick).collect()
+        sample_distinct(n, count as usize)
+            .into_iter()
+            .map(pick)
+            .collect()
     };
     Ok(members_reply(ctx, items, withscores))
 }
@@ -857,10 +984,20 @@ fn aggregate(target: &mut f64, val: f64, agg: Agg) {
 }
 
 /// Redis's `zunionInterDiffGenericCommand`.
-fn zsetop_generic(ctx: &mut Ctx, a: &[&[u8]], name: &str, dst: Option<&[u8]>, at: usize, op: SetOp, card_only: bool) -> R {
+fn zsetop_generic(
+    ctx: &mut Ctx,
+    a: &[&[u8]],
+    name: &str,
+    dst: Option<&[u8]>,
+    at: usize,
+    op: SetOp,
+    card_only: bool,
+) -> R {
     let setnum = parse_long(a[at])?;
     if setnum < 1 {
-        return Err(Reply::Error(format!("ERR at least 1 input key is needed for '{name}' command")));
+        return Err(Reply::Error(format!(
+            "ERR at least 1 input key is needed for '{name}' command"
+        )));
     }
     if setnum > (a.len() - at - 1) as i64 {
         return Err(err::syntax());
@@ -887,7 +1024,8 @@ fn zsetop_generic(ctx: &mut Ctx, a: &[&[u8]], name: &str, dst: Option<&[u8]>, at
         if op != SetOp::Diff && !card_only && remaining > setnum && is(o, "weights") {
             j += 1;
             for src in srcs.iter_mut() {
-                src.1 = parse_f64(a[j]).ok_or_else(|| Reply::error("ERR weight value is not a float"))?;
+                src.1 = parse_f64(a[j])
+                    .ok_or_else(|| Reply::error("ERR weight value is not a float"))?;
                 j += 1;
             }
         } else if op != SetOp::Diff && !card_only && remaining >= 2 && is(o, "aggregate") {
@@ -930,7 +1068,11 @@ fn zsetop_generic(ctx: &mut Ctx, a: &[&[u8]], name: &str, dst: Option<&[u8]>, at
                     score = 0.0;
                 }
                 for (src, w) in &srcs[1..] {
-                    let v = if src.same(&first) { Some(s0) } else { src.score(m) };
+                    let v = if src.same(&first) {
+                        Some(s0)
+                    } else {
+                        src.score(m)
+                    };
                     match v {
                         Some(v) => aggregate(&mut score, v * w, agg),
                         None => return,
@@ -1028,7 +1170,9 @@ fn zdiffstore(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 /// `ZSCAN key cursor [MATCH pattern] [COUNT count]`
 fn zscan(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let cursor = scan_cursor(a[2])?;
-    let Some(z) = get_zset(ctx, a[1])? else { return Ok(empty_scan()) };
+    let Some(z) = get_zset(ctx, a[1])? else {
+        return Ok(empty_scan());
+    };
     let opts = parse_scan_opts(a, 3, false)?;
     let mut items = Vec::new();
     let next = z.scan(cursor, opts.count, |m, score| {
@@ -1037,7 +1181,10 @@ fn zscan(ctx: &mut Ctx, a: &[&[u8]]) -> R {
             items.push(Reply::Bulk(score));
         }
     });
-    Ok(Reply::Array(vec![Reply::bulk(next.to_string()), Reply::Array(items)]))
+    Ok(Reply::Array(vec![
+        Reply::bulk(next.to_string()),
+        Reply::Array(items),
+    ]))
 }
 
 #[cfg(test)]
@@ -1080,14 +1227,35 @@ mod tests {
     fn zrank_withscore_is_redis_7_2() {
         let (_db, mut c) = client();
         c.execute(&["ZADD", "z", "1.5", "a", "2", "b"]);
-        assert_eq!(c.execute(&["ZRANK", "z", "b", "WITHSCORE"]), Reply::Array(vec![Reply::Int(1), Reply::Double(2.0)]));
-        assert_eq!(c.execute(&["ZREVRANK", "z", "b", "withscore"]), Reply::Array(vec![Reply::Int(0), Reply::Double(2.0)]));
-        assert_eq!(c.execute(&["ZRANK", "z", "nosuch", "WITHSCORE"]), Reply::NilArray);
-        assert_eq!(c.execute(&["ZRANK", "nokey", "a", "WITHSCORE"]), Reply::NilArray);
+        assert_eq!(
+            c.execute(&["ZRANK", "z", "b", "WITHSCORE"]),
+            Reply::Array(vec![Reply::Int(1), Reply::Double(2.0)])
+        );
+        assert_eq!(
+            c.execute(&["ZREVRANK", "z", "b", "withscore"]),
+            Reply::Array(vec![Reply::Int(0), Reply::Double(2.0)])
+        );
+        assert_eq!(
+            c.execute(&["ZRANK", "z", "nosuch", "WITHSCORE"]),
+            Reply::NilArray
+        );
+        assert_eq!(
+            c.execute(&["ZRANK", "nokey", "a", "WITHSCORE"]),
+            Reply::NilArray
+        );
         assert_eq!(c.execute(&["ZRANK", "z", "a", "WITHSCORES"]), err::syntax());
-        assert_eq!(c.execute(&["ZRANK", "z", "a", "WITHSCORE", "x"]), err::arity("zrank"));
-        assert_eq!(c.execute(&["ZRANK", "z", "nosuch", "WITHSCORE"]).to_resp2(), b"*-1\r\n");
-        assert_eq!(c.execute(&["ZRANK", "z", "b", "WITHSCORE"]).to_resp2(), b"*2\r\n:1\r\n$1\r\n2\r\n");
+        assert_eq!(
+            c.execute(&["ZRANK", "z", "a", "WITHSCORE", "x"]),
+            err::arity("zrank")
+        );
+        assert_eq!(
+            c.execute(&["ZRANK", "z", "nosuch", "WITHSCORE"]).to_resp2(),
+            b"*-1\r\n"
+        );
+        assert_eq!(
+            c.execute(&["ZRANK", "z", "b", "WITHSCORE"]).to_resp2(),
+            b"*2\r\n:1\r\n$1\r\n2\r\n"
+        );
     }
 
     #[test]
@@ -1097,26 +1265,65 @@ mod tests {
         c.execute(&["ZADD", "z", "1", "a", "2.5", "b"]);
         assert_eq!(resp3(&c.execute(&["ZSCORE", "z", "b"])), ",2.5\r\n");
         assert_eq!(resp3(&c.execute(&["ZINCRBY", "z", "1", "a"])), ",2\r\n");
-        assert_eq!(resp3(&c.execute(&["ZADD", "z", "INCR", "1", "a"])), ",3\r\n");
-        assert_eq!(resp3(&c.execute(&["ZADD", "z", "NX", "INCR", "1", "a"])), "_\r\n");
-        assert_eq!(resp3(&c.execute(&["ZMSCORE", "z", "a", "x"])), "*2\r\n,3\r\n_\r\n");
+        assert_eq!(
+            resp3(&c.execute(&["ZADD", "z", "INCR", "1", "a"])),
+            ",3\r\n"
+        );
+        assert_eq!(
+            resp3(&c.execute(&["ZADD", "z", "NX", "INCR", "1", "a"])),
+            "_\r\n"
+        );
+        assert_eq!(
+            resp3(&c.execute(&["ZMSCORE", "z", "a", "x"])),
+            "*2\r\n,3\r\n_\r\n"
+        );
         let pairs = "*2\r\n*2\r\n$1\r\nb\r\n,2.5\r\n*2\r\n$1\r\na\r\n,3\r\n";
-        assert_eq!(resp3(&c.execute(&["ZRANGE", "z", "0", "-1", "WITHSCORES"])), pairs);
-        assert_eq!(resp3(&c.execute(&["ZUNION", "1", "z", "WITHSCORES"])), pairs);
-        assert_eq!(resp3(&c.execute(&["ZRANGEBYSCORE", "z", "-inf", "+inf", "WITHSCORES"])), pairs);
-        assert_eq!(resp3(&c.execute(&["ZRANDMEMBER", "z", "5", "WITHSCORES"])), "*2\r\n*2\r\n$1\r\na\r\n,3\r\n*2\r\n$1\r\nb\r\n,2.5\r\n");
-        assert_eq!(resp3(&c.execute(&["ZRANK", "z", "a", "WITHSCORE"])), "*2\r\n:1\r\n,3\r\n");
-        assert_eq!(resp3(&c.execute(&["ZRANK", "z", "x", "WITHSCORE"])), "_\r\n");
+        assert_eq!(
+            resp3(&c.execute(&["ZRANGE", "z", "0", "-1", "WITHSCORES"])),
+            pairs
+        );
+        assert_eq!(
+            resp3(&c.execute(&["ZUNION", "1", "z", "WITHSCORES"])),
+            pairs
+        );
+        assert_eq!(
+            resp3(&c.execute(&["ZRANGEBYSCORE", "z", "-inf", "+inf", "WITHSCORES"])),
+            pairs
+        );
+        assert_eq!(
+            resp3(&c.execute(&["ZRANDMEMBER", "z", "5", "WITHSCORES"])),
+            "*2\r\n*2\r\n$1\r\na\r\n,3\r\n*2\r\n$1\r\nb\r\n,2.5\r\n"
+        );
+        assert_eq!(
+            resp3(&c.execute(&["ZRANK", "z", "a", "WITHSCORE"])),
+            "*2\r\n:1\r\n,3\r\n"
+        );
+        assert_eq!(
+            resp3(&c.execute(&["ZRANK", "z", "x", "WITHSCORE"])),
+            "_\r\n"
+        );
         // single pops stay flat; counted pops are pairs; ZMPOP nests in both protocols
-        assert_eq!(resp3(&c.execute(&["ZPOPMIN", "z"])), "*2\r\n$1\r\nb\r\n,2.5\r\n");
+        assert_eq!(
+            resp3(&c.execute(&["ZPOPMIN", "z"])),
+            "*2\r\n$1\r\nb\r\n,2.5\r\n"
+        );
         c.execute(&["ZADD", "z", "1", "x", "2", "y"]);
-        assert_eq!(resp3(&c.execute(&["ZPOPMIN", "z", "1"])), "*1\r\n*2\r\n$1\r\nx\r\n,1\r\n");
-        assert_eq!(resp3(&c.execute(&["ZMPOP", "1", "z", "MIN"])), "*2\r\n$1\r\nz\r\n*1\r\n*2\r\n$1\r\ny\r\n,2\r\n");
+        assert_eq!(
+            resp3(&c.execute(&["ZPOPMIN", "z", "1"])),
+            "*1\r\n*2\r\n$1\r\nx\r\n,1\r\n"
+        );
+        assert_eq!(
+            resp3(&c.execute(&["ZMPOP", "1", "z", "MIN"])),
+            "*2\r\n$1\r\nz\r\n*1\r\n*2\r\n$1\r\ny\r\n,2\r\n"
+        );
         assert_eq!(resp3(&c.execute(&["ZMPOP", "1", "nosuch", "MIN"])), "_\r\n");
         assert_eq!(resp3(&c.execute(&["SADD", "s", "a"])), ":1\r\n");
         assert_eq!(resp3(&c.execute(&["SMEMBERS", "s"])), "~1\r\n$1\r\na\r\n");
         assert_eq!(resp3(&c.execute(&["SPOP", "nosuch", "2"])), "~0\r\n");
-        assert_eq!(resp3(&c.execute(&["SRANDMEMBER", "s", "2"])), "*1\r\n$1\r\na\r\n");
+        assert_eq!(
+            resp3(&c.execute(&["SRANDMEMBER", "s", "2"])),
+            "*1\r\n$1\r\na\r\n"
+        );
     }
 
     #[test]

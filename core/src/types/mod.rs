@@ -2,6 +2,7 @@
 //! module (`string.rs`, `list.rs`, …); commands never reach into encodings.
 
 pub mod bytes;
+mod member_index;
 pub mod set;
 pub mod zset;
 

@@ -17,10 +17,9 @@
 use std::hash::BuildHasher;
 use std::sync::LazyLock;
 
-use hashbrown::HashTable;
-
 use super::Key;
 use super::bytes::malloc_size;
+use super::member_index::MemberIndex;
 use crate::util::number::parse_i64;
 
 /// Conversion thresholds, read from the config by the command layer.
@@ -33,13 +32,18 @@ pub struct SetLimits {
 
 impl Default for SetLimits {
     fn default() -> SetLimits {
-        SetLimits { max_intset: 512, max_listpack_entries: 128, max_listpack_value: 64 }
+        SetLimits {
+            max_intset: 512,
+            max_listpack_entries: 128,
+            max_listpack_value: 64,
+        }
     }
 }
 
 /// The seed for member hashes: one per process, so a peer cannot precompute collisions.
-static HASHER: LazyLock<foldhash::fast::FixedState> =
-    LazyLock::new(|| foldhash::fast::FixedState::with_seed(crate::util::rng::random_below(u64::MAX)));
+static HASHER: LazyLock<foldhash::fast::FixedState> = LazyLock::new(|| {
+    foldhash::fast::FixedState::with_seed(crate::util::rng::random_below(u64::MAX))
+});
 
 /// Hash of a member (sets, sorted sets).
 #[inline]
@@ -85,26 +89,32 @@ impl Member<'_> {
 #[derive(Clone, Default)]
 pub struct BigSet {
     items: Vec<Key>,
-    index: HashTable<u32>,
+    index: MemberIndex,
     /// Heap bytes owned by the members themselves (long ones).
     member_heap: usize,
 }
 
 impl BigSet {
     fn with_capacity(n: usize) -> BigSet {
-        BigSet { items: Vec::with_capacity(n), index: HashTable::with_capacity(n), member_heap: 0 }
+        BigSet {
+            items: Vec::with_capacity(n),
+            index: MemberIndex::with_capacity(n),
+            member_heap: 0,
+        }
     }
 
     #[inline]
     fn find(&self, m: &[u8]) -> Option<usize> {
         let items = &self.items;
-        self.index.find(member_hash(m), |&i| *items[i as usize] == *m).map(|&i| i as usize)
+        self.index
+            .find(member_hash(m), |i| *items[i as usize] == *m)
+            .map(|i| i as usize)
     }
 
     fn insert(&mut self, m: &[u8]) -> bool {
         let h = member_hash(m);
         let items = &self.items;
-        if self.index.find(h, |&i| *items[i as usize] == *m).is_some() {
+        if self.index.find(h, |i| *items[i as usize] == *m).is_some() {
             return false;
         }
         assert!(self.items.len() < u32::MAX as usize, "set too large");
@@ -112,28 +122,24 @@ impl BigSet {
         let key = Key::new(m);
         self.member_heap += key.heap_size();
         self.items.push(key);
-        let items = &self.items;
-        self.index.insert_unique(h, pos, |&i| member_hash(&items[i as usize]));
+        self.index.insert(h, pos);
         true
     }
 
     /// Removes the member at `pos`, moving the last one into its place.
     fn remove_at(&mut self, pos: usize) -> Key {
-        let items = &self.items;
-        let h = member_hash(&items[pos]);
-        if let Ok(e) = self.index.find_entry(h, |&i| i as usize == pos) {
-            e.remove();
-        }
+        self.index.remove(member_hash(&self.items[pos]), pos as u32);
         let last = self.items.len() - 1;
         if pos != last {
-            let hl = member_hash(&self.items[last]);
-            if let Some(slot) = self.index.find_mut(hl, |&i| i as usize == last) {
-                *slot = pos as u32;
-            }
+            self.index
+                .repoint(member_hash(&self.items[last]), last as u32, pos as u32);
         }
         let key = self.items.swap_remove(pos);
         self.member_heap -= key.heap_size();
-        self.maybe_shrink();
+        let (len, cap) = (self.items.len(), self.items.capacity());
+        if cap > 64 && len < cap / 4 {
+            self.items.shrink_to(len * 2);
+        }
         key
     }
 
@@ -147,18 +153,10 @@ impl BigSet {
         }
     }
 
-    fn maybe_shrink(&mut self) {
-        let (len, cap) = (self.items.len(), self.items.capacity());
-        if cap > 64 && len < cap / 4 {
-            self.items.shrink_to(len * 2);
-            let items = &self.items;
-            self.index.shrink_to(len * 2, |&i| member_hash(&items[i as usize]));
-        }
-    }
-
     fn heap_size(&self) -> usize {
-        let idx = if self.index.num_buckets() > 0 { self.index.num_buckets() * 5 + 16 } else { 0 };
-        malloc_size(self.items.capacity() * std::mem::size_of::<Key>()) + idx + self.member_heap
+        malloc_size(self.items.capacity() * std::mem::size_of::<Key>())
+            + self.index.heap_size()
+            + self.member_heap
     }
 }
 
@@ -214,7 +212,8 @@ impl SetValue {
         match self {
             SetValue::Intset(v) => malloc_size(v.capacity() * 8),
             SetValue::Listpack(v) => {
-                malloc_size(v.capacity() * std::mem::size_of::<Key>()) + v.iter().map(Key::heap_size).sum::<usize>()
+                malloc_size(v.capacity() * std::mem::size_of::<Key>())
+                    + v.iter().map(Key::heap_size).sum::<usize>()
             }
             SetValue::Hashtable(b) => b.heap_size(),
         }
@@ -245,7 +244,9 @@ impl SetValue {
         match self {
             SetValue::Intset(v) => {
                 if let Some(i) = m.as_int() {
-                    let Err(pos) = v.binary_search(&i) else { return false };
+                    let Err(pos) = v.binary_search(&i) else {
+                        return false;
+                    };
                     v.insert(pos, i);
                     if v.len() > lim.max_intset {
                         self.convert_to_hashtable();
@@ -384,7 +385,11 @@ impl SetValue {
         };
         // The cursor is the number of positions not visited yet (0 = start).
         let len = h.items.len();
-        let mut pos = if cursor == 0 || cursor as usize > len { len } else { cursor as usize };
+        let mut pos = if cursor == 0 || cursor as usize > len {
+            len
+        } else {
+            cursor as usize
+        };
         let stop = pos.saturating_sub(count.max(1));
         while pos > stop {
             pos -= 1;
@@ -439,7 +444,10 @@ mod tests {
 
     #[test]
     fn intset_overflows_to_hashtable() {
-        let l = SetLimits { max_intset: 4, ..lim() };
+        let l = SetLimits {
+            max_intset: 4,
+            ..lim()
+        };
         let mut s = SetValue::new_intset();
         for i in 0..5 {
             s.add(i.to_string().as_bytes(), &l);

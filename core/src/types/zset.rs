@@ -18,10 +18,9 @@
 
 mod ostree;
 
-use hashbrown::HashTable;
-
 use super::Key;
 use super::bytes::malloc_size;
+use super::member_index::MemberIndex;
 use super::set::member_hash;
 use ostree::{Names, Tree};
 
@@ -48,7 +47,10 @@ pub struct ZsetLimits {
 
 impl Default for ZsetLimits {
     fn default() -> ZsetLimits {
-        ZsetLimits { max_entries: 128, max_value: 64 }
+        ZsetLimits {
+            max_entries: 128,
+            max_value: 64,
+        }
     }
 }
 
@@ -87,11 +89,19 @@ pub struct ScoreRange {
 impl ScoreRange {
     #[inline]
     pub fn gte_min(&self, s: f64) -> bool {
-        if self.minex { s > self.min } else { s >= self.min }
+        if self.minex {
+            s > self.min
+        } else {
+            s >= self.min
+        }
     }
     #[inline]
     pub fn lte_max(&self, s: f64) -> bool {
-        if self.maxex { s < self.max } else { s <= self.max }
+        if self.maxex {
+            s < self.max
+        } else {
+            s <= self.max
+        }
     }
 }
 
@@ -172,7 +182,7 @@ fn lp_score(s: f64) -> f64 {
 #[derive(Clone, Default)]
 pub struct BigZset {
     slab: Vec<Slot>,
-    index: HashTable<u32>,
+    index: MemberIndex,
     tree: Tree,
     /// Heap bytes owned by long members.
     member_heap: usize,
@@ -182,19 +192,26 @@ impl BigZset {
     /// From slots already in order.
     fn from_sorted(slots: Vec<Slot>) -> BigZset {
         let tree = Tree::from_sorted(slots.iter().enumerate().map(|(i, s)| (s.score, i as u32)));
-        let mut index = HashTable::with_capacity(slots.len());
+        let mut index = MemberIndex::with_capacity(slots.len());
         let mut member_heap = 0;
         for (i, s) in slots.iter().enumerate() {
             member_heap += s.member.heap_size();
-            index.insert_unique(member_hash(&s.member), i as u32, |&j| member_hash(&slots[j as usize].member));
+            index.insert(member_hash(&s.member), i as u32);
         }
-        BigZset { slab: slots, index, tree, member_heap }
+        BigZset {
+            slab: slots,
+            index,
+            tree,
+            member_heap,
+        }
     }
 
     #[inline]
     fn find(&self, m: &[u8]) -> Option<usize> {
         let slab = &self.slab;
-        self.index.find(member_hash(m), |&i| *slab[i as usize].member == *m).map(|&i| i as usize)
+        self.index
+            .find(member_hash(m), |i| *slab[i as usize].member == *m)
+            .map(|i| i as usize)
     }
 
     fn insert_new(&mut self, m: &[u8], score: f64) {
@@ -203,8 +220,7 @@ impl BigZset {
         let key = Key::new(m);
         self.member_heap += key.heap_size();
         self.slab.push(Slot { member: key, score });
-        let slab = &self.slab;
-        self.index.insert_unique(member_hash(m), id, |&j| member_hash(&slab[j as usize].member));
+        self.index.insert(member_hash(m), id);
         self.tree.insert(score, id, m, &self.slab[..]);
     }
 
@@ -218,26 +234,24 @@ impl BigZset {
 
     /// Removes the slot at `pos`; the last slot moves into its place.
     fn remove_at(&mut self, pos: usize) -> Slot {
-        let (score, h) = (self.slab[pos].score, member_hash(&self.slab[pos].member));
-        self.tree.remove(score, &self.slab[pos].member, &self.slab[..]);
-        if let Ok(e) = self.index.find_entry(h, |&i| i as usize == pos) {
-            e.remove();
-        }
+        let score = self.slab[pos].score;
+        self.tree
+            .remove(score, &self.slab[pos].member, &self.slab[..]);
+        self.index
+            .remove(member_hash(&self.slab[pos].member), pos as u32);
         let last = self.slab.len() - 1;
         if pos != last {
             let moved = &self.slab[last];
-            self.tree.relink(moved.score, &moved.member, pos as u32, &self.slab[..]);
-            if let Some(slot) = self.index.find_mut(member_hash(&moved.member), |&i| i as usize == last) {
-                *slot = pos as u32;
-            }
+            self.tree
+                .relink(moved.score, &moved.member, pos as u32, &self.slab[..]);
+            self.index
+                .repoint(member_hash(&moved.member), last as u32, pos as u32);
         }
         let slot = self.slab.swap_remove(pos);
         self.member_heap -= slot.member.heap_size();
         let (len, cap) = (self.slab.len(), self.slab.capacity());
         if cap > 64 && len < cap / 4 {
             self.slab.shrink_to(len * 2);
-            let slab = &self.slab;
-            self.index.shrink_to(len * 2, |&j| member_hash(&slab[j as usize].member));
         }
         slot
     }
@@ -248,8 +262,10 @@ impl BigZset {
     }
 
     fn heap_size(&self) -> usize {
-        let idx = if self.index.num_buckets() > 0 { self.index.num_buckets() * 5 + 16 } else { 0 };
-        malloc_size(self.slab.capacity() * std::mem::size_of::<Slot>()) + idx + self.tree.heap_size() + self.member_heap
+        malloc_size(self.slab.capacity() * std::mem::size_of::<Slot>())
+            + self.index.heap_size()
+            + self.tree.heap_size()
+            + self.member_heap
     }
 }
 
@@ -283,12 +299,26 @@ impl ZsetValue {
     /// A sorted set holding `entries` (in order, unique), encoded as Redis
     /// encodes the result of a store command of that size.
     pub fn from_sorted(entries: Vec<(Vec<u8>, f64)>, lim: &ZsetLimits) -> ZsetValue {
-        let small =
-            entries.len() <= lim.max_entries && entries.iter().all(|(m, _)| m.len() <= lim.max_value);
+        let small = entries.len() <= lim.max_entries
+            && entries.iter().all(|(m, _)| m.len() <= lim.max_value);
         if small {
-            ZsetValue::Listpack(entries.into_iter().map(|(m, s)| Slot { member: Key::new(&m), score: lp_score(s) }).collect())
+            ZsetValue::Listpack(
+                entries
+                    .into_iter()
+                    .map(|(m, s)| Slot {
+                        member: Key::new(&m),
+                        score: lp_score(s),
+                    })
+                    .collect(),
+            )
         } else {
-            let slots = entries.into_iter().map(|(m, s)| Slot { member: Key::new(&m), score: s }).collect();
+            let slots = entries
+                .into_iter()
+                .map(|(m, s)| Slot {
+                    member: Key::new(&m),
+                    score: s,
+                })
+                .collect();
             ZsetValue::Skiplist(Box::new(BigZset::from_sorted(slots)))
         }
     }
@@ -470,8 +500,14 @@ impl ZsetValue {
         let below_min = |s: f64| !r.gte_min(s);
         let in_max = |s: f64| r.lte_max(s);
         let (lo, hi) = match self {
-            ZsetValue::Listpack(v) => (v.partition_point(|x| below_min(x.score)), v.partition_point(|x| in_max(x.score))),
-            ZsetValue::Skiplist(b) => (b.tree.rank_by(|s, _| below_min(s)), b.tree.rank_by(|s, _| in_max(s))),
+            ZsetValue::Listpack(v) => (
+                v.partition_point(|x| below_min(x.score)),
+                v.partition_point(|x| in_max(x.score)),
+            ),
+            ZsetValue::Skiplist(b) => (
+                b.tree.rank_by(|s, _| below_min(s)),
+                b.tree.rank_by(|s, _| in_max(s)),
+            ),
         };
         (lo, hi.max(lo))
     }
@@ -491,24 +527,36 @@ impl ZsetValue {
                     return (0, 0);
                 }
                 if rev {
-                    let Some(last) = v.iter().rposition(|s| r.lte_max(&s.member)) else { return (0, 0) };
+                    let Some(last) = v.iter().rposition(|s| r.lte_max(&s.member)) else {
+                        return (0, 0);
+                    };
                     if !r.gte_min(&v[last].member) {
                         return (0, 0);
                     }
-                    let lo = v[..last].iter().rposition(|s| !r.gte_min(&s.member)).map_or(0, |p| p + 1);
+                    let lo = v[..last]
+                        .iter()
+                        .rposition(|s| !r.gte_min(&s.member))
+                        .map_or(0, |p| p + 1);
                     (lo, last + 1)
                 } else {
-                    let Some(first) = v.iter().position(|s| r.gte_min(&s.member)) else { return (0, 0) };
+                    let Some(first) = v.iter().position(|s| r.gte_min(&s.member)) else {
+                        return (0, 0);
+                    };
                     if !r.lte_max(&v[first].member) {
                         return (0, 0);
                     }
-                    let hi = v[first..].iter().position(|s| !r.lte_max(&s.member)).map_or(n, |p| first + p);
+                    let hi = v[first..]
+                        .iter()
+                        .position(|s| !r.lte_max(&s.member))
+                        .map_or(n, |p| first + p);
                     (first, hi)
                 }
             }
             ZsetValue::Skiplist(b) => {
                 let slab = &b.slab[..];
-                let lo = b.tree.rank_by(|_, id| !r.gte_min(&slab[id as usize].member));
+                let lo = b
+                    .tree
+                    .rank_by(|_, id| !r.gte_min(&slab[id as usize].member));
                 let hi = b.tree.rank_by(|_, id| r.lte_max(&slab[id as usize].member));
                 (lo, hi.max(lo))
             }
@@ -527,7 +575,9 @@ impl ZsetValue {
             }
             ZsetValue::Skiplist(b) => {
                 let mut doomed = Vec::with_capacity(hi - lo);
-                b.tree.visit(lo, hi, false, &mut |_, id| doomed.push(b.slab[id as usize].member.clone()));
+                b.tree.visit(lo, hi, false, &mut |_, id| {
+                    doomed.push(b.slab[id as usize].member.clone())
+                });
                 for m in doomed {
                     if let Some(pos) = b.find(&m) {
                         b.remove_at(pos);
@@ -572,17 +622,25 @@ impl ZsetValue {
     pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&[u8], Vec<u8>)) -> u64 {
         match self {
             ZsetValue::Listpack(v) => {
-                v.iter().for_each(|s| f(&s.member, listpack_score_text(s.score)));
+                v.iter()
+                    .for_each(|s| f(&s.member, listpack_score_text(s.score)));
                 0
             }
             ZsetValue::Skiplist(b) => {
                 let len = b.slab.len();
-                let mut pos = if cursor == 0 || cursor as usize > len { len } else { cursor as usize };
+                let mut pos = if cursor == 0 || cursor as usize > len {
+                    len
+                } else {
+                    cursor as usize
+                };
                 let stop = pos.saturating_sub(count.max(1));
                 while pos > stop {
                     pos -= 1;
                     let s = &b.slab[pos];
-                    f(&s.member, crate::util::number::fmt_g17(s.score).into_bytes());
+                    f(
+                        &s.member,
+                        crate::util::number::fmt_g17(s.score).into_bytes(),
+                    );
                 }
                 pos as u64
             }
@@ -598,7 +656,11 @@ fn lp_insert(v: &mut Vec<Slot>, member: Key, score: f64) {
 
 /// Orders (member, score) pairs as a sorted set does.
 pub fn sort_entries(v: &mut [(Vec<u8>, f64)]) {
-    v.sort_unstable_by(|a, b| a.1.partial_cmp(&b.1).unwrap_or(std::cmp::Ordering::Equal).then_with(|| a.0.cmp(&b.0)));
+    v.sort_unstable_by(|a, b| {
+        a.1.partial_cmp(&b.1)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then_with(|| a.0.cmp(&b.0))
+    });
 }
 
 #[cfg(test)]
@@ -619,13 +681,22 @@ mod tests {
 
     #[test]
     fn listpack_orders_and_converts() {
-        let lim = ZsetLimits { max_entries: 4, max_value: 8 };
+        let lim = ZsetLimits {
+            max_entries: 4,
+            max_value: 8,
+        };
         let mut z = ZsetValue::new_for(1, &lim);
         for (m, s) in [("b", 1.0), ("a", 1.0), ("c", 0.5)] {
-            assert_eq!(z.add(m.as_bytes(), s, AddFlags::default(), &lim), AddOutcome::Added(s));
+            assert_eq!(
+                z.add(m.as_bytes(), s, AddFlags::default(), &lim),
+                AddOutcome::Added(s)
+            );
         }
         assert_eq!(z.encoding(), "listpack");
-        assert_eq!(members(&z), vec![("c".into(), 0.5), ("a".into(), 1.0), ("b".into(), 1.0)]);
+        assert_eq!(
+            members(&z),
+            vec![("c".into(), 0.5), ("a".into(), 1.0), ("b".into(), 1.0)]
+        );
         assert_eq!(z.rank(b"b", false), Some((2, 1.0)));
         assert_eq!(z.rank(b"b", true), Some((0, 1.0)));
         z.add(b"d", 2.0, AddFlags::default(), &lim);
@@ -647,7 +718,10 @@ mod tests {
         let mut big = ZsetValue::new_for(1000, &ZsetLimits::default());
         add(&mut big, "a", -0.0);
         assert!(big.score(b"a").unwrap().is_sign_negative());
-        assert_eq!(listpack_score_text(123456789012345678.0), b"123456789012345680");
+        assert_eq!(
+            listpack_score_text(123456789012345678.0),
+            b"123456789012345680"
+        );
         assert_eq!(listpack_score_text(1e19), b"1e+19");
         assert_eq!(listpack_score_text(0.5), b"0.5");
     }
@@ -657,31 +731,90 @@ mod tests {
         let mut z = ZsetValue::new_for(1, &ZsetLimits::default());
         let l = ZsetLimits::default();
         add(&mut z, "a", 5.0);
-        let f = |nx, xx, gt, lt, incr| AddFlags { nx, xx, gt, lt, incr };
-        assert_eq!(z.add(b"a", 1.0, f(true, false, false, false, false), &l), AddOutcome::Nop);
-        assert_eq!(z.add(b"b", 1.0, f(false, true, false, false, false), &l), AddOutcome::Nop);
-        assert_eq!(z.add(b"a", 4.0, f(false, false, true, false, false), &l), AddOutcome::Nop);
-        assert_eq!(z.add(b"a", 6.0, f(false, false, true, false, false), &l), AddOutcome::Updated(6.0));
-        assert_eq!(z.add(b"a", 1.0, f(false, false, false, true, true), &l), AddOutcome::Nop);
-        assert_eq!(z.add(b"a", -1.0, f(false, false, false, true, true), &l), AddOutcome::Updated(5.0));
-        assert_eq!(z.add(b"a", 0.0, f(false, false, false, false, true), &l), AddOutcome::Same(5.0));
+        let f = |nx, xx, gt, lt, incr| AddFlags {
+            nx,
+            xx,
+            gt,
+            lt,
+            incr,
+        };
+        assert_eq!(
+            z.add(b"a", 1.0, f(true, false, false, false, false), &l),
+            AddOutcome::Nop
+        );
+        assert_eq!(
+            z.add(b"b", 1.0, f(false, true, false, false, false), &l),
+            AddOutcome::Nop
+        );
+        assert_eq!(
+            z.add(b"a", 4.0, f(false, false, true, false, false), &l),
+            AddOutcome::Nop
+        );
+        assert_eq!(
+            z.add(b"a", 6.0, f(false, false, true, false, false), &l),
+            AddOutcome::Updated(6.0)
+        );
+        assert_eq!(
+            z.add(b"a", 1.0, f(false, false, false, true, true), &l),
+            AddOutcome::Nop
+        );
+        assert_eq!(
+            z.add(b"a", -1.0, f(false, false, false, true, true), &l),
+            AddOutcome::Updated(5.0)
+        );
+        assert_eq!(
+            z.add(b"a", 0.0, f(false, false, false, false, true), &l),
+            AddOutcome::Same(5.0)
+        );
         add(&mut z, "a", f64::INFINITY);
-        assert_eq!(z.add(b"a", f64::NEG_INFINITY, f(false, false, false, false, true), &l), AddOutcome::Nan);
+        assert_eq!(
+            z.add(
+                b"a",
+                f64::NEG_INFINITY,
+                f(false, false, false, false, true),
+                &l
+            ),
+            AddOutcome::Nan
+        );
     }
 
     #[test]
     fn ranges() {
-        for lim in [ZsetLimits::default(), ZsetLimits { max_entries: 0, max_value: 64 }] {
+        for lim in [
+            ZsetLimits::default(),
+            ZsetLimits {
+                max_entries: 0,
+                max_value: 64,
+            },
+        ] {
             let mut z = ZsetValue::new_for(1, &lim);
             for i in 0..10 {
-                z.add(format!("m{i}").as_bytes(), i as f64, AddFlags::default(), &lim);
+                z.add(
+                    format!("m{i}").as_bytes(),
+                    i as f64,
+                    AddFlags::default(),
+                    &lim,
+                );
             }
-            let r = ScoreRange { min: 2.0, max: 5.0, minex: true, maxex: false };
+            let r = ScoreRange {
+                min: 2.0,
+                max: 5.0,
+                minex: true,
+                maxex: false,
+            };
             assert_eq!(z.score_span(&r), (3, 6));
-            let r = ScoreRange { min: 5.0, max: 2.0, minex: false, maxex: false };
+            let r = ScoreRange {
+                min: 5.0,
+                max: 2.0,
+                minex: false,
+                maxex: false,
+            };
             let (lo, hi) = z.score_span(&r);
             assert_eq!(lo, hi);
-            let lr = LexRange { min: LexBound::Incl(b"m3".to_vec()), max: LexBound::Excl(b"m6".to_vec()) };
+            let lr = LexRange {
+                min: LexBound::Incl(b"m3".to_vec()),
+                max: LexBound::Excl(b"m6".to_vec()),
+            };
             assert_eq!(z.lex_span(&lr, false), (3, 6));
             assert_eq!(z.lex_span(&lr, true), (3, 6));
             assert_eq!(z.remove_span(3, 6), 3);
@@ -690,17 +823,29 @@ mod tests {
             assert_eq!(z.pop(false), Some((b"m0".to_vec(), 0.0)));
             assert_eq!(z.at(0).0, b"m1");
         }
-        let bad = LexRange { min: LexBound::Max, max: LexBound::Min };
+        let bad = LexRange {
+            min: LexBound::Max,
+            max: LexBound::Min,
+        };
         assert!(!bad.may_match());
-        let empty = LexRange { min: LexBound::Excl(b"a".to_vec()), max: LexBound::Incl(b"a".to_vec()) };
+        let empty = LexRange {
+            min: LexBound::Excl(b"a".to_vec()),
+            max: LexBound::Incl(b"a".to_vec()),
+        };
         assert!(!empty.may_match());
-        let dash = LexRange { min: LexBound::Min, max: LexBound::Min };
+        let dash = LexRange {
+            min: LexBound::Min,
+            max: LexBound::Min,
+        };
         assert!(!dash.may_match());
     }
 
     #[test]
     fn skiplist_matches_a_model() {
-        let lim = ZsetLimits { max_entries: 0, max_value: 64 };
+        let lim = ZsetLimits {
+            max_entries: 0,
+            max_value: 64,
+        };
         let mut rng = Rng::seeded(7);
         let mut z = ZsetValue::new_for(1, &lim);
         let mut model: BTreeMap<String, f64> = BTreeMap::new();
@@ -716,7 +861,8 @@ mod tests {
                 _ => {
                     let lo = rng.below(z.len() as u64 + 1) as usize;
                     let cnt = z.remove_span(lo, lo + 3);
-                    let mut order: Vec<(String, f64)> = model.iter().map(|(k, v)| (k.clone(), *v)).collect();
+                    let mut order: Vec<(String, f64)> =
+                        model.iter().map(|(k, v)| (k.clone(), *v)).collect();
                     order.sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap().then(a.0.cmp(&b.0)));
                     for (k, _) in order.iter().skip(lo).take(cnt) {
                         model.remove(k);
@@ -724,7 +870,8 @@ mod tests {
                 }
             }
             if step % 1000 == 0 {
-                let mut order: Vec<(String, f64)> = model.iter().map(|(k, v)| (k.clone(), *v)).collect();
+                let mut order: Vec<(String, f64)> =
+                    model.iter().map(|(k, v)| (k.clone(), *v)).collect();
                 order.sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap().then(a.0.cmp(&b.0)));
                 assert_eq!(members(&z), order);
                 for (r, (k, s)) in order.iter().enumerate() {

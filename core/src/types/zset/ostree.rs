@@ -19,10 +19,12 @@ pub(crate) trait Names {
     fn name(&self, id: u32) -> &[u8];
 }
 
-const LEAF_CAP: usize = 64;
-const INNER_CAP: usize = 64;
-const LEAF_MIN: usize = LEAF_CAP / 4;
-const INNER_MIN: usize = INNER_CAP / 4;
+/// Entries per leaf, children per inner node.
+const CAP: usize = 64;
+/// Entries per block: a block's scores fill one cache line.
+const BLK: usize = 8;
+const NBLK: usize = CAP / BLK;
+const MIN: usize = CAP / 4;
 
 /// A search key: a score and the member bytes that break ties.
 #[derive(Clone, Copy)]
@@ -37,83 +39,138 @@ fn before<N: Names + ?Sized>(score: f64, id: u32, p: &Probe, names: &N) -> bool 
     score < p.score || (score == p.score && names.name(id) < p.member)
 }
 
-/// First index in `0..n` where `pred` is false (`pred` true on a prefix).
-#[inline]
-fn partition(n: usize, pred: impl Fn(usize) -> bool) -> usize {
-    let (mut lo, mut hi) = (0, n);
-    while lo < hi {
-        let mid = (lo + hi) / 2;
-        if pred(mid) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
+/// Up to `CAP` ordered `(score, id)` entries (a leaf's entries, or an inner
+/// node's child maxima), with a fence: each block's last entry, copied into
+/// the first cache line. A search reads the fence, then one block, so it
+/// touches two cache lines of scores instead of a binary search's four.
+#[derive(Clone)]
+#[repr(C, align(64))]
+struct Run {
+    fs: [f64; NBLK],
+    fi: [u32; NBLK],
+    len: usize,
+    s: [f64; CAP],
+    i: [u32; CAP],
+}
+
+impl Run {
+    fn new() -> Run {
+        Run {
+            fs: [0.0; NBLK],
+            fi: [0; NBLK],
+            len: 0,
+            s: [0.0; CAP],
+            i: [0; CAP],
         }
     }
-    lo
-}
 
-#[derive(Clone)]
-struct Leaf {
-    len: usize,
-    scores: [f64; LEAF_CAP],
-    ids: [u32; LEAF_CAP],
-}
+    /// Recomputes the fence from the block holding `pos` on.
+    #[inline]
+    fn refence(&mut self, pos: usize) {
+        let nb = self.len.div_ceil(BLK);
+        for b in pos / BLK..nb {
+            let last = ((b + 1) * BLK).min(self.len) - 1;
+            self.fs[b] = self.s[last];
+            self.fi[b] = self.i[last];
+        }
+    }
 
-impl Leaf {
-    fn boxed() -> Box<Leaf> {
-        Box::new(Leaf { len: 0, scores: [0.0; LEAF_CAP], ids: [0; LEAF_CAP] })
+    /// First position where `pred(score, id)` is false (`pred` holds on a prefix).
+    #[inline]
+    fn search(&self, pred: impl Fn(f64, u32) -> bool) -> usize {
+        let nb = self.len.div_ceil(BLK);
+        let mut b = 0;
+        while b < nb && pred(self.fs[b], self.fi[b]) {
+            b += 1;
+        }
+        if b == nb {
+            return self.len;
+        }
+        let (mut k, hi) = (b * BLK, ((b + 1) * BLK).min(self.len));
+        while k < hi && pred(self.s[k], self.i[k]) {
+            k += 1;
+        }
+        k
     }
 
     #[inline]
     fn lower_bound<N: Names + ?Sized>(&self, p: &Probe, names: &N) -> usize {
-        partition(self.len, |k| before(self.scores[k], self.ids[k], p, names))
+        self.search(|s, id| before(s, id, p, names))
+    }
+
+    #[inline]
+    fn last(&self) -> (f64, u32) {
+        (self.s[self.len - 1], self.i[self.len - 1])
+    }
+
+    fn set(&mut self, pos: usize, score: f64, id: u32) {
+        self.s[pos] = score;
+        self.i[pos] = id;
+        if pos % BLK == BLK - 1 || pos == self.len - 1 {
+            self.refence(pos);
+        }
     }
 
     fn insert_at(&mut self, pos: usize, score: f64, id: u32) {
-        debug_assert!(self.len < LEAF_CAP);
-        self.scores.copy_within(pos..self.len, pos + 1);
-        self.ids.copy_within(pos..self.len, pos + 1);
-        self.scores[pos] = score;
-        self.ids[pos] = id;
+        debug_assert!(self.len < CAP);
+        self.s.copy_within(pos..self.len, pos + 1);
+        self.i.copy_within(pos..self.len, pos + 1);
+        self.s[pos] = score;
+        self.i[pos] = id;
         self.len += 1;
+        self.refence(pos);
     }
 
     fn remove_at(&mut self, pos: usize) -> u32 {
-        let id = self.ids[pos];
-        self.scores.copy_within(pos + 1..self.len, pos);
-        self.ids.copy_within(pos + 1..self.len, pos);
+        let id = self.i[pos];
+        self.s.copy_within(pos + 1..self.len, pos);
+        self.i.copy_within(pos + 1..self.len, pos);
         self.len -= 1;
+        if self.len > 0 {
+            self.refence(pos.min(self.len - 1));
+        }
         id
     }
 
-    /// Moves entries `from..` into a new leaf.
-    fn split_off(&mut self, from: usize) -> Box<Leaf> {
-        let mut r = Leaf::boxed();
+    /// Moves entries `from..` into a new run.
+    fn split_off(&mut self, from: usize) -> Run {
+        let mut r = Run::new();
         let n = self.len - from;
-        r.scores[..n].copy_from_slice(&self.scores[from..self.len]);
-        r.ids[..n].copy_from_slice(&self.ids[from..self.len]);
+        r.s[..n].copy_from_slice(&self.s[from..self.len]);
+        r.i[..n].copy_from_slice(&self.i[from..self.len]);
         r.len = n;
+        r.refence(0);
         self.len = from;
+        if from > 0 {
+            self.refence(from - 1);
+        }
         r
     }
 
     /// Appends all of `right`'s entries.
-    fn absorb(&mut self, right: &Leaf) {
+    fn absorb(&mut self, right: &Run) {
         let (n, m) = (self.len, right.len);
-        self.scores[n..n + m].copy_from_slice(&right.scores[..m]);
-        self.ids[n..n + m].copy_from_slice(&right.ids[..m]);
+        self.s[n..n + m].copy_from_slice(&right.s[..m]);
+        self.i[n..n + m].copy_from_slice(&right.i[..m]);
         self.len += m;
+        self.refence(n.saturating_sub(1));
     }
+}
+
+#[derive(Clone)]
+struct Leaf {
+    run: Run,
 }
 
 #[derive(Clone)]
 struct Inner {
     /// Entries below this node.
     total: usize,
-    /// Per child: entries below it, and its greatest entry.
-    counts: [u32; INNER_CAP],
-    max_s: [f64; INNER_CAP],
-    max_i: [u32; INNER_CAP],
+    /// Each child's greatest entry.
+    max: Run,
+    /// Entries below each child, and their sums per block of `BLK` children.
+    counts: [u32; CAP],
+    bsum: [u32; NBLK],
     kids: Vec<Node>,
 }
 
@@ -127,7 +184,7 @@ impl Node {
     #[inline]
     fn total(&self) -> usize {
         match self {
-            Node::Leaf(l) => l.len,
+            Node::Leaf(l) => l.run.len,
             Node::Inner(n) => n.total,
         }
     }
@@ -135,15 +192,8 @@ impl Node {
     /// Entries (leaf) or children (inner): what the fill rules count.
     fn width(&self) -> usize {
         match self {
-            Node::Leaf(l) => l.len,
+            Node::Leaf(l) => l.run.len,
             Node::Inner(n) => n.kids.len(),
-        }
-    }
-
-    fn min_width(&self) -> usize {
-        match self {
-            Node::Leaf(_) => LEAF_MIN,
-            Node::Inner(_) => INNER_MIN,
         }
     }
 
@@ -151,11 +201,8 @@ impl Node {
     #[inline]
     fn max(&self) -> (f64, u32) {
         match self {
-            Node::Leaf(l) => (l.scores[l.len - 1], l.ids[l.len - 1]),
-            Node::Inner(n) => {
-                let k = n.kids.len() - 1;
-                (n.max_s[k], n.max_i[k])
-            }
+            Node::Leaf(l) => l.run.last(),
+            Node::Inner(n) => n.max.last(),
         }
     }
 
@@ -171,51 +218,97 @@ impl Node {
     }
 }
 
+impl Leaf {
+    fn boxed() -> Box<Leaf> {
+        Box::new(Leaf { run: Run::new() })
+    }
+}
+
 impl Inner {
     fn boxed() -> Box<Inner> {
         Box::new(Inner {
             total: 0,
-            counts: [0; INNER_CAP],
-            max_s: [0.0; INNER_CAP],
-            max_i: [0; INNER_CAP],
-            kids: Vec::with_capacity(INNER_CAP),
+            max: Run::new(),
+            counts: [0; CAP],
+            bsum: [0; NBLK],
+            kids: Vec::with_capacity(CAP),
         })
     }
 
     /// Child that holds (or would hold) `p`: the first whose maximum is not before it.
     #[inline]
     fn child_for<N: Names + ?Sized>(&self, p: &Probe, names: &N) -> usize {
-        let n = self.kids.len();
-        partition(n, |k| before(self.max_s[k], self.max_i[k], p, names)).min(n - 1)
+        self.max.lower_bound(p, names).min(self.kids.len() - 1)
+    }
+
+    /// Entries in children `0..k`.
+    #[inline]
+    fn count_before(&self, k: usize) -> usize {
+        let b = k / BLK;
+        let whole: u32 = self.bsum[..b].iter().sum();
+        let part: u32 = self.counts[b * BLK..k].iter().sum();
+        (whole + part) as usize
+    }
+
+    /// The child holding rank `r` and the rank within it.
+    #[inline]
+    fn child_at(&self, mut r: usize) -> (usize, usize) {
+        let mut b = 0;
+        while r >= self.bsum[b] as usize {
+            r -= self.bsum[b] as usize;
+            b += 1;
+        }
+        let mut k = b * BLK;
+        while r >= self.counts[k] as usize {
+            r -= self.counts[k] as usize;
+            k += 1;
+        }
+        (k, r)
+    }
+
+    fn resum(&mut self) {
+        for b in 0..NBLK {
+            let hi = ((b + 1) * BLK).min(self.kids.len());
+            self.bsum[b] = if b * BLK < hi {
+                self.counts[b * BLK..hi].iter().sum()
+            } else {
+                0
+            };
+        }
     }
 
     /// Re-reads child `i`'s count and maximum.
     #[inline]
     fn refresh(&mut self, i: usize) {
-        self.counts[i] = self.kids[i].total() as u32;
+        let c = self.kids[i].total() as u32;
+        let b = i / BLK;
+        self.bsum[b] = self.bsum[b] - self.counts[i] + c;
+        self.counts[i] = c;
         let (s, id) = self.kids[i].max();
-        self.max_s[i] = s;
-        self.max_i[i] = id;
+        self.max.set(i, s, id);
     }
 
+    /// Inserts a child at `i`; its entries are added to the total.
     fn insert_kid(&mut self, i: usize, kid: Node) {
         let n = self.kids.len();
-        debug_assert!(n < INNER_CAP);
+        debug_assert!(n < CAP);
         self.counts.copy_within(i..n, i + 1);
-        self.max_s.copy_within(i..n, i + 1);
-        self.max_i.copy_within(i..n, i + 1);
+        let (s, id) = kid.max();
+        self.counts[i] = kid.total() as u32;
         self.total += kid.total();
+        self.max.insert_at(i, s, id);
         self.kids.insert(i, kid);
-        self.refresh(i);
+        self.resum();
     }
 
+    /// Removes child `i`; its entries leave the total.
     fn remove_kid(&mut self, i: usize) -> Node {
         let n = self.kids.len();
         self.counts.copy_within(i + 1..n, i);
-        self.max_s.copy_within(i + 1..n, i);
-        self.max_i.copy_within(i + 1..n, i);
+        self.max.remove_at(i);
         let kid = self.kids.remove(i);
         self.total -= kid.total();
+        self.resum();
         kid
     }
 
@@ -225,11 +318,12 @@ impl Inner {
         let n = self.kids.len();
         let m = n - from;
         r.counts[..m].copy_from_slice(&self.counts[from..n]);
-        r.max_s[..m].copy_from_slice(&self.max_s[from..n]);
-        r.max_i[..m].copy_from_slice(&self.max_i[from..n]);
+        r.max = self.max.split_off(from);
         r.kids = self.kids.split_off(from);
         r.total = r.counts[..m].iter().map(|&c| c as usize).sum();
         self.total -= r.total;
+        r.resum();
+        self.resum();
         r
     }
 
@@ -237,31 +331,31 @@ impl Inner {
     fn absorb(&mut self, right: &mut Inner) {
         let (n, m) = (self.kids.len(), right.kids.len());
         self.counts[n..n + m].copy_from_slice(&right.counts[..m]);
-        self.max_s[n..n + m].copy_from_slice(&right.max_s[..m]);
-        self.max_i[n..n + m].copy_from_slice(&right.max_i[..m]);
+        self.max.absorb(&right.max);
         self.kids.append(&mut right.kids);
         self.total += right.total;
         right.total = 0;
+        self.resum();
     }
 
-    /// Brings child `i` back to at least its minimum width by merging it with
-    /// a neighbour, or by evening out the two when they cannot merge.
+    /// Brings child `i` back to at least `MIN` entries or children by merging
+    /// it with a neighbour, or by evening out the two when they cannot merge.
     fn rebalance(&mut self, i: usize) {
         if self.kids.len() < 2 {
             return;
         }
-        let (l, r) = if i + 1 < self.kids.len() { (i, i + 1) } else { (i - 1, i) };
-        let (lw, rw) = (self.kids[l].width(), self.kids[r].width());
-        let cap = match self.kids[l] {
-            Node::Leaf(_) => LEAF_CAP,
-            Node::Inner(_) => INNER_CAP,
+        let (l, r) = if i + 1 < self.kids.len() {
+            (i, i + 1)
+        } else {
+            (i - 1, i)
         };
-        if lw + rw <= cap {
+        let (lw, rw) = (self.kids[l].width(), self.kids[r].width());
+        if lw + rw <= CAP {
             let mut right = self.remove_kid(r);
             // remove_kid took the right child's entries out of the total
             self.total += right.total();
             match (&mut self.kids[l], &mut right) {
-                (Node::Leaf(a), Node::Leaf(b)) => a.absorb(b),
+                (Node::Leaf(a), Node::Leaf(b)) => a.run.absorb(&b.run),
                 (Node::Inner(a), Node::Inner(b)) => a.absorb(b),
                 _ => unreachable!("siblings at different depths"),
             }
@@ -273,16 +367,15 @@ impl Inner {
         let (left, right) = self.kids.split_at_mut(r);
         match (&mut left[l], &mut right[0]) {
             (Node::Leaf(a), Node::Leaf(b)) => {
-                if a.len > want {
-                    let moved = a.split_off(want);
-                    let mut m = moved;
-                    m.absorb(b);
-                    **b = *m;
+                if a.run.len > want {
+                    let mut m = a.run.split_off(want);
+                    m.absorb(&b.run);
+                    b.run = m;
                 } else {
-                    let take = want - a.len;
-                    let rest = b.split_off(take);
-                    a.absorb(b);
-                    **b = *rest;
+                    let take = want - a.run.len;
+                    let rest = b.run.split_off(take);
+                    a.run.absorb(&b.run);
+                    b.run = rest;
                 }
             }
             (Node::Inner(a), Node::Inner(b)) => {
@@ -318,7 +411,9 @@ impl Default for Tree {
 
 impl Tree {
     pub fn new() -> Tree {
-        Tree { root: Node::Leaf(Leaf::boxed()) }
+        Tree {
+            root: Node::Leaf(Leaf::boxed()),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -340,7 +435,7 @@ impl Tree {
         if n == 0 {
             return Tree::new();
         }
-        let nleaves = n.div_ceil(LEAF_CAP);
+        let nleaves = n.div_ceil(CAP);
         let mut level: Vec<Node> = Vec::with_capacity(nleaves);
         let mut it = entries;
         for k in 0..nleaves {
@@ -349,15 +444,16 @@ impl Tree {
             let mut leaf = Leaf::boxed();
             for j in 0..size {
                 let (s, id) = it.next().expect("ExactSizeIterator length");
-                leaf.scores[j] = s;
-                leaf.ids[j] = id;
+                leaf.run.s[j] = s;
+                leaf.run.i[j] = id;
             }
-            leaf.len = size;
+            leaf.run.len = size;
+            leaf.run.refence(0);
             level.push(Node::Leaf(leaf));
         }
         while level.len() > 1 {
             let m = level.len();
-            let groups = m.div_ceil(INNER_CAP);
+            let groups = m.div_ceil(CAP);
             let mut next = Vec::with_capacity(groups);
             let mut kids = level.into_iter();
             for g in 0..groups {
@@ -366,15 +462,15 @@ impl Tree {
                 for _ in 0..size {
                     let kid = kids.next().expect("group size");
                     let i = inner.kids.len();
-                    inner.total += kid.total();
-                    inner.kids.push(kid);
-                    inner.refresh(i);
+                    inner.insert_kid(i, kid);
                 }
                 next.push(Node::Inner(inner));
             }
             level = next;
         }
-        Tree { root: level.pop().expect("one root") }
+        Tree {
+            root: level.pop().expect("one root"),
+        }
     }
 
     /// Inserts an entry that is not in the tree yet.
@@ -390,7 +486,12 @@ impl Tree {
     }
 
     /// Removes the entry equal to `(score, member)`; returns its id.
-    pub fn remove<N: Names + ?Sized>(&mut self, score: f64, member: &[u8], names: &N) -> Option<u32> {
+    pub fn remove<N: Names + ?Sized>(
+        &mut self,
+        score: f64,
+        member: &[u8],
+        names: &N,
+    ) -> Option<u32> {
         let p = Probe { score, member };
         let id = remove_rec(&mut self.root, &p, names)?;
         if let Node::Inner(n) = &mut self.root {
@@ -404,7 +505,13 @@ impl Tree {
 
     /// Gives the entry equal to `(score, member)` a new id (its member moved
     /// within the slab). True if the entry was found.
-    pub fn relink<N: Names + ?Sized>(&mut self, score: f64, member: &[u8], new_id: u32, names: &N) -> bool {
+    pub fn relink<N: Names + ?Sized>(
+        &mut self,
+        score: f64,
+        member: &[u8],
+        new_id: u32,
+        names: &N,
+    ) -> bool {
         relink_rec(&mut self.root, &Probe { score, member }, new_id, names)
     }
 
@@ -415,13 +522,13 @@ impl Tree {
         let mut acc = 0;
         loop {
             match node {
-                Node::Leaf(l) => return acc + partition(l.len, |k| pred(l.scores[k], l.ids[k])),
+                Node::Leaf(l) => return acc + l.run.search(&pred),
                 Node::Inner(n) => {
-                    let k = partition(n.kids.len(), |k| pred(n.max_s[k], n.max_i[k]));
+                    let k = n.max.search(&pred);
                     if k == n.kids.len() {
                         return acc + n.total;
                     }
-                    acc += n.counts[..k].iter().map(|&c| c as usize).sum::<usize>();
+                    acc += n.count_before(k);
                     node = &n.kids[k];
                 }
             }
@@ -440,13 +547,10 @@ impl Tree {
         let mut r = rank;
         loop {
             match node {
-                Node::Leaf(l) => return (l.scores[r], l.ids[r]),
+                Node::Leaf(l) => return (l.run.s[r], l.run.i[r]),
                 Node::Inner(n) => {
-                    let mut k = 0;
-                    while r >= n.counts[k] as usize {
-                        r -= n.counts[k] as usize;
-                        k += 1;
-                    }
+                    let (k, rest) = n.child_at(r);
+                    r = rest;
                     node = &n.kids[k];
                 }
             }
@@ -463,26 +567,32 @@ impl Tree {
     }
 }
 
-fn insert_rec<N: Names + ?Sized>(node: &mut Node, score: f64, id: u32, p: &Probe, names: &N) -> Option<Node> {
+fn insert_rec<N: Names + ?Sized>(
+    node: &mut Node,
+    score: f64,
+    id: u32,
+    p: &Probe,
+    names: &N,
+) -> Option<Node> {
     match node {
         Node::Leaf(l) => {
-            let pos = l.lower_bound(p, names);
-            if l.len < LEAF_CAP {
-                l.insert_at(pos, score, id);
+            let pos = l.run.lower_bound(p, names);
+            if l.run.len < CAP {
+                l.run.insert_at(pos, score, id);
                 return None;
             }
             // Full. Appending (rising scores, the common case) starts a new
             // leaf and keeps this one full; otherwise split in halves.
-            if pos == LEAF_CAP {
-                let mut r = Leaf::boxed();
-                r.insert_at(0, score, id);
+            let mut r = Leaf::boxed();
+            if pos == CAP {
+                r.run.insert_at(0, score, id);
                 return Some(Node::Leaf(r));
             }
-            let mut r = l.split_off(LEAF_CAP / 2);
-            if pos <= LEAF_CAP / 2 {
-                l.insert_at(pos, score, id);
+            r.run = l.run.split_off(CAP / 2);
+            if pos <= CAP / 2 {
+                l.run.insert_at(pos, score, id);
             } else {
-                r.insert_at(pos - LEAF_CAP / 2, score, id);
+                r.run.insert_at(pos - CAP / 2, score, id);
             }
             Some(Node::Leaf(r))
         }
@@ -494,11 +604,11 @@ fn insert_rec<N: Names + ?Sized>(node: &mut Node, score: f64, id: u32, p: &Probe
             let right = split?;
             // the split-off entries are counted again when `right` is inserted
             n.total -= right.total();
-            if n.kids.len() < INNER_CAP {
+            if n.kids.len() < CAP {
                 n.insert_kid(i + 1, right);
                 return None;
             }
-            let half = INNER_CAP / 2;
+            let half = CAP / 2;
             let mut r = n.split_off(half);
             if i < half {
                 n.insert_kid(i + 1, right);
@@ -513,9 +623,9 @@ fn insert_rec<N: Names + ?Sized>(node: &mut Node, score: f64, id: u32, p: &Probe
 fn remove_rec<N: Names + ?Sized>(node: &mut Node, p: &Probe, names: &N) -> Option<u32> {
     match node {
         Node::Leaf(l) => {
-            let pos = l.lower_bound(p, names);
-            if pos < l.len && l.scores[pos] == p.score && names.name(l.ids[pos]) == p.member {
-                Some(l.remove_at(pos))
+            let pos = l.run.lower_bound(p, names);
+            if pos < l.run.len && l.run.s[pos] == p.score && names.name(l.run.i[pos]) == p.member {
+                Some(l.run.remove_at(pos))
             } else {
                 None
             }
@@ -528,7 +638,7 @@ fn remove_rec<N: Names + ?Sized>(node: &mut Node, p: &Probe, names: &N) -> Optio
                 n.remove_kid(i);
             } else {
                 n.refresh(i);
-                if n.kids[i].width() < n.kids[i].min_width() {
+                if n.kids[i].width() < MIN {
                     n.rebalance(i);
                 }
             }
@@ -540,9 +650,9 @@ fn remove_rec<N: Names + ?Sized>(node: &mut Node, p: &Probe, names: &N) -> Optio
 fn relink_rec<N: Names + ?Sized>(node: &mut Node, p: &Probe, new_id: u32, names: &N) -> bool {
     match node {
         Node::Leaf(l) => {
-            let pos = l.lower_bound(p, names);
-            if pos < l.len && l.scores[pos] == p.score && names.name(l.ids[pos]) == p.member {
-                l.ids[pos] = new_id;
+            let pos = l.run.lower_bound(p, names);
+            if pos < l.run.len && l.run.s[pos] == p.score && names.name(l.run.i[pos]) == p.member {
+                l.run.set(pos, p.score, new_id);
                 true
             } else {
                 false
@@ -564,17 +674,17 @@ fn visit_rec(node: &Node, start: usize, end: usize, rev: bool, f: &mut impl FnMu
         Node::Leaf(l) => {
             if rev {
                 for k in (start..end).rev() {
-                    f(l.scores[k], l.ids[k]);
+                    f(l.run.s[k], l.run.i[k]);
                 }
             } else {
                 for k in start..end {
-                    f(l.scores[k], l.ids[k]);
+                    f(l.run.s[k], l.run.i[k]);
                 }
             }
         }
         Node::Inner(n) => {
             let nk = n.kids.len();
-            let mut offs = [0usize; INNER_CAP + 1];
+            let mut offs = [0usize; CAP + 1];
             for k in 0..nk {
                 offs[k + 1] = offs[k] + n.counts[k] as usize;
             }
@@ -610,7 +720,11 @@ mod tests {
     fn key(names: &Ids, s: f64, id: u32) -> (u64, Vec<u8>) {
         // total order on finite test scores: map f64 to sortable bits
         let b = s.to_bits();
-        let b = if s.is_sign_negative() { !b } else { b | (1 << 63) };
+        let b = if s.is_sign_negative() {
+            !b
+        } else {
+            b | (1 << 63)
+        };
         (b, names.0[id as usize].clone())
     }
 
@@ -623,20 +737,44 @@ mod tests {
         check_node(&t.root, true);
     }
 
+    fn check_run(r: &Run) {
+        for b in 0..r.len.div_ceil(BLK) {
+            let last = ((b + 1) * BLK).min(r.len) - 1;
+            assert_eq!(
+                (r.fs[b], r.fi[b]),
+                (r.s[last], r.i[last]),
+                "fence {b} of {}",
+                r.len
+            );
+        }
+    }
+
     fn check_node(n: &Node, root: bool) -> usize {
         match n {
             Node::Leaf(l) => {
-                assert!(root || l.len >= 1);
-                l.len
+                assert!(root || l.run.len >= 1);
+                check_run(&l.run);
+                l.run.len
             }
             Node::Inner(inner) => {
                 assert!(inner.kids.len() >= if root { 2 } else { 1 });
+                assert_eq!(inner.max.len, inner.kids.len());
+                check_run(&inner.max);
                 let mut total = 0;
                 for (k, kid) in inner.kids.iter().enumerate() {
                     let c = check_node(kid, false);
                     assert_eq!(c, inner.counts[k] as usize);
-                    assert_eq!(kid.max(), (inner.max_s[k], inner.max_i[k]));
+                    assert_eq!(kid.max(), (inner.max.s[k], inner.max.i[k]));
                     total += c;
+                }
+                for b in 0..NBLK {
+                    let hi = ((b + 1) * BLK).min(inner.kids.len());
+                    let want: u32 = if b * BLK < hi {
+                        inner.counts[b * BLK..hi].iter().sum()
+                    } else {
+                        0
+                    };
+                    assert_eq!(inner.bsum[b], want, "block sum {b}");
                 }
                 assert_eq!(total, inner.total);
                 total
@@ -680,7 +818,13 @@ mod tests {
                     let s = score[*id as usize].unwrap();
                     assert_eq!(t.rank_of(s, &names.0[*id as usize], &names), r);
                     let lo = t.rank_by(|x, _| x < s);
-                    assert_eq!(lo, model.iter().filter(|(k, _)| k.0 < key(&names, s, *id).0).count());
+                    assert_eq!(
+                        lo,
+                        model
+                            .iter()
+                            .filter(|(k, _)| k.0 < key(&names, s, *id).0)
+                            .count()
+                    );
                 }
             }
             check(&t, &model);
@@ -709,7 +853,7 @@ mod tests {
             }
         }
         let nl = leaves(&t.root);
-        assert!(nl <= n / LEAF_CAP + 2, "{nl} leaves");
+        assert!(nl <= n / CAP + 2, "{nl} leaves");
         check_node(&t.root, true);
         let b = Tree::from_sorted((0..n as u32).map(|i| (i as f64, i)));
         let mut x = Vec::new();
