@@ -8,6 +8,7 @@
 //! assert_eq!(c.execute(&["GET", "greeting"]), emberkv::Reply::bulk("hello"));
 //! ```
 
+mod blocking;
 mod client;
 mod clock;
 mod commands;
@@ -16,6 +17,7 @@ mod db;
 mod error;
 mod keyspace;
 mod notify;
+mod pubsub;
 mod reply;
 mod types;
 mod util;
@@ -25,6 +27,7 @@ pub use clock::ManualClock;
 pub use config::Config;
 pub use db::Db;
 pub use error::{Error, ErrorKind};
+pub use pubsub::{Message, MessageKind, Subscription};
 pub use reply::Reply;
 
 /// The Redis version whose behaviour emberkv matches (INFO `redis_version`).

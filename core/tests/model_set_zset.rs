@@ -300,7 +300,7 @@ impl Runner {
                             added += 1;
                         }
                         Some(cur)
-                            if !nx && !(gt && *s <= cur) && !(lt && *s >= cur) && *s != cur =>
+                            if !(nx || *s == cur || (gt && *s <= cur) || (lt && *s >= cur)) =>
                         {
                             z.insert(m.clone(), *s);
                             changed += 1;

@@ -268,7 +268,7 @@ fn zadd_generic(ctx: &mut Ctx, a: &[&[u8]], incr_cmd: bool) -> R {
         i += 1;
     }
     let elements = a.len() - i;
-    if elements % 2 != 0 || elements == 0 {
+    if !elements.is_multiple_of(2) || elements == 0 {
         return Err(err::syntax());
     }
     let n = elements / 2;
@@ -277,7 +277,7 @@ fn zadd_generic(ctx: &mut Ctx, a: &[&[u8]], incr_cmd: bool) -> R {
             "ERR XX and NX options at the same time are not compatible",
         ));
     }
-    if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
+    if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
         return Err(Reply::error(
             "ERR GT, LT, and/or NX options at the same time are not compatible",
         ));
@@ -478,22 +478,27 @@ enum RangeBy {
     Lex,
 }
 
-/// The members a ZRANGE-style request selects, in reply order.
+/// What a ZRANGE-style request selects.
+enum Span {
+    Rank(i64, i64),
+    Score(ScoreRange),
+    Lex(LexRange),
+}
+
+/// The members `span` selects (skipping `offset`, at most `limit` when not
+/// negative, for score and lex spans), in reply order.
 fn select_range(
     z: &ZsetValue,
-    by: RangeBy,
+    span: &Span,
     rev: bool,
-    rank: (i64, i64),
-    sr: &ScoreRange,
-    lr: Option<&LexRange>,
     offset: i64,
     limit: i64,
 ) -> Vec<(Vec<u8>, f64)> {
     let mut out = Vec::new();
     let push = |m: &[u8], s: f64, out: &mut Vec<(Vec<u8>, f64)>| out.push((m.to_vec(), s));
-    match by {
-        RangeBy::Rank | RangeBy::Auto => {
-            let Some((start, end)) = rank_range(rank.0, rank.1, z.len()) else {
+    let (lo, hi) = match span {
+        Span::Rank(start, stop) => {
+            let Some((start, end)) = rank_range(*start, *stop, z.len()) else {
                 return out;
             };
             let n = z.len();
@@ -504,33 +509,30 @@ fn select_range(
             };
             out.reserve(hi - lo);
             z.visit(lo, hi, rev, |m, s| push(m, s, &mut out));
+            return out;
         }
-        RangeBy::Score | RangeBy::Lex => {
-            if offset < 0 || (offset > 0 && offset as usize >= z.len()) {
-                return out;
-            }
-            let (lo, hi) = match (by, lr) {
-                (RangeBy::Lex, Some(lr)) => z.lex_span(lr, rev),
-                _ => z.score_span(sr),
-            };
-            let avail = (hi - lo).saturating_sub(offset as usize);
-            let take = if limit < 0 {
-                avail
-            } else {
-                avail.min(limit as usize)
-            };
-            if take == 0 {
-                return out;
-            }
-            out.reserve(take);
-            let (a, b) = if rev {
-                (hi - offset as usize - take, hi - offset as usize)
-            } else {
-                (lo + offset as usize, lo + offset as usize + take)
-            };
-            z.visit(a, b, rev, |m, s| push(m, s, &mut out));
-        }
+        Span::Score(sr) => z.score_span(sr),
+        Span::Lex(lr) => z.lex_span(lr, rev),
+    };
+    if offset < 0 || (offset > 0 && offset as usize >= z.len()) {
+        return out;
     }
+    let avail = (hi - lo).saturating_sub(offset as usize);
+    let take = if limit < 0 {
+        avail
+    } else {
+        avail.min(limit as usize)
+    };
+    if take == 0 {
+        return out;
+    }
+    out.reserve(take);
+    let (a, b) = if rev {
+        (hi - offset as usize - take, hi - offset as usize)
+    } else {
+        (lo + offset as usize, lo + offset as usize + take)
+    };
+    z.visit(a, b, rev, |m, s| push(m, s, &mut out));
     out
 }
 
@@ -585,21 +587,13 @@ fn zrange_generic(
     if rev && by != RangeBy::Rank {
         std::mem::swap(&mut minidx, &mut maxidx);
     }
-    let mut rank = (0, 0);
-    let mut sr = ScoreRange {
-        min: 0.0,
-        max: 0.0,
-        minex: false,
-        maxex: false,
+    let span = match by {
+        RangeBy::Score => Span::Score(parse_score_range(a[minidx], a[maxidx])?),
+        RangeBy::Lex => Span::Lex(parse_lex_range(a[minidx], a[maxidx])?),
+        _ => Span::Rank(parse_long(a[minidx])?, parse_long(a[maxidx])?),
     };
-    let mut lr = None;
-    match by {
-        RangeBy::Score => sr = parse_score_range(a[minidx], a[maxidx])?,
-        RangeBy::Lex => lr = Some(parse_lex_range(a[minidx], a[maxidx])?),
-        _ => rank = (parse_long(a[minidx])?, parse_long(a[maxidx])?),
-    }
     let items = match get_zset(ctx, key)? {
-        Some(z) => select_range(z, by, rev, rank, &sr, lr.as_ref(), offset, limit),
+        Some(z) => select_range(z, &span, rev, offset, limit),
         None => Vec::new(),
     };
     match store {

@@ -61,8 +61,8 @@ pub enum Member<'a> {
 impl Member<'_> {
     /// Calls `f` with the member's bytes (integers formatted on the stack).
     #[inline]
-    pub fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
-        match *self {
+    pub fn with_bytes<R>(self, f: impl FnOnce(&[u8]) -> R) -> R {
+        match self {
             Member::Int(i) => {
                 let mut buf = [0u8; 20];
                 f(crate::reply::fmt_i64(i, &mut buf))
@@ -71,13 +71,13 @@ impl Member<'_> {
         }
     }
 
-    pub fn to_vec(&self) -> Vec<u8> {
+    pub fn to_vec(self) -> Vec<u8> {
         self.with_bytes(|b| b.to_vec())
     }
 
     /// The integer value when the bytes are one as Redis's string2ll reads it.
-    fn as_int(&self) -> Option<i64> {
-        match *self {
+    fn as_int(self) -> Option<i64> {
+        match self {
             Member::Int(i) => Some(i),
             Member::Bytes(b) => parse_i64(b),
         }

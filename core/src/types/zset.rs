@@ -166,7 +166,8 @@ impl LexRange {
 pub fn listpack_score_text(s: f64) -> Vec<u8> {
     let lim = (i64::MAX / 2) as f64;
     if (-lim..=lim).contains(&s) && s == (s as i64) as f64 {
-        crate::util::number::i64_bytes(s as i64)
+        let mut buf = [0u8; 20];
+        crate::reply::fmt_i64(s as i64, &mut buf).to_vec()
     } else {
         crate::util::number::fmt_g17(s).into_bytes()
     }
@@ -254,11 +255,6 @@ impl BigZset {
             self.slab.shrink_to(len * 2);
         }
         slot
-    }
-
-    #[inline]
-    fn at_rank(&self, rank: usize) -> &Slot {
-        &self.slab[self.tree.get(rank).1 as usize]
     }
 
     fn heap_size(&self) -> usize {
@@ -451,17 +447,6 @@ impl ZsetValue {
             }
         };
         Some((if rev { self.len() - 1 - r } else { r }, s))
-    }
-
-    /// The member and score at `rank` (< len), ascending.
-    pub fn at(&self, rank: usize) -> (&[u8], f64) {
-        match self {
-            ZsetValue::Listpack(v) => (&v[rank].member, v[rank].score),
-            ZsetValue::Skiplist(b) => {
-                let s = b.at_rank(rank);
-                (&s.member, s.score)
-            }
-        }
     }
 
     /// Calls `f` for ranks `lo..hi` (ascending ranks), in ascending order or
@@ -821,7 +806,7 @@ mod tests {
             assert_eq!(z.len(), 7);
             assert_eq!(z.pop(true), Some((b"m9".to_vec(), 9.0)));
             assert_eq!(z.pop(false), Some((b"m0".to_vec(), 0.0)));
-            assert_eq!(z.at(0).0, b"m1");
+            assert_eq!(z.rank(b"m1", false), Some((0, 1.0)));
         }
         let bad = LexRange {
             min: LexBound::Max,

@@ -420,10 +420,6 @@ impl Tree {
         self.root.total()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Bytes of node memory.
     pub fn heap_size(&self) -> usize {
         self.root.heap_size()
@@ -494,11 +490,11 @@ impl Tree {
     ) -> Option<u32> {
         let p = Probe { score, member };
         let id = remove_rec(&mut self.root, &p, names)?;
-        if let Node::Inner(n) = &mut self.root {
-            if n.kids.len() == 1 {
-                let kid = n.kids.pop().expect("one child");
-                self.root = kid;
-            }
+        if let Node::Inner(n) = &mut self.root
+            && n.kids.len() == 1
+        {
+            let kid = n.kids.pop().expect("one child");
+            self.root = kid;
         }
         Some(id)
     }
