@@ -15,8 +15,10 @@ pub(crate) mod keys;
 pub(crate) mod list;
 pub(crate) mod pubsub;
 pub(crate) mod server;
+pub(crate) mod set;
 pub(crate) mod string;
 pub(crate) mod tx;
+pub(crate) mod zset;
 
 use std::sync::LazyLock;
 
@@ -173,6 +175,8 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         tx::COMMANDS,
         list::COMMANDS,
         hash::COMMANDS,
+        set::COMMANDS,
+        zset::COMMANDS,
     ]
     .into_iter()
     .flatten()

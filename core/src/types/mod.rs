@@ -8,6 +8,12 @@ pub mod list;
 pub use bytes::{Key, Str};
 pub use hash::HashValue;
 pub use list::ListValue;
+mod member_index;
+pub mod set;
+pub mod zset;
+
+pub use set::SetValue;
+pub use zset::ZsetValue;
 
 /// A value stored under a key. 24 bytes: strings inline, collections boxed.
 #[derive(Clone)]
@@ -15,6 +21,8 @@ pub enum Value {
     Str(Str),
     List(Box<ListValue>),
     Hash(Box<HashValue>),
+    Set(Box<SetValue>),
+    Zset(Box<ZsetValue>),
 }
 
 impl Value {
@@ -24,6 +32,8 @@ impl Value {
             Value::Str(_) => "string",
             Value::List(_) => "list",
             Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::Zset(_) => "zset",
         }
     }
 
@@ -33,6 +43,8 @@ impl Value {
             Value::Str(s) => s.encoding(),
             Value::List(l) => l.encoding(),
             Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::Zset(z) => z.encoding(),
         }
     }
 
@@ -42,6 +54,8 @@ impl Value {
             Value::Str(s) => s.heap_size(),
             Value::List(l) => l.heap_size(),
             Value::Hash(h) => h.heap_size(),
+            Value::Set(s) => std::mem::size_of::<SetValue>() + s.heap_size(),
+            Value::Zset(z) => std::mem::size_of::<ZsetValue>() + z.heap_size(),
         }
     }
 }
