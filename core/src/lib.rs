@@ -16,6 +16,7 @@ mod db;
 mod error;
 mod keyspace;
 mod notify;
+pub mod persist;
 mod pubsub;
 mod reply;
 mod types;
