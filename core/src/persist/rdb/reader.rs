@@ -183,7 +183,7 @@ impl<R: Read> Src<R> {
         {
             return Err(self.err(
                 self.offset(),
-                format!("{what} claims {n} bytes but only {rem} remain in the file"),
+                format!("unexpected end of file: {what} needs {n} bytes but only {rem} remain"),
             ));
         }
         let n = usize::try_from(n).map_err(|_| self.err(self.offset(), "length too large"))?;
