@@ -18,6 +18,8 @@ use crate::error::{Error, ErrorKind};
 use crate::util::number::parse_f64;
 
 const BUF: usize = 64 * 1024;
+
+type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
 /// Without a known file size, large strings are read in steps of this size
 /// so a garbage length cannot allocate more than the data actually present.
 const STEP: usize = 1 << 20;
@@ -412,13 +414,8 @@ impl<R: Read> Values<'_, R> {
         self.dups(at, "hash field", h.iter().map(|(f, _)| f.as_slice()))
     }
 
-    fn pairs(
-        &self,
-        at: u64,
-        kind: &str,
-        items: Vec<listpack::LpItem<'_>>,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error> {
-        if items.len() % 2 != 0 {
+    fn pairs(&self, at: u64, kind: &str, items: Vec<listpack::LpItem<'_>>) -> Result<Pairs, Error> {
+        if !items.len().is_multiple_of(2) {
             return Err(self.blob_err(at, kind, "odd number of entries".into()));
         }
         Ok(items
@@ -433,7 +430,7 @@ impl<R: Read> Values<'_, R> {
         kind: &str,
         items: Vec<listpack::LpItem<'_>>,
     ) -> Result<Vec<(Vec<u8>, f64)>, Error> {
-        if items.len() % 2 != 0 {
+        if !items.len().is_multiple_of(2) {
             return Err(self.blob_err(at, kind, "odd number of entries".into()));
         }
         let mut z = Vec::with_capacity(items.len() / 2);
@@ -632,7 +629,7 @@ impl<R: Read> Values<'_, R> {
                 }
                 let (bat, b) = self.blob()?;
                 let items = listpack::parse(&b).map_err(|e| self.blob_err(bat, "listpack", e))?;
-                if items.len() % 3 != 0 {
+                if !items.len().is_multiple_of(3) {
                     return Err(self.blob_err(
                         bat,
                         "hash listpack-ex",

@@ -173,12 +173,12 @@ pub fn decode_node(master: StreamId, lp: &[u8], out: &mut Vec<StreamEntry>) -> R
         }
         let mut fields = Vec::with_capacity(n as usize);
         for i in 0..n as usize {
-            let f = if same {
-                master_fields[i].clone()
-            } else {
-                it.next()
+            let f = match master_fields.get(i) {
+                Some(m) if same => m.clone(),
+                _ => it
+                    .next()
                     .ok_or_else(|| "stream node ends inside an entry".to_string())?
-                    .to_vec()
+                    .to_vec(),
             };
             let v = it
                 .next()

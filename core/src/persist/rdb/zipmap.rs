@@ -5,8 +5,10 @@
 //! len = 1 byte if < 254, else 0xFE + u32 (LE in practice)
 //! ```
 
+type Pair<'a> = (&'a [u8], &'a [u8]);
+
 /// Decodes a zipmap into (field, value) pairs.
-pub fn parse(blob: &[u8]) -> Result<Vec<(&[u8], &[u8])>, String> {
+pub fn parse(blob: &[u8]) -> Result<Vec<Pair<'_>>, String> {
     if blob.len() < 2 {
         return Err(format!("zipmap of {} bytes is too short", blob.len()));
     }
@@ -36,10 +38,7 @@ pub fn parse(blob: &[u8]) -> Result<Vec<(&[u8], &[u8])>, String> {
         *p += n;
         Ok(s)
     };
-    loop {
-        let Some(klen) = len_at(&mut p)? else {
-            break;
-        };
+    while let Some(klen) = len_at(&mut p)? {
         let key = take(&mut p, klen)?;
         let Some(vlen) = len_at(&mut p)? else {
             return Err(format!("zipmap field at byte {p} has no value"));
