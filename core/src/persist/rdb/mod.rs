@@ -72,6 +72,9 @@ mod writer;
 pub mod ziplist;
 pub mod zipmap;
 
+#[cfg(test)]
+mod tests;
+
 pub use reader::{RdbFile, RdbItem, RdbReader, ReadOptions, read_file};
 pub use stream::{StreamConsumer, StreamEntry, StreamGroup, StreamId, StreamPending, StreamValue};
 pub use writer::{RdbWriter, WriteOptions, save_file};
