@@ -72,25 +72,29 @@ pub fn decompress(input: &[u8], out_len: usize) -> Result<Vec<u8>, &'static str>
     Ok(out)
 }
 
+thread_local! {
+    /// The match table, reused across calls and never cleared: a stale slot
+    /// only costs a failed comparison, because every candidate is checked
+    /// against the input itself (liblzf skips the initialisation the same way).
+    static TABLE: std::cell::RefCell<Vec<u32>> = std::cell::RefCell::new(vec![0; 1 << HLOG]);
+}
+
 /// Compresses `input`; `None` when the result would exceed `max_out` bytes
 /// (Redis passes `len - 4`: compression must save at least 4 bytes).
 pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
+    TABLE.with(|t| compress_with(&mut t.borrow_mut(), input, max_out))
+}
+
+fn compress_with(table: &mut [u32], input: &[u8], max_out: usize) -> Option<Vec<u8>> {
     let n = input.len();
-    if n < 4 {
+    if n < 4 || n > u32::MAX as usize {
         return None;
     }
     let mut out: Vec<u8> = Vec::with_capacity(max_out.min(n + n / 32 + 2));
-    // A table sized to the input: short strings must not pay for zeroing
-    // liblzf's fixed 64K-slot table.
-    let hlog = (usize::BITS - n.leading_zeros()).clamp(8, HLOG);
-    let mut table = vec![0u32; 1 << hlog];
     let hash = |p: usize| -> usize {
         let v = u32::from_le_bytes([input[p], input[p + 1], input[p + 2], 0]);
-        (v.wrapping_mul(2654435761) >> (32 - hlog)) as usize
+        (v.wrapping_mul(2654435761) >> (32 - HLOG)) as usize
     };
-    // Literal run being collected: start index into `input`.
-    let mut lit_start = 0;
-    let mut ip = 0;
     let flush_lits = |out: &mut Vec<u8>, from: usize, to: usize| {
         let mut s = from;
         while s < to {
@@ -100,41 +104,41 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
             s += k;
         }
     };
+    let mut lit_start = 0;
+    let mut ip = 0;
     while ip + 2 < n {
         let h = hash(ip);
-        let cand = table[h] as usize;
-        table[h] = (ip + 1) as u32;
-        if cand > 0 {
-            let r = cand - 1;
+        let r = table[h] as usize;
+        table[h] = ip as u32;
+        if r < ip && ip - r - 1 < MAX_OFF && input[r..r + 3] == input[ip..ip + 3] {
             let off = ip - r - 1;
-            if off < MAX_OFF && input[r..r + 3] == input[ip..ip + 3] {
-                let maxlen = (n - ip).min(MAX_REF);
-                let mut len = 3;
-                while len < maxlen && input[r + len] == input[ip + len] {
-                    len += 1;
-                }
-                flush_lits(&mut out, lit_start, ip);
-                let l = len - 2;
-                if l < 7 {
-                    out.push(((l << 5) | (off >> 8)) as u8);
-                } else {
-                    out.push(((7 << 5) | (off >> 8)) as u8);
-                    out.push((l - 7) as u8);
-                }
-                out.push(off as u8);
-                if out.len() > max_out {
-                    return None;
-                }
-                let end = ip + len;
-                ip += 1;
-                while ip < end && ip + 2 < n {
-                    table[hash(ip)] = (ip + 1) as u32;
-                    ip += 1;
-                }
-                ip = end;
-                lit_start = ip;
-                continue;
+            let maxlen = (n - ip).min(MAX_REF);
+            let mut len = 3;
+            while len < maxlen && input[r + len] == input[ip + len] {
+                len += 1;
             }
+            flush_lits(&mut out, lit_start, ip);
+            let l = len - 2;
+            if l < 7 {
+                out.push(((l << 5) | (off >> 8)) as u8);
+            } else {
+                out.push(((7 << 5) | (off >> 8)) as u8);
+                out.push((l - 7) as u8);
+            }
+            out.push(off as u8);
+            if out.len() > max_out {
+                return None;
+            }
+            ip += len;
+            lit_start = ip;
+            // As liblzf's fast mode: hash the two positions before the
+            // next one, not every position inside the match.
+            for p in [ip - 2, ip - 1] {
+                if p + 2 < n {
+                    table[hash(p)] = p as u32;
+                }
+            }
+            continue;
         }
         ip += 1;
         // Pending literals cost at least their own length: give up early.
