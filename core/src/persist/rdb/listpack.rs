@@ -10,6 +10,28 @@
 
 use crate::util::number::parse_i64;
 
+/// An integer's decimal text, without going through `fmt` (loading
+/// millions of small integers is a hot path).
+pub fn int_bytes(v: i64) -> Vec<u8> {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut u = v.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (u % 10) as u8;
+        u /= 10;
+        if u == 0 {
+            break;
+        }
+    }
+    let mut out = Vec::with_capacity(buf.len() - i + 1);
+    if v < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&buf[i..]);
+    out
+}
+
 /// One listpack entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LpItem<'a> {
@@ -21,7 +43,7 @@ impl LpItem<'_> {
     /// The entry as Redis hands it to a client: integers as decimal text.
     pub fn to_vec(self) -> Vec<u8> {
         match self {
-            LpItem::Int(v) => v.to_string().into_bytes(),
+            LpItem::Int(v) => int_bytes(v),
             LpItem::Str(s) => s.to_vec(),
         }
     }
@@ -278,6 +300,13 @@ impl Builder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn int_text() {
+        for v in [0, 1, -1, 9, 10, -10, 12345, i64::MAX, i64::MIN] {
+            assert_eq!(int_bytes(v), v.to_string().into_bytes());
+        }
+    }
 
     #[test]
     fn reference_example() {

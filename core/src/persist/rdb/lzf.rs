@@ -91,10 +91,8 @@ fn compress_with(table: &mut [u32], input: &[u8], max_out: usize) -> Option<Vec<
         return None;
     }
     let mut out: Vec<u8> = Vec::with_capacity(max_out.min(n + n / 32 + 2));
-    let hash = |p: usize| -> usize {
-        let v = u32::from_le_bytes([input[p], input[p + 1], input[p + 2], 0]);
-        (v.wrapping_mul(2654435761) >> (32 - HLOG)) as usize
-    };
+    let word3 = |p: usize| -> u32 { u32::from_le_bytes([input[p], input[p + 1], input[p + 2], 0]) };
+    let hash = |w: u32| -> usize { (w.wrapping_mul(2654435761) >> (32 - HLOG)) as usize };
     let flush_lits = |out: &mut Vec<u8>, from: usize, to: usize| {
         let mut s = from;
         while s < to {
@@ -107,15 +105,29 @@ fn compress_with(table: &mut [u32], input: &[u8], max_out: usize) -> Option<Vec<
     let mut lit_start = 0;
     let mut ip = 0;
     while ip + 2 < n {
-        let h = hash(ip);
+        let w = word3(ip);
+        let h = hash(w);
         let r = table[h] as usize;
         table[h] = ip as u32;
-        if r < ip && ip - r - 1 < MAX_OFF && input[r..r + 3] == input[ip..ip + 3] {
+        if r < ip && ip - r - 1 < MAX_OFF && word3(r) == w {
             let off = ip - r - 1;
             let maxlen = (n - ip).min(MAX_REF);
             let mut len = 3;
-            while len < maxlen && input[r + len] == input[ip + len] {
-                len += 1;
+            // Eight bytes at a time, then byte by byte.
+            while len + 8 <= maxlen {
+                let a = u64::from_le_bytes(input[r + len..r + len + 8].try_into().unwrap());
+                let b = u64::from_le_bytes(input[ip + len..ip + len + 8].try_into().unwrap());
+                let x = a ^ b;
+                if x != 0 {
+                    len += (x.trailing_zeros() / 8) as usize;
+                    break;
+                }
+                len += 8;
+            }
+            if len + 8 > maxlen {
+                while len < maxlen && input[r + len] == input[ip + len] {
+                    len += 1;
+                }
             }
             flush_lits(&mut out, lit_start, ip);
             let l = len - 2;
@@ -135,7 +147,7 @@ fn compress_with(table: &mut [u32], input: &[u8], max_out: usize) -> Option<Vec<
             // next one, not every position inside the match.
             for p in [ip - 2, ip - 1] {
                 if p + 2 < n {
-                    table[hash(p)] = p as u32;
+                    table[hash(word3(p))] = p as u32;
                 }
             }
             continue;

@@ -359,7 +359,7 @@ pub(crate) fn show(b: &[u8]) -> String {
 }
 
 fn int_text(v: i64) -> Vec<u8> {
-    v.to_string().into_bytes()
+    listpack::int_bytes(v)
 }
 
 fn score_of(item: listpack::LpItem<'_>) -> Option<f64> {
