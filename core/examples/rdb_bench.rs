@@ -162,10 +162,13 @@ fn msg(i: usize, j: usize) -> Vec<u8> {
     .into_bytes()
 }
 
+/// The commands that build a dataset in redis-server.
+type Commands = Box<dyn Iterator<Item = Vec<Vec<u8>>>>;
+
 struct Dataset {
     name: &'static str,
     entries: Vec<RdbEntry>,
-    commands: Box<dyn Fn() -> Box<dyn Iterator<Item = Vec<Vec<u8>>>>>,
+    commands: Box<dyn Fn() -> Commands>,
 }
 
 fn datasets(scale: f64) -> Vec<Dataset> {
