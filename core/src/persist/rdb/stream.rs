@@ -113,9 +113,9 @@ impl StreamValue {
         }
         if self.max_deleted_id == StreamId::ZERO || self.max_deleted_id < self.first_id {
             if id < self.first_id {
-                return Some(self.entries_added - len);
+                return Some(self.entries_added.saturating_sub(len));
             } else if id == self.first_id {
-                return Some(self.entries_added - len + 1);
+                return Some(self.entries_added.saturating_sub(len) + 1);
             }
         }
         None

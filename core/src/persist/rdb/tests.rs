@@ -341,6 +341,17 @@ fn writer_encodings_follow_redis_7_0() {
         vec![(b("c"), -3.0), (b("b"), 0.1), (b("a"), f64::INFINITY)]
     );
     assert!(dump_payload(&RdbValue::ZSet(vec![(b("n"), f64::NAN)])).is_err());
+    assert_eq!(
+        dump_payload(&RdbValue::List(vec![])).unwrap_err().kind(),
+        ErrorKind::Unsupported
+    );
+    // The file writer skips empty collections, as Redis's loader would.
+    let mut w = RdbWriter::new(Vec::new());
+    w.select_db(0, 2, 0).unwrap();
+    w.entry(b"empty", &RdbValue::Set(vec![]), None).unwrap();
+    w.entry(b"k", &RdbValue::Str(b("v")), None).unwrap();
+    let f = read(&w.finish().unwrap()).unwrap();
+    assert_eq!(f.entries.len(), 1);
 }
 
 #[test]

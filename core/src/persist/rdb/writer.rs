@@ -358,7 +358,24 @@ fn put_value(out: &mut Vec<u8>, v: &RdbValue, t: u8, o: &WriteOptions) {
     }
 }
 
+/// An empty collection: Redis skips such keys on load (and redis-check-rdb
+/// reports them), so the writer never emits one.
+fn is_empty_collection(v: &RdbValue) -> bool {
+    match v {
+        RdbValue::List(x) | RdbValue::Set(x) => x.is_empty(),
+        RdbValue::ZSet(x) => x.is_empty(),
+        RdbValue::Hash(x) => x.is_empty(),
+        RdbValue::HashTtl(x) => x.is_empty(),
+        _ => false,
+    }
+}
+
 fn check_value(v: &RdbValue) -> Result<(), Error> {
+    if is_empty_collection(v) {
+        return Err(unsupported(
+            "an empty collection has no RDB form (Redis drops such keys)",
+        ));
+    }
     match v {
         RdbValue::ZSet(z) if z.iter().any(|(_, s)| s.is_nan()) => {
             Err(unsupported("a sorted set score is NaN"))
@@ -474,7 +491,8 @@ impl<W: Write> RdbWriter<W> {
         self.maybe_flush()
     }
 
-    /// One key in the current database.
+    /// One key in the current database. Empty collections are skipped, as
+    /// Redis skips them on load.
     pub fn entry(
         &mut self,
         key: &[u8],
@@ -494,6 +512,9 @@ impl<W: Write> RdbWriter<W> {
         lru_idle: Option<u64>,
         lfu_freq: Option<u8>,
     ) -> Result<(), Error> {
+        if is_empty_collection(value) {
+            return Ok(()); // what Redis would do with it on load
+        }
         check_value(value)?;
         let t = choose_type(value, &self.opts)?;
         if let Some(ms) = expire_at_ms {
