@@ -165,6 +165,7 @@ pub(crate) fn exec(eng: &Engine, cl: &mut ClientState) -> Reply {
         return Reply::error("EXECABORT Transaction discarded because of previous errors.");
     }
     let mut ctx = Ctx::new(eng, cl);
+    ctx.no_block = true;
     ctx.lock(Ctx::shard_mask_all(), true);
     let aborted = match &ctx.cl.watch {
         Some(ws) => {
