@@ -46,7 +46,23 @@ fn have_redis() -> bool {
     ok
 }
 
-fn tmpdir(tag: &str) -> PathBuf {
+/// A temporary directory removed on drop.
+struct Tmp(PathBuf);
+
+impl std::ops::Deref for Tmp {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Tmp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tmpdir(tag: &str) -> Tmp {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     let d = std::env::temp_dir().join(format!(
@@ -55,7 +71,7 @@ fn tmpdir(tag: &str) -> PathBuf {
         N.fetch_add(1, Ordering::Relaxed)
     ));
     std::fs::create_dir_all(&d).unwrap();
-    d
+    Tmp(d)
 }
 
 impl Server {
@@ -754,7 +770,6 @@ fn our_dumps_load_in_redis_server() {
             );
             assert_eq!(normalize(&g.value), normalize(&w.value));
         }
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
 
