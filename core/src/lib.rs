@@ -17,6 +17,7 @@ mod db;
 mod error;
 mod keyspace;
 mod notify;
+pub mod persist;
 mod pubsub;
 mod reply;
 mod types;
