@@ -55,6 +55,7 @@ impl DbPart {
     pub fn len(&self) -> usize {
         self.len
     }
+    #[allow(dead_code)]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -69,7 +70,9 @@ impl DbPart {
 
     #[inline]
     pub fn get_mut(&mut self, h: u64, key: &[u8]) -> Option<&mut Entry> {
-        self.slots.get_mut(slot_of(h))?.find_mut(h, |e| *e.key == *key)
+        self.slots
+            .get_mut(slot_of(h))?
+            .find_mut(h, |e| *e.key == *key)
     }
 
     /// Inserts or overwrites the value; the deadline, if any, is kept (callers
@@ -82,7 +85,14 @@ impl DbPart {
         match table.find_mut(h, |e| *e.key == *key) {
             Some(e) => Some(std::mem::replace(&mut e.val, val)),
             None => {
-                table.insert_unique(h, Entry { key: Key::new(key), val }, |e| hasher.hash(&e.key));
+                table.insert_unique(
+                    h,
+                    Entry {
+                        key: Key::new(key),
+                        val,
+                    },
+                    |e| hasher.hash(&e.key),
+                );
                 self.len += 1;
                 None
             }
@@ -136,7 +146,10 @@ impl DbPart {
 
     /// The earliest deadline at or before `now`, if any.
     pub fn first_due(&self, now: u64) -> Option<(u64, &Key)> {
-        self.deadlines.first().filter(|(at, _)| *at <= now).map(|(at, k)| (*at, k))
+        self.deadlines
+            .first()
+            .filter(|(at, _)| *at <= now)
+            .map(|(at, k)| (*at, k))
     }
 
     /// Entries of slot `slot` (`0..SLOTS_PER_SHARD`).
@@ -202,29 +215,26 @@ pub struct Keyspace {
 impl Keyspace {
     pub fn new(ndbs: usize) -> Keyspace {
         let shards = (0..NSHARDS)
-            .map(|_| RwLock::new(Shard { dbs: (0..ndbs).map(|_| DbPart::default()).collect() }))
+            .map(|_| {
+                RwLock::new(Shard {
+                    dbs: (0..ndbs).map(|_| DbPart::default()).collect(),
+                })
+            })
             .collect();
-        Keyspace { shards, hasher: KeyHasher(foldhash::fast::RandomState::default()), ndbs }
+        Keyspace {
+            shards,
+            hasher: KeyHasher(foldhash::fast::RandomState::default()),
+            ndbs,
+        }
     }
 
     #[inline]
     pub fn hash(&self, key: &[u8]) -> u64 {
         self.hasher.hash(key)
     }
-
-    /// Keys in database `db` (locks each shard briefly; exact when the
-    /// caller holds every shard).
-    pub fn dbsize(&self, db: usize) -> usize {
-        self.shards.iter().map(|s| s.read().dbs[db].len()).sum()
-    }
 }
 
 /// Shard index and slot index of a global SCAN slot.
 pub fn split_slot(global: usize) -> (usize, usize) {
     (global / SLOTS_PER_SHARD, global % SLOTS_PER_SHARD)
-}
-
-/// Global SCAN slot of a hash.
-pub fn global_slot(h: u64) -> usize {
-    shard_of(h) * SLOTS_PER_SHARD + slot_of(h)
 }
