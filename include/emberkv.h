@@ -172,11 +172,37 @@ typedef struct ekv_options ekv_options;
 typedef struct ekv_reply ekv_reply;
 
 /**
+ * A subscription: a set of channels and patterns, and the queue of the
+ * messages published to them (a bounded queue: a subscriber that falls too
+ * far behind is closed with EKV_ERR_OVERFLOW, never silently dropped).
+ *
+ * Ownership: created by ekv_subscription_new(), freed by
+ * ekv_subscription_free(). It stays valid after ekv_close() of its
+ * database (which closes it: calls then return EKV_ERR_CLOSED).
+ *
+ * Thread-safety: shareable: any thread may (un)subscribe, wait for
+ * messages or close it at any time; only ekv_subscription_free() must not
+ * race with other calls on it.
+ */
+typedef struct ekv_subscription ekv_subscription;
+
+/**
  * The result of a call that can fail: `EKV_OK` (0) or one of the
  * `EKV_ERR_*` codes. A plain integer (not a C enum) so that any value a
  * caller passes back, e.g. to ekv_status_str(), is well defined.
  */
 typedef int32_t ekv_status;
+
+/**
+ * A pub/sub message callback: `msg` is an EKV_REPLY_PUSH reply shaped as
+ * Redis sends it (["message", channel, payload], ["pmessage", pattern,
+ * channel, payload], ["subscribe", channel, count], ...), borrowed for the
+ * duration of the call only (do not free it; copy what you keep).
+ * Called on an emberkv thread, one message at a time per subscription,
+ * never under an engine lock: it may run commands, including on the same
+ * database. It must not unwind (C++ exceptions, longjmp) out of the call.
+ */
+typedef void (*ekv_message_cb)(void *userdata, const ekv_reply *msg);
 
 /**
  * Success.
@@ -314,6 +340,101 @@ ekv_status ekv_command(ekv_client *client,
                        const uint8_t *const *argv,
                        const size_t *argvlen,
                        ekv_reply **out);
+
+/**
+ * A new subscription of `db`, subscribed to nothing yet, stored in `*out`.
+ * Returns EKV_ERR_MISUSE for NULL arguments, EKV_ERR_CLOSED if `db` is
+ * closed. Thread-safe with respect to `db`.
+ */
+ekv_status ekv_subscription_new(ekv_db *db, ekv_subscription **out);
+
+/**
+ * Subscribes to the channel `name` (`len` bytes, binary-safe, copied), as
+ * SUBSCRIBE. The confirmation (["subscribe", name, count]) arrives as a
+ * message, in order with the others. Returns EKV_ERR_MISUSE for a NULL
+ * subscription or name, EKV_ERR_CLOSED / EKV_ERR_OVERFLOW if the
+ * subscription was closed. Thread-safe.
+ */
+ekv_status ekv_subscription_subscribe(ekv_subscription *sub, const uint8_t *name, size_t len);
+
+/**
+ * Subscribes to the glob-style pattern `name`, as PSUBSCRIBE; messages
+ * arrive as ["pmessage", pattern, channel, payload]. Otherwise as
+ * ekv_subscription_subscribe(). Thread-safe.
+ */
+ekv_status ekv_subscription_psubscribe(ekv_subscription *sub, const uint8_t *name, size_t len);
+
+/**
+ * Subscribes to the shard channel `name`, as SSUBSCRIBE (messages from
+ * SPUBLISH arrive as ["smessage", channel, payload]). Otherwise as
+ * ekv_subscription_subscribe(). Thread-safe.
+ */
+ekv_status ekv_subscription_ssubscribe(ekv_subscription *sub, const uint8_t *name, size_t len);
+
+/**
+ * Unsubscribes from the channel `name`, or from every channel if `name` is
+ * NULL, as UNSUBSCRIBE (confirmations arrive as messages). Thread-safe.
+ */
+ekv_status ekv_subscription_unsubscribe(ekv_subscription *sub, const uint8_t *name, size_t len);
+
+/**
+ * Unsubscribes from the pattern `name`, or from every pattern if `name` is
+ * NULL, as PUNSUBSCRIBE. Thread-safe.
+ */
+ekv_status ekv_subscription_punsubscribe(ekv_subscription *sub, const uint8_t *name, size_t len);
+
+/**
+ * Unsubscribes from the shard channel `name`, or from every shard channel
+ * if `name` is NULL, as SUNSUBSCRIBE. Thread-safe.
+ */
+ekv_status ekv_subscription_sunsubscribe(ekv_subscription *sub, const uint8_t *name, size_t len);
+
+/**
+ * The number of channels, patterns and shard channels the subscription
+ * holds (0 for NULL). Thread-safe.
+ */
+size_t ekv_subscription_count(const ekv_subscription *sub);
+
+/**
+ * Waits for the next message and stores it in `*msg`: an EKV_REPLY_PUSH
+ * reply (see ekv_message_cb for its shapes), owned by the caller until
+ * ekv_reply_free().
+ *
+ * `timeout_ms` < 0 waits as long as needed, 0 only takes a message already
+ * queued, > 0 waits at most that many milliseconds. Returns EKV_OK,
+ * EKV_ERR_TIMEOUT (nothing came), EKV_ERR_CLOSED (closed by
+ * ekv_subscription_close() or ekv_close()), EKV_ERR_OVERFLOW (it fell too
+ * far behind and was closed), EKV_ERR_MISUSE (NULL arguments, or a callback
+ * is installed: messages go there). Thread-safe; with several waiting
+ * threads, each message goes to one of them.
+ */
+ekv_status ekv_subscription_next(ekv_subscription *sub, int32_t timeout_ms, ekv_reply **msg);
+
+/**
+ * Delivers messages to `cb(userdata, msg)` on an emberkv thread instead of
+ * ekv_subscription_next(), starting with those already queued. Calling it
+ * again replaces the callback and userdata. When it returns, a previous
+ * callback is not running (unless this is called from inside it) and will
+ * not be called again. `cb` NULL is EKV_ERR_MISUSE (messages are never
+ * dropped silently; free the subscription to stop). Thread-safe.
+ */
+ekv_status ekv_subscription_set_callback(ekv_subscription *sub, ekv_message_cb cb, void *userdata);
+
+/**
+ * Closes the subscription without freeing it: unsubscribes from
+ * everything, wakes threads waiting in ekv_subscription_next() (they get
+ * EKV_ERR_CLOSED) and stops callbacks. NULL is accepted. Thread-safe: the
+ * way to stop a thread blocked in ekv_subscription_next() before freeing.
+ */
+void ekv_subscription_close(ekv_subscription *sub);
+
+/**
+ * Closes (as ekv_subscription_close()) and frees a subscription. When it
+ * returns, its callback is not running (unless this is called from inside
+ * the callback) and will not be called again, so the userdata may be freed.
+ * NULL is accepted. Must not race with other calls on the subscription.
+ */
+void ekv_subscription_free(ekv_subscription *sub);
 
 /**
  * The reply's type: one of the EKV_REPLY_* constants; 0 if `reply` is NULL.

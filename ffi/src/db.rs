@@ -27,6 +27,16 @@ pub struct ekv_options {
 /// must not race with other calls on the same handle.
 pub struct ekv_db {
     db: Db,
+    subs: crate::pubsub::Registry,
+}
+
+impl ekv_db {
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
+    }
+    pub(crate) fn subscriptions(&self) -> &crate::pubsub::Registry {
+        &self.subs
+    }
 }
 
 /// A connection to a database: selected database (SELECT), protocol (HELLO),
@@ -146,7 +156,12 @@ pub unsafe extern "C" fn ekv_open(
         }
         let db = Db::open(cfg)?;
         // SAFETY: checked non-NULL above.
-        unsafe { *out = Box::into_raw(Box::new(ekv_db { db })) };
+        unsafe {
+            *out = Box::into_raw(Box::new(ekv_db {
+                db,
+                subs: Default::default(),
+            }))
+        };
         Ok(())
     })
 }
@@ -168,6 +183,9 @@ pub unsafe extern "C" fn ekv_close(db: *mut ekv_db) -> ekv_status {
         }
         // SAFETY: made by ekv_open, closed once (caller's contract).
         let db = unsafe { Box::from_raw(db) };
+        // The engine leaves subscriptions open on close; C code blocked in
+        // ekv_subscription_next must wake up.
+        db.subs.close_all();
         db.db.close()?;
         Ok(())
     })

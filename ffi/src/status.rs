@@ -68,6 +68,7 @@ pub(crate) fn status_of(kind: ErrorKind) -> ekv_status {
         ErrorKind::Io => EKV_ERR_IO,
         ErrorKind::Corrupt => EKV_ERR_CORRUPT,
         ErrorKind::Closed => EKV_ERR_CLOSED,
+        ErrorKind::Overflow => EKV_ERR_OVERFLOW,
         // A kind added to the engine later: still a failure, with its message.
         _ => EKV_ERR_IO,
     }

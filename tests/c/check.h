@@ -23,14 +23,14 @@ static int check_passed, check_failed;
     } while (0)
 
 /* Prints the tally; the exit status of main. */
-static int check_report(const char *name) {
+static inline int check_report(const char *name) {
     printf("%s: %d passed, %d failed\n", name, check_passed, check_failed);
     return check_failed == 0 ? 0 : 1;
 }
 
 /* Runs a command given as NUL-terminated strings (a NULL ends the list);
  * NULL if the call itself failed. */
-static ekv_reply *cmd_strs(ekv_client *c, const char *const *args) {
+static inline ekv_reply *cmd_strs(ekv_client *c, const char *const *args) {
     size_t argc = 0;
     while (args[argc]) argc++;
     ekv_reply *r = NULL;
@@ -46,39 +46,39 @@ static ekv_reply *cmd_strs(ekv_client *c, const char *const *args) {
 #define CMD(c, ...) cmd_strs((c), (const char *const[]){__VA_ARGS__, NULL})
 
 /* True if `r` is a string-like reply holding exactly `len` bytes `s`. */
-static int reply_is(const ekv_reply *r, int type, const void *s, size_t len) {
+static inline int reply_is(const ekv_reply *r, int type, const void *s, size_t len) {
     size_t n = 0;
     const uint8_t *p = ekv_reply_str(r, &n);
     return r && ekv_reply_type(r) == type && p && n == len && memcmp(p, s, len) == 0 && p[n] == 0;
 }
 
 /* Checks and frees. */
-static int take_status(ekv_reply *r, const char *s) {
+static inline int take_status(ekv_reply *r, const char *s) {
     int ok = reply_is(r, EKV_REPLY_STATUS, s, strlen(s));
     ekv_reply_free(r);
     return ok;
 }
 
-static int take_str(ekv_reply *r, const char *s) {
+static inline int take_str(ekv_reply *r, const char *s) {
     int ok = reply_is(r, EKV_REPLY_STRING, s, strlen(s));
     ekv_reply_free(r);
     return ok;
 }
 
-static int take_int(ekv_reply *r, int64_t v) {
+static inline int take_int(ekv_reply *r, int64_t v) {
     int ok = r && ekv_reply_type(r) == EKV_REPLY_INTEGER && ekv_reply_integer(r) == v;
     ekv_reply_free(r);
     return ok;
 }
 
-static int take_nil(ekv_reply *r) {
+static inline int take_nil(ekv_reply *r) {
     int ok = r && ekv_reply_type(r) == EKV_REPLY_NIL;
     ekv_reply_free(r);
     return ok;
 }
 
 /* An error reply whose text starts with `prefix`. */
-static int take_error(ekv_reply *r, const char *prefix) {
+static inline int take_error(ekv_reply *r, const char *prefix) {
     size_t n = 0;
     const uint8_t *p = ekv_reply_str(r, &n);
     int ok = r && ekv_reply_type(r) == EKV_REPLY_ERROR && p && n >= strlen(prefix) &&
@@ -90,7 +90,7 @@ static int take_error(ekv_reply *r, const char *prefix) {
 
 /* True if the command is unknown to this engine (for tests of command
  * families that land later): frees the reply then. */
-static int is_unknown_command(ekv_reply *r) {
+static inline int is_unknown_command(ekv_reply *r) {
     size_t n = 0;
     const uint8_t *p = ekv_reply_str(r, &n);
     return r && ekv_reply_type(r) == EKV_REPLY_ERROR && n >= 19 &&

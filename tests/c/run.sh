@@ -37,7 +37,8 @@ PRIVATE_LIBS=$(sed -n 's/^Libs.private: //p' ffi/emberkv.pc.in)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 VG="valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect,possible
-    --errors-for-leak-kinds=definite,indirect,possible --track-origins=yes"
+    --errors-for-leak-kinds=definite,indirect,possible --track-origins=yes --num-callers=50
+    --suppressions=$ROOT/tests/c/valgrind.supp"
 USE_VALGRIND=${VALGRIND:-1}
 if [ "$USE_VALGRIND" = 1 ] && ! command -v valgrind >/dev/null; then
     echo "note: valgrind not installed, skipping its pass (apt-get install -y valgrind)"
@@ -83,7 +84,7 @@ if [ -z "${ONLY:-}" ]; then
     echo "== make install + pkg-config"
     if command -v pkg-config >/dev/null; then
         PREFIX=$(mktemp -d /tmp/emberkv-prefix-XXXXXX)
-        make -s install PREFIX="$PREFIX" CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-}" >/dev/null
+        make -s install PREFIX="$PREFIX" >"$OUT/install.log" 2>&1 || { cat "$OUT/install.log"; exit 1; }
         export PKG_CONFIG_PATH=$PREFIX/lib/pkgconfig
         # shellcheck disable=SC2046 # word splitting of pkg-config output is intended
         run "cc app.c \$(pkg-config --cflags --libs emberkv)" \

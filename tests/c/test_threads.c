@@ -27,7 +27,7 @@ static void *run(void *arg) {
     char own[32];
     snprintf(own, sizeof own, "own:%d", w->id);
     for (int i = 0; i < ROUNDS; i++) {
-        char shared[16];
+        char shared[32];
         snprintf(shared, sizeof shared, "shared:%d", i % SHARED);
         ekv_reply *r = CMD(c, "INCR", shared);
         if (!r || ekv_reply_type(r) != EKV_REPLY_INTEGER) w->failures++;
@@ -66,7 +66,7 @@ int main(void) {
 
     ekv_client *c = ekv_client_new(db);
     for (int k = 0; k < SHARED; k++) {
-        char shared[16];
+        char shared[32];
         snprintf(shared, sizeof shared, "shared:%d", k);
         CHECK(take_int(CMD(c, "INCRBY", shared, "0"), THREADS * ROUNDS / SHARED));
     }
