@@ -10,7 +10,10 @@
  *   are written only on EKV_OK. On any other status, ekv_last_error() gives a
  *   message for this thread and ekv_status_str() names the status.
  * - A NULL where a handle or out-parameter is required, or an otherwise
- *   invalid argument, is EKV_ERR_MISUSE, never a crash.
+ *   invalid argument, is EKV_ERR_MISUSE, never a crash. Any other pointer
+ *   must be valid: a handle not yet freed, a buffer of at least the length
+ *   passed with it, a NUL-terminated string where a `const char *` is taken
+ *   (a freed or foreign handle cannot be detected: that is undefined).
  * - A Redis error reply (WRONGTYPE, ERR syntax error, ...) is not a failed
  *   call: ekv_command() returns EKV_OK with a reply of type EKV_REPLY_ERROR.
  * - Binary data is passed as pointer + length and is copied: the library

@@ -1,23 +1,32 @@
 //! `ekv_reply`: an engine `Reply` converted once into a flat, immutable
 //! tree of nodes that C reads through accessors.
 //!
-//! Layout: one boxed slice of nodes per reply. The root is node 0 and the
-//! pointer C holds; the children of an aggregate are contiguous, found at a
-//! relative offset from their parent (so the block is position-independent
-//! and the type is `Send + Sync` without raw pointers). String payloads are
-//! the engine's own buffers, moved (not copied) into their node with a NUL
-//! appended, so `ekv_reply_str` can be printed with `%s` like hiredis'
-//! `str`. A reply costs one allocation for the nodes plus none for the
-//! strings the engine already allocated.
+//! Layout: one heap block per reply: the nodes, then an arena holding the
+//! string payloads, each followed by a NUL (so `ekv_reply_str` can be used
+//! as a C string, like hiredis' `str`). The root is node 0 and the pointer C
+//! holds; the children of an aggregate are contiguous and found at a node
+//! offset from their parent; a string at a byte offset from its node.
+//! Strings longer than `ARENA_MAX` are not copied: the engine's buffer is
+//! moved into the node (with a NUL appended). A reply thus costs one
+//! allocation and the copy of its short strings; freeing it, one free.
 //!
+//! Accessors compute addresses from the raw pointer C passes in (which
+//! carries the provenance of the whole block), never from a `&ekv_reply`.
 //! The node struct is opaque in C: fields may change without breaking the ABI.
 
+use std::alloc::{Layout, alloc, dealloc, handle_alloc_error};
 use std::ffi::{c_char, c_int};
+use std::mem::size_of;
 use std::ptr;
 
 use emberkv::Reply;
 
 use crate::status::{Fail, guard_value};
+
+/// Longer strings keep the engine's buffer instead of being copied.
+const ARENA_MAX: usize = 4096;
+/// Arena bytes reserved for a double's text (`%.17g` is at most 24 chars).
+const DOUBLE_TEXT_MAX: usize = 32;
 
 /// A bulk string (GET). ekv_reply_str() gives its bytes.
 pub const EKV_REPLY_STRING: c_int = 1;
@@ -61,39 +70,36 @@ pub struct ekv_reply {
     kind: c_int,
     /// Verbatim format, NUL-terminated (`txt\0`).
     fmt: [u8; 4],
-    /// INTEGER value; 1 / 0 for BOOL.
-    int: i64,
-    dbl: f64,
-    /// String kinds: the payload followed by one NUL. Empty otherwise.
-    bytes: Vec<u8>,
-    /// Aggregates: the first child is this node + `first` (in nodes).
-    first: usize,
-    /// Aggregates: the number of children.
+    /// INTEGER value; 1 / 0 for BOOL; the bits of the f64 for DOUBLE.
+    num: i64,
+    /// String kinds: the payload's length. Aggregates: the number of children.
     len: usize,
-    /// The root: the number of nodes in the block. 0 on every other node.
+    /// String kinds in the arena: byte offset from this node to the payload.
+    /// Aggregates: node offset from this node to its first child.
+    off: usize,
+    /// Strings longer than ARENA_MAX: the payload followed by a NUL.
+    big: Vec<u8>,
+    /// The root: nodes in the block and arena bytes (for the layout). 0 elsewhere.
     total: usize,
+    arena: usize,
 }
+
+// SAFETY: a node is immutable plain data once built; the raw addresses
+// derived from it point into the same block (or `big`), owned by the root.
+unsafe impl Send for ekv_reply {}
+unsafe impl Sync for ekv_reply {}
 
 impl ekv_reply {
     const fn empty(kind: c_int) -> ekv_reply {
         ekv_reply {
             kind,
             fmt: [0; 4],
-            int: 0,
-            dbl: 0.0,
-            bytes: Vec::new(),
-            first: 0,
+            num: 0,
             len: 0,
+            off: 0,
+            big: Vec::new(),
             total: 0,
-        }
-    }
-
-    fn string(kind: c_int, mut bytes: Vec<u8>) -> ekv_reply {
-        bytes.reserve_exact(1);
-        bytes.push(0);
-        ekv_reply {
-            bytes,
-            ..ekv_reply::empty(kind)
+            arena: 0,
         }
     }
 
@@ -108,6 +114,21 @@ impl ekv_reply {
                 | EKV_REPLY_VERB
         )
     }
+
+    fn is_aggregate(&self) -> bool {
+        matches!(
+            self.kind,
+            EKV_REPLY_ARRAY | EKV_REPLY_MAP | EKV_REPLY_SET | EKV_REPLY_PUSH
+        )
+    }
+}
+
+fn layout(nodes: usize, arena: usize) -> Layout {
+    Layout::from_size_align(
+        nodes * size_of::<ekv_reply>() + arena,
+        align_of::<ekv_reply>(),
+    )
+    .expect("reply too large")
 }
 
 /// Redis's text for a double (`%.17g`, `inf`, `-inf`, `nan`), taken from the
@@ -117,134 +138,271 @@ fn double_text(d: f64) -> Vec<u8> {
     resp[1..resp.len() - 2].to_vec()
 }
 
-fn count(r: &Reply) -> usize {
-    1 + match r {
-        Reply::Array(v) | Reply::Set(v) | Reply::Push(v) => v.iter().map(count).sum(),
-        Reply::Map(pairs) => pairs.iter().map(|(k, v)| count(k) + count(v)).sum(),
-        _ => 0,
+/// The payload of a string-like reply; `None` for others.
+fn string_payload(r: &Reply) -> Option<&[u8]> {
+    match r {
+        Reply::Simple(s) | Reply::Error(s) | Reply::BigNumber(s) => Some(s.as_bytes()),
+        Reply::Bulk(b) | Reply::Verbatim(_, b) => Some(b),
+        _ => None,
     }
 }
 
-/// Writes `r` into `nodes[i]`, appending its children (contiguously) and
-/// theirs. `resp3 == false` lowers RESP3-only shapes the way a RESP2
-/// connection sees them (map → flat array, double → string, ...).
-fn build(nodes: &mut Vec<ekv_reply>, i: usize, r: Reply, resp3: bool) {
-    let items: Vec<Reply> = match r {
-        Reply::Array(v) => return aggregate(nodes, i, EKV_REPLY_ARRAY, v, resp3),
-        Reply::Set(v) => {
-            return aggregate(
-                nodes,
+/// Nodes and arena bytes needed for `r`.
+fn measure(r: &Reply, nodes: &mut usize, arena: &mut usize) {
+    *nodes += 1;
+    match r {
+        Reply::Array(v) | Reply::Set(v) | Reply::Push(v) => {
+            v.iter().for_each(|x| measure(x, nodes, arena))
+        }
+        Reply::Map(pairs) => pairs.iter().for_each(|(k, v)| {
+            measure(k, nodes, arena);
+            measure(v, nodes, arena)
+        }),
+        Reply::Double(_) => *arena += DOUBLE_TEXT_MAX,
+        _ => {
+            if let Some(p) = string_payload(r)
+                && p.len() <= ARENA_MAX
+            {
+                *arena += p.len() + 1;
+            }
+        }
+    }
+}
+
+/// Fills a block allocated for a measured reply.
+struct Builder {
+    base: *mut ekv_reply,
+    /// Node bytes: where the arena starts.
+    nodes_bytes: usize,
+    next_node: usize,
+    arena_used: usize,
+    arena_cap: usize,
+    resp3: bool,
+}
+
+impl Builder {
+    /// Copies `p` (and a NUL) into the arena; the node offset for node `i`.
+    fn copy_in(&mut self, i: usize, p: &[u8]) -> usize {
+        assert!(
+            self.arena_used + p.len() < self.arena_cap,
+            "arena measured too small"
+        );
+        let at = self.nodes_bytes + self.arena_used;
+        // SAFETY: `at .. at + len + 1` is inside the block (checked above).
+        unsafe {
+            let dst = (self.base as *mut u8).add(at);
+            ptr::copy_nonoverlapping(p.as_ptr(), dst, p.len());
+            *dst.add(p.len()) = 0;
+        }
+        self.arena_used += p.len() + 1;
+        at - i * size_of::<ekv_reply>()
+    }
+
+    fn string(&mut self, i: usize, kind: c_int, payload: Vec<u8>) -> ekv_reply {
+        let len = payload.len();
+        if len <= ARENA_MAX {
+            let off = self.copy_in(i, &payload);
+            ekv_reply {
+                len,
+                off,
+                ..ekv_reply::empty(kind)
+            }
+        } else {
+            let mut big = payload;
+            big.reserve_exact(1);
+            big.push(0);
+            ekv_reply {
+                len,
+                big,
+                ..ekv_reply::empty(kind)
+            }
+        }
+    }
+
+    /// Writes `r` as node `i`, its children after `next_node`.
+    fn fill(&mut self, i: usize, r: Reply) {
+        let node = match r {
+            Reply::Array(v) => self.aggregate(i, EKV_REPLY_ARRAY, v),
+            Reply::Set(v) => self.aggregate(
                 i,
-                if resp3 {
+                if self.resp3 {
                     EKV_REPLY_SET
                 } else {
                     EKV_REPLY_ARRAY
                 },
                 v,
-                resp3,
-            );
-        }
-        Reply::Push(v) => {
-            return aggregate(
-                nodes,
+            ),
+            Reply::Push(v) => self.aggregate(
                 i,
-                if resp3 {
+                if self.resp3 {
                     EKV_REPLY_PUSH
                 } else {
                     EKV_REPLY_ARRAY
                 },
                 v,
-                resp3,
-            );
-        }
-        Reply::Map(pairs) => pairs.into_iter().flat_map(|(k, v)| [k, v]).collect(),
-        scalar => {
-            nodes[i] = scalar_node(scalar, resp3);
-            return;
-        }
-    };
-    aggregate(
-        nodes,
-        i,
-        if resp3 {
-            EKV_REPLY_MAP
-        } else {
-            EKV_REPLY_ARRAY
-        },
-        items,
-        resp3,
-    )
-}
-
-fn aggregate(nodes: &mut Vec<ekv_reply>, i: usize, kind: c_int, items: Vec<Reply>, resp3: bool) {
-    let first = nodes.len();
-    nodes.extend((0..items.len()).map(|_| ekv_reply::empty(EKV_REPLY_NIL)));
-    nodes[i] = ekv_reply {
-        first: first - i,
-        len: items.len(),
-        ..ekv_reply::empty(kind)
-    };
-    for (k, item) in items.into_iter().enumerate() {
-        build(nodes, first + k, item, resp3);
-    }
-}
-
-fn scalar_node(r: Reply, resp3: bool) -> ekv_reply {
-    match r {
-        Reply::Nil | Reply::NilArray => ekv_reply::empty(EKV_REPLY_NIL),
-        Reply::Simple(s) => ekv_reply::string(EKV_REPLY_STATUS, s.into_bytes()),
-        Reply::Error(e) => ekv_reply::string(EKV_REPLY_ERROR, e.into_bytes()),
-        Reply::Int(n) => ekv_reply {
-            int: n,
-            ..ekv_reply::empty(EKV_REPLY_INTEGER)
-        },
-        Reply::Bulk(b) => ekv_reply::string(EKV_REPLY_STRING, b),
-        Reply::Double(d) if resp3 => ekv_reply {
-            dbl: d,
-            ..ekv_reply::string(EKV_REPLY_DOUBLE, double_text(d))
-        },
-        Reply::Double(d) => ekv_reply::string(EKV_REPLY_STRING, double_text(d)),
-        Reply::Bool(b) if resp3 => ekv_reply {
-            int: b as i64,
-            ..ekv_reply::empty(EKV_REPLY_BOOL)
-        },
-        Reply::Bool(b) => ekv_reply {
-            int: b as i64,
-            ..ekv_reply::empty(EKV_REPLY_INTEGER)
-        },
-        Reply::BigNumber(n) => ekv_reply::string(
-            if resp3 {
-                EKV_REPLY_BIGNUM
-            } else {
-                EKV_REPLY_STRING
+            ),
+            Reply::Map(pairs) => {
+                let kind = if self.resp3 {
+                    EKV_REPLY_MAP
+                } else {
+                    EKV_REPLY_ARRAY
+                };
+                self.aggregate(
+                    i,
+                    kind,
+                    pairs.into_iter().flat_map(|(k, v)| [k, v]).collect(),
+                )
+            }
+            Reply::Nil | Reply::NilArray => ekv_reply::empty(EKV_REPLY_NIL),
+            Reply::Int(n) => ekv_reply {
+                num: n,
+                ..ekv_reply::empty(EKV_REPLY_INTEGER)
             },
-            n.into_bytes(),
-        ),
-        Reply::Verbatim(fmt, text) if resp3 => {
-            let mut node = ekv_reply::string(EKV_REPLY_VERB, text);
-            let f = fmt.as_bytes();
-            let n = f.len().min(3);
-            node.fmt[..n].copy_from_slice(&f[..n]);
-            node
+            Reply::Bool(b) => ekv_reply {
+                num: b as i64,
+                ..ekv_reply::empty(if self.resp3 {
+                    EKV_REPLY_BOOL
+                } else {
+                    EKV_REPLY_INTEGER
+                })
+            },
+            Reply::Double(d) => {
+                let text = double_text(d);
+                let off = self.copy_in(i, &text);
+                let kind = if self.resp3 {
+                    EKV_REPLY_DOUBLE
+                } else {
+                    EKV_REPLY_STRING
+                };
+                let num = if self.resp3 { d.to_bits() as i64 } else { 0 };
+                ekv_reply {
+                    num,
+                    len: text.len(),
+                    off,
+                    ..ekv_reply::empty(kind)
+                }
+            }
+            Reply::Simple(s) => self.string(i, EKV_REPLY_STATUS, s.into_bytes()),
+            Reply::Error(e) => self.string(i, EKV_REPLY_ERROR, e.into_bytes()),
+            Reply::Bulk(b) => self.string(i, EKV_REPLY_STRING, b),
+            Reply::BigNumber(n) => self.string(
+                i,
+                if self.resp3 {
+                    EKV_REPLY_BIGNUM
+                } else {
+                    EKV_REPLY_STRING
+                },
+                n.into_bytes(),
+            ),
+            Reply::Verbatim(fmt, text) if self.resp3 => {
+                let mut node = self.string(i, EKV_REPLY_VERB, text);
+                let f = fmt.as_bytes();
+                let n = f.len().min(3);
+                node.fmt[..n].copy_from_slice(&f[..n]);
+                node
+            }
+            Reply::Verbatim(_, text) => self.string(i, EKV_REPLY_STRING, text),
+        };
+        // SAFETY: node `i` is inside the block and written exactly once.
+        unsafe { self.base.add(i).write(node) };
+    }
+
+    fn aggregate(&mut self, i: usize, kind: c_int, items: Vec<Reply>) -> ekv_reply {
+        let (first, len) = (self.next_node, items.len());
+        self.next_node += len;
+        for (k, item) in items.into_iter().enumerate() {
+            self.fill(first + k, item);
         }
-        Reply::Verbatim(_, text) => ekv_reply::string(EKV_REPLY_STRING, text),
-        // Aggregates never reach here (`build` handles them).
-        Reply::Array(_) | Reply::Set(_) | Reply::Push(_) | Reply::Map(_) => {
-            unreachable!("aggregate in scalar_node")
+        ekv_reply {
+            len,
+            off: first - i,
+            ..ekv_reply::empty(kind)
         }
     }
 }
 
 /// Converts `r` into a tree owned by the caller (freed by ekv_reply_free).
-/// `resp3`: the protocol of the client that ran the command.
+/// `resp3`: the protocol of the client that ran the command (RESP2 sees
+/// RESP3-only shapes lowered: map → flat array, double → string, ...).
 pub(crate) fn into_raw(r: Reply, resp3: bool) -> *mut ekv_reply {
-    let total = count(&r);
-    let mut nodes = Vec::with_capacity(total);
-    nodes.push(ekv_reply::empty(EKV_REPLY_NIL));
-    build(&mut nodes, 0, r, resp3);
-    debug_assert_eq!(nodes.len(), total);
-    nodes[0].total = nodes.len();
-    Box::into_raw(nodes.into_boxed_slice()) as *mut ekv_reply
+    // The common replies (GET, SET, INCR) take a short path: one node.
+    match &r {
+        Reply::Bulk(b) if b.len() <= ARENA_MAX => return single_string(EKV_REPLY_STRING, b),
+        Reply::Simple(s) if s.len() <= ARENA_MAX => {
+            return single_string(EKV_REPLY_STATUS, s.as_bytes());
+        }
+        Reply::Int(n) => {
+            return single(
+                ekv_reply {
+                    num: *n,
+                    ..ekv_reply::empty(EKV_REPLY_INTEGER)
+                },
+                0,
+            );
+        }
+        Reply::Nil => return single(ekv_reply::empty(EKV_REPLY_NIL), 0),
+        _ => {}
+    }
+    let (mut nodes, mut arena) = (0, 0);
+    measure(&r, &mut nodes, &mut arena);
+    let base = alloc_block(nodes, arena);
+    let mut b = Builder {
+        base,
+        nodes_bytes: nodes * size_of::<ekv_reply>(),
+        next_node: 1,
+        arena_used: 0,
+        arena_cap: arena,
+        resp3,
+    };
+    b.fill(0, r);
+    debug_assert_eq!(b.next_node, nodes);
+    // SAFETY: node 0 was written by fill.
+    unsafe {
+        (*base).total = nodes;
+        (*base).arena = arena;
+    }
+    base
+}
+
+fn alloc_block(nodes: usize, arena: usize) -> *mut ekv_reply {
+    let layout = layout(nodes, arena);
+    // SAFETY: the layout has a non-zero size (at least one node).
+    let base = unsafe { alloc(layout) } as *mut ekv_reply;
+    if base.is_null() {
+        handle_alloc_error(layout);
+    }
+    base
+}
+
+/// A one-node reply with `arena` bytes after the node (filled by the caller).
+fn single(node: ekv_reply, arena: usize) -> *mut ekv_reply {
+    let base = alloc_block(1, arena);
+    // SAFETY: the block holds one node.
+    unsafe {
+        base.write(ekv_reply {
+            total: 1,
+            arena,
+            ..node
+        })
+    };
+    base
+}
+
+/// A one-node string reply, the payload copied right after the node.
+fn single_string(kind: c_int, p: &[u8]) -> *mut ekv_reply {
+    let node = ekv_reply {
+        len: p.len(),
+        off: size_of::<ekv_reply>(),
+        ..ekv_reply::empty(kind)
+    };
+    let base = single(node, p.len() + 1);
+    // SAFETY: the arena after the node has room for the payload and a NUL.
+    unsafe {
+        let dst = base.add(1) as *mut u8;
+        ptr::copy_nonoverlapping(p.as_ptr(), dst, p.len());
+        *dst.add(p.len()) = 0;
+    }
+    base
 }
 
 /// Frees a tree made by `into_raw`. Non-root nodes are ignored (false).
@@ -256,12 +414,16 @@ unsafe fn free_raw(r: *mut ekv_reply) -> bool {
         return true;
     }
     // SAFETY: the caller passes a node of a live tree.
-    let total = unsafe { (*r).total };
+    let (total, arena) = unsafe { ((*r).total, (*r).arena) };
     if total == 0 {
         return false;
     }
-    // SAFETY: a root is the start of a boxed slice of `total` nodes.
-    drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(r, total)) });
+    // SAFETY: a root starts a block of `total` initialised nodes and
+    // `arena` bytes, allocated with this layout by into_raw.
+    unsafe {
+        ptr::drop_in_place(ptr::slice_from_raw_parts_mut(r, total));
+        dealloc(r as *mut u8, layout(total, arena));
+    }
     true
 }
 
@@ -288,7 +450,14 @@ pub unsafe extern "C" fn ekv_reply_type(reply: *const ekv_reply) -> c_int {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ekv_reply_integer(reply: *const ekv_reply) -> i64 {
     // SAFETY: as for ekv_reply_type.
-    guard_value(0, || Ok(unsafe { node(reply) }?.int))
+    guard_value(0, || {
+        let r = unsafe { node(reply) }?;
+        Ok(if matches!(r.kind, EKV_REPLY_INTEGER | EKV_REPLY_BOOL) {
+            r.num
+        } else {
+            0
+        })
+    })
 }
 
 /// The value of an EKV_REPLY_DOUBLE reply; 0.0 for any other type or NULL.
@@ -296,7 +465,14 @@ pub unsafe extern "C" fn ekv_reply_integer(reply: *const ekv_reply) -> i64 {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ekv_reply_double(reply: *const ekv_reply) -> f64 {
     // SAFETY: as for ekv_reply_type.
-    guard_value(0.0, || Ok(unsafe { node(reply) }?.dbl))
+    guard_value(0.0, || {
+        let r = unsafe { node(reply) }?;
+        Ok(if r.kind == EKV_REPLY_DOUBLE {
+            f64::from_bits(r.num as u64)
+        } else {
+            0.0
+        })
+    })
 }
 
 /// The bytes of a string-like reply (STRING, STATUS, ERROR, DOUBLE, BIGNUM,
@@ -312,7 +488,12 @@ pub unsafe extern "C" fn ekv_reply_str(reply: *const ekv_reply, len: *mut usize)
     // SAFETY: `reply` as for ekv_reply_type; `len` is NULL or writable.
     guard_value(ptr::null(), || {
         let (p, n) = match unsafe { node(reply) } {
-            Ok(r) if r.is_string() => (r.bytes.as_ptr(), r.bytes.len() - 1),
+            // SAFETY: an arena string lies `off` bytes after its node, in
+            // the block `reply` points into.
+            Ok(r) if r.is_string() && r.big.is_empty() => {
+                (unsafe { (reply as *const u8).add(r.off) }, r.len)
+            }
+            Ok(r) if r.is_string() => (r.big.as_ptr(), r.len),
             Ok(_) => (ptr::null(), 0),
             Err(e) => {
                 if !len.is_null() {
@@ -337,10 +518,10 @@ pub unsafe extern "C" fn ekv_reply_len(reply: *const ekv_reply) -> usize {
     // SAFETY: as for ekv_reply_type.
     guard_value(0, || {
         let r = unsafe { node(reply) }?;
-        Ok(if r.is_string() {
-            r.bytes.len() - 1
-        } else {
+        Ok(if r.is_string() || r.is_aggregate() {
             r.len
+        } else {
+            0
         })
     })
 }
@@ -357,10 +538,10 @@ pub unsafe extern "C" fn ekv_reply_element(reply: *const ekv_reply, i: usize) ->
     // SAFETY: as for ekv_reply_type.
     guard_value(ptr::null(), || {
         let r = unsafe { node(reply) }?;
-        // SAFETY: `build` placed `len` children at `first` nodes after this
+        // SAFETY: the builder placed `len` children `off` nodes after this
         // one, in the same block; `reply` carries the block's provenance.
-        Ok(if i < r.len {
-            unsafe { reply.add(r.first + i) }
+        Ok(if r.is_aggregate() && i < r.len {
+            unsafe { reply.add(r.off + i) }
         } else {
             ptr::null()
         })
@@ -545,6 +726,32 @@ mod tests {
             assert!(ekv_reply_element(ptr::null(), 0).is_null());
             assert!(ekv_reply_verb_format(ptr::null()).is_null());
             ekv_reply_free(ptr::null_mut());
+        }
+    }
+
+    #[test]
+    fn long_strings_keep_the_engine_buffer() {
+        for n in [0, 1, ARENA_MAX - 1, ARENA_MAX, ARENA_MAX + 1, 1 << 20] {
+            let v: Vec<u8> = (0..n).map(|i| (i * 7) as u8).collect();
+            let t = Tree(into_raw(
+                Reply::Array(vec![
+                    Reply::Bulk(v.clone()),
+                    Reply::Double(-0.25),
+                    Reply::Int(n as i64),
+                ]),
+                true,
+            ));
+            let r = t.0 as *const ekv_reply;
+            assert_eq!(s(el(r, 0)), v);
+            assert_eq!(unsafe { ekv_reply_len(el(r, 0)) }, n);
+            assert_eq!(unsafe { ekv_reply_double(el(r, 1)) }, -0.25);
+            assert_eq!(s(el(r, 1)), b"-0.25");
+            assert_eq!(unsafe { ekv_reply_integer(el(r, 2)) }, n as i64);
+            assert_eq!(
+                unsafe { ekv_reply_integer(el(r, 1)) },
+                0,
+                "a double is not an integer"
+            );
         }
     }
 
