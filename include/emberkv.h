@@ -257,13 +257,14 @@ extern "C" {
 /**
  * The version of the library, "MAJOR.MINOR.PATCH" (EKV_VERSION_STRING of
  * the header it was built with). Static; never NULL; never free it.
+ * Thread-safe.
  */
 const char *ekv_version(void);
 
 /**
  * New options with every directive at its default (in memory, 16
  * databases, ...). Returns NULL only if memory ran out. Free with
- * ekv_options_free().
+ * ekv_options_free(). Thread-safe.
  */
 ekv_options *ekv_options_new(void);
 
@@ -274,11 +275,12 @@ ekv_options *ekv_options_new(void);
  *
  * Returns EKV_ERR_MISUSE for a NULL argument, an unknown directive or an
  * invalid value (ekv_last_error() says which); the options are unchanged then.
+ * Not thread-safe for the same options (see ekv_options).
  */
 ekv_status ekv_options_set(ekv_options *opts, const char *name, const char *value);
 
 /**
- * Frees options. NULL is accepted.
+ * Frees options. NULL is accepted. Must not race with other calls on them.
  */
 void ekv_options_free(ekv_options *opts);
 
@@ -291,7 +293,7 @@ void ekv_options_free(ekv_options *opts);
  *
  * Returns EKV_OK, EKV_ERR_MISUSE (`out` NULL, invalid options), EKV_ERR_IO
  * or EKV_ERR_CORRUPT (the data files could not be read). Close the
- * database with ekv_close().
+ * database with ekv_close(). Thread-safe (`opts` is only read).
  */
 ekv_status ekv_open(const char *dir, const ekv_options *opts, ekv_db **out);
 
@@ -411,7 +413,7 @@ size_t ekv_subscription_count(const ekv_subscription *sub);
  * is installed: messages go there). Thread-safe; with several waiting
  * threads, each message goes to one of them.
  */
-ekv_status ekv_subscription_next(ekv_subscription *sub, int32_t timeout_ms, ekv_reply **msg);
+ekv_status ekv_subscription_next(ekv_subscription *sub, int timeout_ms, ekv_reply **msg);
 
 /**
  * Delivers messages to `cb(userdata, msg)` on an emberkv thread instead of

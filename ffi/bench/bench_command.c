@@ -27,6 +27,7 @@ static int cmp_double(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
     long iters = argc > 1 ? atol(argv[1]) : 2000000;
+    const char *only = argc > 2 ? argv[2] : NULL; /* "SET" or "GET": one operation */
     ekv_db *db;
     if (ekv_open(NULL, NULL, &db) != EKV_OK) return 1;
     ekv_client *c = ekv_client_new(db);
@@ -37,6 +38,7 @@ int main(int argc, char **argv) {
 
     const char *ops[2] = {"SET", "GET"};
     for (int op = 0; op < 2; op++) {
+        if (only && strcmp(only, ops[op]) != 0 && !(op == 0 && strcmp(only, "GET") == 0)) continue;
         double cpu[RUNS], wall[RUNS];
         for (int run = 0; run < RUNS; run++) {
             double c0 = now(CLOCK_PROCESS_CPUTIME_ID), w0 = now(CLOCK_MONOTONIC);

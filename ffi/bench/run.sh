@@ -37,12 +37,21 @@ for op in SET GET; do
 done
 
 if [ "${CALLGRIND:-0}" = 1 ]; then
-    # instructions per call: (Ir(3n) - Ir(n)) / (2n) over both ops and 5 runs each
+    # Instructions per call: (Ir(3n) - Ir(n)) / (2n * 5 runs), per operation.
+    # "SET" runs the SET loop only; "GET" runs SET then GET, so GET's count
+    # is the difference of the two.
     ir() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'; }
     n=20000
-    for b in "rust|$L/examples/bench_execute" "c .so|$L/bench_command_shared" "c .a|$L/bench_command_static"; do
-        a1=$(ir "${b#*|}" $n)
-        a3=$(ir "${b#*|}" $((3 * n)))
-        echo "${b%%|*}: $(((a3 - a1) / (2 * n * 2 * 5))) instructions per call (SET and GET averaged)"
+    printf '%-40s %12s %12s %10s\n' "instructions per call (callgrind)" "SET" "GET" "vs rust"
+    for b in "rust Client::execute|$L/examples/bench_execute" "c ekv_command (.so)|$L/bench_command_shared" \
+        "c ekv_command (.a)|$L/bench_command_static"; do
+        bin=${b#*|}
+        set1=$(ir "$bin" $n SET) set3=$(ir "$bin" $((3 * n)) SET)
+        all1=$(ir "$bin" $n GET) all3=$(ir "$bin" $((3 * n)) GET)
+        set=$(((set3 - set1) / (2 * n * 5)))
+        get=$((((all3 - all1) - (set3 - set1)) / (2 * n * 5)))
+        [ -z "${rust_set:-}" ] && rust_set=$set rust_get=$get
+        printf '%-40s %12s %12s %10s\n' "${b%%|*}" "$set" "$get" \
+            "$(awk -v s=$set -v g=$get -v rs=$rust_set -v rg=$rust_get 'BEGIN{printf "%+.0f%%/%+.0f%%", (s/rs-1)*100, (g/rg-1)*100}')"
     done
 fi

@@ -37,11 +37,19 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(2_000_000);
+    // "SET" or "GET": one operation (GET still runs the SETs that fill the keys)
+    let only = std::env::args().nth(2);
     let db = emberkv::Db::in_memory();
     let mut c = db.client();
     let keys: Vec<Vec<u8>> = (0..KEYS).map(|i| format!("key:{i}").into_bytes()).collect();
     let value = b"0123456789abcdef0123456789abcdef";
     for op in ["SET", "GET"] {
+        if only
+            .as_deref()
+            .is_some_and(|o| o != op && !(op == "SET" && o == "GET"))
+        {
+            continue;
+        }
         let (mut cpu, mut wall) = (Vec::new(), Vec::new());
         for _ in 0..RUNS {
             let (c0, w0) = (cpu_ns(), Instant::now());

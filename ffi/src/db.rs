@@ -53,6 +53,7 @@ pub struct ekv_client {
 
 /// The version of the library, "MAJOR.MINOR.PATCH" (EKV_VERSION_STRING of
 /// the header it was built with). Static; never NULL; never free it.
+/// Thread-safe.
 #[unsafe(no_mangle)]
 pub extern "C" fn ekv_version() -> *const c_char {
     const V: &CStr =
@@ -79,7 +80,7 @@ unsafe fn utf8<'a>(s: *const c_char, what: &str) -> Result<&'a str, Fail> {
 
 /// New options with every directive at its default (in memory, 16
 /// databases, ...). Returns NULL only if memory ran out. Free with
-/// ekv_options_free().
+/// ekv_options_free(). Thread-safe.
 #[unsafe(no_mangle)]
 pub extern "C" fn ekv_options_new() -> *mut ekv_options {
     guard_value(ptr::null_mut(), || {
@@ -95,6 +96,7 @@ pub extern "C" fn ekv_options_new() -> *mut ekv_options {
 ///
 /// Returns EKV_ERR_MISUSE for a NULL argument, an unknown directive or an
 /// invalid value (ekv_last_error() says which); the options are unchanged then.
+/// Not thread-safe for the same options (see ekv_options).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ekv_options_set(
     opts: *mut ekv_options,
@@ -111,7 +113,7 @@ pub unsafe extern "C" fn ekv_options_set(
     })
 }
 
-/// Frees options. NULL is accepted.
+/// Frees options. NULL is accepted. Must not race with other calls on them.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ekv_options_free(opts: *mut ekv_options) {
     guard_value((), || {
@@ -131,7 +133,7 @@ pub unsafe extern "C" fn ekv_options_free(opts: *mut ekv_options) {
 ///
 /// Returns EKV_OK, EKV_ERR_MISUSE (`out` NULL, invalid options), EKV_ERR_IO
 /// or EKV_ERR_CORRUPT (the data files could not be read). Close the
-/// database with ekv_close().
+/// database with ekv_close(). Thread-safe (`opts` is only read).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ekv_open(
     dir: *const c_char,

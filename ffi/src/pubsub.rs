@@ -9,7 +9,7 @@
 //! reentrant lock, so a callback may free or re-point its own subscription.
 
 use std::cell::Cell;
-use std::ffi::c_void;
+use std::ffi::{c_int, c_void};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -297,7 +297,7 @@ pub unsafe extern "C" fn ekv_subscription_count(sub: *const ekv_subscription) ->
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ekv_subscription_next(
     sub: *mut ekv_subscription,
-    timeout_ms: i32,
+    timeout_ms: c_int,
     msg: *mut *mut ekv_reply,
 ) -> ekv_status {
     guard(|| {
