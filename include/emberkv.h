@@ -420,7 +420,8 @@ ekv_status ekv_subscription_next(ekv_subscription *sub, int timeout_ms, ekv_repl
  * ekv_subscription_next(), starting with those already queued. Calling it
  * again replaces the callback and userdata. When it returns, a previous
  * callback is not running (unless this is called from inside it) and will
- * not be called again. `cb` NULL is EKV_ERR_MISUSE (messages are never
+ * not be called again (it waits for a call in progress, as
+ * ekv_subscription_free() does). `cb` NULL is EKV_ERR_MISUSE (messages are never
  * dropped silently; free the subscription to stop). Thread-safe.
  */
 ekv_status ekv_subscription_set_callback(ekv_subscription *sub, ekv_message_cb cb, void *userdata);
@@ -437,7 +438,9 @@ void ekv_subscription_close(ekv_subscription *sub);
  * Closes (as ekv_subscription_close()) and frees a subscription. When it
  * returns, its callback is not running (unless this is called from inside
  * the callback) and will not be called again, so the userdata may be freed.
- * NULL is accepted. Must not race with other calls on the subscription.
+ * It waits for a callback in progress: do not call it while holding a lock
+ * that the callback takes. NULL is accepted. Must not race with other calls
+ * on the subscription.
  */
 void ekv_subscription_free(ekv_subscription *sub);
 

@@ -330,7 +330,8 @@ pub unsafe extern "C" fn ekv_subscription_next(
 /// ekv_subscription_next(), starting with those already queued. Calling it
 /// again replaces the callback and userdata. When it returns, a previous
 /// callback is not running (unless this is called from inside it) and will
-/// not be called again. `cb` NULL is EKV_ERR_MISUSE (messages are never
+/// not be called again (it waits for a call in progress, as
+/// ekv_subscription_free() does). `cb` NULL is EKV_ERR_MISUSE (messages are never
 /// dropped silently; free the subscription to stop). Thread-safe.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ekv_subscription_set_callback(
@@ -378,7 +379,9 @@ pub unsafe extern "C" fn ekv_subscription_close(sub: *mut ekv_subscription) {
 /// Closes (as ekv_subscription_close()) and frees a subscription. When it
 /// returns, its callback is not running (unless this is called from inside
 /// the callback) and will not be called again, so the userdata may be freed.
-/// NULL is accepted. Must not race with other calls on the subscription.
+/// It waits for a callback in progress: do not call it while holding a lock
+/// that the callback takes. NULL is accepted. Must not race with other calls
+/// on the subscription.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ekv_subscription_free(sub: *mut ekv_subscription) {
     guard_value((), || {
