@@ -1,7 +1,23 @@
-# libemberkv: the C library (see include/emberkv.h).
-#   make lib                          build target/release/libemberkv.{so,a} (+ regenerate the header)
+# emberkv: `make build` builds everything and runs the demo; `make test` runs every test.
+#   make lib                          build target/release/libemberkv.{so,a} (+ regenerate include/emberkv.h)
 #   make install PREFIX=/usr/local    install lib/, include/, lib/pkgconfig/emberkv.pc (DESTDIR honoured)
 #   make test-c                       C tests under ASan+UBSan and valgrind (tests/c/run.sh)
+.PHONY: build demo test bench lib install test-c
+
+build:
+	cargo build --release --workspace
+	$(MAKE) demo
+
+demo:
+	cargo run --release -p emberkv --example chat
+
+test:
+	scripts/test.sh
+
+bench:
+	cargo bench -p emberkv
+
+# ---- the C library ----
 
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
@@ -16,8 +32,6 @@ MAJOR := $(word 1,$(subst ., ,$(VERSION)))
 MINOR := $(word 2,$(subst ., ,$(VERSION)))
 # Must match ffi/build.rs: before 1.0 every minor version may break the ABI.
 SONAME := $(if $(filter 0,$(MAJOR)),libemberkv.so.0.$(MINOR),libemberkv.so.$(MAJOR))
-
-.PHONY: lib install test-c
 
 lib:
 	$(CARGO) build --release -p emberkv-ffi
