@@ -1,13 +1,14 @@
 //! Opening and closing a database, options, clients and `ekv_command`.
 
 use std::ffi::{CStr, OsStr, c_char};
+use std::mem::MaybeUninit;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::ptr;
 
 use emberkv::{Client, Config, Db};
 
-use crate::reply::{ekv_reply, into_raw};
+use crate::reply::{Slot, ekv_reply, into_raw};
 use crate::status::{Fail, ekv_status, guard, guard_value};
 
 /// Options for ekv_open(): redis.conf directives by name.
@@ -49,6 +50,8 @@ impl ekv_db {
 /// each thread its own client.
 pub struct ekv_client {
     client: Client,
+    /// Where this client's small replies live while the caller holds them.
+    slot: *mut Slot,
 }
 
 /// The version of the library, "MAJOR.MINOR.PATCH" (EKV_VERSION_STRING of
@@ -203,6 +206,7 @@ pub unsafe extern "C" fn ekv_client_new(db: *mut ekv_db) -> *mut ekv_client {
         let db = unsafe { db.as_ref() }.ok_or_else(|| Fail::misuse("db is NULL"))?;
         Ok(Box::into_raw(Box::new(ekv_client {
             client: db.db.client(),
+            slot: Slot::new(),
         })))
     })
 }
@@ -214,7 +218,9 @@ pub unsafe extern "C" fn ekv_client_free(client: *mut ekv_client) {
     guard_value((), || {
         if !client.is_null() {
             // SAFETY: made by ekv_client_new, freed once (caller's contract).
-            drop(unsafe { Box::from_raw(client) });
+            let c = unsafe { Box::from_raw(client) };
+            // SAFETY: the client's own slot; a reply still in it keeps it.
+            unsafe { Slot::retire(c.slot) };
         }
         Ok(())
     })
@@ -222,6 +228,39 @@ pub unsafe extern "C" fn ekv_client_free(client: *mut ekv_client) {
 
 /// Up to this many arguments are gathered on the stack.
 const STACK_ARGS: usize = 8;
+
+/// Argument `i` of a command; `None` if it is NULL with a non-zero length
+/// (or NULL at all when `argvlen` is NULL: then it must be a C string).
+///
+/// # Safety
+/// `argv`, and `argvlen` if not NULL, hold more than `i` entries; each
+/// argument points to its length in bytes, or is NUL-terminated.
+#[inline(always)]
+unsafe fn arg<'a>(argv: *const *const u8, argvlen: *const usize, i: usize) -> Option<&'a [u8]> {
+    // SAFETY: see above.
+    unsafe {
+        let p = *argv.add(i);
+        if argvlen.is_null() {
+            return (!p.is_null()).then(|| CStr::from_ptr(p.cast()).to_bytes());
+        }
+        match *argvlen.add(i) {
+            0 => Some(&[]),
+            _ if p.is_null() => None,
+            n => Some(std::slice::from_raw_parts(p, n)),
+        }
+    }
+}
+
+#[cold]
+fn bad_arg(argvlen: *const usize, i: usize) -> Fail {
+    if argvlen.is_null() {
+        Fail::misuse(format!("argv[{i}] is NULL"))
+    } else {
+        // SAFETY: `arg` just read this entry.
+        let n = unsafe { *argvlen.add(i) };
+        Fail::misuse(format!("argv[{i}] is NULL but its length is {n}"))
+    }
+}
 
 /// Runs one Redis command on `client`, like hiredis' redisCommandArgv():
 /// `argv[0]` is the command name, `argv[i]` points to `argvlen[i]` bytes
@@ -259,36 +298,25 @@ pub unsafe extern "C" fn ekv_command(
                 "argv is NULL"
             }));
         }
-        // SAFETY: `argv` (and `argvlen` if not NULL) hold `argc` entries.
-        let arg = |i: usize| -> Result<&[u8], Fail> {
-            let p = unsafe { *argv.add(i) };
-            let n = if argvlen.is_null() {
-                if p.is_null() {
-                    return Err(Fail::misuse(format!("argv[{i}] is NULL")));
-                }
-                unsafe { CStr::from_ptr(p.cast()) }.to_bytes().len()
-            } else {
-                unsafe { *argvlen.add(i) }
-            };
-            match (p.is_null(), n) {
-                (_, 0) => Ok(&[]),
-                (true, _) => Err(Fail::misuse(format!(
-                    "argv[{i}] is NULL but its length is {n}"
-                ))),
-                (false, n) => Ok(unsafe { std::slice::from_raw_parts(p, n) }),
-            }
-        };
+        // SAFETY (arg): `argv`, and `argvlen` if not NULL, hold `argc`
+        // entries (caller's contract).
         let reply = if argc <= STACK_ARGS {
-            let mut buf: [&[u8]; STACK_ARGS] = [&[]; STACK_ARGS];
+            let mut buf = [const { MaybeUninit::<&[u8]>::uninit() }; STACK_ARGS];
             for (i, slot) in buf[..argc].iter_mut().enumerate() {
-                *slot = arg(i)?;
+                slot.write(unsafe { arg(argv, argvlen, i) }.ok_or_else(|| bad_arg(argvlen, i))?);
             }
-            client.client.try_execute(&buf[..argc])?
+            // SAFETY: the first `argc` entries were written just above.
+            let args = unsafe { std::slice::from_raw_parts(buf.as_ptr() as *const &[u8], argc) };
+            client.client.try_execute(args)?
         } else {
-            let args = (0..argc).map(arg).collect::<Result<Vec<_>, _>>()?;
+            let args = (0..argc)
+                .map(|i| unsafe { arg(argv, argvlen, i) }.ok_or_else(|| bad_arg(argvlen, i)))
+                .collect::<Result<Vec<_>, _>>()?;
             client.client.try_execute(&args)?
         };
-        let tree = into_raw(reply, client.client.protocol() == 3);
+        // SAFETY: the slot lives at least as long as the client.
+        let slot = unsafe { &*client.slot };
+        let tree = into_raw(reply, client.client.protocol() == 3, Some(slot));
         // SAFETY: checked non-NULL above.
         unsafe { *out = tree };
         Ok(())

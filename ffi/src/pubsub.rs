@@ -68,7 +68,7 @@ impl Push {
     fn deliver(&self, m: Message) {
         let guard = self.target.lock();
         let Some(t) = guard.get() else { return };
-        let tree = into_raw(m.to_reply(), true);
+        let tree = into_raw(m.to_reply(), true, None);
         // SAFETY: the C caller installed `cb` for `userdata`; `tree` lives
         // until after the call.
         unsafe { (t.cb)(t.userdata, tree) };
@@ -321,7 +321,7 @@ pub unsafe extern "C" fn ekv_subscription_next(
             });
         };
         // SAFETY: checked non-NULL above.
-        unsafe { *msg = into_raw(m.to_reply(), true) };
+        unsafe { *msg = into_raw(m.to_reply(), true, None) };
         Ok(())
     })
 }

@@ -15,9 +15,11 @@
 //! The node struct is opaque in C: fields may change without breaking the ABI.
 
 use std::alloc::{Layout, alloc, dealloc, handle_alloc_error};
+use std::cell::UnsafeCell;
 use std::ffi::{c_char, c_int};
-use std::mem::size_of;
+use std::mem::{MaybeUninit, size_of};
 use std::ptr;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use emberkv::Reply;
 
@@ -82,6 +84,8 @@ pub struct ekv_reply {
     /// The root: nodes in the block and arena bytes (for the layout). 0 elsewhere.
     total: usize,
     arena: usize,
+    /// The root: the client slot the block lives in; NULL for a heap block.
+    slot: *const Slot,
 }
 
 // SAFETY: a node is immutable plain data once built; the raw addresses
@@ -100,6 +104,7 @@ impl ekv_reply {
             big: Vec::new(),
             total: 0,
             arena: 0,
+            slot: ptr::null(),
         }
     }
 
@@ -321,31 +326,149 @@ impl Builder {
     }
 }
 
+/// A block a client lends to its own small replies, so that the common
+/// command (a short reply, freed before the next command) allocates nothing.
+///
+/// States: FREE (the client may build its next reply here), IN_USE (a reply
+/// lives here, owned by the caller), ORPHANED (in use, and the client was
+/// freed: the reply's ekv_reply_free frees the slot). Only the client's
+/// thread takes a FREE slot (a client is used by one thread at a time); any
+/// thread may free the reply, so the other transitions are atomic.
+pub(crate) struct Slot {
+    state: AtomicU8,
+    mem: UnsafeCell<MaybeUninit<[ekv_reply; SLOT_NODES]>>,
+}
+
+const FREE: u8 = 0;
+const IN_USE: u8 = 1;
+const ORPHANED: u8 = 2;
+/// A slot holds this many nodes' worth of bytes (nodes + arena).
+const SLOT_NODES: usize = 4;
+const SLOT_BYTES: usize = SLOT_NODES * size_of::<ekv_reply>();
+
+impl Slot {
+    pub fn new() -> *mut Slot {
+        Box::into_raw(Box::new(Slot {
+            state: AtomicU8::new(FREE),
+            mem: UnsafeCell::new(MaybeUninit::uninit()),
+        }))
+    }
+
+    /// The slot's memory for a reply of `bytes`, if it fits and is free.
+    fn take(&self, bytes: usize) -> Option<*mut ekv_reply> {
+        if bytes > SLOT_BYTES || self.state.load(Ordering::Acquire) != FREE {
+            return None;
+        }
+        self.state.store(IN_USE, Ordering::Relaxed);
+        Some(self.mem.get() as *mut ekv_reply)
+    }
+
+    /// A reply built in the slot was freed.
+    ///
+    /// # Safety
+    /// `slot` is a live slot in state IN_USE or ORPHANED.
+    unsafe fn release(slot: *const Slot) {
+        // SAFETY: live (see above).
+        let state = unsafe { &(*slot).state };
+        if let Err(ORPHANED) =
+            state.compare_exchange(IN_USE, FREE, Ordering::AcqRel, Ordering::Acquire)
+        {
+            // SAFETY: the client is gone and so is its reply: last user.
+            drop(unsafe { Box::from_raw(slot as *mut Slot) });
+        }
+    }
+
+    /// The client owning the slot is being freed.
+    ///
+    /// # Safety
+    /// `slot` came from `Slot::new` and its client is going away.
+    pub unsafe fn retire(slot: *mut Slot) {
+        // SAFETY: live until one of the branches below frees it.
+        let state = unsafe { &(*slot).state };
+        if state
+            .compare_exchange(IN_USE, ORPHANED, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // FREE (possibly just now, by the reply's free): nobody else uses it.
+            // SAFETY: made by Slot::new; no reply lives in it.
+            drop(unsafe { Box::from_raw(slot) });
+        }
+    }
+}
+
+/// Memory for a reply of `nodes` nodes and `arena` bytes: the client's slot
+/// when it fits and is free, else the heap. Returns the block and its slot.
+fn place(nodes: usize, arena: usize, slot: Option<&Slot>) -> (*mut ekv_reply, *const Slot) {
+    let bytes = nodes * size_of::<ekv_reply>() + arena;
+    if let Some(s) = slot
+        && let Some(mem) = s.take(bytes)
+    {
+        return (mem, s as *const Slot);
+    }
+    let layout = layout(nodes, arena);
+    // SAFETY: the layout has a non-zero size (at least one node).
+    let base = unsafe { alloc(layout) } as *mut ekv_reply;
+    if base.is_null() {
+        handle_alloc_error(layout);
+    }
+    (base, ptr::null())
+}
+
 /// Converts `r` into a tree owned by the caller (freed by ekv_reply_free).
 /// `resp3`: the protocol of the client that ran the command (RESP2 sees
 /// RESP3-only shapes lowered: map → flat array, double → string, ...).
-pub(crate) fn into_raw(r: Reply, resp3: bool) -> *mut ekv_reply {
+/// `slot`: the client's reply slot, used when free and big enough.
+pub(crate) fn into_raw(r: Reply, resp3: bool, slot: Option<&Slot>) -> *mut ekv_reply {
     // The common replies (GET, SET, INCR) take a short path: one node.
-    match &r {
-        Reply::Bulk(b) if b.len() <= ARENA_MAX => return single_string(EKV_REPLY_STRING, b),
+    let (node, payload): (ekv_reply, &[u8]) = match &r {
+        Reply::Bulk(b) if b.len() <= ARENA_MAX => (ekv_reply::empty(EKV_REPLY_STRING), b),
         Reply::Simple(s) if s.len() <= ARENA_MAX => {
-            return single_string(EKV_REPLY_STATUS, s.as_bytes());
+            (ekv_reply::empty(EKV_REPLY_STATUS), s.as_bytes())
         }
-        Reply::Int(n) => {
-            return single(
-                ekv_reply {
-                    num: *n,
-                    ..ekv_reply::empty(EKV_REPLY_INTEGER)
-                },
-                0,
-            );
+        Reply::Int(n) => (
+            ekv_reply {
+                num: *n,
+                ..ekv_reply::empty(EKV_REPLY_INTEGER)
+            },
+            &[],
+        ),
+        Reply::Nil => (ekv_reply::empty(EKV_REPLY_NIL), &[]),
+        _ => return into_raw_tree(r, resp3, slot),
+    };
+    let arena = if node.kind == EKV_REPLY_STRING || node.kind == EKV_REPLY_STATUS {
+        payload.len() + 1
+    } else {
+        0
+    };
+    let (base, slot) = place(1, arena, slot);
+    // SAFETY: the block holds one node and `arena` bytes after it.
+    unsafe {
+        if arena > 0 {
+            let dst = base.add(1) as *mut u8;
+            ptr::copy_nonoverlapping(payload.as_ptr(), dst, payload.len());
+            *dst.add(payload.len()) = 0;
         }
-        Reply::Nil => return single(ekv_reply::empty(EKV_REPLY_NIL), 0),
-        _ => {}
+        let (len, off) = if arena > 0 {
+            (payload.len(), size_of::<ekv_reply>())
+        } else {
+            (0, 0)
+        };
+        base.write(ekv_reply {
+            len,
+            off,
+            total: 1,
+            arena,
+            slot,
+            ..node
+        });
     }
+    base
+}
+
+fn into_raw_tree(r: Reply, resp3: bool, slot: Option<&Slot>) -> *mut ekv_reply {
     let (mut nodes, mut arena) = (0, 0);
     measure(&r, &mut nodes, &mut arena);
-    let base = alloc_block(nodes, arena);
+    let (base, slot) = place(nodes, arena, slot);
     let mut b = Builder {
         base,
         nodes_bytes: nodes * size_of::<ekv_reply>(),
@@ -360,47 +483,7 @@ pub(crate) fn into_raw(r: Reply, resp3: bool) -> *mut ekv_reply {
     unsafe {
         (*base).total = nodes;
         (*base).arena = arena;
-    }
-    base
-}
-
-fn alloc_block(nodes: usize, arena: usize) -> *mut ekv_reply {
-    let layout = layout(nodes, arena);
-    // SAFETY: the layout has a non-zero size (at least one node).
-    let base = unsafe { alloc(layout) } as *mut ekv_reply;
-    if base.is_null() {
-        handle_alloc_error(layout);
-    }
-    base
-}
-
-/// A one-node reply with `arena` bytes after the node (filled by the caller).
-fn single(node: ekv_reply, arena: usize) -> *mut ekv_reply {
-    let base = alloc_block(1, arena);
-    // SAFETY: the block holds one node.
-    unsafe {
-        base.write(ekv_reply {
-            total: 1,
-            arena,
-            ..node
-        })
-    };
-    base
-}
-
-/// A one-node string reply, the payload copied right after the node.
-fn single_string(kind: c_int, p: &[u8]) -> *mut ekv_reply {
-    let node = ekv_reply {
-        len: p.len(),
-        off: size_of::<ekv_reply>(),
-        ..ekv_reply::empty(kind)
-    };
-    let base = single(node, p.len() + 1);
-    // SAFETY: the arena after the node has room for the payload and a NUL.
-    unsafe {
-        let dst = base.add(1) as *mut u8;
-        ptr::copy_nonoverlapping(p.as_ptr(), dst, p.len());
-        *dst.add(p.len()) = 0;
+        (*base).slot = slot;
     }
     base
 }
@@ -414,15 +497,19 @@ unsafe fn free_raw(r: *mut ekv_reply) -> bool {
         return true;
     }
     // SAFETY: the caller passes a node of a live tree.
-    let (total, arena) = unsafe { ((*r).total, (*r).arena) };
+    let (total, arena, slot) = unsafe { ((*r).total, (*r).arena, (*r).slot) };
     if total == 0 {
         return false;
     }
-    // SAFETY: a root starts a block of `total` initialised nodes and
-    // `arena` bytes, allocated with this layout by into_raw.
+    // SAFETY: a root starts a block of `total` initialised nodes and `arena`
+    // bytes: a client's slot, or allocated with this layout by into_raw.
     unsafe {
         ptr::drop_in_place(ptr::slice_from_raw_parts_mut(r, total));
-        dealloc(r as *mut u8, layout(total, arena));
+        if slot.is_null() {
+            dealloc(r as *mut u8, layout(total, arena));
+        } else {
+            Slot::release(slot);
+        }
     }
     true
 }
@@ -632,7 +719,7 @@ mod tests {
             Reply::Array(vec![]),
             Reply::Double(f64::NEG_INFINITY),
         ]);
-        let t = Tree(into_raw(r, true));
+        let t = Tree(into_raw(r, true, None));
         let r = t.0 as *const ekv_reply;
         unsafe {
             assert_eq!(ekv_reply_type(r), EKV_REPLY_ARRAY);
@@ -696,7 +783,7 @@ mod tests {
             Reply::Verbatim("txt", b"t".to_vec()),
             Reply::Push(vec![Reply::Int(1)]),
         ]);
-        let t = Tree(into_raw(r, false));
+        let t = Tree(into_raw(r, false, None));
         let r = t.0 as *const ekv_reply;
         unsafe {
             assert_eq!(ekv_reply_type(el(r, 0)), EKV_REPLY_STRING);
@@ -730,6 +817,50 @@ mod tests {
     }
 
     #[test]
+    fn slot_is_reused_and_outlives_its_client() {
+        let slot = Slot::new();
+        let sl = unsafe { &*slot };
+        let a = into_raw(Reply::bulk("first"), true, Some(sl));
+        assert_eq!(
+            unsafe { (*a).slot },
+            slot as *const Slot,
+            "a free slot is used"
+        );
+        let b = into_raw(Reply::bulk("second"), true, Some(sl));
+        assert!(unsafe { (*b).slot }.is_null(), "a busy slot is not");
+        assert_eq!(s(a), b"first");
+        assert_eq!(s(b), b"second");
+        unsafe { ekv_reply_free(a) };
+        let c = into_raw(
+            Reply::Array(vec![Reply::Int(1), Reply::bulk("x")]),
+            true,
+            Some(sl),
+        );
+        assert_eq!(
+            unsafe { (*c).slot },
+            slot as *const Slot,
+            "freed slot reused, small trees too"
+        );
+        let big = into_raw(Reply::bulk(vec![b'x'; SLOT_BYTES]), true, Some(sl));
+        assert!(unsafe { (*big).slot }.is_null(), "too big for the slot");
+        // the client goes first: its slot lives until the reply in it is freed
+        unsafe { Slot::retire(slot) };
+        assert_eq!(s(el(c, 1)), b"x");
+        unsafe {
+            ekv_reply_free(c);
+            ekv_reply_free(b);
+            ekv_reply_free(big);
+        }
+        // a client whose slot is free at the end frees it at once
+        let slot = Slot::new();
+        let d = into_raw(Reply::Int(7), true, Some(unsafe { &*slot }));
+        unsafe {
+            ekv_reply_free(d);
+            Slot::retire(slot);
+        }
+    }
+
+    #[test]
     fn long_strings_keep_the_engine_buffer() {
         for n in [0, 1, ARENA_MAX - 1, ARENA_MAX, ARENA_MAX + 1, 1 << 20] {
             let v: Vec<u8> = (0..n).map(|i| (i * 7) as u8).collect();
@@ -740,6 +871,7 @@ mod tests {
                     Reply::Int(n as i64),
                 ]),
                 true,
+                None,
             ));
             let r = t.0 as *const ekv_reply;
             assert_eq!(s(el(r, 0)), v);
@@ -757,7 +889,7 @@ mod tests {
 
     #[test]
     fn scalar_root_is_one_node() {
-        let t = Tree(into_raw(Reply::bulk("v"), true));
+        let t = Tree(into_raw(Reply::bulk("v"), true, None));
         assert_eq!(unsafe { (*t.0).total }, 1);
         assert_eq!(s(t.0), b"v");
     }

@@ -320,6 +320,40 @@ static void test_misuse(void) {
     CHECK(ekv_close(db) == EKV_OK);
 }
 
+/* Replies are the caller's until freed: they outlive the next command, the
+ * client and the database, and may be freed in any order (a client lends
+ * its small replies a reusable block; ASan / valgrind watch it). */
+static void test_reply_lifetimes(void) {
+    ekv_db *db = NULL;
+    CHECK(ekv_open(NULL, NULL, &db) == EKV_OK);
+    ekv_client *c = ekv_client_new(db);
+    CHECK(take_status(CMD(c, "SET", "a", "alpha"), "OK"));
+    CHECK(take_status(CMD(c, "SET", "b", "beta"), "OK"));
+    ekv_reply *r1 = CMD(c, "GET", "a");
+    ekv_reply *r2 = CMD(c, "GET", "b");       /* r1 still held */
+    ekv_reply *r3 = CMD(c, "MGET", "a", "b");  /* a small tree */
+    CHECK(reply_is(r1, EKV_REPLY_STRING, "alpha", 5));
+    CHECK(reply_is(r2, EKV_REPLY_STRING, "beta", 4));
+    ekv_reply_free(r1);
+    ekv_reply *r4 = CMD(c, "GET", "b");        /* reuses what r1 held */
+    CHECK(reply_is(r2, EKV_REPLY_STRING, "beta", 4));
+    CHECK(reply_is(r4, EKV_REPLY_STRING, "beta", 4));
+    ekv_client_free(c);                        /* r2, r3, r4 outlive it */
+    CHECK(ekv_close(db) == EKV_OK);
+    CHECK(reply_is(ekv_reply_element(r3, 0), EKV_REPLY_STRING, "alpha", 5));
+    CHECK(reply_is(r4, EKV_REPLY_STRING, "beta", 4));
+    ekv_reply_free(r4);
+    ekv_reply_free(r2);
+    ekv_reply_free(r3);
+
+    /* A client freed while its block is free releases it at once. */
+    CHECK(ekv_open(NULL, NULL, &db) == EKV_OK);
+    c = ekv_client_new(db);
+    CHECK(take_status(CMD(c, "PING"), "PONG"));
+    ekv_client_free(c);
+    CHECK(ekv_close(db) == EKV_OK);
+}
+
 static void test_closed(void) {
     ekv_db *db = NULL;
     CHECK(ekv_open(NULL, NULL, &db) == EKV_OK);
@@ -342,6 +376,7 @@ int main(void) {
     test_binary();
     test_error_replies();
     test_misuse();
+    test_reply_lifetimes();
     test_closed();
     return check_report("test_api");
 }

@@ -49,6 +49,50 @@ static void *run(void *arg) {
     return NULL;
 }
 
+/* Replies freed on another thread while their client runs more commands. */
+#define HANDOFF 2000
+typedef struct {
+    ekv_reply *queue[HANDOFF];
+    int n, done;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} handoff;
+
+static void *freer(void *arg) {
+    handoff *h = arg;
+    for (int i = 0; i < HANDOFF; i++) {
+        pthread_mutex_lock(&h->mu);
+        while (h->n <= i) pthread_cond_wait(&h->cv, &h->mu);
+        ekv_reply *r = h->queue[i];
+        pthread_mutex_unlock(&h->mu);
+        if (ekv_reply_type(r) != EKV_REPLY_STRING) h->done = -1;
+        ekv_reply_free(r);
+    }
+    return NULL;
+}
+
+static void test_free_elsewhere(ekv_db *db) {
+    static handoff h;
+    pthread_mutex_init(&h.mu, NULL);
+    pthread_cond_init(&h.cv, NULL);
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, freer, &h) == 0);
+    ekv_client *c = ekv_client_new(db);
+    CHECK(take_status(CMD(c, "SET", "handoff", "value"), "OK"));
+    for (int i = 0; i < HANDOFF; i++) {
+        ekv_reply *r = CMD(c, "GET", "handoff");
+        pthread_mutex_lock(&h.mu);
+        h.queue[h.n++] = r;
+        pthread_cond_signal(&h.cv);
+        pthread_mutex_unlock(&h.mu);
+    }
+    CHECK(pthread_join(t, NULL) == 0);
+    CHECK(h.done == 0);
+    ekv_client_free(c);
+    pthread_mutex_destroy(&h.mu);
+    pthread_cond_destroy(&h.cv);
+}
+
 int main(void) {
     ekv_db *db = NULL;
     CHECK(ekv_open(NULL, NULL, &db) == EKV_OK);
@@ -64,6 +108,7 @@ int main(void) {
     }
     CHECK(strstr(ekv_last_error(), "no-such-option") == NULL); /* main thread untouched */
 
+    test_free_elsewhere(db);
     ekv_client *c = ekv_client_new(db);
     for (int k = 0; k < SHARED; k++) {
         char shared[32];
