@@ -16,6 +16,7 @@ mod db;
 mod error;
 mod keyspace;
 mod notify;
+mod persist;
 mod pubsub;
 mod reply;
 mod types;
@@ -23,7 +24,7 @@ mod util;
 
 pub use client::Client;
 pub use clock::ManualClock;
-pub use config::Config;
+pub use config::{AppendFsync, Config};
 pub use db::Db;
 pub use error::{Error, ErrorKind};
 pub use pubsub::{Message, MessageKind, Subscription};

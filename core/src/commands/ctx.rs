@@ -70,6 +70,8 @@ pub(crate) struct Ctx<'a> {
     pub events: Vec<(u32, &'static str, usize, Vec<u8>)>,
     pub hits: Cell<u64>,
     pub misses: Cell<u64>,
+    /// What this command (or EXEC) appends to the AOF, not yet appended.
+    pub aof: crate::persist::aof::Pending,
 }
 
 impl<'a> Ctx<'a> {
@@ -90,6 +92,7 @@ impl<'a> Ctx<'a> {
             events: Vec::new(),
             hits: Cell::new(0),
             misses: Cell::new(0),
+            aof: Default::default(),
         }
     }
 
@@ -122,6 +125,19 @@ impl<'a> Ctx<'a> {
                 Locks::Many(all)
             }
         };
+        if write && self.eng.snapshot.is_active() {
+            // a snapshot is being taken: copy each shard before changing it
+            for i in 0..NSHARDS {
+                if mask & (1 << i) != 0 {
+                    self.eng.snapshot.before_write(i, self.shard(i));
+                }
+            }
+        }
+    }
+
+    /// Whether this Ctx holds shard locks (inside EXEC a handler holds all).
+    pub fn holds_locks(&self) -> bool {
+        !matches!(self.locks, Locks::None)
     }
 
     /// Milliseconds since the epoch for this command.
@@ -234,7 +250,8 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn is_expired_at(&self, at: Option<u64>) -> bool {
-        at.is_some_and(|t| t <= self.now())
+        // nothing expires while loading (Redis's rule: replay sees what the writer saw)
+        at.is_some_and(|t| t <= self.now() && !self.eng.is_loading())
     }
 
     // ----- read access (expired keys are invisible) -----
@@ -284,7 +301,7 @@ impl<'a> Ctx<'a> {
         let eng = self.eng;
         let (part, h) = self.part_mut(db, key);
         match part.expire_of(key) {
-            Some(at) if at <= now => {
+            Some(at) if at <= now && !eng.is_loading() => {
                 part.remove(h, key, &eng.ks.hasher);
                 self.touch_in(db, key);
                 self.eng

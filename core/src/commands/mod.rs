@@ -318,6 +318,12 @@ pub(crate) fn dispatch(eng: &Engine, cl: &mut ClientState, argv: &[&[u8]]) -> Re
             return e;
         }
     };
+    if spec.is_write()
+        && let Some(r) = eng.aof.write_denied()
+    {
+        cl.note_refused();
+        return r;
+    }
     if let Some(r) = cl.intercept(eng, spec, argv) {
         return r;
     }
@@ -338,8 +344,10 @@ pub(crate) fn run(
     let mask = shard_mask(eng, spec, argv, &ctx.hash_cache);
     ctx.lock(mask, spec.is_write());
     let reply = call(&mut ctx, spec, argv);
+    // appended while the locks are held; waited for (always) after
+    let ticket = eng.aof.commit(&mut ctx, false);
     drop(ctx);
-    reply
+    eng.aof.settle(ticket, reply)
 }
 
 /// Runs a handler inside an already-locked Ctx and records its effects.

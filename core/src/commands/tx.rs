@@ -187,8 +187,10 @@ pub(crate) fn exec(eng: &Engine, cl: &mut ClientState) -> Reply {
         let args: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
         replies.push(super::call(&mut ctx, spec, &args));
     }
+    // one MULTI … EXEC block in the AOF, appended under the locks
+    let ticket = eng.aof.commit(&mut ctx, true);
     drop(ctx);
     cl.watch = ws;
     unwatch_all(eng, cl);
-    Reply::Array(replies)
+    eng.aof.settle(ticket, Reply::Array(replies))
 }

