@@ -39,8 +39,7 @@ pub(crate) enum Prop {
     Verbatim,
     /// Not at all.
     Nothing,
-    /// As these commands instead (read by the AOF writer when it lands).
-    #[allow(dead_code)]
+    /// As these commands instead (the AOF writes them in place of the call).
     Rewritten(Vec<Vec<Vec<u8>>>),
 }
 

@@ -241,7 +241,7 @@ fn write_base(eng: &Engine, plan: &Plan, abort: &AtomicBool) -> Result<u64, Stri
             .take(&eng.ks, i)
             .ok_or("the snapshot was abandoned")?;
         for (db, part) in parts.iter().enumerate() {
-            if part.len() == 0 {
+            if part.is_empty() {
                 continue;
             }
             if cur_db != Some(db) {
