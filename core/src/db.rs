@@ -240,7 +240,7 @@ impl Engine {
             ctx.dirty = 0; // only the DELs propagate
             self.aof.capture(&mut ctx, &[]);
             // appended under the shard lock; nobody waits for the fsync
-            let _ = self.aof.commit(&mut ctx, false);
+            let _ = self.aof.commit(&mut ctx);
             self.flush_effects(&mut ctx);
         }
     }

@@ -124,14 +124,6 @@ impl<'a> Ctx<'a> {
                 Locks::Many(all)
             }
         };
-        if write && self.eng.snapshot.is_active() {
-            // a snapshot is being taken: copy each shard before changing it
-            for i in 0..NSHARDS {
-                if mask & (1 << i) != 0 {
-                    self.eng.snapshot.before_write(i, self.shard(i));
-                }
-            }
-        }
     }
 
     /// Whether this Ctx holds shard locks (inside EXEC a handler holds all).
@@ -182,6 +174,10 @@ impl<'a> Ctx<'a> {
 
     #[inline]
     fn shard_mut(&mut self, i: usize) -> &mut Shard {
+        if self.eng.snapshot.is_active() {
+            // a snapshot is being taken: it gets the shard before any change
+            self.eng.snapshot.before_write(i, self.shard(i));
+        }
         let g = match &mut self.locks {
             Locks::One(j, g) if *j == i => Some(g),
             Locks::Many(all) => all[i].as_mut(),
@@ -229,6 +225,13 @@ impl<'a> Ctx<'a> {
 
     /// Every locked shard, writable.
     pub fn shards_mut(&mut self) -> Vec<&mut Shard> {
+        if self.eng.snapshot.is_active() {
+            for i in 0..NSHARDS {
+                if let Some(Guard::W(g)) = self.guard(i) {
+                    self.eng.snapshot.before_write(i, g);
+                }
+            }
+        }
         let mut out: Vec<&mut Shard> = Vec::new();
         match &mut self.locks {
             Locks::None => {}

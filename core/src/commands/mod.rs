@@ -345,7 +345,7 @@ pub(crate) fn run(
     ctx.lock(mask, spec.is_write());
     let reply = call(&mut ctx, spec, argv);
     // appended while the locks are held; waited for (always) after
-    let ticket = eng.aof.commit(&mut ctx, false);
+    let ticket = eng.aof.commit(&mut ctx);
     drop(ctx);
     eng.aof.settle(ticket, reply)
 }

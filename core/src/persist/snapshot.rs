@@ -3,8 +3,9 @@
 //! `begin` is called while the caller holds every shard lock: it marks every
 //! shard "pending". From then on each shard is copied exactly once, as it was
 //! at that instant, by whoever reaches it first:
-//! - a writer that takes the shard's write lock (`Ctx::lock` calls
-//!   `before_write`) copies it before changing anything;
+//! - a writer that is about to change the shard (`Ctx::shard_mut` and
+//!   `shards_mut` call `before_write`, under the shard's write lock) copies
+//!   it first;
 //! - otherwise the reader of the snapshot (`take`) copies it under a read lock.
 //!
 //! So a writer waits at most for one shard copy, readers never wait, and the
@@ -13,7 +14,7 @@
 //! Rules for whoever changes this: `pending[i]` is only read or cleared by a
 //! thread holding shard `i`'s lock (write lock for writers, read lock for
 //! `take`), so the two can never both copy the shard; every path that
-//! changes a shard must go through `Ctx::lock`.
+//! changes a shard must go through `Ctx::shard_mut` / `shards_mut`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

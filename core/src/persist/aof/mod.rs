@@ -47,67 +47,96 @@ use writer::{Log, Target};
 
 /// Appends `*argc` and each argument as a RESP bulk string.
 pub(crate) fn encode_command<A: AsRef<[u8]>>(out: &mut Vec<u8>, argv: &[A]) {
-    out.push(b'*');
-    push_decimal(out, argv.len() as u64);
-    out.extend_from_slice(b"\r\n");
+    let total: usize = argv.iter().map(|a| a.as_ref().len() + 16).sum::<usize>() + 16;
+    out.reserve(total);
+    push_header(out, b'*', argv.len());
     for a in argv {
         let a = a.as_ref();
-        out.push(b'$');
-        push_decimal(out, a.len() as u64);
-        out.extend_from_slice(b"\r\n");
+        push_header(out, b'$', a.len());
         out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
+        out.push(b'\r');
+        out.push(b'\n');
     }
 }
 
-fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
-    let mut tmp = [0u8; 20];
-    let mut i = tmp.len();
-    loop {
-        i -= 1;
-        tmp[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
+/// `<tag><n>\r\n`, byte by byte (the capacity is reserved: no copies of
+/// tiny slices, which cost more than the bytes).
+#[inline]
+fn push_header(out: &mut Vec<u8>, tag: u8, n: usize) {
+    out.push(tag);
+    if n < 10 {
+        out.push(b'0' + n as u8);
+    } else if n < 100 {
+        out.push(b'0' + (n / 10) as u8);
+        out.push(b'0' + (n % 10) as u8);
+    } else {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        let mut v = n;
+        while v > 0 {
+            i -= 1;
+            digits[i] = b'0' + (v % 10) as u8;
+            v /= 10;
         }
+        out.extend_from_slice(&digits[i..]);
     }
-    out.extend_from_slice(&tmp[i..]);
+    out.push(b'\r');
+    out.push(b'\n');
 }
 
-/// What one command (or one EXEC) propagates, encoded, waiting to be
-/// appended to the log: (expired-key DEL?, db, end offset in `buf`).
+/// The AOF side of one Ctx: inside EXEC (`batch`), the encoded commands
+/// waiting to be appended as one MULTI … EXEC block; otherwise what the
+/// appends made so far require (the offset to wait for, or an error).
 #[derive(Default)]
 pub(crate) struct Pending {
+    /// Collect instead of appending (EXEC).
+    pub batch: bool,
     buf: Vec<u8>,
-    ops: Vec<(bool, usize, usize)>,
+    /// (db, end offset in `buf`) of each command collected.
+    ops: Vec<(usize, usize)>,
+    /// Log offset that ends this Ctx's appends.
+    end: Option<u64>,
+    failed: Option<String>,
 }
 
 impl Pending {
-    fn push<A: AsRef<[u8]>>(&mut self, del: bool, db: usize, argv: &[A]) {
+    fn push<A: AsRef<[u8]>>(&mut self, db: usize, argv: &[A]) {
         encode_command(&mut self.buf, argv);
-        self.ops.push((del, db, self.buf.len()));
+        self.ops.push((db, self.buf.len()));
     }
+
     pub fn is_empty(&self) -> bool {
-        self.ops.is_empty()
+        self.ops.is_empty() && self.end.is_none() && self.failed.is_none()
     }
-    pub fn len(&self) -> usize {
-        self.ops.len()
-    }
-    /// Ops that are not expired-key DELs.
-    pub fn cmd_count(&self) -> usize {
-        self.ops.iter().filter(|o| !o.0).count()
-    }
-    pub fn ops(&self) -> impl Iterator<Item = (bool, usize, &[u8])> {
+
+    /// (db, encoded command) of each command collected.
+    fn ops(&self) -> impl Iterator<Item = (usize, &[u8])> {
         let mut start = 0;
-        self.ops.iter().map(move |&(del, db, end)| {
+        self.ops.iter().map(move |&(db, end)| {
             let s = start;
             start = end;
-            (del, db, &self.buf[s..end])
+            (db, &self.buf[s..end])
         })
     }
-    pub fn clear(&mut self) {
-        self.buf.clear();
-        self.ops.clear();
+
+    fn note(&mut self, t: Ticket) {
+        match t {
+            Ticket::Done => {}
+            Ticket::Durable(off) => self.end = Some(self.end.unwrap_or(0).max(off)),
+            Ticket::Failed(e) => self.failed = Some(e),
+        }
+    }
+
+    /// What the writer waits for once its locks are released.
+    fn take_ticket(&mut self) -> Ticket {
+        if let Some(e) = self.failed.take() {
+            self.end = None;
+            return Ticket::Failed(e);
+        }
+        match self.end.take() {
+            Some(off) => Ticket::Durable(off),
+            None => Ticket::Done,
+        }
     }
 }
 
@@ -215,42 +244,98 @@ impl Aof {
             + self.log.incr_bytes.load(Ordering::Relaxed)
     }
 
-    /// Records what the command that just ran propagates (inside its locks).
+    /// Logs what the command that just ran propagates: expired-key DELs
+    /// first, then the command as called or as rewritten (several commands
+    /// in MULTI … EXEC). Appended at once, inside the command's locks; inside
+    /// EXEC collected for `commit` instead.
     #[inline]
     pub fn capture(&self, ctx: &mut Ctx, argv: &[&[u8]]) {
         if !self.is_on() {
             return;
         }
-        let dels = std::mem::take(&mut ctx.expired_dels);
-        for (db, key) in &dels {
-            ctx.aof.push(true, *db, &[&b"DEL"[..], key]);
-        }
-        ctx.expired_dels = dels;
-        if ctx.dirty == 0 {
+        let cmd = ctx.dirty > 0 && !matches!(ctx.prop, Prop::Nothing);
+        if !cmd && ctx.expired_dels.is_empty() {
             return;
         }
         let db = ctx.db;
-        match &ctx.prop {
-            Prop::Verbatim => ctx.aof.push(false, db, argv),
-            Prop::Nothing => {}
-            Prop::Rewritten(cmds) => {
-                for c in cmds {
-                    ctx.aof.push(false, db, c);
+        if ctx.aof.batch {
+            for (d, key) in &ctx.expired_dels {
+                ctx.aof.push(*d, &[&b"DEL"[..], key]);
+            }
+            if cmd {
+                match &ctx.prop {
+                    Prop::Verbatim => ctx.aof.push(db, argv),
+                    Prop::Rewritten(cmds) => {
+                        for c in cmds {
+                            ctx.aof.push(db, c);
+                        }
+                    }
+                    Prop::Nothing => {}
                 }
             }
+            return;
         }
+        let ts = self.timestamp(ctx);
+        let t = self.log.append_with(ts, |w| {
+            for (d, key) in &ctx.expired_dels {
+                w.cmd(*d, &[&b"DEL"[..], key]);
+            }
+            if cmd {
+                match &ctx.prop {
+                    Prop::Verbatim => w.cmd(db, argv),
+                    Prop::Rewritten(cmds) => {
+                        let wrap = cmds.len() > 1;
+                        if wrap {
+                            w.cmd(db, &[b"MULTI"]);
+                        }
+                        for c in cmds {
+                            w.cmd(db, c);
+                        }
+                        if wrap {
+                            w.cmd(db, &[b"EXEC"]);
+                        }
+                    }
+                    Prop::Nothing => {}
+                }
+            }
+        });
+        ctx.aof.note(t);
     }
 
-    /// Appends what the Ctx captured to the log. Call while the Ctx still
-    /// holds its locks; `exec`: the ops are one transaction.
-    pub fn commit(&self, ctx: &mut Ctx, exec: bool) -> Ticket {
+    fn timestamp(&self, ctx: &Ctx) -> Option<u64> {
+        (ctx.eng.params.tun(Tun::AofTimestampEnabled) != 0).then(|| ctx.now())
+    }
+
+    /// Call while the Ctx still holds its locks: appends an EXEC's commands
+    /// as one block (wrapped in MULTI … EXEC when more than one), and says
+    /// what to wait for after the locks are released.
+    pub fn commit(&self, ctx: &mut Ctx) -> Ticket {
         if ctx.aof.is_empty() {
             return Ticket::Done;
         }
-        let ts = (ctx.eng.params.tun(Tun::AofTimestampEnabled) != 0).then(|| ctx.now());
-        let t = self.log.append(&ctx.aof, exec, ts);
-        ctx.aof.clear();
-        t
+        if !ctx.aof.ops.is_empty() {
+            let ts = self.timestamp(ctx);
+            let p = &ctx.aof;
+            let t = self.log.append_with(ts, |w| {
+                let wrap = p.ops.len() > 1;
+                let mut last = 0;
+                for (i, (db, bytes)) in p.ops().enumerate() {
+                    if wrap && i == 0 {
+                        // SELECT goes before MULTI (the first command's db), as Redis does
+                        w.cmd(db, &[b"MULTI"]);
+                    }
+                    w.raw(db, bytes);
+                    last = db;
+                }
+                if wrap {
+                    w.cmd(last, &[b"EXEC"]);
+                }
+            });
+            ctx.aof.buf.clear();
+            ctx.aof.ops.clear();
+            ctx.aof.note(t);
+        }
+        ctx.aof.take_ticket()
     }
 
     /// After the locks are released: waits for durability when needed.
@@ -607,12 +692,19 @@ mod tests {
     #[test]
     fn pending_ops() {
         let mut p = Pending::default();
-        p.push(true, 1, &[&b"DEL"[..], b"a"]);
-        p.push(false, 0, &[&b"INCR"[..], b"b"]);
-        assert_eq!(p.len(), 2);
-        assert_eq!(p.cmd_count(), 1);
+        p.push(1, &[&b"DEL"[..], b"a"]);
+        p.push(0, &[&b"INCR"[..], b"b"]);
         let ops: Vec<_> = p.ops().collect();
-        assert_eq!(ops[0], (true, 1, &b"*2\r\n$3\r\nDEL\r\n$1\r\na\r\n"[..]));
-        assert_eq!(ops[1].2, b"*2\r\n$4\r\nINCR\r\n$1\r\nb\r\n");
+        assert_eq!(ops[0], (1, &b"*2\r\n$3\r\nDEL\r\n$1\r\na\r\n"[..]));
+        assert_eq!(ops[1].1, b"*2\r\n$4\r\nINCR\r\n$1\r\nb\r\n");
+    }
+
+    #[test]
+    fn encodes_long_lengths() {
+        let mut v = Vec::new();
+        let big = vec![b'x'; 12345];
+        encode_command(&mut v, &[&big[..]]);
+        assert!(v.starts_with(b"*1\r\n$12345\r\nxxx"));
+        assert_eq!(v.len(), 4 + 8 + 12345 + 2);
     }
 }

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use super::{Pending, encode_command};
+use super::encode_command;
 use crate::config::AppendFsync;
 
 /// Where the flusher writes from some log offset on.
@@ -146,11 +146,10 @@ impl Log {
         st.appended - st.written
     }
 
-    /// Appends a command's (or a transaction's) propagation. `exec`: the ops
-    /// come from one EXEC and are wrapped in MULTI/EXEC when more than one;
-    /// otherwise expired-key DELs go first, unwrapped, then the command's own
-    /// ops (wrapped when it propagates as several commands, as Redis does).
-    pub fn append(&self, p: &Pending, exec: bool, now_ms: Option<u64>) -> Ticket {
+    /// Appends what `f` writes (with SELECTs where the database changes,
+    /// and a `#TS` annotation first when `now_ms` is given and a second
+    /// passed). Returns what the writer must wait for.
+    pub fn append_with(&self, now_ms: Option<u64>, f: impl FnOnce(&mut Appender)) -> Ticket {
         let mut st = self.st.lock();
         if st.dead || st.stop {
             return Ticket::Failed("ERR the database is closed".into());
@@ -164,30 +163,7 @@ impl Log {
                 st.buf.extend_from_slice(ts.as_bytes());
             }
         }
-        let cmds = if exec { p.len() } else { p.cmd_count() };
-        if !exec {
-            for (del, db, bytes) in p.ops() {
-                if del {
-                    emit(&mut st, db, bytes);
-                }
-            }
-        }
-        let wrap = cmds > 1;
-        let mut last_db = None;
-        for (del, db, bytes) in p.ops() {
-            if del && !exec {
-                continue;
-            }
-            if wrap && last_db.is_none() {
-                // SELECT goes before MULTI (the first op's db), as Redis does
-                emit(&mut st, db, b"*1\r\n$5\r\nMULTI\r\n");
-            }
-            emit(&mut st, db, bytes);
-            last_db = Some(db);
-        }
-        if wrap && let Some(db) = last_db {
-            emit(&mut st, db, b"*1\r\n$4\r\nEXEC\r\n");
-        }
+        f(&mut Appender { st: &mut st });
         let added = (st.buf.len() - before) as u64;
         st.appended += added;
         let end = st.appended;
@@ -287,15 +263,31 @@ impl Log {
     }
 }
 
-/// Appends `bytes` for database `db`, with a SELECT first when the log's
-/// current database differs.
-fn emit(st: &mut State, db: usize, bytes: &[u8]) {
-    if st.selected_db != Some(db) {
-        let d = db.to_string();
-        encode_command(&mut st.buf, &[&b"SELECT"[..], d.as_bytes()]);
-        st.selected_db = Some(db);
+/// Writes commands into the log buffer, under the log's lock.
+pub(crate) struct Appender<'a> {
+    st: &'a mut State,
+}
+
+impl Appender<'_> {
+    fn select(&mut self, db: usize) {
+        if self.st.selected_db != Some(db) {
+            let d = db.to_string();
+            encode_command(&mut self.st.buf, &[&b"SELECT"[..], d.as_bytes()]);
+            self.st.selected_db = Some(db);
+        }
     }
-    st.buf.extend_from_slice(bytes);
+
+    /// One command for database `db`.
+    pub fn cmd<A: AsRef<[u8]>>(&mut self, db: usize, argv: &[A]) {
+        self.select(db);
+        encode_command(&mut self.st.buf, argv);
+    }
+
+    /// One command already encoded.
+    pub fn raw(&mut self, db: usize, bytes: &[u8]) {
+        self.select(db);
+        self.st.buf.extend_from_slice(bytes);
+    }
 }
 
 /// A batch taken from the buffer, written in order; kept across retries.
@@ -405,7 +397,7 @@ fn flusher(log: Arc<Log>, mut target: Option<Target>) {
                     st.written = e;
                     if let Some(mut b) = carry.take() {
                         b.data.clear();
-                        if b.data.capacity() <= 4 << 20 {
+                        if b.data.capacity() <= 16 << 20 {
                             st.spare = b.data;
                         }
                     }
