@@ -8,6 +8,7 @@
 //! assert_eq!(c.execute(&["GET", "greeting"]), emberkv::Reply::bulk("hello"));
 //! ```
 
+mod blocking;
 mod client;
 mod clock;
 mod commands;

@@ -71,6 +71,12 @@ pub(crate) struct Ctx<'a> {
     pub misses: Cell<u64>,
     /// What this command (or EXEC) appends to the AOF, not yet appended.
     pub aof: crate::persist::aof::Pending,
+    /// Set by a blocking command that found nothing: what to wait for.
+    pub block: Option<crate::blocking::BlockOn>,
+    /// Blocking commands must not block (inside EXEC, or while serving a waiter).
+    pub no_block: bool,
+    /// While serving a blocked client: the key that became ready.
+    pub ready_key: Option<Vec<u8>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -92,6 +98,9 @@ impl<'a> Ctx<'a> {
             hits: Cell::new(0),
             misses: Cell::new(0),
             aof: Default::default(),
+            block: None,
+            no_block: false,
+            ready_key: None,
         }
     }
 
@@ -186,6 +195,50 @@ impl<'a> Ctx<'a> {
         match g {
             Some(Guard::W(g)) => g,
             _ => panic!("emberkv internal error: shard {i} not write-locked"),
+        }
+    }
+
+    /// Whether this Ctx holds the lock of `key`'s shard (writable if `write`).
+    pub fn holds(&self, key: &[u8], write: bool) -> bool {
+        match self.guard(shard_of(self.hash(key))) {
+            Some(Guard::W(_)) => true,
+            Some(Guard::R(_)) => !write,
+            None => false,
+        }
+    }
+
+    /// A blocking command found nothing: block on `keys` until `deadline`
+    /// (None = forever), or answer `timeout_reply` right away where blocking
+    /// is not allowed (inside MULTI, or while serving another waiter).
+    #[allow(dead_code)] // used by the blocking list/zset commands
+    pub fn block_on(
+        &mut self,
+        keys: Vec<Vec<u8>>,
+        deadline: Option<std::time::Instant>,
+        timeout_reply: Reply,
+    ) -> Reply {
+        if !self.no_block {
+            self.block = Some(crate::blocking::BlockOn {
+                keys,
+                deadline,
+                timeout_reply: timeout_reply.clone(),
+            });
+        }
+        timeout_reply
+    }
+
+    /// The keys a blocking command should look at now: all of `keys`, or
+    /// only the ready one while serving a waiter.
+    #[allow(dead_code)] // used by the blocking list/zset commands
+    pub fn candidate_keys<'k>(&self, keys: &[&'k [u8]]) -> Vec<&'k [u8]> {
+        match &self.ready_key {
+            Some(r) => keys
+                .iter()
+                .copied()
+                .filter(|k| *k == r.as_slice())
+                .take(1)
+                .collect(),
+            None => keys.to_vec(),
         }
     }
 

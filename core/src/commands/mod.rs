@@ -251,12 +251,39 @@ pub(crate) fn resolve(argv: &[&[u8]]) -> Result<&'static CommandSpec, Reply> {
     } else {
         spec
     };
-    let argc = argv.len() as i32;
-    if (spec.arity > 0 && argc != spec.arity) || argc < -spec.arity {
+    if !check_arity(spec, argv.len()) {
         return Err(err::arity(spec.name));
     }
     Ok(spec)
 }
+
+/// Redis's arity rule: positive = exact, negative = at least (name counted).
+#[inline]
+fn check_arity(spec: &CommandSpec, argc: usize) -> bool {
+    let argc = argc as i32;
+    !((spec.arity > 0 && argc != spec.arity) || argc < -spec.arity)
+}
+
+/// The spelling cache key: the table's own name when the client used the
+/// canonical lowercase or uppercase spelling (the common cases), so the
+/// cache never allocates.
+fn intern(used: &str, spec: &'static CommandSpec) -> Option<&'static str> {
+    if used == spec.name {
+        return Some(spec.name);
+    }
+    UPPER.get(spec.name).copied().filter(|u| *u == used)
+}
+
+static UPPER: LazyLock<HashMap<&'static str, &'static str>> = LazyLock::new(|| {
+    families()
+        .map(|c| {
+            (
+                c.name,
+                &*Box::leak(c.name.to_ascii_uppercase().into_boxed_str()),
+            )
+        })
+        .collect()
+});
 
 /// The shard bit mask a command must lock.
 /// `first_hash` receives the first key's hash, so the handler need not hash it again.
@@ -311,12 +338,27 @@ pub(crate) fn dispatch(eng: &Engine, cl: &mut ClientState, argv: &[&[u8]]) -> Re
     if argv.is_empty() {
         return Reply::error("ERR empty command");
     }
-    let spec = match resolve(argv) {
-        Ok(s) => s,
-        Err(e) => {
-            cl.note_refused();
-            return e;
-        }
+    let spec = match cl
+        .last_command
+        .filter(|(name, _)| *name.as_bytes() == *argv[0])
+    {
+        // the same spelling as the previous command, and no subcommands to resolve
+        Some((_, spec)) if check_arity(spec, argv.len()) => spec,
+        _ => match resolve(argv) {
+            Ok(s) => {
+                if s.subcommands.is_empty() && !s.name.contains('|') {
+                    cl.last_command = std::str::from_utf8(argv[0])
+                        .ok()
+                        .and_then(|n| intern(n, s))
+                        .map(|n| (n, s));
+                }
+                s
+            }
+            Err(e) => {
+                cl.note_refused();
+                return e;
+            }
+        },
     };
     if spec.is_write()
         && let Some(r) = eng.aof.write_denied()
@@ -346,8 +388,38 @@ pub(crate) fn run(
     let reply = call(&mut ctx, spec, argv);
     // appended while the locks are held; waited for (always) after
     let ticket = eng.aof.commit(&mut ctx);
+    let Some(block) = ctx.block.take() else {
+        drop(ctx);
+        return eng.aof.settle(ticket, reply);
+    };
+    // Nothing to pop: register while the locks are still held, then wait.
+    let db = ctx.db;
+    let id = ctx.cl.id;
+    let owned: Vec<Vec<u8>> = argv.iter().map(|a| a.to_vec()).collect();
+    let waiter = eng.blocking.register(id, db, spec, owned, &block);
     drop(ctx);
-    eng.aof.settle(ticket, reply)
+    // expired-key DELs logged on the way
+    let _ = eng.aof.settle(ticket, Reply::Nil);
+    match eng
+        .blocking
+        .wait(&waiter, block.deadline, block.timeout_reply)
+    {
+        // the waiter's command could not be served in the writer's locks: run it again
+        Reply::Error(e) if e == crate::blocking::RETRY => run(eng, cl, spec, argv),
+        // served inside another command's locks: what it popped must be as
+        // durable as any write before the client sees it
+        r => {
+            if !eng.aof.needs_barrier() {
+                return r;
+            }
+            let mut ctx = Ctx::new(eng, cl);
+            let mask = shard_mask(eng, spec, argv, &ctx.hash_cache);
+            ctx.lock(mask, false); // the serving writer has appended by the time it lets go
+            let t = eng.aof.barrier();
+            drop(ctx);
+            eng.aof.settle(t, r)
+        }
+    }
 }
 
 /// Runs a handler inside an already-locked Ctx and records its effects.

@@ -350,6 +350,17 @@ impl Aof {
         }
     }
 
+    /// Whether a reply produced in another command's locks (a served
+    /// blocked client) must wait for the log first (`appendfsync always`).
+    pub fn needs_barrier(&self) -> bool {
+        self.is_on() && self.log.policy() == AppendFsync::Always
+    }
+
+    /// Everything appended so far, as a ticket to wait on.
+    pub fn barrier(&self) -> Ticket {
+        Ticket::Durable(self.log.appended())
+    }
+
     /// The error a write command gets while the last AOF write failed.
     pub fn write_denied(&self) -> Option<Reply> {
         if self.is_on() && self.log.is_failing() {

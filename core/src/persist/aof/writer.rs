@@ -140,6 +140,11 @@ impl Log {
         self.st.lock().error.clone()
     }
 
+    /// The log offset of the end of everything appended.
+    pub fn appended(&self) -> u64 {
+        self.st.lock().appended
+    }
+
     /// Bytes appended but not yet written to a file (INFO `aof_buffer_length`).
     pub fn buffered(&self) -> u64 {
         let st = self.st.lock();
