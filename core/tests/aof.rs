@@ -917,3 +917,33 @@ fn emberkv_directory_loads_in_redis_server() {
     assert!(manifest(dir.path()).contains("appendonly.aof.2.base.aof"));
     check_in_redis(dir.path(), &want, "after rewrite");
 }
+
+#[test]
+fn active_expiry_logs_its_dels() {
+    let dir = TempDir::new("aof-active");
+    let clock = ManualClock::new(1_700_000_000_000);
+    let mut c = cfg(dir.path(), "everysec");
+    c.clock = Some(clock.clone());
+    c.set("hz", "100").unwrap();
+    let db = Db::open(c).unwrap();
+    let mut cl = db.client();
+    cl.execute(&["SELECT", "5"]);
+    cl.execute(&["SET", "short", "v", "PX", "100"]);
+    clock.advance_ms(200);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while db
+        .execute(&["INFO", "stats"])
+        .as_bytes()
+        .is_some_and(|b| !String::from_utf8_lossy(b).contains("expired_keys:1"))
+    {
+        assert!(Instant::now() < deadline, "not reclaimed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(cl);
+    db.close().unwrap();
+    let log = commands(&read(aofdir(dir.path()).join("appendonly.aof.1.incr.aof")));
+    assert_eq!(
+        log,
+        ["SELECT 5", "SET short v PXAT 1700000000100", "DEL short"]
+    );
+}

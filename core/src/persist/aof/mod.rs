@@ -392,6 +392,7 @@ impl Aof {
             (f.prefix.clone(), f.aofdir().expect("dir is set"))
         };
         std::fs::create_dir_all(&aofdir).map_err(|e| io_err(&aofdir, e))?;
+        remove_rewrite_leftovers(&aofdir);
         let mpath = aofdir.join(manifest::manifest_name(&prefix));
         let mut m = if mpath.exists() {
             let text = std::fs::read(&mpath).map_err(|e| io_err(&mpath, e))?;
@@ -661,6 +662,21 @@ pub(crate) fn persist_manifest(aofdir: &Path, prefix: &str, m: &Manifest) -> Res
 pub(crate) fn delete_files(aofdir: &Path, files: &[FileInfo]) {
     for f in files {
         let _ = std::fs::remove_file(aofdir.join(&f.name));
+    }
+}
+
+/// A rewrite cut short by a crash leaves its temp base behind: no manifest
+/// lists it, so it goes.
+fn remove_rewrite_leftovers(aofdir: &Path) {
+    let Ok(dir) = std::fs::read_dir(aofdir) else {
+        return;
+    };
+    for e in dir.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("temp-rewriteaof-bg-") && name.ends_with(".aof") {
+            let _ = std::fs::remove_file(e.path());
+        }
     }
 }
 
