@@ -873,6 +873,17 @@ fn old_single_file_aof_is_upgraded() {
 fn check_in_redis(dir: &Path, want: &Dump, stage: &str) {
     let copy = TempDir::new("aof-redis-copy");
     copy_dir(dir, copy.path());
+    // Redis's own checker first, when installed
+    if let Ok(out) = std::process::Command::new("redis-check-aof")
+        .arg(aofdir(copy.path()).join("appendonly.aof.manifest"))
+        .output()
+    {
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && text.contains("All AOF files and manifest are valid"),
+            "{stage}: redis-check-aof: {text}"
+        );
+    }
     let Some(srv) = RedisServer::start_with(Some(copy.path()), &["--appendonly", "yes"]) else {
         return;
     };
