@@ -48,6 +48,65 @@ impl Value {
         }
     }
 
+    /// The commands that rebuild this value under `key` (the AOF rewrite's
+    /// base), in the forms Redis's rewrite uses: `SET` for strings; `RPUSH`,
+    /// `SADD`, `ZADD`, `HMSET` with at most 64 items per command for
+    /// collections. The expiry is added by the caller.
+    pub fn rebuild_commands(&self, key: &[u8], emit: &mut dyn FnMut(&[&[u8]])) {
+        const CHUNK: usize = 64;
+        fn flush(emit: &mut dyn FnMut(&[&[u8]]), head: &[&[u8]], items: &mut Vec<Vec<u8>>) {
+            if items.is_empty() {
+                return;
+            }
+            let mut argv: Vec<&[u8]> = head.to_vec();
+            argv.extend(items.iter().map(|i| i.as_slice()));
+            emit(&argv);
+            items.clear();
+        }
+        let mut items: Vec<Vec<u8>> = Vec::with_capacity(2 * CHUNK);
+        match self {
+            Value::Str(s) => s.with_bytes(|b| emit(&[b"SET", key, b])),
+            Value::List(l) => {
+                for e in l.iter() {
+                    items.push(e.to_vec());
+                    if items.len() == CHUNK {
+                        flush(emit, &[b"RPUSH", key], &mut items);
+                    }
+                }
+                flush(emit, &[b"RPUSH", key], &mut items);
+            }
+            Value::Hash(h) => {
+                for (f, v) in h.iter() {
+                    items.push(f.to_vec());
+                    items.push(v.to_vec());
+                    if items.len() == 2 * CHUNK {
+                        flush(emit, &[b"HMSET", key], &mut items);
+                    }
+                }
+                flush(emit, &[b"HMSET", key], &mut items);
+            }
+            Value::Set(set) => {
+                set.for_each(|m| {
+                    items.push(m.to_vec());
+                    if items.len() == CHUNK {
+                        flush(emit, &[b"SADD", key], &mut items);
+                    }
+                });
+                flush(emit, &[b"SADD", key], &mut items);
+            }
+            Value::Zset(z) => {
+                z.for_each(|m, score| {
+                    items.push(crate::util::number::fmt_g17(score).into_bytes());
+                    items.push(m.to_vec());
+                    if items.len() == 2 * CHUNK {
+                        flush(emit, &[b"ZADD", key], &mut items);
+                    }
+                });
+                flush(emit, &[b"ZADD", key], &mut items);
+            }
+        }
+    }
+
     /// Approximate heap bytes owned by the value (INFO memory, MEMORY USAGE).
     pub fn heap_size(&self) -> usize {
         match self {
