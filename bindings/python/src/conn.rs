@@ -13,17 +13,17 @@
 //! command); everything else — O(N) commands, blocking commands, admin
 //! commands, arguments over 32 KiB — runs with the GIL released.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock, Weak};
 
+use hashbrown::HashMap;
 use parking_lot::Mutex;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
 use emberkv::{Client, Config, Db, Reply};
 
-use crate::convert::{self, Arg, Codec};
+use crate::convert::{self, Arg, Argv, Codec};
 use crate::errors::{self, engine_call};
 use crate::pubsub::Subscription;
 
@@ -56,7 +56,7 @@ const GIL_EXTRA: &[&str] = &["set", "setex", "psetex", "getex", "getdel", "incrb
 /// families added later are classified by their Redis flags.
 fn init_policy(db: &Db) {
     POLICY.get_or_init(|| {
-        let mut map = HashMap::new();
+        let mut map: HashMap<Vec<u8>, Class> = HashMap::new();
         if let Reply::Array(cmds) = db.execute(&["COMMAND"]) {
             for c in cmds {
                 let Reply::Array(f) = c else { continue };
@@ -105,7 +105,7 @@ fn config_value(v: &Bound<'_, PyAny>) -> PyResult<String> {
 }
 
 /// An open engine (`emberkv::Db`).
-#[pyclass(frozen, module = "emberkv._emberkv")]
+#[pyclass(frozen, weakref, module = "emberkv._emberkv")]
 pub struct Database {
     db: Mutex<Option<Arc<Db>>>,
 }
@@ -262,7 +262,7 @@ impl Conn {
     /// (before response callbacks); an error reply raises.
     #[pyo3(signature = (*args))]
     fn execute<'py>(&self, py: Python<'py>, args: &Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
-        let mut argv: Vec<Arg<'_>> = Vec::new();
+        let mut argv: Argv<'_> = Argv::new();
         convert::encode_argv(py, args, &self.shared.codec, &mut argv)?;
         let (r, resp3) = self.shared.run(py, &argv)?;
         convert::reply(py, &r, &self.shared.codec, resp3)
@@ -274,7 +274,7 @@ impl Conn {
     /// Returns the engine client id (for CLIENT UNBLOCK on cancellation).
     #[pyo3(signature = (done, *args))]
     fn execute_threaded(&self, py: Python<'_>, done: Py<PyAny>, args: &Bound<'_, PyTuple>) -> PyResult<u64> {
-        let mut argv: Vec<Arg<'_>> = Vec::new();
+        let mut argv: Argv<'_> = Argv::new();
         convert::encode_argv(py, args, &self.shared.codec, &mut argv)?;
         let owned: Vec<Vec<u8>> = argv.iter().map(|a| a.as_ref().to_vec()).collect();
         let mut c = self.shared.take_pooled(py)?;
@@ -387,7 +387,7 @@ impl Session {
 impl Session {
     #[pyo3(signature = (*args))]
     fn execute<'py>(&self, py: Python<'py>, args: &Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
-        let mut argv: Vec<Arg<'_>> = Vec::new();
+        let mut argv: Argv<'_> = Argv::new();
         convert::encode_argv(py, args, &self.codec, &mut argv)?;
         let detach = needs_detach(&argv);
         let (r, resp3) = self.with_client(py, |c| {
@@ -404,9 +404,9 @@ impl Session {
     /// slow. Error replies come back as exception instances, never raised.
     fn execute_many<'py>(&self, py: Python<'py>, commands: &Bound<'py, PyList>) -> PyResult<Bound<'py, PyList>> {
         let tuples: Vec<Bound<'py, PyTuple>> = commands.iter().map(|c| c.cast_into::<PyTuple>().map_err(PyErr::from)).collect::<PyResult<_>>()?;
-        let mut argvs: Vec<Vec<Arg<'_>>> = Vec::with_capacity(tuples.len());
+        let mut argvs: Vec<Argv<'_>> = Vec::with_capacity(tuples.len());
         for t in &tuples {
-            let mut argv = Vec::new();
+            let mut argv = Argv::new();
             convert::encode_argv(py, t, &self.codec, &mut argv)?;
             argvs.push(argv);
         }

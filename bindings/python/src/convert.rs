@@ -11,6 +11,7 @@ use std::ffi::{CString, c_char};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use smallvec::SmallVec;
 
 use emberkv::Reply;
 
@@ -55,6 +56,9 @@ pub(crate) enum Arg<'a> {
     /// Produced by a conversion (repr of a float, a memoryview's bytes, …).
     O(Vec<u8>),
 }
+
+/// An argv: up to 8 arguments without a heap allocation.
+pub(crate) type Argv<'a> = SmallVec<[Arg<'a>; 8]>;
 
 impl AsRef<[u8]> for Arg<'_> {
     #[inline]
@@ -152,7 +156,7 @@ const WS: &[u8] = b" \t\n\r\x0b\x0c";
 
 /// Encodes a whole command. A first argument with spaces (`"CONFIG GET"`)
 /// is split into words, as redis-py's `pack_command` does.
-pub(crate) fn encode_argv<'a>(py: Python<'_>, args: &'a Bound<'_, PyTuple>, codec: &Codec, out: &mut Vec<Arg<'a>>) -> PyResult<()> {
+pub(crate) fn encode_argv<'a>(py: Python<'_>, args: &'a Bound<'_, PyTuple>, codec: &Codec, out: &mut Argv<'a>) -> PyResult<()> {
     let n = args.len();
     if n == 0 {
         return Err(errors::data_error(py, "no command given"));
@@ -180,7 +184,7 @@ pub(crate) fn encode_argv<'a>(py: Python<'_>, args: &'a Bound<'_, PyTuple>, code
 }
 
 /// Encodes every item of `args` (channel names: no splitting).
-pub(crate) fn encode_each<'a>(py: Python<'_>, args: &'a Bound<'_, PyTuple>, codec: &Codec, out: &mut Vec<Arg<'a>>) -> PyResult<()> {
+pub(crate) fn encode_each<'a>(py: Python<'_>, args: &'a Bound<'_, PyTuple>, codec: &Codec, out: &mut Argv<'a>) -> PyResult<()> {
     for obj in args.iter_borrowed() {
         out.push(encode_one(py, obj, codec)?);
     }

@@ -19,7 +19,7 @@ use pyo3::types::{PyDict, PyTuple};
 
 use emberkv::{Error, Message, MessageKind};
 
-use crate::convert::{self, Arg, Codec};
+use crate::convert::{self, Argv, Codec};
 use crate::errors::{self, engine_call};
 
 /// Every live subscription, closed by the atexit hook (their helper threads
@@ -63,8 +63,8 @@ impl Subscription {
         Subscription { shared: Arc::new(Shared { sub, st: Mutex::new(AsyncState::default()), cv: Condvar::new() }), codec }
     }
 
-    fn names<'a>(&self, py: Python<'_>, args: &'a Bound<'_, PyTuple>) -> PyResult<Vec<Arg<'a>>> {
-        let mut out = Vec::with_capacity(args.len());
+    fn names<'a>(&self, py: Python<'_>, args: &'a Bound<'_, PyTuple>) -> PyResult<Argv<'a>> {
+        let mut out = Argv::new();
         convert::encode_each(py, args, &self.codec, &mut out)?;
         Ok(out)
     }

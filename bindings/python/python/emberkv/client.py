@@ -28,6 +28,7 @@ from .exceptions import (
     PubSubError,
     RedisError,
     ResponseError,
+    StorageError,
     WatchError,
 )
 
@@ -62,7 +63,10 @@ def open_database(path: Optional[os.PathLike[str] | str] = None, **config: Any) 
     if path is None:
         return _emberkv.Database(None, text)
     path = os.fspath(path)
-    os.makedirs(path, exist_ok=True)
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        raise StorageError(f"cannot use {path!r} as the data directory: {e.strerror or e}") from e
     key = os.path.realpath(path)
     with _OPEN_LOCK:
         db = _OPEN.get(key)
@@ -168,6 +172,7 @@ class Redis(CoreCommands):
         self._fast = False
         # instance attributes shadow the fast paths below
         self.get = functools.partial(CoreCommands.get, self)  # type: ignore[method-assign]
+        self.set = functools.partial(CoreCommands.set, self)  # type: ignore[method-assign]
 
     def get_encoder(self) -> Any:
         return _Encoder(self._kwargs["encoding"], self._kwargs["encoding_errors"], self._kwargs["decode_responses"])
@@ -236,7 +241,7 @@ class Redis(CoreCommands):
         return self._x("GET", name)
 
     def set(self, name: Any, value: Any, ex: Any = None, px: Any = None, nx: bool = False, xx: bool = False, keepttl: bool = False, get: bool = False, exat: Any = None, pxat: Any = None) -> Any:
-        if ex is None and px is None and exat is None and pxat is None and not (nx or xx or keepttl or get) and self._fast:
+        if ex is px is exat is pxat is None and not (nx or xx or keepttl or get):
             # SET without options answers OK; anything else raised already
             self._x("SET", name, value)
             return True
