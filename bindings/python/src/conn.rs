@@ -50,7 +50,15 @@ const BIG_ARGV: usize = 32 * 1024;
 
 /// Commands Redis does not flag `fast` that are still O(1) on one small
 /// value; holding the GIL for them measured faster (bench: SET).
-const GIL_EXTRA: &[&str] = &["set", "setex", "psetex", "getex", "getdel", "incrbyfloat", "hincrbyfloat"];
+const GIL_EXTRA: &[&str] = &[
+    "set",
+    "setex",
+    "psetex",
+    "getex",
+    "getdel",
+    "incrbyfloat",
+    "hincrbyfloat",
+];
 
 /// Builds the policy from the engine's own COMMAND table, so command
 /// families added later are classified by their Redis flags.
@@ -60,7 +68,9 @@ fn init_policy(db: &Db) {
         if let Reply::Array(cmds) = db.execute(&["COMMAND"]) {
             for c in cmds {
                 let Reply::Array(f) = c else { continue };
-                let (Some(name), Some(Reply::Array(flags) | Reply::Set(flags))) = (f.first().and_then(|n| n.as_bytes()), f.get(2)) else {
+                let (Some(name), Some(Reply::Array(flags) | Reply::Set(flags))) =
+                    (f.first().and_then(|n| n.as_bytes()), f.get(2))
+                else {
                     continue;
                 };
                 let has = |w: &str| flags.iter().any(|x| x.as_bytes() == Some(w.as_bytes()));
@@ -87,7 +97,10 @@ pub(crate) fn class_of(name: &[u8]) -> Class {
     for (d, s) in buf.iter_mut().zip(name) {
         *d = s.to_ascii_lowercase();
     }
-    POLICY.get().and_then(|m| m.get(&buf[..name.len()]).copied()).unwrap_or(Class::Gil)
+    POLICY
+        .get()
+        .and_then(|m| m.get(&buf[..name.len()]).copied())
+        .unwrap_or(Class::Gil)
 }
 
 fn needs_detach(argv: &[Arg<'_>]) -> bool {
@@ -116,7 +129,11 @@ impl Database {
     /// redis.conf directive names to values (`{"appendonly": "yes"}`).
     #[new]
     #[pyo3(signature = (dir=None, config=None))]
-    fn new(py: Python<'_>, dir: Option<PathBuf>, config: Option<&Bound<'_, PyDict>>) -> PyResult<Database> {
+    fn new(
+        py: Python<'_>,
+        dir: Option<PathBuf>,
+        config: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Database> {
         let mut cfg = Config::default();
         let mut pairs = Vec::new();
         if let Some(d) = &dir {
@@ -129,7 +146,8 @@ impl Database {
         }
         for (k, v) in &pairs {
             let name = k.replace('_', "-");
-            cfg.set(&name, v).map_err(|e| errors::engine_error(py, &e))?;
+            cfg.set(&name, v)
+                .map_err(|e| errors::engine_error(py, &e))?;
         }
         let db = engine_call(py, true, move || Db::open(cfg))?;
         init_policy(&db);
@@ -137,15 +155,30 @@ impl Database {
         let mut live = LIVE_DBS.lock();
         live.retain(|w| w.strong_count() > 0);
         live.push(Arc::downgrade(&db));
-        Ok(Database { db: Mutex::new(Some(db)) })
+        Ok(Database {
+            db: Mutex::new(Some(db)),
+        })
     }
 
     /// A connection: what one `emberkv.Redis` uses.
     #[pyo3(signature = (decode_responses=false, encoding="utf-8", encoding_errors="strict", db=0))]
-    fn connect(&self, py: Python<'_>, decode_responses: bool, encoding: &str, encoding_errors: &str, db: usize) -> PyResult<Conn> {
+    fn connect(
+        &self,
+        py: Python<'_>,
+        decode_responses: bool,
+        encoding: &str,
+        encoding_errors: &str,
+        db: usize,
+    ) -> PyResult<Conn> {
         let handle = self.db.lock().clone().ok_or_else(|| errors::closed(py))?;
         let codec = Arc::new(Codec::new(encoding, encoding_errors, decode_responses)?);
-        let shared = Arc::new(ConnShared { db: Mutex::new(Some(handle)), primary: Mutex::new(None), pool: Mutex::new(Vec::new()), codec, select: db });
+        let shared = Arc::new(ConnShared {
+            db: Mutex::new(Some(handle)),
+            primary: Mutex::new(None),
+            pool: Mutex::new(Vec::new()),
+            codec,
+            select: db,
+        });
         let first = shared.new_client(py)?;
         *shared.primary.lock() = Some(first);
         Ok(Conn { shared })
@@ -261,7 +294,11 @@ impl Conn {
     /// Runs one command; returns the reply as redis-py's parser would
     /// (before response callbacks); an error reply raises.
     #[pyo3(signature = (*args))]
-    fn execute<'py>(&self, py: Python<'py>, args: &Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
+    fn execute<'py>(
+        &self,
+        py: Python<'py>,
+        args: &Bound<'py, PyTuple>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let mut argv: Argv<'_> = Argv::new();
         convert::encode_argv(py, args, &self.shared.codec, &mut argv)?;
         let (r, resp3) = self.shared.run(py, &argv)?;
@@ -273,7 +310,12 @@ impl Conn {
     /// `done` hands the value to the event loop with `call_soon_threadsafe`.
     /// Returns the engine client id (for CLIENT UNBLOCK on cancellation).
     #[pyo3(signature = (done, *args))]
-    fn execute_threaded(&self, py: Python<'_>, done: Py<PyAny>, args: &Bound<'_, PyTuple>) -> PyResult<u64> {
+    fn execute_threaded(
+        &self,
+        py: Python<'_>,
+        done: Py<PyAny>,
+        args: &Bound<'_, PyTuple>,
+    ) -> PyResult<u64> {
         let mut argv: Argv<'_> = Argv::new();
         convert::encode_argv(py, args, &self.shared.codec, &mut argv)?;
         let owned: Vec<Vec<u8>> = argv.iter().map(|a| a.as_ref().to_vec()).collect();
@@ -294,9 +336,13 @@ impl Conn {
                             Ok(v) => (v.unbind(), false),
                             Err(e) => (e.into_value(py).into_any(), true),
                         },
-                        Ok((Err(e), _)) => (errors::engine_error(py, &e).into_value(py).into_any(), true),
+                        Ok((Err(e), _)) => {
+                            (errors::engine_error(py, &e).into_value(py).into_any(), true)
+                        }
                         Err(_) => {
-                            let e = errors::engine_call::<(), _>(py, false, || panic!("blocking command"));
+                            let e = errors::engine_call::<(), _>(py, false, || {
+                                panic!("blocking command")
+                            });
                             (e.unwrap_err().into_value(py).into_any(), true)
                         }
                     };
@@ -305,14 +351,19 @@ impl Conn {
                     }
                 });
             })
-            .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(format!("cannot start a thread: {e}")))?;
+            .map_err(|e| {
+                pyo3::exceptions::PyRuntimeError::new_err(format!("cannot start a thread: {e}"))
+            })?;
         Ok(id)
     }
 
     /// A dedicated engine client (pipelines, transactions).
     fn session(&self, py: Python<'_>) -> PyResult<Session> {
         let c = self.shared.new_client(py)?;
-        Ok(Session { client: Mutex::new(Some(c)), codec: self.shared.codec.clone() })
+        Ok(Session {
+            client: Mutex::new(Some(c)),
+            codec: self.shared.codec.clone(),
+        })
     }
 
     /// A new pub/sub subscription.
@@ -372,7 +423,11 @@ pub struct Session {
 
 impl Session {
     /// Locks the client without ever waiting while holding the GIL.
-    fn with_client<T>(&self, py: Python<'_>, f: impl FnOnce(&mut Client) -> PyResult<T>) -> PyResult<T> {
+    fn with_client<T>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut Client) -> PyResult<T>,
+    ) -> PyResult<T> {
         loop {
             if let Some(mut g) = self.client.try_lock() {
                 let c = g.as_mut().ok_or_else(|| errors::closed(py))?;
@@ -386,7 +441,11 @@ impl Session {
 #[pymethods]
 impl Session {
     #[pyo3(signature = (*args))]
-    fn execute<'py>(&self, py: Python<'py>, args: &Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
+    fn execute<'py>(
+        &self,
+        py: Python<'py>,
+        args: &Bound<'py, PyTuple>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let mut argv: Argv<'_> = Argv::new();
         convert::encode_argv(py, args, &self.codec, &mut argv)?;
         let detach = needs_detach(&argv);
@@ -402,8 +461,15 @@ impl Session {
     /// Runs a batch of commands (a list of argument tuples) back to back on
     /// this client, releasing the GIL once for the batch when it is large or
     /// slow. Error replies come back as exception instances, never raised.
-    fn execute_many<'py>(&self, py: Python<'py>, commands: &Bound<'py, PyList>) -> PyResult<Bound<'py, PyList>> {
-        let tuples: Vec<Bound<'py, PyTuple>> = commands.iter().map(|c| c.cast_into::<PyTuple>().map_err(PyErr::from)).collect::<PyResult<_>>()?;
+    fn execute_many<'py>(
+        &self,
+        py: Python<'py>,
+        commands: &Bound<'py, PyList>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let tuples: Vec<Bound<'py, PyTuple>> = commands
+            .iter()
+            .map(|c| c.cast_into::<PyTuple>().map_err(PyErr::from))
+            .collect::<PyResult<_>>()?;
         let mut argvs: Vec<Argv<'_>> = Vec::with_capacity(tuples.len());
         for t in &tuples {
             let mut argv = Argv::new();
@@ -420,7 +486,10 @@ impl Session {
                 Ok((out, c.protocol() == 3))
             })
         })?;
-        let items = replies.iter().map(|r| convert::reply_no_raise(py, r, &self.codec, resp3)).collect::<PyResult<Vec<_>>>()?;
+        let items = replies
+            .iter()
+            .map(|r| convert::reply_no_raise(py, r, &self.codec, resp3))
+            .collect::<PyResult<Vec<_>>>()?;
         PyList::new(py, items)
     }
 

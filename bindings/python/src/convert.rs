@@ -20,7 +20,10 @@ use crate::errors;
 unsafe extern "C" {
     // In the limited API only from 3.10, but exported by every CPython 3.x
     // (full API since 3.3): the zero-copy way to read a str as UTF-8.
-    fn PyUnicode_AsUTF8AndSize(unicode: *mut ffi::PyObject, size: *mut ffi::Py_ssize_t) -> *const c_char;
+    fn PyUnicode_AsUTF8AndSize(
+        unicode: *mut ffi::PyObject,
+        size: *mut ffi::Py_ssize_t,
+    ) -> *const c_char;
 }
 
 /// How strings are encoded (arguments) and decoded (replies).
@@ -91,8 +94,17 @@ fn fmt_i64(v: i64) -> Arg<'static> {
 }
 
 fn invalid_type(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyErr {
-    let name = obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
-    errors::data_error(py, &format!("Invalid input of type: '{name}'. Convert to a bytes, string, int or float first."))
+    let name = obj
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".into());
+    errors::data_error(
+        py,
+        &format!(
+            "Invalid input of type: '{name}'. Convert to a bytes, string, int or float first."
+        ),
+    )
 }
 
 fn owned_bytes(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
@@ -106,7 +118,11 @@ fn owned_bytes(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
 /// # Safety of the borrow
 /// The returned slice points into `obj` (bytes buffer or str's cached
 /// UTF-8); the caller keeps `obj` alive for `'a`.
-fn encode_one<'a>(py: Python<'_>, obj: Borrowed<'a, '_, PyAny>, codec: &Codec) -> PyResult<Arg<'a>> {
+fn encode_one<'a>(
+    py: Python<'_>,
+    obj: Borrowed<'a, '_, PyAny>,
+    codec: &Codec,
+) -> PyResult<Arg<'a>> {
     let p = obj.as_ptr();
     let obj: &Bound<'_, PyAny> = &obj;
     unsafe {
@@ -122,9 +138,13 @@ fn encode_one<'a>(py: Python<'_>, obj: Borrowed<'a, '_, PyAny>, codec: &Codec) -
                 if ptr.is_null() {
                     return Err(PyErr::fetch(py));
                 }
-                return Ok(Arg::B(std::slice::from_raw_parts(ptr as *const u8, len as usize)));
+                return Ok(Arg::B(std::slice::from_raw_parts(
+                    ptr as *const u8,
+                    len as usize,
+                )));
             }
-            let enc = ffi::PyUnicode_AsEncodedString(p, codec.encoding.as_ptr(), codec.errors.as_ptr());
+            let enc =
+                ffi::PyUnicode_AsEncodedString(p, codec.encoding.as_ptr(), codec.errors.as_ptr());
             let enc = Bound::from_owned_ptr_or_err(py, enc)?;
             return Ok(Arg::O(owned_bytes(&enc)?));
         }
@@ -134,7 +154,7 @@ fn encode_one<'a>(py: Python<'_>, obj: Borrowed<'a, '_, PyAny>, codec: &Codec) -
         if ffi::PyLong_CheckExact(p) != 0 {
             let mut overflow = 0;
             let v = ffi::PyLong_AsLongLongAndOverflow(p, &mut overflow);
-            if overflow == 0 && !(v == -1 && !ffi::PyErr_Occurred().is_null()) {
+            if overflow == 0 && (v != -1 || ffi::PyErr_Occurred().is_null()) {
                 return Ok(fmt_i64(v));
             }
             ffi::PyErr_Clear();
@@ -156,7 +176,12 @@ const WS: &[u8] = b" \t\n\r\x0b\x0c";
 
 /// Encodes a whole command. A first argument with spaces (`"CONFIG GET"`)
 /// is split into words, as redis-py's `pack_command` does.
-pub(crate) fn encode_argv<'a>(py: Python<'_>, args: &'a Bound<'_, PyTuple>, codec: &Codec, out: &mut Argv<'a>) -> PyResult<()> {
+pub(crate) fn encode_argv<'a>(
+    py: Python<'_>,
+    args: &'a Bound<'_, PyTuple>,
+    codec: &Codec,
+    out: &mut Argv<'a>,
+) -> PyResult<()> {
     let n = args.len();
     if n == 0 {
         return Err(errors::data_error(py, "no command given"));
@@ -167,10 +192,18 @@ pub(crate) fn encode_argv<'a>(py: Python<'_>, args: &'a Bound<'_, PyTuple>, code
         let a = encode_one(py, obj, codec)?;
         if i == 0 && a.as_ref().iter().any(|c| WS.contains(c)) {
             match a {
-                Arg::B(b) => out.extend(b.split(|c| WS.contains(c)).filter(|w| !w.is_empty()).map(Arg::B)),
+                Arg::B(b) => out.extend(
+                    b.split(|c| WS.contains(c))
+                        .filter(|w| !w.is_empty())
+                        .map(Arg::B),
+                ),
                 other => {
                     let v = other.as_ref().to_vec();
-                    out.extend(v.split(|c| WS.contains(c)).filter(|w| !w.is_empty()).map(|w| Arg::O(w.to_vec())));
+                    out.extend(
+                        v.split(|c| WS.contains(c))
+                            .filter(|w| !w.is_empty())
+                            .map(|w| Arg::O(w.to_vec())),
+                    );
                 }
             }
             if out.is_empty() {
@@ -184,7 +217,12 @@ pub(crate) fn encode_argv<'a>(py: Python<'_>, args: &'a Bound<'_, PyTuple>, code
 }
 
 /// Encodes every item of `args` (channel names: no splitting).
-pub(crate) fn encode_each<'a>(py: Python<'_>, args: &'a Bound<'_, PyTuple>, codec: &Codec, out: &mut Argv<'a>) -> PyResult<()> {
+pub(crate) fn encode_each<'a>(
+    py: Python<'_>,
+    args: &'a Bound<'_, PyTuple>,
+    codec: &Codec,
+    out: &mut Argv<'a>,
+) -> PyResult<()> {
     for obj in args.iter_borrowed() {
         out.push(encode_one(py, obj, codec)?);
     }
@@ -225,18 +263,31 @@ pub(crate) fn text<'py>(py: Python<'py>, b: &[u8], codec: &Codec) -> PyResult<Bo
 /// at the top level and returned as exception instances inside arrays (as
 /// in EXEC results). `resp3`: the client switched with HELLO 3, so maps,
 /// doubles and booleans keep their RESP3 types.
-pub(crate) fn reply<'py>(py: Python<'py>, r: &Reply, codec: &Codec, resp3: bool) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn reply<'py>(
+    py: Python<'py>,
+    r: &Reply,
+    codec: &Codec,
+    resp3: bool,
+) -> PyResult<Bound<'py, PyAny>> {
     match r {
         Reply::Error(e) => Err(errors::reply_error(py, e)),
         _ => value(py, r, codec, resp3),
     }
 }
 
-fn value<'py>(py: Python<'py>, r: &Reply, codec: &Codec, resp3: bool) -> PyResult<Bound<'py, PyAny>> {
+fn value<'py>(
+    py: Python<'py>,
+    r: &Reply,
+    codec: &Codec,
+    resp3: bool,
+) -> PyResult<Bound<'py, PyAny>> {
     Ok(match r {
         Reply::Nil | Reply::NilArray => py.None().into_bound(py),
         Reply::Simple(s) => text(py, s.as_bytes(), codec)?,
-        Reply::Error(e) => errors::reply_error(py, e).into_value(py).into_bound(py).into_any(),
+        Reply::Error(e) => errors::reply_error(py, e)
+            .into_value(py)
+            .into_bound(py)
+            .into_any(),
         Reply::Int(i) => i.into_pyobject(py)?.into_any(),
         Reply::Double(d) if resp3 => d.into_pyobject(py)?.into_any(),
         Reply::Double(d) => text(py, &double_text(*d), codec)?,
@@ -244,7 +295,9 @@ fn value<'py>(py: Python<'py>, r: &Reply, codec: &Codec, resp3: bool) -> PyResul
         Reply::Bool(b) => (*b as i64).into_pyobject(py)?.into_any(),
         Reply::Bulk(b) | Reply::Verbatim(_, b) => text(py, b, codec)?,
         Reply::BigNumber(n) => text(py, n.as_bytes(), codec)?,
-        Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => list(py, items, codec, resp3)?.into_any(),
+        Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
+            list(py, items, codec, resp3)?.into_any()
+        }
         Reply::Map(pairs) if resp3 => {
             let d = PyDict::new(py);
             for (k, v) in pairs {
@@ -263,7 +316,12 @@ fn value<'py>(py: Python<'py>, r: &Reply, codec: &Codec, resp3: bool) -> PyResul
     })
 }
 
-fn list<'py>(py: Python<'py>, items: &[Reply], codec: &Codec, resp3: bool) -> PyResult<Bound<'py, PyList>> {
+fn list<'py>(
+    py: Python<'py>,
+    items: &[Reply],
+    codec: &Codec,
+    resp3: bool,
+) -> PyResult<Bound<'py, PyList>> {
     let mut out = Vec::with_capacity(items.len());
     for it in items {
         out.push(value(py, it, codec, resp3)?);
@@ -272,6 +330,11 @@ fn list<'py>(py: Python<'py>, items: &[Reply], codec: &Codec, resp3: bool) -> Py
 }
 
 /// A reply as a value, never raising for an error reply (pipelines).
-pub(crate) fn reply_no_raise<'py>(py: Python<'py>, r: &Reply, codec: &Codec, resp3: bool) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn reply_no_raise<'py>(
+    py: Python<'py>,
+    r: &Reply,
+    codec: &Codec,
+    resp3: bool,
+) -> PyResult<Bound<'py, PyAny>> {
     value(py, r, codec, resp3)
 }

@@ -35,12 +35,16 @@ pub(crate) struct Classes {
 static CLASSES: PyOnceLock<Classes> = PyOnceLock::new();
 
 pub(crate) fn classes(py: Python<'_>) -> &Classes {
-    CLASSES.get_or_init(py, || load(py).expect("emberkv.exceptions must be importable"))
+    CLASSES.get_or_init(py, || {
+        load(py).expect("emberkv.exceptions must be importable")
+    })
 }
 
 fn load(py: Python<'_>) -> PyResult<Classes> {
     let m = py.import("emberkv.exceptions")?;
-    let get = |name: &str| -> PyResult<Py<PyType>> { Ok(m.getattr(name)?.cast_into::<PyType>()?.unbind()) };
+    let get = |name: &str| -> PyResult<Py<PyType>> {
+        Ok(m.getattr(name)?.cast_into::<PyType>()?.unbind())
+    };
     let codes: &[(&str, &str)] = &[
         ("OOM", "OutOfMemoryError"),
         ("WRONGPASS", "AuthenticationError"),
@@ -61,8 +65,14 @@ fn load(py: Python<'_>) -> PyResult<Classes> {
     let special: &[(&str, &str)] = &[
         ("max number of clients reached", "ConnectionError"),
         ("invalid password", "AuthenticationError"),
-        ("wrong number of arguments for 'auth' command", "AuthenticationWrongNumberOfArgsError"),
-        ("wrong number of arguments for 'AUTH' command", "AuthenticationWrongNumberOfArgsError"),
+        (
+            "wrong number of arguments for 'auth' command",
+            "AuthenticationWrongNumberOfArgsError",
+        ),
+        (
+            "wrong number of arguments for 'AUTH' command",
+            "AuthenticationWrongNumberOfArgsError",
+        ),
     ];
     Ok(Classes {
         redis_error: get("RedisError")?,
@@ -74,8 +84,14 @@ fn load(py: Python<'_>) -> PyResult<Classes> {
         corruption_error: get("CorruptionError")?,
         overflow_error: get("SubscriberOverflowError")?,
         internal_error: get("InternalError")?,
-        by_code: codes.iter().map(|(c, n)| Ok((*c, get(n)?))).collect::<PyResult<_>>()?,
-        err_special: special.iter().map(|(c, n)| Ok((*c, get(n)?))).collect::<PyResult<_>>()?,
+        by_code: codes
+            .iter()
+            .map(|(c, n)| Ok((*c, get(n)?)))
+            .collect::<PyResult<_>>()?,
+        err_special: special
+            .iter()
+            .map(|(c, n)| Ok((*c, get(n)?)))
+            .collect::<PyResult<_>>()?,
     })
 }
 
@@ -84,7 +100,8 @@ fn instance(py: Python<'_>, cls: &Py<PyType>, msg: &str, code: Option<&str>) -> 
     let made = match code {
         Some(code) => {
             let kw = pyo3::types::PyDict::new(py);
-            kw.set_item("status_code", code).and_then(|_| cls.call((msg,), Some(&kw)))
+            kw.set_item("status_code", code)
+                .and_then(|_| cls.call((msg,), Some(&kw)))
         }
         None => cls.call1((msg,)),
     };
@@ -100,10 +117,10 @@ pub(crate) fn reply_error(py: Python<'_>, text: &str) -> PyErr {
     let code = text.split(' ').next().unwrap_or("");
     if let Some((_, cls)) = c.by_code.iter().find(|(k, _)| *k == code) {
         let rest = text.get(code.len() + 1..).unwrap_or("");
-        if code == "ERR" {
-            if let Some((_, special)) = c.err_special.iter().find(|(m, _)| *m == rest) {
-                return instance(py, special, rest, Some(code));
-            }
+        if code == "ERR"
+            && let Some((_, special)) = c.err_special.iter().find(|(m, _)| *m == rest)
+        {
+            return instance(py, special, rest, Some(code));
         }
         return instance(py, cls, rest, Some(code));
     }
@@ -129,7 +146,12 @@ pub(crate) fn data_error(py: Python<'_>, msg: &str) -> PyErr {
 }
 
 pub(crate) fn closed(py: Python<'_>) -> PyErr {
-    instance(py, &classes(py).closed_error, "the database is closed", None)
+    instance(
+        py,
+        &classes(py).closed_error,
+        "the database is closed",
+        None,
+    )
 }
 
 /// The one wrapper around every call into the engine: runs `f` with the
@@ -154,7 +176,12 @@ where
                 .unwrap_or_else(|| "unknown panic".into());
             let c = CLASSES.get(py);
             Err(match c {
-                Some(c) => instance(py, &c.internal_error, &format!("emberkv engine panicked: {msg}"), None),
+                Some(c) => instance(
+                    py,
+                    &c.internal_error,
+                    &format!("emberkv engine panicked: {msg}"),
+                    None,
+                ),
                 None => PyRuntimeError::new_err(format!("emberkv engine panicked: {msg}")),
             })
         }

@@ -16,8 +16,16 @@ use pyo3::prelude::*;
 /// stopped before the interpreter starts finalizing.
 #[pyfunction]
 fn _close_all(py: Python<'_>) {
-    let subs: Vec<_> = pubsub::LIVE_SUBS.lock().drain(..).filter_map(|w| w.upgrade()).collect();
-    let dbs: Vec<_> = conn::LIVE_DBS.lock().drain(..).filter_map(|w| w.upgrade()).collect();
+    let subs: Vec<_> = pubsub::LIVE_SUBS
+        .lock()
+        .drain(..)
+        .filter_map(|w| w.upgrade())
+        .collect();
+    let dbs: Vec<_> = conn::LIVE_DBS
+        .lock()
+        .drain(..)
+        .filter_map(|w| w.upgrade())
+        .collect();
     py.detach(move || {
         for s in &subs {
             s.close();

