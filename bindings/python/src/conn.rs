@@ -103,8 +103,14 @@ pub(crate) fn class_of(name: &[u8]) -> Class {
         .unwrap_or(Class::Gil)
 }
 
+/// `EMBERKV_PY_DETACH=all` releases the GIL around every command (for
+/// measuring the policy; see bench/README.md).
+static DETACH_ALL: OnceLock<bool> = OnceLock::new();
+
 fn needs_detach(argv: &[Arg<'_>]) -> bool {
-    class_of(argv[0].as_ref()) != Class::Gil || convert::argv_bytes(argv) > BIG_ARGV
+    class_of(argv[0].as_ref()) != Class::Gil
+        || convert::argv_bytes(argv) > BIG_ARGV
+        || *DETACH_ALL.get_or_init(|| std::env::var("EMBERKV_PY_DETACH").is_ok_and(|v| v == "all"))
 }
 
 fn config_value(v: &Bound<'_, PyAny>) -> PyResult<String> {
