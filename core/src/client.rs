@@ -44,6 +44,8 @@ pub(crate) struct WatchState {
 
 pub(crate) struct ClientState {
     pub id: u64,
+    /// The previous command's spelling and spec: repeated commands skip the table lookup.
+    pub last_command: Option<(&'static str, &'static CommandSpec)>,
     /// The client's own subscription (SUBSCRIBE through execute).
     pub sub: Option<crate::pubsub::Subscription>,
     pub multi: Option<crate::commands::tx::Multi>,
@@ -68,6 +70,7 @@ impl ClientState {
     pub fn internal() -> ClientState {
         ClientState {
             id: 0,
+            last_command: None,
             sub: None,
             multi: None,
             watch: None,
@@ -117,7 +120,12 @@ impl ClientState {
 
     /// Hook before normal execution: subscribed-mode restrictions and MULTI
     /// queueing. `Some` is the reply instead of running the command.
-    pub fn intercept(&mut self, _eng: &Engine, spec: &'static CommandSpec, argv: &[&[u8]]) -> Option<Reply> {
+    pub fn intercept(
+        &mut self,
+        _eng: &Engine,
+        spec: &'static CommandSpec,
+        argv: &[&[u8]],
+    ) -> Option<Reply> {
         use crate::commands::flag;
         if self.resp == 2 && spec.flags & flag::PUBSUB_CTX == 0 && self.subscribed() {
             return Some(Reply::Error(format!(
@@ -133,7 +141,9 @@ impl ClientState {
             multi.error = true;
             return Some(Reply::error("ERR Command not allowed inside a transaction"));
         }
-        multi.queue.push((spec, argv.iter().map(|a| a.to_vec()).collect()));
+        multi
+            .queue
+            .push((spec, argv.iter().map(|a| a.to_vec()).collect()));
         Some(Reply::simple("QUEUED"))
     }
 
@@ -163,10 +173,21 @@ pub struct Client {
 impl Client {
     pub(crate) fn new(eng: Arc<Engine>) -> Client {
         let id = eng.next_client_id();
-        let info = Arc::new(ClientInfo { id, created_ms: eng.clock.now_ms(), meta: Mutex::new(ClientMeta { resp: 2, ..Default::default() }) });
+        let info = Arc::new(ClientInfo {
+            id,
+            created_ms: eng.clock.now_ms(),
+            meta: Mutex::new(ClientMeta {
+                resp: 2,
+                ..Default::default()
+            }),
+        });
         eng.clients.lock().insert(id, info.clone());
         eng.stats.total_connections.fetch_add(1, Ordering::Relaxed);
-        let st = ClientState { id, info: Some(info), ..ClientState::internal() };
+        let st = ClientState {
+            id,
+            info: Some(info),
+            ..ClientState::internal()
+        };
         Client { eng, st }
     }
 
@@ -216,7 +237,11 @@ impl Drop for Client {
 }
 
 /// Converts argv without allocating for short commands, then dispatches.
-pub(crate) fn execute_with<A: AsRef<[u8]>>(eng: &Engine, st: &mut ClientState, argv: &[A]) -> Reply {
+pub(crate) fn execute_with<A: AsRef<[u8]>>(
+    eng: &Engine,
+    st: &mut ClientState,
+    argv: &[A],
+) -> Reply {
     if eng.is_closed() {
         return Reply::error("ERR the database is closed");
     }

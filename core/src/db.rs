@@ -13,13 +13,13 @@ use parking_lot::{Condvar, Mutex};
 use hashbrown::HashMap;
 
 use crate::client::{Client, ClientInfo, ClientState, WatchState};
-use crate::pubsub::{PubSub, Subscription};
 use crate::clock::Clock;
 use crate::commands::ctx::Prop;
 use crate::commands::{CommandSpec, Ctx};
 use crate::config::{Config, Params, Tun};
 use crate::error::{Error, ErrorKind};
 use crate::keyspace::Keyspace;
+use crate::pubsub::{PubSub, Subscription};
 use crate::reply::Reply;
 
 /// Server-wide counters (INFO stats).
@@ -50,6 +50,9 @@ impl Stats {
     }
 }
 
+/// (db, key) → the WATCH flags of the clients watching it.
+pub(crate) type WatchRegistry = HashMap<(usize, Vec<u8>), Vec<Weak<WatchState>>>;
+
 pub(crate) struct Engine {
     pub ks: Keyspace,
     pub params: Params,
@@ -59,8 +62,9 @@ pub(crate) struct Engine {
     pub dirty: AtomicU64,
     pub clients: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
     pub pubsub: Arc<PubSub>,
+    pub blocking: crate::blocking::Blocking,
     /// WATCHed keys: (db, key) → the flags of the clients watching it.
-    pub watches: Mutex<HashMap<(usize, Vec<u8>), Vec<Weak<WatchState>>>>,
+    pub watches: Mutex<WatchRegistry>,
     next_client_id: AtomicU64,
     /// Clients with WATCHed keys; modifications are only recorded when > 0.
     pub watching: AtomicUsize,
@@ -74,7 +78,10 @@ pub(crate) struct Engine {
 impl Engine {
     fn new(cfg: &Config) -> Result<Engine, Error> {
         if cfg.databases == 0 {
-            return Err(Error::new(ErrorKind::Config, "databases must be at least 1"));
+            return Err(Error::new(
+                ErrorKind::Config,
+                "databases must be at least 1",
+            ));
         }
         let params = Params::new(cfg)?;
         let clock = match &cfg.clock {
@@ -83,7 +90,9 @@ impl Engine {
         };
         let seed = clock.now_us() ^ (std::process::id() as u64).rotate_left(40);
         let mut rng = crate::util::rng::Rng::seeded(seed);
-        let run_id = (0..40).map(|_| char::from(b"0123456789abcdef"[rng.below(16) as usize])).collect();
+        let run_id = (0..40)
+            .map(|_| char::from(b"0123456789abcdef"[rng.below(16) as usize]))
+            .collect();
         Ok(Engine {
             ks: Keyspace::new(cfg.databases),
             params,
@@ -92,6 +101,7 @@ impl Engine {
             dirty: AtomicU64::new(0),
             clients: Mutex::new(BTreeMap::new()),
             pubsub: Arc::new(PubSub::default()),
+            blocking: crate::blocking::Blocking::default(),
             watches: Mutex::new(HashMap::new()),
             next_client_id: AtomicU64::new(1),
             watching: AtomicUsize::new(0),
@@ -122,8 +132,15 @@ impl Engine {
     }
 
     /// Side effects of a command that ran (inside its locks).
-    pub fn after_command(&self, ctx: &mut Ctx, spec: &'static CommandSpec, _argv: &[&[u8]], reply: &Reply) {
-        ctx.cl.note_call(ctx.hits.take(), ctx.misses.take(), reply.is_error());
+    pub fn after_command(
+        &self,
+        ctx: &mut Ctx,
+        spec: &'static CommandSpec,
+        _argv: &[&[u8]],
+        reply: &Reply,
+    ) {
+        ctx.cl
+            .note_call(ctx.hits.take(), ctx.misses.take(), reply.is_error());
         if ctx.dirty > 0 {
             self.dirty.fetch_add(ctx.dirty, Ordering::Relaxed);
         }
@@ -140,14 +157,54 @@ impl Engine {
         ctx.expired_dels.clear();
         if !ctx.touched.is_empty() || !ctx.touched_dbs.is_empty() {
             self.signal_watchers(&ctx.touched, &ctx.touched_dbs);
-            ctx.touched.clear();
             ctx.touched_dbs.clear();
+            let touched = std::mem::take(&mut ctx.touched);
+            if self.blocking.active() {
+                for (db, key) in &touched {
+                    self.serve_blocked(ctx, *db, key);
+                }
+            }
         }
         if !ctx.events.is_empty() {
             let flags = self.notify_flags();
             for (_, event, db, key) in ctx.events.drain(..) {
                 crate::pubsub::notify(&self.pubsub, flags, event, db, &key);
             }
+        }
+    }
+
+    /// Serves clients blocked on `key` in arrival order, inside the current
+    /// command's locks, for as long as the key has something for them.
+    fn serve_blocked(&self, ctx: &mut Ctx, db: usize, key: &[u8]) {
+        if !ctx.holds(key, true) {
+            return;
+        }
+        while let Some(w) = self.blocking.claim_first(db, key) {
+            // Every key the waiter's command writes besides the ready one must be held.
+            let argv: Vec<&[u8]> = w.argv.iter().map(|a| a.as_slice()).collect();
+            let others_held = w.spec.key_positions(&argv).iter().all(|&i| {
+                argv[i] == key
+                    || w.keys().iter().any(|k| k.as_slice() == argv[i])
+                    || ctx.holds(argv[i], true)
+            });
+            if !others_held {
+                self.blocking
+                    .finish(&w, Reply::Error(crate::blocking::RETRY.into()));
+                continue;
+            }
+            let (saved_db, saved_nb, saved_ready) = (ctx.db, ctx.no_block, ctx.ready_key.take());
+            ctx.db = db;
+            ctx.no_block = true;
+            ctx.ready_key = Some(key.to_vec());
+            let reply = crate::commands::call(ctx, w.spec, &argv);
+            ctx.db = saved_db;
+            ctx.no_block = saved_nb;
+            ctx.ready_key = saved_ready;
+            if matches!(reply, Reply::Nil | Reply::NilArray) {
+                self.blocking.release(&w);
+                return;
+            }
+            self.blocking.finish(&w, reply);
         }
     }
 
@@ -186,7 +243,10 @@ impl Engine {
             let start = Instant::now();
             'dbs: for db in 0..self.ks.ndbs {
                 loop {
-                    let due = ctx.parts(db).find(|(i, _)| *i == shard).and_then(|(_, p)| p.first_due(ctx.now).map(|(_, k)| k.to_vec()));
+                    let due = ctx
+                        .parts(db)
+                        .find(|(i, _)| *i == shard)
+                        .and_then(|(_, p)| p.first_due(ctx.now()).map(|(_, k)| k.to_vec()));
                     let Some(key) = due else { break };
                     ctx.expire_if_needed(db, &key);
                     if start.elapsed() > budget {
@@ -227,16 +287,18 @@ fn shutdown(eng: &Engine) {
     if eng.closed.swap(true, Ordering::AcqRel) {
         return;
     }
+    eng.blocking
+        .unblock_all(Reply::error("ERR the database is closed"));
     {
         let (lock, cv) = &eng.bg_wake;
         *lock.lock() = true;
         cv.notify_all();
     }
     let handle = eng.bg_thread.lock().take();
-    if let Some(h) = handle {
-        if h.thread().id() != std::thread::current().id() {
-            let _ = h.join();
-        }
+    if let Some(h) = handle
+        && h.thread().id() != std::thread::current().id()
+    {
+        let _ = h.join();
     }
 }
 
@@ -248,7 +310,12 @@ impl Db {
         let handle = std::thread::Builder::new()
             .name("emberkv-cron".into())
             .spawn(move || background(weak))
-            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start the background thread: {e}")))?;
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Io,
+                    format!("cannot start the background thread: {e}"),
+                )
+            })?;
         *eng.bg_thread.lock() = Some(handle);
         let owner = Arc::new(Owner(Arc::downgrade(&eng)));
         Ok(Db { eng, _owner: owner })
@@ -285,7 +352,11 @@ impl Db {
     /// (and subscribe confirmations) arrive in order through `recv` or a
     /// callback.
     pub fn subscribe(&self) -> Subscription {
-        Subscription::new(self.eng.pubsub.clone(), self.eng.next_client_id())
+        Subscription::new(
+            self.eng.pubsub.clone(),
+            self.eng.next_client_id(),
+            self.eng.params.pubsub_limits(),
+        )
     }
 }
 

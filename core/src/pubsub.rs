@@ -13,7 +13,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use hashbrown::{HashMap, HashSet};
@@ -80,7 +80,11 @@ impl Message {
             ],
             _ => {
                 // Unsubscribing from nothing names no channel.
-                let ch = if self.channel.is_empty() && self.count == 0 && self.pattern.is_none() && is_unsub(self.kind) {
+                let ch = if self.channel.is_empty()
+                    && self.count == 0
+                    && self.pattern.is_none()
+                    && is_unsub(self.kind)
+                {
                     Reply::Nil
                 } else {
                     Reply::bulk(&self.channel)
@@ -96,14 +100,17 @@ impl Message {
 }
 
 fn is_unsub(k: MessageKind) -> bool {
-    matches!(k, MessageKind::Unsubscribe | MessageKind::PUnsubscribe | MessageKind::SUnsubscribe)
+    matches!(
+        k,
+        MessageKind::Unsubscribe | MessageKind::PUnsubscribe | MessageKind::SUnsubscribe
+    )
 }
 
 type Callback = Arc<dyn Fn(Message) + Send + Sync>;
 
 /// Output-buffer limits for subscribers (bytes; soft limit for `soft_secs`).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Limits {
+pub struct Limits {
     pub hard: usize,
     pub soft: usize,
     pub soft_secs: u64,
@@ -111,7 +118,11 @@ pub(crate) struct Limits {
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { hard: 32 * 1024 * 1024, soft: 8 * 1024 * 1024, soft_secs: 60 }
+        Limits {
+            hard: 32 * 1024 * 1024,
+            soft: 8 * 1024 * 1024,
+            soft_secs: 60,
+        }
     }
 }
 
@@ -127,9 +138,14 @@ struct Queue {
 
 /// The shared half of a subscription (held by the registry).
 pub(crate) struct Subscriber {
-    pub id: u64,
     q: Mutex<Queue>,
     cv: Condvar,
+    /// Messages queued (or closed), readable without the lock: lets a
+    /// consumer spin briefly instead of sleeping, so a steady stream does
+    /// not cost a futex wake per message.
+    ready: AtomicUsize,
+    /// Consumers asleep on `cv`: publishers skip the wake-up when zero.
+    sleepers: AtomicUsize,
     subs: Mutex<Subs>,
     limits: Limits,
 }
@@ -173,9 +189,52 @@ impl Subscriber {
             q.msgs.clear();
             q.bytes = 0;
         }
+        self.ready.store(
+            q.msgs.len() + q.closed.is_some() as usize,
+            Ordering::Release,
+        );
         drop(q);
-        self.cv.notify_all();
+        self.wake();
         !overflow
+    }
+
+    fn wake(&self) {
+        if self.sleepers.load(Ordering::Acquire) > 0 {
+            self.cv.notify_all();
+        }
+    }
+
+    /// Spins a little for a message before the caller sleeps.
+    fn spin(&self) {
+        for i in 0..64 {
+            if self.ready.load(Ordering::Acquire) > 0 {
+                return;
+            }
+            if i < 48 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+
+    /// Sleeps on the condvar (until `deadline`); true if it timed out.
+    fn sleep(&self, q: &mut parking_lot::MutexGuard<'_, Queue>, deadline: Option<Instant>) -> bool {
+        self.sleepers.fetch_add(1, Ordering::AcqRel);
+        // re-check under the lock after announcing ourselves: no lost wake-up
+        let timed_out = if !q.msgs.is_empty() || q.closed.is_some() {
+            false
+        } else {
+            match deadline {
+                Some(d) => self.cv.wait_until(q, d).timed_out(),
+                None => {
+                    self.cv.wait(q);
+                    false
+                }
+            }
+        };
+        self.sleepers.fetch_sub(1, Ordering::AcqRel);
+        timed_out
     }
 
     fn count(&self) -> usize {
@@ -198,16 +257,9 @@ pub(crate) struct Registry {
     shard: HashMap<Vec<u8>, Vec<Arc<Subscriber>>>,
 }
 
+#[derive(Default)]
 pub(crate) struct PubSub {
     reg: RwLock<Registry>,
-    next_id: AtomicU64,
-    pub limits: Mutex<Limits>,
-}
-
-impl Default for PubSub {
-    fn default() -> PubSub {
-        PubSub { reg: RwLock::new(Registry::default()), next_id: AtomicU64::new(1), limits: Mutex::new(Limits::default()) }
-    }
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -218,10 +270,8 @@ pub(crate) enum Class {
 }
 
 impl PubSub {
-    pub fn new_subscriber(&self, id: u64) -> Arc<Subscriber> {
-        let _ = self.next_id.fetch_add(1, Ordering::Relaxed);
+    pub fn new_subscriber(&self, limits: Limits) -> Arc<Subscriber> {
         Arc::new(Subscriber {
-            id,
             q: Mutex::new(Queue {
                 msgs: VecDeque::new(),
                 bytes: 0,
@@ -231,47 +281,85 @@ impl PubSub {
                 delivering: false,
             }),
             cv: Condvar::new(),
+            ready: AtomicUsize::new(0),
+            sleepers: AtomicUsize::new(0),
             subs: Mutex::new(Subs::default()),
-            limits: *self.limits.lock(),
+            limits,
         })
     }
 
-    /// PUBLISH: the number of deliveries (channel subscribers plus pattern matches).
+    /// PUBLISH: the number of deliveries (channel subscribers plus pattern
+    /// matches). Subscribers that overflow are dropped from the registry.
     pub fn publish(&self, channel: &[u8], payload: &[u8]) -> i64 {
-        let reg = self.reg.read();
+        let mut dead = Vec::new();
         let mut n = 0;
-        if let Some(subs) = reg.channels.get(channel) {
-            for s in subs {
-                s.push(Message { kind: MessageKind::Message, pattern: None, channel: channel.to_vec(), payload: payload.to_vec(), count: 0 });
-                n += 1;
-            }
-        }
-        for (pat, subs) in reg.patterns.iter() {
-            if glob_match(pat, channel) {
+        {
+            let reg = self.reg.read();
+            let mut deliver = |s: &Arc<Subscriber>, m: Message| {
+                if s.push(m) {
+                    n += 1;
+                } else {
+                    dead.push(s.clone());
+                }
+            };
+            if let Some(subs) = reg.channels.get(channel) {
                 for s in subs {
-                    s.push(Message {
-                        kind: MessageKind::PMessage,
-                        pattern: Some(pat.clone()),
+                    let m = Message {
+                        kind: MessageKind::Message,
+                        pattern: None,
                         channel: channel.to_vec(),
                         payload: payload.to_vec(),
                         count: 0,
-                    });
-                    n += 1;
+                    };
+                    deliver(s, m);
                 }
             }
+            for (pat, subs) in reg.patterns.iter() {
+                if glob_match(pat, channel) {
+                    for s in subs {
+                        let m = Message {
+                            kind: MessageKind::PMessage,
+                            pattern: Some(pat.clone()),
+                            channel: channel.to_vec(),
+                            payload: payload.to_vec(),
+                            count: 0,
+                        };
+                        deliver(s, m);
+                    }
+                }
+            }
+        }
+        for s in dead {
+            self.forget(&s);
         }
         n
     }
 
     /// SPUBLISH.
     pub fn spublish(&self, channel: &[u8], payload: &[u8]) -> i64 {
-        let reg = self.reg.read();
+        let mut dead = Vec::new();
         let mut n = 0;
-        if let Some(subs) = reg.shard.get(channel) {
-            for s in subs {
-                s.push(Message { kind: MessageKind::SMessage, pattern: None, channel: channel.to_vec(), payload: payload.to_vec(), count: 0 });
-                n += 1;
+        {
+            let reg = self.reg.read();
+            if let Some(subs) = reg.shard.get(channel) {
+                for s in subs {
+                    let m = Message {
+                        kind: MessageKind::SMessage,
+                        pattern: None,
+                        channel: channel.to_vec(),
+                        payload: payload.to_vec(),
+                        count: 0,
+                    };
+                    if s.push(m) {
+                        n += 1;
+                    } else {
+                        dead.push(s.clone());
+                    }
+                }
             }
+        }
+        for s in dead {
+            self.forget(&s);
         }
         n
     }
@@ -284,7 +372,13 @@ impl PubSub {
         }
     }
 
-    pub(crate) fn subscribe_generic(&self, sub: &Arc<Subscriber>, names: &[&[u8]], class: Class, mut out: Option<&mut Vec<Message>>) {
+    pub(crate) fn subscribe_generic(
+        &self,
+        sub: &Arc<Subscriber>,
+        names: &[&[u8]],
+        class: Class,
+        mut out: Option<&mut Vec<Message>>,
+    ) {
         let kind = match class {
             Class::Channel => MessageKind::Subscribe,
             Class::Pattern => MessageKind::PSubscribe,
@@ -302,10 +396,23 @@ impl PubSub {
                 set.insert(name.to_vec())
             };
             if added {
-                Self::map(&mut reg, class).entry(name.to_vec()).or_default().push(sub.clone());
+                Self::map(&mut reg, class)
+                    .entry(name.to_vec())
+                    .or_default()
+                    .push(sub.clone());
             }
-            let count = if class == Class::Shard { sub.subs.lock().shard.len() } else { sub.count() };
-            let m = Message { kind, pattern: None, channel: name.to_vec(), payload: Vec::new(), count: count as i64 };
+            let count = if class == Class::Shard {
+                sub.subs.lock().shard.len()
+            } else {
+                sub.count()
+            };
+            let m = Message {
+                kind,
+                pattern: None,
+                channel: name.to_vec(),
+                payload: Vec::new(),
+                count: count as i64,
+            };
             match out.as_deref_mut() {
                 Some(v) => v.push(m),
                 None => {
@@ -315,7 +422,13 @@ impl PubSub {
         }
     }
 
-    pub(crate) fn unsubscribe_generic(&self, sub: &Arc<Subscriber>, names: &[&[u8]], class: Class, mut out: Option<&mut Vec<Message>>) {
+    pub(crate) fn unsubscribe_generic(
+        &self,
+        sub: &Arc<Subscriber>,
+        names: &[&[u8]],
+        class: Class,
+        mut out: Option<&mut Vec<Message>>,
+    ) {
         let kind = match class {
             Class::Channel => MessageKind::Unsubscribe,
             Class::Pattern => MessageKind::PUnsubscribe,
@@ -336,8 +449,18 @@ impl PubSub {
             names.iter().map(|n| n.to_vec()).collect()
         };
         if names.is_empty() {
-            let count = if class == Class::Shard { 0 } else { sub.count() as i64 };
-            let m = Message { kind, pattern: None, channel: Vec::new(), payload: Vec::new(), count };
+            let count = if class == Class::Shard {
+                0
+            } else {
+                sub.count() as i64
+            };
+            let m = Message {
+                kind,
+                pattern: None,
+                channel: Vec::new(),
+                payload: Vec::new(),
+                count,
+            };
             match out {
                 Some(v) => v.push(m),
                 None => {
@@ -365,8 +488,18 @@ impl PubSub {
                     }
                 }
             }
-            let count = if class == Class::Shard { sub.subs.lock().shard.len() } else { sub.count() };
-            let m = Message { kind, pattern: None, channel: name, payload: Vec::new(), count: count as i64 };
+            let count = if class == Class::Shard {
+                sub.subs.lock().shard.len()
+            } else {
+                sub.count()
+            };
+            let m = Message {
+                kind,
+                pattern: None,
+                channel: name,
+                payload: Vec::new(),
+                count: count as i64,
+            };
             match out.as_deref_mut() {
                 Some(v) => v.push(m),
                 None => {
@@ -380,7 +513,11 @@ impl PubSub {
     pub fn forget(&self, sub: &Arc<Subscriber>) {
         let mut reg = self.reg.write();
         let s = std::mem::take(&mut *sub.subs.lock());
-        for (class, set) in [(Class::Channel, s.channels), (Class::Pattern, s.patterns), (Class::Shard, s.shard)] {
+        for (class, set) in [
+            (Class::Channel, s.channels),
+            (Class::Pattern, s.patterns),
+            (Class::Shard, s.shard),
+        ] {
             let map = Self::map(&mut reg, class);
             for name in set {
                 if let Some(list) = map.get_mut(&name) {
@@ -397,7 +534,10 @@ impl PubSub {
     pub fn active_channels(&self, pattern: Option<&[u8]>, shard: bool) -> Vec<Vec<u8>> {
         let reg = self.reg.read();
         let map = if shard { &reg.shard } else { &reg.channels };
-        map.keys().filter(|c| pattern.is_none_or(|p| glob_match(p, c))).cloned().collect()
+        map.keys()
+            .filter(|c| pattern.is_none_or(|p| glob_match(p, c)))
+            .cloned()
+            .collect()
     }
 
     /// PUBSUB NUMSUB / SHARDNUMSUB.
@@ -427,8 +567,9 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    pub(crate) fn new(ps: Arc<PubSub>, id: u64) -> Subscription {
-        let sub = ps.new_subscriber(id);
+    pub(crate) fn new(ps: Arc<PubSub>, id: u64, limits: Limits) -> Subscription {
+        let _ = id;
+        let sub = ps.new_subscriber(limits);
         Subscription { ps, sub }
     }
 
@@ -437,23 +578,29 @@ impl Subscription {
     }
 
     pub fn subscribe<A: AsRef<[u8]>>(&self, channels: &[A]) {
-        self.ps.subscribe_generic(&self.sub, &Self::names(channels), Class::Channel, None)
+        self.ps
+            .subscribe_generic(&self.sub, &Self::names(channels), Class::Channel, None)
     }
     pub fn psubscribe<A: AsRef<[u8]>>(&self, patterns: &[A]) {
-        self.ps.subscribe_generic(&self.sub, &Self::names(patterns), Class::Pattern, None)
+        self.ps
+            .subscribe_generic(&self.sub, &Self::names(patterns), Class::Pattern, None)
     }
     pub fn ssubscribe<A: AsRef<[u8]>>(&self, channels: &[A]) {
-        self.ps.subscribe_generic(&self.sub, &Self::names(channels), Class::Shard, None)
+        self.ps
+            .subscribe_generic(&self.sub, &Self::names(channels), Class::Shard, None)
     }
     /// An empty slice unsubscribes from every channel.
     pub fn unsubscribe<A: AsRef<[u8]>>(&self, channels: &[A]) {
-        self.ps.unsubscribe_generic(&self.sub, &Self::names(channels), Class::Channel, None)
+        self.ps
+            .unsubscribe_generic(&self.sub, &Self::names(channels), Class::Channel, None)
     }
     pub fn punsubscribe<A: AsRef<[u8]>>(&self, patterns: &[A]) {
-        self.ps.unsubscribe_generic(&self.sub, &Self::names(patterns), Class::Pattern, None)
+        self.ps
+            .unsubscribe_generic(&self.sub, &Self::names(patterns), Class::Pattern, None)
     }
     pub fn sunsubscribe<A: AsRef<[u8]>>(&self, channels: &[A]) {
-        self.ps.unsubscribe_generic(&self.sub, &Self::names(channels), Class::Shard, None)
+        self.ps
+            .unsubscribe_generic(&self.sub, &Self::names(channels), Class::Shard, None)
     }
 
     /// Channels, patterns and shard channels held.
@@ -461,51 +608,56 @@ impl Subscription {
         self.sub.total()
     }
 
-    pub(crate) fn pubsub(&self) -> &PubSub {
-        &self.ps
-    }
-
-    fn take(q: &mut Queue) -> Option<Message> {
+    fn take(&self, q: &mut Queue) -> Option<Message> {
         let m = q.msgs.pop_front()?;
         q.bytes -= m.cost();
+        self.sub.ready.store(
+            q.msgs.len() + q.closed.is_some() as usize,
+            Ordering::Release,
+        );
         Some(m)
     }
 
     /// The next message, waiting as long as needed.
     pub fn recv(&self) -> Result<Message, Error> {
+        self.sub.spin();
         let mut q = self.sub.q.lock();
         loop {
-            if let Some(m) = Self::take(&mut q) {
+            if let Some(m) = self.take(&mut q) {
                 return Ok(m);
             }
             if let Some(e) = &q.closed {
                 return Err(e.clone());
             }
-            self.sub.cv.wait(&mut q);
+            self.sub.sleep(&mut q, None);
         }
     }
 
     /// The next message, or `None` after `d` without one.
     pub fn recv_timeout(&self, d: Duration) -> Result<Option<Message>, Error> {
         let deadline = Instant::now() + d;
+        self.sub.spin();
         let mut q = self.sub.q.lock();
         loop {
-            if let Some(m) = Self::take(&mut q) {
+            if let Some(m) = self.take(&mut q) {
                 return Ok(Some(m));
             }
             if let Some(e) = &q.closed {
                 return Err(e.clone());
             }
-            if self.sub.cv.wait_until(&mut q, deadline).timed_out() {
-                return Ok(Self::take(&mut q));
+            if self.sub.sleep(&mut q, Some(deadline)) {
+                return Ok(self.take(&mut q));
             }
         }
     }
 
     /// The next message if one is queued.
     pub fn try_recv(&self) -> Result<Option<Message>, Error> {
+        if self.sub.ready.load(Ordering::Acquire) == 0 {
+            return Ok(None);
+        }
         let mut q = self.sub.q.lock();
-        match Self::take(&mut q) {
+        match self.take(&mut q) {
             Some(m) => Ok(Some(m)),
             None => match &q.closed {
                 Some(e) => Err(e.clone()),
@@ -527,7 +679,9 @@ impl Subscription {
         q.delivering = true;
         drop(q);
         let sub = self.sub.clone();
-        let _ = std::thread::Builder::new().name("emberkv-pubsub".into()).spawn(move || deliver(sub));
+        let _ = std::thread::Builder::new()
+            .name("emberkv-pubsub".into())
+            .spawn(move || deliver(sub));
     }
 
     /// Unsubscribes from everything and wakes any waiting `recv`.
@@ -538,6 +692,7 @@ impl Subscription {
             q.closed = Some(Error::new(ErrorKind::Closed, "subscription closed"));
         }
         q.callback = None;
+        self.sub.ready.store(q.msgs.len() + 1, Ordering::Release);
         drop(q);
         self.sub.cv.notify_all();
     }
@@ -557,6 +712,7 @@ impl Drop for Subscription {
 fn deliver(sub: Arc<Subscriber>) {
     loop {
         let (batch, cb) = {
+            sub.spin();
             let mut q = sub.q.lock();
             loop {
                 if q.callback.is_none() || (q.closed.is_some() && q.msgs.is_empty()) {
@@ -566,10 +722,12 @@ fn deliver(sub: Arc<Subscriber>) {
                 if !q.msgs.is_empty() {
                     break;
                 }
-                sub.cv.wait(&mut q);
+                sub.sleep(&mut q, None);
             }
             let batch: Vec<Message> = q.msgs.drain(..).collect();
             q.bytes = 0;
+            sub.ready
+                .store(q.closed.is_some() as usize, Ordering::Release);
             (batch, q.callback.clone().expect("checked"))
         };
         for m in batch {

@@ -13,27 +13,79 @@ use crate::reply::Reply;
 type R = Result<Reply, Reply>;
 
 const fn ps(name: &'static str, arity: i32, flags: u32, handler: super::Handler) -> CommandSpec {
-    CommandSpec::new(name, arity, flags | PUBSUB | NO_KEYS, (0, 0, 0), "pubsub", handler)
+    CommandSpec::new(
+        name,
+        arity,
+        flags | PUBSUB | NO_KEYS,
+        (0, 0, 0),
+        "pubsub",
+        handler,
+    )
 }
 
 pub(crate) static COMMANDS: &[CommandSpec] = &[
     ps("publish", 3, LOADING | STALE | FAST, publish),
     ps("spublish", 3, LOADING | STALE | FAST, spublish),
-    ps("subscribe", -2, NOSCRIPT | LOADING | STALE | PUBSUB_CTX, subscribe),
-    ps("psubscribe", -2, NOSCRIPT | LOADING | STALE | PUBSUB_CTX, psubscribe),
-    ps("ssubscribe", -2, NOSCRIPT | LOADING | STALE | PUBSUB_CTX, ssubscribe),
-    ps("unsubscribe", -1, NOSCRIPT | LOADING | STALE | PUBSUB_CTX, unsubscribe),
-    ps("punsubscribe", -1, NOSCRIPT | LOADING | STALE | PUBSUB_CTX, punsubscribe),
-    ps("sunsubscribe", -1, NOSCRIPT | LOADING | STALE | PUBSUB_CTX, sunsubscribe),
-    CommandSpec::container("pubsub", PUBSUB | LOADING | STALE, "pubsub", PUBSUB_SUBCOMMANDS),
+    ps(
+        "subscribe",
+        -2,
+        NOSCRIPT | LOADING | STALE | PUBSUB_CTX,
+        subscribe,
+    ),
+    ps(
+        "psubscribe",
+        -2,
+        NOSCRIPT | LOADING | STALE | PUBSUB_CTX,
+        psubscribe,
+    ),
+    ps(
+        "ssubscribe",
+        -2,
+        NOSCRIPT | LOADING | STALE | PUBSUB_CTX,
+        ssubscribe,
+    ),
+    ps(
+        "unsubscribe",
+        -1,
+        NOSCRIPT | LOADING | STALE | PUBSUB_CTX,
+        unsubscribe,
+    ),
+    ps(
+        "punsubscribe",
+        -1,
+        NOSCRIPT | LOADING | STALE | PUBSUB_CTX,
+        punsubscribe,
+    ),
+    ps(
+        "sunsubscribe",
+        -1,
+        NOSCRIPT | LOADING | STALE | PUBSUB_CTX,
+        sunsubscribe,
+    ),
+    CommandSpec::container(
+        "pubsub",
+        PUBSUB | LOADING | STALE,
+        "pubsub",
+        PUBSUB_SUBCOMMANDS,
+    ),
 ];
 
 static PUBSUB_SUBCOMMANDS: &[CommandSpec] = &[
     ps("pubsub|channels", -2, LOADING | STALE, pubsub_channels),
     ps("pubsub|numsub", -2, LOADING | STALE, pubsub_numsub),
     ps("pubsub|numpat", 2, LOADING | STALE, pubsub_numpat),
-    ps("pubsub|shardchannels", -2, LOADING | STALE, pubsub_shardchannels),
-    ps("pubsub|shardnumsub", -2, LOADING | STALE, pubsub_shardnumsub),
+    ps(
+        "pubsub|shardchannels",
+        -2,
+        LOADING | STALE,
+        pubsub_shardchannels,
+    ),
+    ps(
+        "pubsub|shardnumsub",
+        -2,
+        LOADING | STALE,
+        pubsub_shardnumsub,
+    ),
     ps("pubsub|help", 2, LOADING | STALE, pubsub_help),
 ];
 
@@ -50,12 +102,16 @@ fn spublish(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 fn sub_generic(ctx: &mut Ctx, a: &[&[u8]], class: Class, subscribe: bool) -> R {
     let eng = ctx.eng;
     let id = ctx.cl.id;
-    let sub = ctx.cl.sub.get_or_insert_with(|| Subscription::new(eng.pubsub.clone(), id));
+    let sub = ctx.cl.sub.get_or_insert_with(|| {
+        Subscription::new(eng.pubsub.clone(), id, eng.params.pubsub_limits())
+    });
     let mut out: Vec<Message> = Vec::new();
     if subscribe {
-        eng.pubsub.subscribe_generic(&sub.sub, &a[1..], class, Some(&mut out));
+        eng.pubsub
+            .subscribe_generic(&sub.sub, &a[1..], class, Some(&mut out));
     } else {
-        eng.pubsub.unsubscribe_generic(&sub.sub, &a[1..], class, Some(&mut out));
+        eng.pubsub
+            .unsubscribe_generic(&sub.sub, &a[1..], class, Some(&mut out));
     }
     Ok(Reply::Array(out.iter().map(Message::to_reply).collect()))
 }
@@ -87,7 +143,11 @@ fn sunsubscribe(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 
 fn channels_generic(ctx: &mut Ctx, a: &[&[u8]], shard: bool) -> R {
     if a.len() > 3 {
-        return Err(err::arity(if shard { "pubsub|shardchannels" } else { "pubsub|channels" }));
+        return Err(err::arity(if shard {
+            "pubsub|shardchannels"
+        } else {
+            "pubsub|channels"
+        }));
     }
     let mut v = ctx.eng.pubsub.active_channels(a.get(2).copied(), shard);
     v.sort();
@@ -106,7 +166,15 @@ fn pubsub_shardchannels(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 
 fn numsub_generic(ctx: &mut Ctx, a: &[&[u8]], shard: bool) -> R {
     Ok(Reply::Map(
-        a[2..].iter().map(|c| (Reply::bulk(c), Reply::Int(ctx.eng.pubsub.numsub(c, shard) as i64))).collect(),
+        a[2..]
+            .iter()
+            .map(|c| {
+                (
+                    Reply::bulk(c),
+                    Reply::Int(ctx.eng.pubsub.numsub(c, shard) as i64),
+                )
+            })
+            .collect(),
     ))
 }
 

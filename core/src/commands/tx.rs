@@ -16,21 +16,60 @@ use crate::reply::Reply;
 
 type R = Result<Reply, Reply>;
 
-const fn tx(name: &'static str, arity: i32, flags: u32, keys: (i32, i32, i32), handler: super::Handler) -> CommandSpec {
+const fn tx(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    keys: (i32, i32, i32),
+    handler: super::Handler,
+) -> CommandSpec {
     CommandSpec::new(name, arity, flags, keys, "transactions", handler)
 }
 
 pub(crate) static COMMANDS: &[CommandSpec] = &[
-    tx("multi", 1, NOSCRIPT | LOADING | STALE | FAST | NO_KEYS | ALLOW_BUSY, (0, 0, 0), multi),
-    tx("exec", 1, NOSCRIPT | LOADING | STALE | NO_KEYS, (0, 0, 0), exec_placeholder),
-    tx("discard", 1, NOSCRIPT | LOADING | STALE | FAST | NO_KEYS | ALLOW_BUSY, (0, 0, 0), discard),
-    tx("watch", -2, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, (1, -1, 1), watch),
-    tx("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST | NO_KEYS | ALLOW_BUSY, (0, 0, 0), unwatch),
+    tx(
+        "multi",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_KEYS | ALLOW_BUSY,
+        (0, 0, 0),
+        multi,
+    ),
+    tx(
+        "exec",
+        1,
+        NOSCRIPT | LOADING | STALE | NO_KEYS,
+        (0, 0, 0),
+        exec_placeholder,
+    ),
+    tx(
+        "discard",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_KEYS | ALLOW_BUSY,
+        (0, 0, 0),
+        discard,
+    ),
+    tx(
+        "watch",
+        -2,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+        (1, -1, 1),
+        watch,
+    ),
+    tx(
+        "unwatch",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_KEYS | ALLOW_BUSY,
+        (0, 0, 0),
+        unwatch,
+    ),
 ];
 
 /// Commands run immediately even inside MULTI.
 pub(crate) fn runs_in_multi(name: &str) -> bool {
-    matches!(name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
+    matches!(
+        name,
+        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+    )
 }
 
 /// A transaction being queued.
@@ -65,7 +104,11 @@ fn watch(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         return Err(Reply::error("ERR WATCH inside MULTI is not allowed"));
     }
     let db = ctx.db;
-    let ws = ctx.cl.watch.get_or_insert_with(|| Arc::new(WatchState::default())).clone();
+    let ws = ctx
+        .cl
+        .watch
+        .get_or_insert_with(|| Arc::new(WatchState::default()))
+        .clone();
     let mut reg = ctx.eng.watches.lock();
     for k in &a[1..] {
         let key = (db, k.to_vec());
@@ -74,7 +117,7 @@ fn watch(ctx: &mut Ctx, a: &[&[u8]]) -> R {
             continue;
         }
         // Redis remembers whether the key was already expired when watched.
-        let expired = ctx.expire_of(db, k).is_some_and(|at| at <= ctx.now);
+        let expired = ctx.expire_of(db, k).is_some_and(|at| at <= ctx.now());
         keys.push((db, k.to_vec(), expired));
         reg.entry(key).or_default().push(Arc::downgrade(&ws));
         ctx.eng.watching.fetch_add(1, Ordering::Relaxed);
@@ -114,18 +157,21 @@ fn exec_placeholder(_ctx: &mut Ctx, _a: &[&[u8]]) -> R {
 
 /// `EXEC`: runs the queue atomically.
 pub(crate) fn exec(eng: &Engine, cl: &mut ClientState) -> Reply {
-    let Some(m) = cl.multi.take() else { return Reply::error("ERR EXEC without MULTI") };
+    let Some(m) = cl.multi.take() else {
+        return Reply::error("ERR EXEC without MULTI");
+    };
     if m.error {
         unwatch_all(eng, cl);
         return Reply::error("EXECABORT Transaction discarded because of previous errors.");
     }
     let mut ctx = Ctx::new(eng, cl);
+    ctx.no_block = true;
     ctx.lock(Ctx::shard_mask_all(), true);
     let aborted = match &ctx.cl.watch {
         Some(ws) => {
             ws.dirty.load(Ordering::Acquire)
                 || ws.keys.lock().iter().any(|(db, k, was_expired)| {
-                    !was_expired && ctx.expire_of(*db, k).is_some_and(|at| at <= ctx.now)
+                    !was_expired && ctx.expire_of(*db, k).is_some_and(|at| at <= ctx.now())
                 })
         }
         None => false,
