@@ -66,6 +66,8 @@ def redis_server() -> Iterator[int]:
     """A real redis-server on 127.0.0.1 (free port, temp dir), stopped by PID."""
     exe = shutil.which("redis-server")
     if exe is None:
+        if os.environ.get("EMBERKV_REQUIRE_REDIS") == "1":
+            pytest.fail("redis-server not found but EMBERKV_REQUIRE_REDIS=1")
         pytest.skip("redis-server is not installed (apt-get install redis-server)")
     d = tempfile.mkdtemp(prefix="emberkv-redis-")
     port = free_port()
@@ -82,7 +84,7 @@ def redis_server() -> Iterator[int]:
                     break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.skip("redis-server did not start")
+                    pytest.fail("redis-server did not start")
                 time.sleep(0.02)
         yield port
     finally:
