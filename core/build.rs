@@ -1,4 +1,7 @@
 fn main() {
     println!("cargo::rerun-if-changed=csrc/ldouble.c");
-    cc::Build::new().file("csrc/ldouble.c").opt_level(2).compile("emberkv_ldouble");
+    cc::Build::new()
+        .file("csrc/ldouble.c")
+        .opt_level(2)
+        .compile("emberkv_ldouble");
 }

@@ -26,14 +26,13 @@ int ekv_strtod(const char *s, size_t len, double *out) {
     return 1;
 }
 
-/* Redis's string2ld on a NUL-terminated copy (embedded NULs end the parse,
- * as they do in Redis). */
+/* Redis's string2ld on a NUL-terminated copy: the whole string must parse. */
 static int parse_ld(const char *s, size_t len, long double *out) {
     char *eptr;
     if (len == 0 || len >= 5 * 1024) return 0;
     errno = 0;
     long double v = strtold(s, &eptr);
-    if (isspace((unsigned char)s[0]) || eptr[0] != '\0' ||
+    if (isspace((unsigned char)s[0]) || eptr[0] != '\0' || (size_t)(eptr - s) != len ||
         (errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL || v == 0)) || errno == EINVAL ||
         isnan(v))
         return 0;

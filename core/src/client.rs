@@ -34,8 +34,20 @@ pub(crate) struct ClientMeta {
     pub last_ms: u64,
 }
 
+/// A client's WATCHed keys: (db, key, expired when watched), and the flag
+/// any modification raises.
+#[derive(Default)]
+pub(crate) struct WatchState {
+    pub dirty: std::sync::atomic::AtomicBool,
+    pub keys: Mutex<Vec<(usize, Vec<u8>, bool)>>,
+}
+
 pub(crate) struct ClientState {
     pub id: u64,
+    /// The client's own subscription (SUBSCRIBE through execute).
+    pub sub: Option<crate::pubsub::Subscription>,
+    pub multi: Option<crate::commands::tx::Multi>,
+    pub watch: Option<Arc<WatchState>>,
     pub db: usize,
     /// 2 or 3 (HELLO).
     pub resp: u8,
@@ -54,7 +66,20 @@ const FLUSH_EVERY: u64 = 256;
 impl ClientState {
     /// A client the engine uses itself (Db::execute, background work).
     pub fn internal() -> ClientState {
-        ClientState { id: 0, db: 0, resp: 2, info: None, calls: 0, hits: 0, misses: 0, failed: 0, rejected: 0 }
+        ClientState {
+            id: 0,
+            sub: None,
+            multi: None,
+            watch: None,
+            db: 0,
+            resp: 2,
+            info: None,
+            calls: 0,
+            hits: 0,
+            misses: 0,
+            failed: 0,
+            rejected: 0,
+        }
     }
 
     pub fn note_call(&mut self, hits: u64, misses: u64, failed: bool) {
@@ -62,10 +87,6 @@ impl ClientState {
         self.hits += hits;
         self.misses += misses;
         self.failed += failed as u64;
-    }
-
-    pub fn note_rejected(&mut self) {
-        self.rejected += 1;
     }
 
     pub fn due_flush(&self) -> bool {
@@ -89,10 +110,47 @@ impl ClientState {
         }
     }
 
-    /// Hook before normal execution (MULTI queueing, subscribed-mode
-    /// restrictions). `Some` is the reply instead of running the command.
-    pub fn intercept(&mut self, _eng: &Engine, _spec: &'static CommandSpec, _argv: &[&[u8]]) -> Option<Reply> {
-        None
+    /// In RESP2 subscribed mode (SUBSCRIBE through execute).
+    pub fn subscribed(&self) -> bool {
+        self.sub.as_ref().is_some_and(|s| s.channel_count() > 0)
+    }
+
+    /// Hook before normal execution: subscribed-mode restrictions and MULTI
+    /// queueing. `Some` is the reply instead of running the command.
+    pub fn intercept(
+        &mut self,
+        _eng: &Engine,
+        spec: &'static CommandSpec,
+        argv: &[&[u8]],
+    ) -> Option<Reply> {
+        use crate::commands::flag;
+        if self.resp == 2 && spec.flags & flag::PUBSUB_CTX == 0 && self.subscribed() {
+            return Some(Reply::Error(format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                spec.name
+            )));
+        }
+        let multi = self.multi.as_mut()?;
+        if crate::commands::tx::runs_in_multi(spec.name) {
+            return None;
+        }
+        if spec.flags & flag::NO_MULTI != 0 {
+            multi.error = true;
+            return Some(Reply::error("ERR Command not allowed inside a transaction"));
+        }
+        multi
+            .queue
+            .push((spec, argv.iter().map(|a| a.to_vec()).collect()));
+        Some(Reply::simple("QUEUED"))
+    }
+
+    /// A command was refused before running (unknown, arity): inside MULTI
+    /// that aborts the transaction.
+    pub fn note_refused(&mut self) {
+        self.rejected += 1;
+        if let Some(m) = self.multi.as_mut() {
+            m.error = true;
+        }
     }
 
     /// Updates the shared metadata (CLIENT LIST) after SELECT / HELLO / SETNAME.
@@ -112,10 +170,21 @@ pub struct Client {
 impl Client {
     pub(crate) fn new(eng: Arc<Engine>) -> Client {
         let id = eng.next_client_id();
-        let info = Arc::new(ClientInfo { id, created_ms: eng.clock.now_ms(), meta: Mutex::new(ClientMeta { resp: 2, ..Default::default() }) });
+        let info = Arc::new(ClientInfo {
+            id,
+            created_ms: eng.clock.now_ms(),
+            meta: Mutex::new(ClientMeta {
+                resp: 2,
+                ..Default::default()
+            }),
+        });
         eng.clients.lock().insert(id, info.clone());
         eng.stats.total_connections.fetch_add(1, Ordering::Relaxed);
-        let st = ClientState { id, info: Some(info), ..ClientState::internal() };
+        let st = ClientState {
+            id,
+            info: Some(info),
+            ..ClientState::internal()
+        };
         Client { eng, st }
     }
 
@@ -148,17 +217,28 @@ impl Client {
     pub fn selected_db(&self) -> usize {
         self.st.db
     }
+
+    /// The subscription SUBSCRIBE / PSUBSCRIBE through `execute` created:
+    /// published messages for this client arrive here.
+    pub fn subscription(&self) -> Option<&crate::pubsub::Subscription> {
+        self.st.sub.as_ref()
+    }
 }
 
 impl Drop for Client {
     fn drop(&mut self) {
+        crate::commands::tx::unwatch_all(&self.eng, &mut self.st);
         self.st.flush_stats(&self.eng);
         self.eng.clients.lock().remove(&self.st.id);
     }
 }
 
 /// Converts argv without allocating for short commands, then dispatches.
-pub(crate) fn execute_with<A: AsRef<[u8]>>(eng: &Engine, st: &mut ClientState, argv: &[A]) -> Reply {
+pub(crate) fn execute_with<A: AsRef<[u8]>>(
+    eng: &Engine,
+    st: &mut ClientState,
+    argv: &[A],
+) -> Reply {
     if eng.is_closed() {
         return Reply::error("ERR the database is closed");
     }

@@ -30,7 +30,12 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Config {
-        Config { dir: None, databases: 16, clock: None, params: BTreeMap::new() }
+        Config {
+            dir: None,
+            databases: 16,
+            clock: None,
+            params: BTreeMap::new(),
+        }
     }
 }
 
@@ -51,12 +56,19 @@ impl Config {
                     .parse::<usize>()
                     .ok()
                     .filter(|n| (1..=i32::MAX as usize).contains(n))
-                    .ok_or_else(|| Error::new(ErrorKind::Config, format!("invalid databases '{value}'")))?
+                    .ok_or_else(|| {
+                        Error::new(ErrorKind::Config, format!("invalid databases '{value}'"))
+                    })?
             }
             _ => {
-                let spec = find(&lname)
-                    .ok_or_else(|| Error::new(ErrorKind::Config, format!("unknown config parameter '{name}'")))?;
-                check(spec, value).map_err(|e| Error::new(ErrorKind::Config, format!("'{name}': {e}")))?;
+                let spec = find(&lname).ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::Config,
+                        format!("unknown config parameter '{name}'"),
+                    )
+                })?;
+                check(spec, value)
+                    .map_err(|e| Error::new(ErrorKind::Config, format!("'{name}': {e}")))?;
                 self.params.insert(spec.name.to_string(), value.to_string());
             }
         }
@@ -65,12 +77,18 @@ impl Config {
 }
 
 #[derive(Clone, Copy)]
+#[allow(dead_code)] // Bool and Enum serve appendonly / appendfsync (AOF issue)
 pub(crate) enum Kind {
-    Int { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
     Bool,
     Enum(&'static [&'static str]),
     Str,
     KeyspaceEvents,
+    /// `client-output-buffer-limit`: class hard soft seconds, repeated.
+    BufferLimits,
 }
 
 pub(crate) struct ParamSpec {
@@ -99,8 +117,21 @@ pub(crate) enum Tun {
     Count,
 }
 
-const fn p(name: &'static str, default: &'static str, kind: Kind, mutable: bool, tunable: Option<Tun>) -> ParamSpec {
-    ParamSpec { name, alias: None, default, kind, mutable, tunable }
+const fn p(
+    name: &'static str,
+    default: &'static str,
+    kind: Kind,
+    mutable: bool,
+    tunable: Option<Tun>,
+) -> ParamSpec {
+    ParamSpec {
+        name,
+        alias: None,
+        default,
+        kind,
+        mutable,
+        tunable,
+    }
 }
 
 const fn pa(
@@ -110,28 +141,122 @@ const fn pa(
     kind: Kind,
     tunable: Tun,
 ) -> ParamSpec {
-    ParamSpec { name, alias: Some(alias), default, kind, mutable: true, tunable: Some(tunable) }
+    ParamSpec {
+        name,
+        alias: Some(alias),
+        default,
+        kind,
+        mutable: true,
+        tunable: Some(tunable),
+    }
 }
 
-const INT: Kind = Kind::Int { min: 0, max: i64::MAX };
+const INT: Kind = Kind::Int {
+    min: 0,
+    max: i64::MAX,
+};
 
 pub(crate) static PARAMS: &[ParamSpec] = &[
-    p("databases", "16", Kind::Int { min: 1, max: i32::MAX as i64 }, false, None),
-    p("hz", "10", Kind::Int { min: 0, max: i32::MAX as i64 }, true, Some(Tun::Hz)),
-    p("notify-keyspace-events", "", Kind::KeyspaceEvents, true, Some(Tun::NotifyFlags)),
+    p(
+        "databases",
+        "16",
+        Kind::Int {
+            min: 1,
+            max: i32::MAX as i64,
+        },
+        false,
+        None,
+    ),
+    p(
+        "hz",
+        "10",
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        true,
+        Some(Tun::Hz),
+    ),
+    p(
+        "notify-keyspace-events",
+        "",
+        Kind::KeyspaceEvents,
+        true,
+        Some(Tun::NotifyFlags),
+    ),
     p("dir", "", Kind::Str, false, None),
-    pa("list-max-listpack-size", "list-max-ziplist-size", "-2", Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, Tun::ListMaxListpackSize),
-    pa("hash-max-listpack-entries", "hash-max-ziplist-entries", "512", INT, Tun::HashMaxListpackEntries),
-    pa("hash-max-listpack-value", "hash-max-ziplist-value", "64", INT, Tun::HashMaxListpackValue),
-    p("set-max-intset-entries", "512", INT, true, Some(Tun::SetMaxIntsetEntries)),
-    p("set-max-listpack-entries", "128", INT, true, Some(Tun::SetMaxListpackEntries)),
-    p("set-max-listpack-value", "64", INT, true, Some(Tun::SetMaxListpackValue)),
-    pa("zset-max-listpack-entries", "zset-max-ziplist-entries", "128", INT, Tun::ZsetMaxListpackEntries),
-    pa("zset-max-listpack-value", "zset-max-ziplist-value", "64", INT, Tun::ZsetMaxListpackValue),
+    p(
+        "client-output-buffer-limit",
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+        Kind::BufferLimits,
+        true,
+        None,
+    ),
+    pa(
+        "list-max-listpack-size",
+        "list-max-ziplist-size",
+        "-2",
+        Kind::Int {
+            min: i32::MIN as i64,
+            max: i32::MAX as i64,
+        },
+        Tun::ListMaxListpackSize,
+    ),
+    pa(
+        "hash-max-listpack-entries",
+        "hash-max-ziplist-entries",
+        "512",
+        INT,
+        Tun::HashMaxListpackEntries,
+    ),
+    pa(
+        "hash-max-listpack-value",
+        "hash-max-ziplist-value",
+        "64",
+        INT,
+        Tun::HashMaxListpackValue,
+    ),
+    p(
+        "set-max-intset-entries",
+        "512",
+        INT,
+        true,
+        Some(Tun::SetMaxIntsetEntries),
+    ),
+    p(
+        "set-max-listpack-entries",
+        "128",
+        INT,
+        true,
+        Some(Tun::SetMaxListpackEntries),
+    ),
+    p(
+        "set-max-listpack-value",
+        "64",
+        INT,
+        true,
+        Some(Tun::SetMaxListpackValue),
+    ),
+    pa(
+        "zset-max-listpack-entries",
+        "zset-max-ziplist-entries",
+        "128",
+        INT,
+        Tun::ZsetMaxListpackEntries,
+    ),
+    pa(
+        "zset-max-listpack-value",
+        "zset-max-ziplist-value",
+        "64",
+        INT,
+        Tun::ZsetMaxListpackValue,
+    ),
 ];
 
 pub(crate) fn find(name: &str) -> Option<&'static ParamSpec> {
-    PARAMS.iter().find(|p| p.name.eq_ignore_ascii_case(name) || p.alias.is_some_and(|a| a.eq_ignore_ascii_case(name)))
+    PARAMS.iter().find(|p| {
+        p.name.eq_ignore_ascii_case(name) || p.alias.is_some_and(|a| a.eq_ignore_ascii_case(name))
+    })
 }
 
 /// Validates a value; the error text is what follows Redis's
@@ -142,7 +267,9 @@ pub(crate) fn check(spec: &ParamSpec, value: &str) -> Result<i64, String> {
             let v: i64 = crate::util::number::parse_i64(value.as_bytes())
                 .ok_or_else(|| "argument couldn't be parsed into an integer".to_string())?;
             if v < min || v > max {
-                return Err(format!("argument must be between {min} and {max} inclusive"));
+                return Err(format!(
+                    "argument must be between {min} and {max} inclusive"
+                ));
             }
             Ok(v)
         }
@@ -155,12 +282,67 @@ pub(crate) fn check(spec: &ParamSpec, value: &str) -> Result<i64, String> {
             .iter()
             .position(|n| n.eq_ignore_ascii_case(value))
             .map(|i| i as i64)
-            .ok_or_else(|| "argument(s) must be one of the following: ".to_string() + &names.join(", ")),
+            .ok_or_else(|| {
+                "argument(s) must be one of the following: ".to_string() + &names.join(", ")
+            }),
         Kind::Str => Ok(0),
-        Kind::KeyspaceEvents => {
-            crate::notify::parse_flags(value).map(|f| f as i64).ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into())
-        }
+        Kind::BufferLimits => parse_buffer_limits(value).map(|_| 0),
+        Kind::KeyspaceEvents => crate::notify::parse_flags(value)
+            .map(|f| f as i64)
+            .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into()),
     }
+}
+
+/// Parses `client-output-buffer-limit` text into (class, hard, soft, secs)
+/// entries; sizes take Redis's units (`32mb`, `8gb`, `1024`).
+pub(crate) fn parse_buffer_limits(v: &str) -> Result<Vec<(String, u64, u64, u64)>, String> {
+    let words: Vec<&str> = v.split_whitespace().collect();
+    if words.is_empty() || !words.len().is_multiple_of(4) {
+        return Err("Wrong number of arguments in buffer limit configuration.".into());
+    }
+    let mut out = Vec::new();
+    for w in words.chunks(4) {
+        let class = w[0].to_ascii_lowercase();
+        if !matches!(class.as_str(), "normal" | "slave" | "replica" | "pubsub") {
+            return Err("Invalid client class specified in buffer limit configuration.".into());
+        }
+        let hard = mem_units(w[1])
+            .ok_or("Error in hard, soft or soft_seconds setting in buffer limit configuration.")?;
+        let soft = mem_units(w[2])
+            .ok_or("Error in hard, soft or soft_seconds setting in buffer limit configuration.")?;
+        let secs = w[3].parse::<u64>().map_err(
+            |_| "Error in hard, soft or soft_seconds setting in buffer limit configuration.",
+        )?;
+        out.push((
+            if class == "replica" {
+                "slave".into()
+            } else {
+                class
+            },
+            hard,
+            soft,
+            secs,
+        ));
+    }
+    Ok(out)
+}
+
+/// Redis's memory units: plain bytes, k/kb/m/mb/g/gb (k = 1000, kb = 1024).
+pub(crate) fn mem_units(s: &str) -> Option<u64> {
+    let l = s.to_ascii_lowercase();
+    let (num, mul) = [
+        ("gb", 1u64 << 30),
+        ("mb", 1 << 20),
+        ("kb", 1 << 10),
+        ("g", 1_000_000_000),
+        ("m", 1_000_000),
+        ("k", 1000),
+        ("b", 1),
+    ]
+    .iter()
+    .find_map(|(suf, m)| l.strip_suffix(suf).map(|n| (n.to_string(), *m)))
+    .unwrap_or((l.clone(), 1));
+    num.parse::<u64>().ok()?.checked_mul(mul)
 }
 
 /// Live parameter values.
@@ -182,11 +364,21 @@ impl Params {
                     .dir
                     .as_ref()
                     .map(|d| d.display().to_string())
-                    .or_else(|| std::env::current_dir().ok().map(|d| d.display().to_string()))
+                    .or_else(|| {
+                        std::env::current_dir()
+                            .ok()
+                            .map(|d| d.display().to_string())
+                    })
                     .unwrap_or_default(),
-                _ => cfg.params.get(spec.name).cloned().unwrap_or_else(|| spec.default.to_string()),
+                _ => cfg
+                    .params
+                    .get(spec.name)
+                    .cloned()
+                    .unwrap_or_else(|| spec.default.to_string()),
             };
-            params.store(spec, &v).map_err(|e| Error::new(ErrorKind::Config, format!("'{}': {e}", spec.name)))?;
+            params
+                .store(spec, &v)
+                .map_err(|e| Error::new(ErrorKind::Config, format!("'{}': {e}", spec.name)))?;
         }
         Ok(params)
     }
@@ -200,6 +392,25 @@ impl Params {
             Kind::Bool => if n == 1 { "yes" } else { "no" }.to_string(),
             Kind::Enum(names) => names[n as usize].to_string(),
             Kind::KeyspaceEvents => crate::notify::flags_to_string(n as u32),
+            Kind::BufferLimits => {
+                // CONFIG SET changes only the classes named; show all three.
+                let mut cur: Vec<(String, u64, u64, u64)> = self
+                    .values
+                    .read()
+                    .get(spec.name)
+                    .map(|v| parse_buffer_limits(v).unwrap_or_default())
+                    .unwrap_or_default();
+                for new in parse_buffer_limits(value)? {
+                    match cur.iter_mut().find(|c| c.0 == new.0) {
+                        Some(c) => *c = new,
+                        None => cur.push(new),
+                    }
+                }
+                cur.iter()
+                    .map(|(c, h, s, t)| format!("{c} {h} {s} {t}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            }
             _ => value.to_string(),
         };
         self.values.write().insert(spec.name, shown);
@@ -215,6 +426,20 @@ impl Params {
         self.values.read().get(name).cloned()
     }
 
+    /// The pubsub class of `client-output-buffer-limit`.
+    pub fn pubsub_limits(&self) -> crate::pubsub::Limits {
+        let v = self.get("client-output-buffer-limit").unwrap_or_default();
+        parse_buffer_limits(&v)
+            .ok()
+            .and_then(|l| l.into_iter().find(|c| c.0 == "pubsub"))
+            .map(|(_, hard, soft, secs)| crate::pubsub::Limits {
+                hard: hard as usize,
+                soft: soft as usize,
+                soft_secs: secs,
+            })
+            .unwrap_or_default()
+    }
+
     /// All (name, value) pairs whose name or alias matches `pattern`
     /// (aliases are reported under the alias, as Redis does).
     pub fn matching(&self, pattern: &[u8]) -> Vec<(String, String)> {
@@ -225,10 +450,10 @@ impl Params {
             if crate::util::glob::glob_match_nocase(pattern, spec.name.as_bytes()) {
                 out.push((spec.name.to_string(), v.clone()));
             }
-            if let Some(a) = spec.alias {
-                if crate::util::glob::glob_match_nocase(pattern, a.as_bytes()) {
-                    out.push((a.to_string(), v));
-                }
+            if let Some(a) = spec.alias
+                && crate::util::glob::glob_match_nocase(pattern, a.as_bytes())
+            {
+                out.push((a.to_string(), v));
             }
         }
         out

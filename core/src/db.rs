@@ -10,13 +10,16 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::client::{Client, ClientInfo, ClientState};
+use hashbrown::HashMap;
+
+use crate::client::{Client, ClientInfo, ClientState, WatchState};
 use crate::clock::Clock;
 use crate::commands::ctx::Prop;
 use crate::commands::{CommandSpec, Ctx};
 use crate::config::{Config, Params, Tun};
 use crate::error::{Error, ErrorKind};
 use crate::keyspace::Keyspace;
+use crate::pubsub::{PubSub, Subscription};
 use crate::reply::Reply;
 
 /// Server-wide counters (INFO stats).
@@ -47,6 +50,9 @@ impl Stats {
     }
 }
 
+/// (db, key) → the WATCH flags of the clients watching it.
+pub(crate) type WatchRegistry = HashMap<(usize, Vec<u8>), Vec<Weak<WatchState>>>;
+
 pub(crate) struct Engine {
     pub ks: Keyspace,
     pub params: Params,
@@ -55,6 +61,9 @@ pub(crate) struct Engine {
     /// Writes since start (Redis's `server.dirty`).
     pub dirty: AtomicU64,
     pub clients: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
+    pub pubsub: Arc<PubSub>,
+    /// WATCHed keys: (db, key) → the flags of the clients watching it.
+    pub watches: Mutex<WatchRegistry>,
     next_client_id: AtomicU64,
     /// Clients with WATCHed keys; modifications are only recorded when > 0.
     pub watching: AtomicUsize,
@@ -68,7 +77,10 @@ pub(crate) struct Engine {
 impl Engine {
     fn new(cfg: &Config) -> Result<Engine, Error> {
         if cfg.databases == 0 {
-            return Err(Error::new(ErrorKind::Config, "databases must be at least 1"));
+            return Err(Error::new(
+                ErrorKind::Config,
+                "databases must be at least 1",
+            ));
         }
         let params = Params::new(cfg)?;
         let clock = match &cfg.clock {
@@ -77,7 +89,9 @@ impl Engine {
         };
         let seed = clock.now_us() ^ (std::process::id() as u64).rotate_left(40);
         let mut rng = crate::util::rng::Rng::seeded(seed);
-        let run_id = (0..40).map(|_| char::from(b"0123456789abcdef"[rng.below(16) as usize])).collect();
+        let run_id = (0..40)
+            .map(|_| char::from(b"0123456789abcdef"[rng.below(16) as usize]))
+            .collect();
         Ok(Engine {
             ks: Keyspace::new(cfg.databases),
             params,
@@ -85,6 +99,8 @@ impl Engine {
             stats: Stats::default(),
             dirty: AtomicU64::new(0),
             clients: Mutex::new(BTreeMap::new()),
+            pubsub: Arc::new(PubSub::default()),
+            watches: Mutex::new(HashMap::new()),
             next_client_id: AtomicU64::new(1),
             watching: AtomicUsize::new(0),
             started: Instant::now(),
@@ -114,8 +130,15 @@ impl Engine {
     }
 
     /// Side effects of a command that ran (inside its locks).
-    pub fn after_command(&self, ctx: &mut Ctx, spec: &'static CommandSpec, _argv: &[&[u8]], reply: &Reply) {
-        ctx.cl.note_call(ctx.hits.take(), ctx.misses.take(), reply.is_error());
+    pub fn after_command(
+        &self,
+        ctx: &mut Ctx,
+        spec: &'static CommandSpec,
+        _argv: &[&[u8]],
+        reply: &Reply,
+    ) {
+        ctx.cl
+            .note_call(ctx.hits.take(), ctx.misses.take(), reply.is_error());
         if ctx.dirty > 0 {
             self.dirty.fetch_add(ctx.dirty, Ordering::Relaxed);
         }
@@ -130,8 +153,42 @@ impl Engine {
     /// WATCH invalidation, notifications. Clears them.
     pub fn flush_effects(&self, ctx: &mut Ctx) {
         ctx.expired_dels.clear();
-        ctx.touched.clear();
-        ctx.events.clear();
+        if !ctx.touched.is_empty() || !ctx.touched_dbs.is_empty() {
+            self.signal_watchers(&ctx.touched, &ctx.touched_dbs);
+            ctx.touched.clear();
+            ctx.touched_dbs.clear();
+        }
+        if !ctx.events.is_empty() {
+            let flags = self.notify_flags();
+            for (_, event, db, key) in ctx.events.drain(..) {
+                crate::pubsub::notify(&self.pubsub, flags, event, db, &key);
+            }
+        }
+    }
+
+    /// Raises the WATCH flag of every client watching a modified key.
+    fn signal_watchers(&self, keys: &[(usize, Vec<u8>)], dbs: &[usize]) {
+        let reg = self.watches.lock();
+        let raise = |list: &Vec<Weak<WatchState>>| {
+            for w in list {
+                if let Some(w) = w.upgrade() {
+                    w.dirty.store(true, Ordering::Release);
+                }
+            }
+        };
+        for (db, key) in keys {
+            // Avoid a clone for the lookup key: entries are few; scan when needed.
+            if let Some(list) = reg.get(&(*db, key.clone())) {
+                raise(list);
+            }
+        }
+        if !dbs.is_empty() {
+            for ((db, _), list) in reg.iter() {
+                if dbs.contains(db) {
+                    raise(list);
+                }
+            }
+        }
     }
 
     /// One active-expiry pass: deletes every key whose deadline passed,
@@ -144,7 +201,10 @@ impl Engine {
             let start = Instant::now();
             'dbs: for db in 0..self.ks.ndbs {
                 loop {
-                    let due = ctx.parts(db).find(|(i, _)| *i == shard).and_then(|(_, p)| p.first_due(ctx.now).map(|(_, k)| k.to_vec()));
+                    let due = ctx
+                        .parts(db)
+                        .find(|(i, _)| *i == shard)
+                        .and_then(|(_, p)| p.first_due(ctx.now).map(|(_, k)| k.to_vec()));
                     let Some(key) = due else { break };
                     ctx.expire_if_needed(db, &key);
                     if start.elapsed() > budget {
@@ -191,10 +251,10 @@ fn shutdown(eng: &Engine) {
         cv.notify_all();
     }
     let handle = eng.bg_thread.lock().take();
-    if let Some(h) = handle {
-        if h.thread().id() != std::thread::current().id() {
-            let _ = h.join();
-        }
+    if let Some(h) = handle
+        && h.thread().id() != std::thread::current().id()
+    {
+        let _ = h.join();
     }
 }
 
@@ -206,7 +266,12 @@ impl Db {
         let handle = std::thread::Builder::new()
             .name("emberkv-cron".into())
             .spawn(move || background(weak))
-            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start the background thread: {e}")))?;
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Io,
+                    format!("cannot start the background thread: {e}"),
+                )
+            })?;
         *eng.bg_thread.lock() = Some(handle);
         let owner = Arc::new(Owner(Arc::downgrade(&eng)));
         Ok(Db { eng, _owner: owner })
@@ -237,6 +302,17 @@ impl Db {
 
     pub fn is_closed(&self) -> bool {
         self.eng.is_closed()
+    }
+
+    /// A new, empty subscription; add channels with its methods. Messages
+    /// (and subscribe confirmations) arrive in order through `recv` or a
+    /// callback.
+    pub fn subscribe(&self) -> Subscription {
+        Subscription::new(
+            self.eng.pubsub.clone(),
+            self.eng.next_client_id(),
+            self.eng.params.pubsub_limits(),
+        )
     }
 }
 

@@ -12,8 +12,11 @@ pub enum ErrorKind {
     Io,
     /// A data file is damaged or not in a format we read.
     Corrupt,
-    /// The engine was closed.
+    /// The engine (or the subscription) was closed.
     Closed,
+    /// A subscriber fell too far behind and was disconnected
+    /// (`client-output-buffer-limit pubsub`).
+    Overflow,
 }
 
 /// An engine failure: a kind plus a message naming the file, offset or
@@ -26,7 +29,10 @@ pub struct Error {
 
 impl Error {
     pub fn new(kind: ErrorKind, msg: impl Into<String>) -> Error {
-        Error { kind, msg: msg.into() }
+        Error {
+            kind,
+            msg: msg.into(),
+        }
     }
     pub fn kind(&self) -> ErrorKind {
         self.kind

@@ -16,6 +16,7 @@ mod db;
 mod error;
 mod keyspace;
 mod notify;
+mod pubsub;
 mod reply;
 mod types;
 mod util;
@@ -25,6 +26,7 @@ pub use clock::ManualClock;
 pub use config::Config;
 pub use db::Db;
 pub use error::{Error, ErrorKind};
+pub use pubsub::{Message, MessageKind, Subscription};
 pub use reply::Reply;
 
 /// The Redis version whose behaviour emberkv matches (INFO `redis_version`).

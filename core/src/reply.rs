@@ -222,7 +222,10 @@ impl fmt::Debug for Reply {
             Reply::Array(a) => f.debug_list().entries(a).finish(),
             Reply::Set(a) => write!(f, "~{a:?}"),
             Reply::Push(a) => write!(f, ">{a:?}"),
-            Reply::Map(m) => f.debug_map().entries(m.iter().map(|(k, v)| (k, v))).finish(),
+            Reply::Map(m) => f
+                .debug_map()
+                .entries(m.iter().map(|(k, v)| (k, v)))
+                .finish(),
         }
     }
 }
@@ -236,7 +239,10 @@ mod tests {
         assert_eq!(Reply::Nil.to_resp2(), b"$-1\r\n");
         assert_eq!(Reply::NilArray.to_resp2(), b"*-1\r\n");
         assert_eq!(Reply::Int(-12).to_resp2(), b":-12\r\n");
-        assert_eq!(Reply::Int(i64::MIN).to_resp2(), b":-9223372036854775808\r\n");
+        assert_eq!(
+            Reply::Int(i64::MIN).to_resp2(),
+            b":-9223372036854775808\r\n"
+        );
         assert_eq!(Reply::bulk("ab").to_resp2(), b"$2\r\nab\r\n");
         assert_eq!(Reply::Bool(true).to_resp2(), b":1\r\n");
         assert_eq!(Reply::Double(1.5).to_resp2(), b"$3\r\n1.5\r\n");
@@ -245,6 +251,9 @@ mod tests {
         assert_eq!(m.to_resp3(), b"%1\r\n$1\r\na\r\n:1\r\n");
         assert_eq!(Reply::Nil.to_resp3(), b"_\r\n");
         assert_eq!(Reply::Double(f64::INFINITY).to_resp3(), b",inf\r\n");
-        assert_eq!(Reply::Verbatim("txt", b"hi".to_vec()).to_resp3(), b"=6\r\ntxt:hi\r\n");
+        assert_eq!(
+            Reply::Verbatim("txt", b"hi".to_vec()).to_resp3(),
+            b"=6\r\ntxt:hi\r\n"
+        );
     }
 }

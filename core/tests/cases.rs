@@ -40,12 +40,23 @@ fn parse(text: &str) -> Vec<Case> {
                 Some(r) => (true, r),
                 None => (false, rest),
             };
-            let c = cases.last_mut().unwrap_or_else(|| panic!("line {}: reply without a command", i + 1));
+            let c = cases
+                .last_mut()
+                .unwrap_or_else(|| panic!("line {}: reply without a command", i + 1));
             c.unordered = unordered;
             let rest = rest.trim();
-            c.expected = if rest == "?" { None } else { Some(unescape(rest)) };
+            c.expected = if rest == "?" {
+                None
+            } else {
+                Some(unescape(rest))
+            };
         } else {
-            cases.push(Case { line_no: i + 1, argv: split_args(t), expected: None, unordered: false });
+            cases.push(Case {
+                line_no: i + 1,
+                argv: split_args(t),
+                expected: None,
+                unordered: false,
+            });
         }
     }
     cases
@@ -58,7 +69,9 @@ fn render(cases: &[Case]) -> String {
             .argv
             .iter()
             .map(|a| {
-                let plain = !a.is_empty() && a.iter().all(|&b| b.is_ascii_graphic() && b != b'"' && b != b'\\');
+                let plain = !a.is_empty()
+                    && a.iter()
+                        .all(|&b| b.is_ascii_graphic() && b != b'"' && b != b'\\');
                 if plain {
                     String::from_utf8(a.clone()).unwrap()
                 } else {
@@ -91,7 +104,10 @@ fn render(cases: &[Case]) -> String {
 fn case_corpus() {
     let record = std::env::var("EMBERKV_RECORD").is_ok_and(|v| v == "1");
     let redis = RedisServer::start();
-    assert!(!record || redis.is_some(), "EMBERKV_RECORD=1 needs redis-server");
+    assert!(
+        !record || redis.is_some(),
+        "EMBERKV_RECORD=1 needs redis-server"
+    );
     let mut files: Vec<PathBuf> = std::fs::read_dir(corpus_dir())
         .expect("tests/cases")
         .map(|e| e.unwrap().path())
@@ -112,15 +128,15 @@ fn case_corpus() {
                 let got = conn.command(&c.argv);
                 if record {
                     c.expected = Some(got);
-                } else if let Some(exp) = &c.expected {
-                    if !same_reply(exp, &got, c.unordered) {
-                        failures.push(format!(
+                } else if let Some(exp) = &c.expected
+                    && !same_reply(exp, &got, c.unordered)
+                {
+                    failures.push(format!(
                             "{name}:{}: redis-server disagrees with the case\n  expected {}\n  redis    {}",
                             c.line_no,
                             escape(exp),
                             escape(&got)
                         ));
-                    }
                 }
             }
             if record {
@@ -137,7 +153,11 @@ fn case_corpus() {
             };
             let got = client.execute(&c.argv).to_resp2();
             if !same_reply(exp, &got, c.unordered) {
-                let cmd: Vec<String> = c.argv.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+                let cmd: Vec<String> = c
+                    .argv
+                    .iter()
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect();
                 failures.push(format!(
                     "{name}:{}: {}\n  expected {}\n  emberkv  {}",
                     c.line_no,
@@ -148,6 +168,15 @@ fn case_corpus() {
             }
         }
     }
-    eprintln!("{total} cases in {} files, {} failures", files.len(), failures.len());
-    assert!(failures.is_empty(), "{} case failures:\n{}", failures.len(), failures.join("\n"));
+    eprintln!(
+        "{total} cases in {} files, {} failures",
+        files.len(),
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} case failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

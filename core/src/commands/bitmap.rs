@@ -10,7 +10,13 @@ use crate::util::number::parse_i64;
 
 type R = Result<Reply, Reply>;
 
-const fn cmd(name: &'static str, arity: i32, flags: u32, keys: (i32, i32, i32), handler: super::Handler) -> CommandSpec {
+const fn cmd(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    keys: (i32, i32, i32),
+    handler: super::Handler,
+) -> CommandSpec {
     CommandSpec::new(name, arity, flags, keys, "bitmap", handler)
 }
 
@@ -46,7 +52,11 @@ fn parse_bit_offset(arg: &[u8], hash: bool, bits: u64) -> Result<u64, Reply> {
 
 fn get_bit(b: &[u8], bit: u64) -> u8 {
     let byte = (bit >> 3) as usize;
-    if byte >= b.len() { 0 } else { (b[byte] >> (7 - (bit & 7))) & 1 }
+    if byte >= b.len() {
+        0
+    } else {
+        (b[byte] >> (7 - (bit & 7))) & 1
+    }
 }
 
 fn set_bit(b: &mut Vec<u8>, bit: u64, on: bool) {
@@ -81,7 +91,10 @@ fn setbit(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         _ => return Err(Reply::error("ERR bit is not an integer or out of range")),
     };
     let key = a[1];
-    let mut v = ctx.get_str_mut(key)?.map(|s| s.to_vec()).unwrap_or_default();
+    let mut v = ctx
+        .get_str_mut(key)?
+        .map(|s| s.to_vec())
+        .unwrap_or_default();
     let old = get_bit(&v, off);
     set_bit(&mut v, off, on);
     ctx.set_in(ctx.db, key, Value::Str(Str::raw(v)), true);
@@ -127,14 +140,24 @@ fn parse_unit(arg: &[u8]) -> Result<bool, Reply> {
 
 /// `BITCOUNT key [start end [BYTE | BIT]]`
 fn bitcount(ctx: &mut Ctx, a: &[&[u8]]) -> R {
-    let Some(b) = read_bytes(ctx, a[1])? else { return Ok(Reply::Int(0)) };
+    let Some(b) = read_bytes(ctx, a[1])? else {
+        return Ok(Reply::Int(0));
+    };
     let (start, end, isbit) = match a.len() {
         2 => (0, b.len() as i64 - 1, false),
         4 | 5 => {
             let s = parse_i64(a[2]).ok_or_else(err::not_int)?;
             let e = parse_i64(a[3]).ok_or_else(err::not_int)?;
-            let isbit = if a.len() == 5 { parse_unit(a[4])? } else { false };
-            let total = if isbit { b.len() as i64 * 8 } else { b.len() as i64 };
+            let isbit = if a.len() == 5 {
+                parse_unit(a[4])?
+            } else {
+                false
+            };
+            let total = if isbit {
+                b.len() as i64 * 8
+            } else {
+                b.len() as i64
+            };
             let (s, e) = norm_range(s, e, total);
             (s, e, isbit)
         }
@@ -144,9 +167,14 @@ fn bitcount(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         return Ok(Reply::Int(0));
     }
     let n: u64 = if isbit {
-        (start as u64..=end as u64).map(|i| get_bit(&b, i) as u64).sum()
+        (start as u64..=end as u64)
+            .map(|i| get_bit(&b, i) as u64)
+            .sum()
     } else {
-        b[start as usize..=end as usize].iter().map(|x| x.count_ones() as u64).sum()
+        b[start as usize..=end as usize]
+            .iter()
+            .map(|x| x.count_ones() as u64)
+            .sum()
     };
     Ok(Reply::Int(n as i64))
 }
@@ -157,14 +185,20 @@ fn bitpos(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     if bit != 0 && bit != 1 {
         return Err(Reply::error("ERR The bit argument must be 1 or 0."));
     }
-    let Some(b) = read_bytes(ctx, a[1])? else { return Ok(Reply::Int(if bit == 1 { -1 } else { 0 })) };
+    let Some(b) = read_bytes(ctx, a[1])? else {
+        return Ok(Reply::Int(if bit == 1 { -1 } else { 0 }));
+    };
     let len = b.len() as i64;
     let mut end_given = false;
     let (start, end, isbit) = match a.len() {
         3 => (0, len - 1, false),
         4..=6 => {
             let s = parse_i64(a[3]).ok_or_else(err::not_int)?;
-            let isbit = if a.len() == 6 { parse_unit(a[5])? } else { false };
+            let isbit = if a.len() == 6 {
+                parse_unit(a[5])?
+            } else {
+                false
+            };
             let total = if isbit { len * 8 } else { len };
             let e = if a.len() >= 5 {
                 end_given = true;
@@ -180,7 +214,11 @@ fn bitpos(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     if start > end {
         return Ok(Reply::Int(-1));
     }
-    let (first, last) = if isbit { (start as u64, end as u64) } else { (start as u64 * 8, end as u64 * 8 + 7) };
+    let (first, last) = if isbit {
+        (start as u64, end as u64)
+    } else {
+        (start as u64 * 8, end as u64 * 8 + 7)
+    };
     let want = bit as u8;
     if let Some(pos) = (first..=last).find(|&i| get_bit(&b, i) == want) {
         return Ok(Reply::Int(pos as i64));
@@ -201,7 +239,9 @@ fn bitop(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         _ => return Err(err::syntax()),
     };
     if op == b"not" && a.len() != 4 {
-        return Err(Reply::error("ERR BITOP NOT must be called with a single source key."));
+        return Err(Reply::error(
+            "ERR BITOP NOT must be called with a single source key.",
+        ));
     }
     let mut srcs = Vec::new();
     for k in &a[3..] {
@@ -253,7 +293,11 @@ struct Field {
 }
 
 fn parse_type(arg: &[u8]) -> Result<(bool, u32), Reply> {
-    let bad = || Reply::error("ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.");
+    let bad = || {
+        Reply::error(
+            "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.",
+        )
+    };
     let signed = match arg.first() {
         Some(b'i') | Some(b'I') => true,
         Some(b'u') | Some(b'U') => false,
@@ -289,7 +333,11 @@ fn write_field(b: &mut Vec<u8>, offset: u64, bits: u32, v: i64) {
 /// Applies `incr` to `value` within the field's range. None = FAIL overflow.
 fn field_add(value: i64, incr: i64, signed: bool, bits: u32, ov: Overflow) -> Option<i64> {
     if signed {
-        let max: i128 = if bits == 64 { i64::MAX as i128 } else { (1i128 << (bits - 1)) - 1 };
+        let max: i128 = if bits == 64 {
+            i64::MAX as i128
+        } else {
+            (1i128 << (bits - 1)) - 1
+        };
         let min: i128 = -max - 1;
         let r = value as i128 + incr as i128;
         if r > max || r < min {
@@ -348,15 +396,31 @@ fn bitfield_generic(ctx: &mut Ctx, a: &[&[u8]], readonly: bool) -> R {
             b"get" if left >= 2 => {
                 let (signed, bits) = parse_type(a[i + 1])?;
                 let offset = parse_bit_offset(a[i + 2], true, bits as u64)?;
-                fields.push(Field { op: FieldOp::Get, signed, bits, offset, overflow });
+                fields.push(Field {
+                    op: FieldOp::Get,
+                    signed,
+                    bits,
+                    offset,
+                    overflow,
+                });
                 i += 3;
             }
             b"set" | b"incrby" if left >= 3 => {
                 let (signed, bits) = parse_type(a[i + 1])?;
                 let offset = parse_bit_offset(a[i + 2], true, bits as u64)?;
                 let v = parse_i64(a[i + 3]).ok_or_else(err::not_int)?;
-                let op = if o == b"set" { FieldOp::Set(v) } else { FieldOp::Incr(v) };
-                fields.push(Field { op, signed, bits, offset, overflow });
+                let op = if o == b"set" {
+                    FieldOp::Set(v)
+                } else {
+                    FieldOp::Incr(v)
+                };
+                fields.push(Field {
+                    op,
+                    signed,
+                    bits,
+                    offset,
+                    overflow,
+                });
                 i += 4;
             }
             b"overflow" if left >= 1 => {
@@ -373,7 +437,9 @@ fn bitfield_generic(ctx: &mut Ctx, a: &[&[u8]], readonly: bool) -> R {
     }
     let writes = fields.iter().any(|f| !matches!(f.op, FieldOp::Get));
     if readonly && writes {
-        return Err(Reply::error("ERR BITFIELD_RO only supports the GET subcommand"));
+        return Err(Reply::error(
+            "ERR BITFIELD_RO only supports the GET subcommand",
+        ));
     }
     let key = a[1];
     let existing = if writes {
@@ -390,7 +456,11 @@ fn bitfield_generic(ctx: &mut Ctx, a: &[&[u8]], readonly: bool) -> R {
             FieldOp::Get => out.push(Reply::Int(cur)),
             FieldOp::Set(v) => {
                 // SET applies the overflow policy to the value itself.
-                let nv = if f.signed { field_add(0, v, true, f.bits, f.overflow) } else { unsigned_set(v, f.bits, f.overflow) };
+                let nv = if f.signed {
+                    field_add(0, v, true, f.bits, f.overflow)
+                } else {
+                    unsigned_set(v, f.bits, f.overflow)
+                };
                 match nv {
                     Some(nv) => {
                         write_field(&mut b, f.offset, f.bits, nv);
@@ -440,6 +510,9 @@ mod tests {
         assert_eq!(field_add(255, 1, false, 8, Overflow::Wrap), Some(0));
         assert_eq!(field_add(0, -1, false, 8, Overflow::Sat), Some(0));
         assert_eq!(field_add(0, 300, false, 8, Overflow::Wrap), Some(44));
-        assert_eq!(field_add(i64::MAX, 1, true, 64, Overflow::Wrap), Some(i64::MIN));
+        assert_eq!(
+            field_add(i64::MAX, 1, true, 64, Overflow::Wrap),
+            Some(i64::MIN)
+        );
     }
 }

@@ -32,7 +32,8 @@ pub(crate) enum Prop {
     Verbatim,
     /// Not at all.
     Nothing,
-    /// As these commands instead.
+    /// As these commands instead (read by the AOF writer when it lands).
+    #[allow(dead_code)]
     Rewritten(Vec<Vec<Vec<u8>>>),
 }
 
@@ -52,6 +53,8 @@ pub(crate) struct Ctx<'a> {
     pub expired_dels: Vec<(usize, Vec<u8>)>,
     /// Keys modified: (db, key), for WATCH and blocked clients.
     pub touched: Vec<(usize, Vec<u8>)>,
+    /// Databases modified as a whole (FLUSHDB, FLUSHALL, SWAPDB).
+    pub touched_dbs: Vec<usize>,
     /// Keyspace notifications: (class, event, db, key).
     pub events: Vec<(u32, &'static str, usize, Vec<u8>)>,
     pub hits: Cell<u64>,
@@ -71,6 +74,7 @@ impl<'a> Ctx<'a> {
             prop: Prop::Verbatim,
             expired_dels: Vec::new(),
             touched: Vec::new(),
+            touched_dbs: Vec::new(),
             events: Vec::new(),
             hits: Cell::new(0),
             misses: Cell::new(0),
@@ -82,14 +86,12 @@ impl<'a> Ctx<'a> {
         let shards = &self.eng.ks.shards;
         for i in 0..NSHARDS {
             if mask & (1 << i) != 0 && self.guards[i].is_none() {
-                self.guards[i] = Some(if write { Guard::W(shards[i].write()) } else { Guard::R(shards[i].read()) });
+                self.guards[i] = Some(if write {
+                    Guard::W(shards[i].write())
+                } else {
+                    Guard::R(shards[i].read())
+                });
             }
-        }
-    }
-
-    pub fn unlock_all(&mut self) {
-        for g in self.guards.iter_mut() {
-            *g = None;
         }
     }
 
@@ -136,11 +138,14 @@ impl<'a> Ctx<'a> {
 
     /// All locked parts of database `db`, in shard order.
     pub fn parts(&self, db: usize) -> impl Iterator<Item = (usize, &DbPart)> {
-        self.guards.iter().enumerate().filter_map(move |(i, g)| match g {
-            Some(Guard::R(g)) => Some((i, &g.dbs[db])),
-            Some(Guard::W(g)) => Some((i, &g.dbs[db])),
-            None => None,
-        })
+        self.guards
+            .iter()
+            .enumerate()
+            .filter_map(move |(i, g)| match g {
+                Some(Guard::R(g)) => Some((i, &g.dbs[db])),
+                Some(Guard::W(g)) => Some((i, &g.dbs[db])),
+                None => None,
+            })
     }
 
     /// Every locked shard, writable.
@@ -174,7 +179,11 @@ impl<'a> Ctx<'a> {
     /// Lookup for reading; counts a keyspace hit or miss.
     pub fn lookup(&self, key: &[u8]) -> Option<&Value> {
         let v = self.peek(key);
-        let c = if v.is_some() { &self.hits } else { &self.misses };
+        let c = if v.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
         c.set(c.get() + 1);
         v
     }
@@ -195,11 +204,16 @@ impl<'a> Ctx<'a> {
     /// and the `expired` event. Requires a write lock.
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
         let now = self.now;
+        let eng = self.eng;
         let (part, h) = self.part_mut(db, key);
         match part.expire_of(key) {
             Some(at) if at <= now => {
-                part.remove(h, key);
-                self.eng.stats.expired_keys.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                part.remove(h, key, &eng.ks.hasher);
+                self.touch_in(db, key);
+                self.eng
+                    .stats
+                    .expired_keys
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 self.expired_dels.push((db, key.to_vec()));
                 self.notify_in(db, crate::notify::EXPIRED, "expired", key);
                 true
@@ -228,18 +242,16 @@ impl<'a> Ctx<'a> {
     /// Stores `val`; `keep_ttl` keeps the current deadline.
     pub fn set_in(&mut self, db: usize, key: &[u8], val: Value, keep_ttl: bool) {
         self.expire_if_needed(db, key);
-        let hasher = self.eng.ks.hasher.clone();
+        let eng = self.eng;
         let (part, h) = self.part_mut(db, key);
-        part.insert(h, key, val, &hasher);
+        let created = part.insert(h, key, val, &eng.ks.hasher).is_none();
         if !keep_ttl {
             part.remove_expire(key);
         }
         self.touch_in(db, key);
-    }
-
-    /// Adds a key that does not exist yet (caller checked), keeping nothing.
-    pub fn add(&mut self, key: &[u8], val: Value) {
-        self.set(key, val)
+        if created {
+            self.notify_in(db, crate::notify::NEW, "new", key);
+        }
     }
 
     /// Removes `key` from database `db`; returns its value if it was live.
@@ -247,8 +259,9 @@ impl<'a> Ctx<'a> {
         if self.expire_if_needed(db, key) {
             return None;
         }
+        let eng = self.eng;
         let (part, h) = self.part_mut(db, key);
-        let e = part.remove(h, key)?;
+        let e = part.remove(h, key, &eng.ks.hasher)?;
         self.touch_in(db, key);
         Some(e.val)
     }
@@ -284,6 +297,13 @@ impl<'a> Ctx<'a> {
         self.touch_in(self.db, key)
     }
 
+    /// Records a whole-database modification (FLUSHDB, SWAPDB).
+    pub fn touch_db(&mut self, db: usize) {
+        if self.eng.watchers_active() {
+            self.touched_dbs.push(db);
+        }
+    }
+
     /// Queues a keyspace notification of `class` for `key` in the selected db.
     pub fn notify(&mut self, class: u32, event: &'static str, key: &[u8]) {
         self.notify_in(self.db, class, event, key)
@@ -299,10 +319,6 @@ impl<'a> Ctx<'a> {
     /// Propagate these commands instead of the one called.
     pub fn propagate_as(&mut self, cmds: Vec<Vec<Vec<u8>>>) {
         self.prop = Prop::Rewritten(cmds);
-    }
-
-    pub fn propagate_nothing(&mut self) {
-        self.prop = Prop::Nothing;
     }
 
     // ----- typed helpers -----

@@ -25,7 +25,9 @@ pub fn not_float() -> Reply {
     Reply::error(NOT_FLOAT)
 }
 pub fn arity(name: &str) -> Reply {
-    Reply::Error(format!("ERR wrong number of arguments for '{name}' command"))
+    Reply::Error(format!(
+        "ERR wrong number of arguments for '{name}' command"
+    ))
 }
 /// "ERR invalid expire time in 'set' command"
 pub fn invalid_expire(cmd: &str) -> Reply {

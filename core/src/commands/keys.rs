@@ -13,7 +13,13 @@ use crate::util::number::parse_i64;
 
 type R = Result<Reply, Reply>;
 
-const fn cmd(name: &'static str, arity: i32, flags: u32, keys: (i32, i32, i32), handler: super::Handler) -> CommandSpec {
+const fn cmd(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    keys: (i32, i32, i32),
+    handler: super::Handler,
+) -> CommandSpec {
     CommandSpec::new(name, arity, flags, keys, "generic", handler)
 }
 
@@ -48,7 +54,14 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     srv("flushdb", -1, WRITE | ALL_SHARDS, flushdb),
     srv("flushall", -1, WRITE | ALL_SHARDS, flushall),
     srv("swapdb", 3, WRITE | FAST | ALL_SHARDS, swapdb),
-    CommandSpec::new("select", 2, LOADING | STALE | FAST | NO_KEYS, (0, 0, 0), "connection", select),
+    CommandSpec::new(
+        "select",
+        2,
+        LOADING | STALE | FAST | NO_KEYS,
+        (0, 0, 0),
+        "connection",
+        select,
+    ),
 ];
 
 static OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
@@ -56,7 +69,13 @@ static OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
     cmd("object|refcount", 3, READONLY, (2, 2, 1), object_refcount),
     cmd("object|idletime", 3, READONLY, (2, 2, 1), object_idletime),
     cmd("object|freq", 3, READONLY, (2, 2, 1), object_freq),
-    cmd("object|help", 2, LOADING | STALE | NO_KEYS, (0, 0, 0), object_help),
+    cmd(
+        "object|help",
+        2,
+        LOADING | STALE | NO_KEYS,
+        (0, 0, 0),
+        object_help,
+    ),
 ];
 
 /// `DEL key [key ...]` and `UNLINK key [key ...]`
@@ -74,12 +93,16 @@ fn del(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 
 /// `EXISTS key [key ...]` and `TOUCH key [key ...]`
 fn exists(ctx: &mut Ctx, a: &[&[u8]]) -> R {
-    Ok(Reply::Int(a[1..].iter().filter(|k| ctx.exists(k)).count() as i64))
+    Ok(Reply::Int(
+        a[1..].iter().filter(|k| ctx.exists(k)).count() as i64
+    ))
 }
 
 /// `TYPE key`
 fn type_(ctx: &mut Ctx, a: &[&[u8]]) -> R {
-    Ok(Reply::simple(ctx.peek(a[1]).map_or("none", |v| v.type_name())))
+    Ok(Reply::simple(
+        ctx.peek(a[1]).map_or("none", |v| v.type_name()),
+    ))
 }
 
 fn rename_generic(ctx: &mut Ctx, a: &[&[u8]], nx: bool) -> R {
@@ -120,7 +143,9 @@ fn renamenx(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 }
 
 fn parse_db(ctx: &Ctx, arg: &[u8]) -> Result<usize, Reply> {
-    let id = parse_i64(arg).filter(|v| *v >= i32::MIN as i64 && *v <= i32::MAX as i64).ok_or_else(err::not_int)?;
+    let id = parse_i64(arg)
+        .filter(|v| *v >= i32::MIN as i64 && *v <= i32::MAX as i64)
+        .ok_or_else(err::not_int)?;
     if id < 0 || id as usize >= ctx.eng.ks.ndbs {
         return Err(Reply::error(err::DB_RANGE));
     }
@@ -145,10 +170,14 @@ fn copy(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         i += 1;
     }
     if src == dst && dstdb == ctx.db {
-        return Err(Reply::error("ERR source and destination objects are the same"));
+        return Err(Reply::error(
+            "ERR source and destination objects are the same",
+        ));
     }
     let db = ctx.db;
-    let Some(val) = ctx.lookup_mut(src).map(|v| v.clone()) else { return Ok(Reply::Int(0)) };
+    let Some(val) = ctx.lookup_mut(src).map(|v| v.clone()) else {
+        return Ok(Reply::Int(0));
+    };
     let ttl = ctx.expire_of(db, src);
     if ctx.lookup_mut_in(dstdb, dst).is_some() {
         if !replace {
@@ -171,7 +200,9 @@ fn move_(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let dstdb = parse_db(ctx, a[2])?;
     let db = ctx.db;
     if dstdb == db {
-        return Err(Reply::error("ERR source and destination objects are the same"));
+        return Err(Reply::error(
+            "ERR source and destination objects are the same",
+        ));
     }
     if ctx.lookup_mut(key).is_none() || ctx.lookup_mut_in(dstdb, key).is_some() {
         return Ok(Reply::Int(0));
@@ -188,8 +219,12 @@ fn move_(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     Ok(Reply::Int(1))
 }
 
-fn live_keys<'a>(part: &'a DbPart, now: u64) -> impl Iterator<Item = &'a crate::keyspace::Entry> + 'a {
-    part.entries().filter(move |e| part.expire_of(&e.key).is_none_or(|at| at > now))
+fn live_keys<'a>(
+    part: &'a DbPart,
+    now: u64,
+) -> impl Iterator<Item = &'a crate::keyspace::Entry> + 'a {
+    part.entries()
+        .filter(move |e| part.expire_of(&e.key).is_none_or(|at| at > now))
 }
 
 /// `KEYS pattern`
@@ -214,8 +249,16 @@ pub(crate) struct ScanOpts<'a> {
     pub type_: Option<&'a [u8]>,
 }
 
-pub(crate) fn parse_scan_opts<'a>(a: &[&'a [u8]], from: usize, allow_type: bool) -> Result<ScanOpts<'a>, Reply> {
-    let mut o = ScanOpts { pattern: None, count: 10, type_: None };
+pub(crate) fn parse_scan_opts<'a>(
+    a: &[&'a [u8]],
+    from: usize,
+    allow_type: bool,
+) -> Result<ScanOpts<'a>, Reply> {
+    let mut o = ScanOpts {
+        pattern: None,
+        count: 10,
+        type_: None,
+    };
     let mut i = from;
     while i < a.len() {
         let rest = a.len() - i - 1;
@@ -265,7 +308,10 @@ fn scan(ctx: &mut Ctx, a: &[&[u8]]) -> R {
                 if opts.pattern.is_some_and(|p| !glob_match(p, &e.key)) {
                     continue;
                 }
-                if opts.type_.is_some_and(|t| !t.eq_ignore_ascii_case(e.val.type_name().as_bytes())) {
+                if opts
+                    .type_
+                    .is_some_and(|t| !t.eq_ignore_ascii_case(e.val.type_name().as_bytes()))
+                {
                     continue;
                 }
                 out.push(Reply::bulk(&*e.key));
@@ -277,7 +323,10 @@ fn scan(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         }
     }
     let next = if slot >= SLOTS { 0 } else { slot };
-    Ok(Reply::Array(vec![Reply::bulk(next.to_string()), Reply::Array(out)]))
+    Ok(Reply::Array(vec![
+        Reply::bulk(next.to_string()),
+        Reply::Array(out),
+    ]))
 }
 
 /// `RANDOMKEY`
@@ -331,21 +380,32 @@ fn expire_generic(ctx: &mut Ctx, a: &[&[u8]], relative: bool, unit: Unit, name: 
         } else if o.eq_ignore_ascii_case(b"lt") {
             lt = true;
         } else {
-            return Err(Reply::Error(format!("ERR Unsupported option {}", String::from_utf8_lossy(o))));
+            return Err(Reply::Error(format!(
+                "ERR Unsupported option {}",
+                String::from_utf8_lossy(o)
+            )));
         }
     }
     if nx && (xx || gt || lt) {
-        return Err(Reply::error("ERR NX and XX, GT or LT options at the same time are not compatible"));
+        return Err(Reply::error(
+            "ERR NX and XX, GT or LT options at the same time are not compatible",
+        ));
     }
     if gt && lt {
-        return Err(Reply::error("ERR GT and LT options at the same time are not compatible"));
+        return Err(Reply::error(
+            "ERR GT and LT options at the same time are not compatible",
+        ));
     }
     let mut when = when;
     if unit == Unit::Seconds {
-        when = when.checked_mul(1000).ok_or_else(|| err::invalid_expire(name))?;
+        when = when
+            .checked_mul(1000)
+            .ok_or_else(|| err::invalid_expire(name))?;
     }
     if relative {
-        when = when.checked_add(ctx.now as i64).ok_or_else(|| err::invalid_expire(name))?;
+        when = when
+            .checked_add(ctx.now as i64)
+            .ok_or_else(|| err::invalid_expire(name))?;
     }
     if ctx.lookup_mut(key).is_none() {
         return Ok(Reply::Int(0));
@@ -366,7 +426,11 @@ fn expire_generic(ctx: &mut Ctx, a: &[&[u8]], relative: bool, unit: Unit, name: 
     } else {
         ctx.set_expire_in(db, key, when as u64);
         ctx.notify(notify::GENERIC, "expire", key);
-        ctx.propagate_as(vec![vec![b"PEXPIREAT".to_vec(), key.to_vec(), when.to_string().into_bytes()]]);
+        ctx.propagate_as(vec![vec![
+            b"PEXPIREAT".to_vec(),
+            key.to_vec(),
+            when.to_string().into_bytes(),
+        ]]);
     }
     ctx.dirty += 1;
     Ok(Reply::Int(1))
@@ -396,7 +460,9 @@ fn ttl_generic(ctx: &mut Ctx, key: &[u8], ms: bool, absolute: bool) -> R {
     if ctx.lookup(key).is_none() {
         return Ok(Reply::Int(-2));
     }
-    let Some(at) = ctx.expire_of(ctx.db, key) else { return Ok(Reply::Int(-1)) };
+    let Some(at) = ctx.expire_of(ctx.db, key) else {
+        return Ok(Reply::Int(-1));
+    };
     let at = at as i64;
     Ok(Reply::Int(match (absolute, ms) {
         (true, true) => at,
@@ -442,7 +508,9 @@ fn persist(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 
 /// `OBJECT ENCODING key`
 fn object_encoding(ctx: &mut Ctx, a: &[&[u8]]) -> R {
-    Ok(ctx.peek(a[2]).map_or(Reply::Nil, |v| Reply::bulk(v.encoding())))
+    Ok(ctx
+        .peek(a[2])
+        .map_or(Reply::Nil, |v| Reply::bulk(v.encoding())))
 }
 
 /// `OBJECT REFCOUNT key`: small integers are shared objects in Redis.
@@ -492,7 +560,9 @@ fn object_help(_ctx: &mut Ctx, _a: &[&[u8]]) -> R {
 
 /// Redis's HELP reply layout: a header, the lines, and the HELP line.
 pub(crate) fn help_reply(cmd: &str, lines: &[&str]) -> Reply {
-    let mut out = vec![Reply::Simple(format!("{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"))];
+    let mut out = vec![Reply::Simple(format!(
+        "{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    ))];
     out.extend(lines.iter().map(|l| Reply::Simple(l.to_string())));
     out.push(Reply::simple("HELP"));
     out.push(Reply::simple("    Print this help."));
@@ -501,7 +571,9 @@ pub(crate) fn help_reply(cmd: &str, lines: &[&str]) -> Reply {
 
 /// `DBSIZE`
 fn dbsize(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
-    Ok(Reply::Int(ctx.parts(ctx.db).map(|(_, p)| p.len() as i64).sum()))
+    Ok(Reply::Int(
+        ctx.parts(ctx.db).map(|(_, p)| p.len() as i64).sum(),
+    ))
 }
 
 fn flush_opt(a: &[&[u8]]) -> Result<(), Reply> {
@@ -528,6 +600,7 @@ fn flushdb(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     flush_opt(a)?;
     let db = ctx.db;
     ctx.dirty += flush_dbs(ctx, db..db + 1) + 1;
+    ctx.touch_db(db);
     Ok(Reply::ok())
 }
 
@@ -536,6 +609,9 @@ fn flushall(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     flush_opt(a)?;
     let n = ctx.eng.ks.ndbs;
     ctx.dirty += flush_dbs(ctx, 0..n) + 1;
+    for db in 0..n {
+        ctx.touch_db(db);
+    }
     Ok(Reply::ok())
 }
 
@@ -557,6 +633,8 @@ fn swapdb(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         for shard in ctx.shards_mut() {
             shard.dbs.swap(x, y);
         }
+        ctx.touch_db(x);
+        ctx.touch_db(y);
     }
     ctx.dirty += 1;
     Ok(Reply::ok())

@@ -7,12 +7,14 @@
 //! WATCH invalidation, keyspace notifications). Handlers only report what
 //! they changed.
 
+pub(crate) mod bitmap;
 pub(crate) mod ctx;
 pub(crate) mod err;
 pub(crate) mod keys;
+pub(crate) mod pubsub;
 pub(crate) mod server;
 pub(crate) mod string;
-pub(crate) mod bitmap;
+pub(crate) mod tx;
 
 use std::sync::LazyLock;
 
@@ -83,17 +85,48 @@ pub(crate) struct CommandSpec {
 }
 
 impl CommandSpec {
-    pub const fn new(name: &'static str, arity: i32, flags: u32, keys: (i32, i32, i32), group: &'static str, handler: Handler) -> CommandSpec {
-        CommandSpec { name, arity, flags, keys, getkeys: None, handler, group, subcommands: &[] }
+    pub const fn new(
+        name: &'static str,
+        arity: i32,
+        flags: u32,
+        keys: (i32, i32, i32),
+        group: &'static str,
+        handler: Handler,
+    ) -> CommandSpec {
+        CommandSpec {
+            name,
+            arity,
+            flags,
+            keys,
+            getkeys: None,
+            handler,
+            group,
+            subcommands: &[],
+        }
     }
 
+    #[allow(dead_code)] // the numkeys-style commands of the collection families use it
     pub const fn with_getkeys(mut self, f: GetKeys) -> CommandSpec {
         self.getkeys = Some(f);
         self
     }
 
-    pub const fn container(name: &'static str, flags: u32, group: &'static str, subs: &'static [CommandSpec]) -> CommandSpec {
-        CommandSpec { name, arity: -2, flags, keys: (0, 0, 0), getkeys: None, handler: container_handler, group, subcommands: subs }
+    pub const fn container(
+        name: &'static str,
+        flags: u32,
+        group: &'static str,
+        subs: &'static [CommandSpec],
+    ) -> CommandSpec {
+        CommandSpec {
+            name,
+            arity: -2,
+            flags,
+            keys: (0, 0, 0),
+            getkeys: None,
+            handler: container_handler,
+            group,
+            subcommands: subs,
+        }
     }
 
     pub fn is_write(&self) -> bool {
@@ -110,13 +143,16 @@ impl CommandSpec {
             return Vec::new();
         }
         let argc = argv.len() as i32;
-        let last = if last < 0 { argc + last } else { last.min(argc - 1) };
-        (first..=last).step_by(step as usize).filter(|&i| i < argc).map(|i| i as usize).collect()
-    }
-
-    /// Name as shown to users (`config|get` → `config|get`).
-    pub fn display_name(&self) -> &'static str {
-        self.name
+        let last = if last < 0 {
+            argc + last
+        } else {
+            last.min(argc - 1)
+        };
+        (first..=last)
+            .step_by(step as usize)
+            .filter(|&i| i < argc)
+            .map(|i| i as usize)
+            .collect()
     }
 }
 
@@ -126,7 +162,16 @@ fn container_handler(_: &mut Ctx, _: &[&[u8]]) -> Result<Reply, Reply> {
 
 /// Every command family's rows.
 fn families() -> impl Iterator<Item = &'static CommandSpec> {
-    [server::COMMANDS, keys::COMMANDS, string::COMMANDS, bitmap::COMMANDS].into_iter().flatten()
+    [
+        server::COMMANDS,
+        keys::COMMANDS,
+        string::COMMANDS,
+        bitmap::COMMANDS,
+        pubsub::COMMANDS,
+        tx::COMMANDS,
+    ]
+    .into_iter()
+    .flatten()
 }
 
 static TABLE: LazyLock<HashMap<&'static [u8], &'static CommandSpec>> =
@@ -150,7 +195,9 @@ pub(crate) fn find_command(name: &[u8]) -> Option<&'static CommandSpec> {
 
 fn find_sub(spec: &'static CommandSpec, name: &[u8]) -> Option<&'static CommandSpec> {
     let prefix = spec.name.len() + 1;
-    spec.subcommands.iter().find(|s| s.name[prefix..].as_bytes().eq_ignore_ascii_case(name))
+    spec.subcommands
+        .iter()
+        .find(|s| s.name.as_bytes()[prefix..].eq_ignore_ascii_case(name))
 }
 
 /// Redis's argument rendering in "unknown command" errors.
@@ -187,13 +234,19 @@ pub(crate) fn resolve(argv: &[&[u8]]) -> Result<&'static CommandSpec, Reply> {
     let spec = find_command(name).ok_or_else(|| {
         let shown = cstr(name);
         let shown = String::from_utf8_lossy(&shown[..shown.len().min(128)]).into_owned();
-        Reply::Error(sanitize(format!("ERR unknown command '{shown}', with args beginning with: {}", args_preview(argv))))
+        Reply::Error(sanitize(format!(
+            "ERR unknown command '{shown}', with args beginning with: {}",
+            args_preview(argv)
+        )))
     })?;
     let spec = if !spec.subcommands.is_empty() && argv.len() >= 2 {
         find_sub(spec, argv[1]).ok_or_else(|| {
             let sub = cstr(argv[1]);
             let sub = String::from_utf8_lossy(&sub[..sub.len().min(128)]).into_owned();
-            Reply::Error(sanitize(format!("ERR unknown subcommand '{sub}'. Try {} HELP.", spec.name.to_ascii_uppercase())))
+            Reply::Error(sanitize(format!(
+                "ERR unknown subcommand '{sub}'. Try {} HELP.",
+                spec.name.to_ascii_uppercase()
+            )))
         })?
     } else {
         spec
@@ -228,18 +281,26 @@ pub(crate) fn dispatch(eng: &Engine, cl: &mut ClientState, argv: &[&[u8]]) -> Re
     let spec = match resolve(argv) {
         Ok(s) => s,
         Err(e) => {
-            cl.note_rejected();
+            cl.note_refused();
             return e;
         }
     };
     if let Some(r) = cl.intercept(eng, spec, argv) {
         return r;
     }
+    if spec.name == "exec" {
+        return tx::exec(eng, cl);
+    }
     run(eng, cl, spec, argv)
 }
 
 /// Locks, runs the handler, applies side effects.
-pub(crate) fn run(eng: &Engine, cl: &mut ClientState, spec: &'static CommandSpec, argv: &[&[u8]]) -> Reply {
+pub(crate) fn run(
+    eng: &Engine,
+    cl: &mut ClientState,
+    spec: &'static CommandSpec,
+    argv: &[&[u8]],
+) -> Reply {
     let mask = shard_mask(eng, spec, argv);
     let mut ctx = Ctx::new(eng, cl);
     ctx.lock(mask, spec.is_write());

@@ -17,35 +17,99 @@ const fn srv(name: &'static str, arity: i32, flags: u32, handler: super::Handler
     CommandSpec::new(name, arity, flags | NO_KEYS, (0, 0, 0), "server", handler)
 }
 const fn conn(name: &'static str, arity: i32, flags: u32, handler: super::Handler) -> CommandSpec {
-    CommandSpec::new(name, arity, flags | NO_KEYS, (0, 0, 0), "connection", handler)
+    CommandSpec::new(
+        name,
+        arity,
+        flags | NO_KEYS,
+        (0, 0, 0),
+        "connection",
+        handler,
+    )
 }
 
 pub(crate) static COMMANDS: &[CommandSpec] = &[
     conn("ping", -1, FAST | PUBSUB_CTX, ping),
     conn("echo", 2, FAST, echo),
     srv("time", 1, LOADING | STALE | FAST, time),
-    conn("hello", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, hello),
-    CommandSpec::container("client", NOSCRIPT | LOADING | STALE, "connection", CLIENT_SUBCOMMANDS),
+    conn(
+        "hello",
+        -1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH,
+        hello,
+    ),
+    CommandSpec::container(
+        "client",
+        NOSCRIPT | LOADING | STALE,
+        "connection",
+        CLIENT_SUBCOMMANDS,
+    ),
     CommandSpec::container("config", 0, "server", CONFIG_SUBCOMMANDS),
-    CommandSpec::new("command", -1, LOADING | STALE | NO_KEYS, (0, 0, 0), "server", command),
+    CommandSpec::new(
+        "command",
+        -1,
+        LOADING | STALE | NO_KEYS,
+        (0, 0, 0),
+        "server",
+        command,
+    ),
     srv("info", -1, LOADING | STALE, info),
-    CommandSpec::container("debug", ADMIN | NOSCRIPT | LOADING | STALE, "server", DEBUG_SUBCOMMANDS),
+    CommandSpec::container(
+        "debug",
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        "server",
+        DEBUG_SUBCOMMANDS,
+    ),
 ];
 
 static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
-    conn("client|setname", 3, NOSCRIPT | LOADING | STALE, client_setname),
-    conn("client|getname", 2, NOSCRIPT | LOADING | STALE, client_getname),
+    conn(
+        "client|setname",
+        3,
+        NOSCRIPT | LOADING | STALE,
+        client_setname,
+    ),
+    conn(
+        "client|getname",
+        2,
+        NOSCRIPT | LOADING | STALE,
+        client_getname,
+    ),
     conn("client|id", 2, NOSCRIPT | LOADING | STALE, client_id),
     conn("client|info", 2, NOSCRIPT | LOADING | STALE, client_info),
-    conn("client|list", -2, ADMIN | NOSCRIPT | LOADING | STALE, client_list),
-    conn("client|setinfo", 4, NOSCRIPT | LOADING | STALE, client_setinfo),
+    conn(
+        "client|list",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        client_list,
+    ),
+    conn(
+        "client|setinfo",
+        4,
+        NOSCRIPT | LOADING | STALE,
+        client_setinfo,
+    ),
     conn("client|help", 2, LOADING | STALE, client_help),
 ];
 
 static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
-    srv("config|get", -3, ADMIN | NOSCRIPT | LOADING | STALE, config_get),
-    srv("config|set", -4, ADMIN | NOSCRIPT | LOADING | STALE, config_set),
-    srv("config|resetstat", 2, ADMIN | NOSCRIPT | LOADING | STALE, config_resetstat),
+    srv(
+        "config|get",
+        -3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        config_get,
+    ),
+    srv(
+        "config|set",
+        -4,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        config_set,
+    ),
+    srv(
+        "config|resetstat",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        config_resetstat,
+    ),
     srv("config|help", 2, LOADING | STALE, config_help),
 ];
 
@@ -59,8 +123,20 @@ static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
 ];
 
 static DEBUG_SUBCOMMANDS: &[CommandSpec] = &[
-    srv("debug|sleep", 3, ADMIN | NOSCRIPT | LOADING | STALE, debug_sleep),
-    CommandSpec::new("debug|object", 3, ADMIN | NOSCRIPT | LOADING | STALE | READONLY, (2, 2, 1), "server", debug_object),
+    srv(
+        "debug|sleep",
+        3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        debug_sleep,
+    ),
+    CommandSpec::new(
+        "debug|object",
+        3,
+        ADMIN | NOSCRIPT | LOADING | STALE | READONLY,
+        (2, 2, 1),
+        "server",
+        debug_object,
+    ),
     srv("debug|help", 2, LOADING | STALE, debug_help),
 ];
 
@@ -81,7 +157,10 @@ fn echo(_ctx: &mut Ctx, a: &[&[u8]]) -> R {
 /// `TIME`
 fn time(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
     let us = ctx.eng.clock.now_us();
-    Ok(Reply::Array(vec![Reply::bulk((us / 1_000_000).to_string()), Reply::bulk((us % 1_000_000).to_string())]))
+    Ok(Reply::Array(vec![
+        Reply::bulk((us / 1_000_000).to_string()),
+        Reply::bulk((us % 1_000_000).to_string()),
+    ]))
 }
 
 /// Redis's rule for client names and library names.
@@ -93,7 +172,9 @@ fn valid_name(n: &[u8]) -> bool {
 fn hello(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let mut proto = ctx.cl.resp;
     if a.len() >= 2 {
-        let v = parse_i64(a[1]).ok_or_else(|| Reply::error("ERR Protocol version is not an integer or out of range"))?;
+        let v = parse_i64(a[1]).ok_or_else(|| {
+            Reply::error("ERR Protocol version is not an integer or out of range")
+        })?;
         if !(2..=3).contains(&v) {
             return Err(Reply::error("NOPROTO unsupported protocol version"));
         }
@@ -107,12 +188,16 @@ fn hello(ctx: &mut Ctx, a: &[&[u8]]) -> R {
             // Embedded engines have only the default user without a password:
             // Redis accepts any password for a `nopass` user.
             if !a[i + 1].eq_ignore_ascii_case(b"default") {
-                return Err(Reply::error("WRONGPASS invalid username-password pair or user is disabled."));
+                return Err(Reply::error(
+                    "WRONGPASS invalid username-password pair or user is disabled.",
+                ));
             }
             i += 3;
         } else if a[i].eq_ignore_ascii_case(b"setname") && more >= 1 {
             if !valid_name(a[i + 1]) {
-                return Err(Reply::error("ERR Client names cannot contain spaces, newlines or special characters."));
+                return Err(Reply::error(
+                    "ERR Client names cannot contain spaces, newlines or special characters.",
+                ));
             }
             setname = Some(a[i + 1].to_vec());
             i += 2;
@@ -145,7 +230,9 @@ fn hello(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 /// `CLIENT SETNAME connection-name`
 fn client_setname(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     if !valid_name(a[2]) {
-        return Err(Reply::error("ERR Client names cannot contain spaces, newlines or special characters."));
+        return Err(Reply::error(
+            "ERR Client names cannot contain spaces, newlines or special characters.",
+        ));
     }
     let n = a[2].to_vec();
     ctx.cl.sync_meta(|m| m.name = n);
@@ -154,8 +241,17 @@ fn client_setname(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 
 /// `CLIENT GETNAME`
 fn client_getname(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
-    let name = ctx.cl.info.as_ref().map(|i| i.meta.lock().name.clone()).unwrap_or_default();
-    Ok(if name.is_empty() { Reply::Nil } else { Reply::Bulk(name) })
+    let name = ctx
+        .cl
+        .info
+        .as_ref()
+        .map(|i| i.meta.lock().name.clone())
+        .unwrap_or_default();
+    Ok(if name.is_empty() {
+        Reply::Nil
+    } else {
+        Reply::Bulk(name)
+    })
 }
 
 /// `CLIENT ID`
@@ -167,8 +263,18 @@ fn client_line(ctx: &Ctx, info: &crate::client::ClientInfo, me: bool) -> String 
     let m = info.meta.lock().clone();
     let now = ctx.eng.clock.now_ms();
     let age = now.saturating_sub(info.created_ms) / 1000;
-    let idle = if me { 0 } else { now.saturating_sub(m.last_ms.max(info.created_ms)) / 1000 };
-    let cmd = if me { "client|info".to_string() } else if m.last_cmd.is_empty() { "NULL".into() } else { m.last_cmd.clone() };
+    let idle = if me {
+        0
+    } else {
+        now.saturating_sub(m.last_ms.max(info.created_ms)) / 1000
+    };
+    let cmd = if me {
+        "client|info".to_string()
+    } else if m.last_cmd.is_empty() {
+        "NULL".into()
+    } else {
+        m.last_cmd.clone()
+    };
     format!(
         "id={} addr=embedded laddr=embedded fd=-1 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}\n",
         info.id,
@@ -199,8 +305,14 @@ fn client_list(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     while i < a.len() {
         if a[i].eq_ignore_ascii_case(b"type") && i + 1 < a.len() {
             let t = a[i + 1].to_ascii_lowercase();
-            if !matches!(t.as_slice(), b"normal" | b"master" | b"replica" | b"slave" | b"pubsub") {
-                return Err(Reply::Error(format!("ERR Unknown client type '{}'", String::from_utf8_lossy(a[i + 1]))));
+            if !matches!(
+                t.as_slice(),
+                b"normal" | b"master" | b"replica" | b"slave" | b"pubsub"
+            ) {
+                return Err(Reply::Error(format!(
+                    "ERR Unknown client type '{}'",
+                    String::from_utf8_lossy(a[i + 1])
+                )));
             }
             if t != b"normal" {
                 ids = Some(Vec::new());
@@ -244,10 +356,19 @@ fn client_setinfo(ctx: &mut Ctx, a: &[&[u8]]) -> R {
                 )));
             }
             let is_name = which == b"lib-name";
-            ctx.cl.sync_meta(|m| if is_name { m.lib_name = v } else { m.lib_ver = v });
+            ctx.cl.sync_meta(|m| {
+                if is_name {
+                    m.lib_name = v
+                } else {
+                    m.lib_ver = v
+                }
+            });
             Ok(Reply::ok())
         }
-        _ => Err(Reply::Error(format!("ERR Unrecognized option '{}'", String::from_utf8_lossy(a[2])))),
+        _ => Err(Reply::Error(format!(
+            "ERR Unrecognized option '{}'",
+            String::from_utf8_lossy(a[2])
+        ))),
     }
 }
 
@@ -292,20 +413,29 @@ fn config_get(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 
 /// `CONFIG SET parameter value [parameter value ...]`
 fn config_set(ctx: &mut Ctx, a: &[&[u8]]) -> R {
-    if a.len() % 2 != 0 {
+    if !a.len().is_multiple_of(2) {
         return Err(err::arity("config|set"));
     }
     let mut specs = Vec::new();
     for kv in a[2..].chunks(2) {
         let name = String::from_utf8_lossy(kv[0]).into_owned();
         let Some(spec) = config::find(&name) else {
-            return Err(Reply::Error(format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'")));
+            return Err(Reply::Error(format!(
+                "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+            )));
         };
-        let fail = |why: &str| Reply::Error(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"));
+        let fail = |why: &str| {
+            Reply::Error(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
+            ))
+        };
         if !spec.mutable {
             return Err(fail("can't set immutable config"));
         }
-        if specs.iter().any(|(s, _): &(&config::ParamSpec, String)| std::ptr::eq(*s, spec)) {
+        if specs
+            .iter()
+            .any(|(s, _): &(&config::ParamSpec, String)| std::ptr::eq(*s, spec))
+        {
             return Err(fail("duplicate parameter"));
         }
         let value = String::from_utf8_lossy(kv[1]).into_owned();
@@ -313,7 +443,10 @@ fn config_set(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         specs.push((spec, value));
     }
     for (spec, value) in specs {
-        ctx.eng.params.set(spec, &value).map_err(|e| Reply::Error(format!("ERR CONFIG SET failed - {e}")))?;
+        ctx.eng
+            .params
+            .set(spec, &value)
+            .map_err(|e| Reply::Error(format!("ERR CONFIG SET failed - {e}")))?;
     }
     Ok(Reply::ok())
 }
@@ -345,10 +478,17 @@ fn config_help(_ctx: &mut Ctx, _a: &[&[u8]]) -> R {
 /// `COMMAND` (and its subcommands, dispatched here because COMMAND alone is valid)
 fn command(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     if a.len() == 1 {
-        return Ok(Reply::Array(super::all_commands().map(|c| command_entry(c, ctx.cl.resp)).collect()));
+        return Ok(Reply::Array(
+            super::all_commands()
+                .map(|c| command_entry(c, ctx.cl.resp))
+                .collect(),
+        ));
     }
     let prefix = "command|".len();
-    match COMMAND_SUBCOMMANDS.iter().find(|s| s.name[prefix..].as_bytes().eq_ignore_ascii_case(a[1])) {
+    match COMMAND_SUBCOMMANDS
+        .iter()
+        .find(|s| s.name.as_bytes()[prefix..].eq_ignore_ascii_case(a[1]))
+    {
         Some(sub) => {
             let argc = a.len() as i32;
             if (sub.arity > 0 && argc != sub.arity) || argc < -sub.arity {
@@ -364,7 +504,11 @@ fn command(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 }
 
 fn flag_names(c: &CommandSpec) -> Vec<Reply> {
-    crate::commands::flag::NAMES.iter().filter(|(bit, _)| c.flags & bit != 0).map(|(_, n)| Reply::simple(n)).collect()
+    crate::commands::flag::NAMES
+        .iter()
+        .filter(|(bit, _)| c.flags & bit != 0)
+        .map(|(_, n)| Reply::simple(n))
+        .collect()
 }
 
 fn acl_categories(c: &CommandSpec) -> Vec<Reply> {
@@ -376,7 +520,11 @@ fn acl_categories(c: &CommandSpec) -> Vec<Reply> {
         cats.push("@read");
     }
     match c.group {
-        "string" | "bitmap" => cats.push(if c.group == "string" { "@string" } else { "@bitmap" }),
+        "string" | "bitmap" => cats.push(if c.group == "string" {
+            "@string"
+        } else {
+            "@bitmap"
+        }),
         "generic" => cats.push("@keyspace"),
         "list" => cats.push("@list"),
         "hash" => cats.push("@hash"),
@@ -414,7 +562,12 @@ fn command_entry(c: &CommandSpec, resp: u8) -> Reply {
         Reply::Set(acl_categories(c)),
         Reply::Set(vec![]),
         Reply::Array(vec![]),
-        Reply::Array(c.subcommands.iter().map(|s| command_entry(s, resp)).collect()),
+        Reply::Array(
+            c.subcommands
+                .iter()
+                .map(|s| command_entry(s, resp))
+                .collect(),
+        ),
     ])
 }
 
@@ -422,7 +575,11 @@ fn find_by_full_name(name: &[u8]) -> Option<&'static CommandSpec> {
     let lname = name.to_ascii_lowercase();
     if let Some(pos) = lname.iter().position(|&b| b == b'|') {
         let parent = super::find_command(&lname[..pos])?;
-        let subs: &[CommandSpec] = if parent.name == "command" { COMMAND_SUBCOMMANDS } else { parent.subcommands };
+        let subs: &[CommandSpec] = if parent.name == "command" {
+            COMMAND_SUBCOMMANDS
+        } else {
+            parent.subcommands
+        };
         subs.iter().find(|s| s.name.as_bytes() == lname.as_slice())
     } else {
         super::find_command(&lname)
@@ -437,9 +594,18 @@ fn command_count(_ctx: &mut Ctx, _a: &[&[u8]]) -> R {
 /// `COMMAND INFO [command-name [command-name ...]]`
 fn command_info(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     if a.len() == 2 {
-        return Ok(Reply::Array(super::all_commands().map(|c| command_entry(c, ctx.cl.resp)).collect()));
+        return Ok(Reply::Array(
+            super::all_commands()
+                .map(|c| command_entry(c, ctx.cl.resp))
+                .collect(),
+        ));
     }
-    Ok(Reply::Array(a[2..].iter().map(|n| find_by_full_name(n).map_or(Reply::Nil, |c| command_entry(c, ctx.cl.resp))).collect()))
+    Ok(Reply::Array(
+        a[2..]
+            .iter()
+            .map(|n| find_by_full_name(n).map_or(Reply::Nil, |c| command_entry(c, ctx.cl.resp)))
+            .collect(),
+    ))
 }
 
 /// `COMMAND LIST [FILTERBY <MODULE module-name | ACLCAT category | PATTERN pattern>]`
@@ -458,12 +624,16 @@ fn command_list(_ctx: &mut Ctx, a: &[&[u8]]) -> R {
             let what = a[3].to_ascii_lowercase();
             let arg = a[4];
             match what.as_slice() {
-                b"pattern" => names.retain(|n| crate::util::glob::glob_match_nocase(arg, n.as_bytes())),
+                b"pattern" => {
+                    names.retain(|n| crate::util::glob::glob_match_nocase(arg, n.as_bytes()))
+                }
                 b"module" => names.clear(),
                 b"aclcat" => {
                     let cat = format!("@{}", String::from_utf8_lossy(arg).to_ascii_lowercase());
                     names.retain(|n| {
-                        find_by_full_name(n.as_bytes()).is_some_and(|c| acl_categories(c).contains(&Reply::Simple(cat.clone())))
+                        find_by_full_name(n.as_bytes()).is_some_and(|c| {
+                            acl_categories(c).contains(&Reply::Simple(cat.clone()))
+                        })
                     })
                 }
                 _ => return Err(err::syntax()),
@@ -476,13 +646,24 @@ fn command_list(_ctx: &mut Ctx, a: &[&[u8]]) -> R {
 
 fn command_doc(c: &CommandSpec) -> Reply {
     let mut fields = vec![
-        (Reply::bulk("summary"), Reply::bulk(format!("The {} command.", c.name.to_ascii_uppercase().replace('|', " ")))),
+        (
+            Reply::bulk("summary"),
+            Reply::bulk(format!(
+                "The {} command.",
+                c.name.to_ascii_uppercase().replace('|', " ")
+            )),
+        ),
         (Reply::bulk("group"), Reply::bulk(c.group)),
     ];
     if !c.subcommands.is_empty() {
         fields.push((
             Reply::bulk("subcommands"),
-            Reply::Map(c.subcommands.iter().map(|s| (Reply::bulk(s.name), command_doc(s))).collect()),
+            Reply::Map(
+                c.subcommands
+                    .iter()
+                    .map(|s| (Reply::bulk(s.name), command_doc(s)))
+                    .collect(),
+            ),
         ));
     }
     Reply::Map(fields)
@@ -491,9 +672,15 @@ fn command_doc(c: &CommandSpec) -> Reply {
 /// `COMMAND DOCS [command-name [command-name ...]]`
 fn command_docs(_ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let docs = if a.len() == 2 {
-        super::all_commands().map(|c| (Reply::bulk(c.name), command_doc(c))).collect()
+        super::all_commands()
+            .map(|c| (Reply::bulk(c.name), command_doc(c)))
+            .collect()
     } else {
-        a[2..].iter().filter_map(|n| find_by_full_name(n)).map(|c| (Reply::bulk(c.name), command_doc(c))).collect()
+        a[2..]
+            .iter()
+            .filter_map(|n| find_by_full_name(n))
+            .map(|c| (Reply::bulk(c.name), command_doc(c)))
+            .collect()
     };
     Ok(Reply::Map(docs))
 }
@@ -503,14 +690,22 @@ fn command_getkeys(_ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let argv = &a[2..];
     let spec = match super::resolve(argv) {
         Ok(s) => s,
-        Err(_) if super::find_command(argv[0]).is_none() => return Err(Reply::error("ERR Invalid command specified")),
-        Err(_) => return Err(Reply::error("ERR Invalid number of arguments specified for command")),
+        Err(_) if super::find_command(argv[0]).is_none() => {
+            return Err(Reply::error("ERR Invalid command specified"));
+        }
+        Err(_) => {
+            return Err(Reply::error(
+                "ERR Invalid number of arguments specified for command",
+            ));
+        }
     };
     let pos = spec.key_positions(argv);
     if pos.is_empty() {
         return Err(Reply::error("ERR The command has no key arguments"));
     }
-    Ok(Reply::Array(pos.into_iter().map(|i| Reply::bulk(argv[i])).collect()))
+    Ok(Reply::Array(
+        pos.into_iter().map(|i| Reply::bulk(argv[i])).collect(),
+    ))
 }
 
 /// `COMMAND HELP`
@@ -541,9 +736,25 @@ fn command_help(_ctx: &mut Ctx, _a: &[&[u8]]) -> R {
 /// `INFO [section [section ...]]`
 fn info(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     ctx.cl.flush_stats(ctx.eng);
-    let all = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "keyspace"];
-    let mut want: Vec<String> = a[1..].iter().map(|s| String::from_utf8_lossy(s).to_ascii_lowercase()).collect();
-    if want.is_empty() || want.iter().any(|s| s == "all" || s == "everything" || s == "default") {
+    let all = [
+        "server",
+        "clients",
+        "memory",
+        "persistence",
+        "stats",
+        "replication",
+        "cpu",
+        "keyspace",
+    ];
+    let mut want: Vec<String> = a[1..]
+        .iter()
+        .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
+        .collect();
+    if want.is_empty()
+        || want
+            .iter()
+            .any(|s| s == "all" || s == "everything" || s == "default")
+    {
         want = all.iter().map(|s| s.to_string()).collect();
     }
     let mut out = String::new();
@@ -553,7 +764,11 @@ fn info(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         }
         info_section(ctx, sec, &mut out);
     }
-    Ok(if ctx.cl.resp == 3 { Reply::Verbatim("txt", out.into_bytes()) } else { Reply::Bulk(out.into_bytes()) })
+    Ok(if ctx.cl.resp == 3 {
+        Reply::Verbatim("txt", out.into_bytes())
+    } else {
+        Reply::Bulk(out.into_bytes())
+    })
 }
 
 fn info_section(ctx: &Ctx, sec: &str, out: &mut String) {
@@ -605,7 +820,10 @@ fn info_section(ctx: &Ctx, sec: &str, out: &mut String) {
             out.push_str("# Persistence\r\n");
             kv!("loading", 0);
             kv!("async_loading", 0);
-            kv!("rdb_changes_since_last_save", eng.dirty.load(Ordering::Relaxed));
+            kv!(
+                "rdb_changes_since_last_save",
+                eng.dirty.load(Ordering::Relaxed)
+            );
             kv!("rdb_bgsave_in_progress", 0);
             kv!("aof_enabled", 0);
             kv!("aof_rewrite_in_progress", 0);
@@ -613,17 +831,30 @@ fn info_section(ctx: &Ctx, sec: &str, out: &mut String) {
         "stats" => {
             out.push_str("# Stats\r\n");
             let s = &eng.stats;
-            kv!("total_connections_received", s.total_connections.load(Ordering::Relaxed));
-            kv!("total_commands_processed", s.total_commands.load(Ordering::Relaxed));
+            kv!(
+                "total_connections_received",
+                s.total_connections.load(Ordering::Relaxed)
+            );
+            kv!(
+                "total_commands_processed",
+                s.total_commands.load(Ordering::Relaxed)
+            );
             kv!("expired_keys", s.expired_keys.load(Ordering::Relaxed));
             kv!("evicted_keys", 0);
             kv!("keyspace_hits", s.keyspace_hits.load(Ordering::Relaxed));
             kv!("keyspace_misses", s.keyspace_misses.load(Ordering::Relaxed));
-            kv!("pubsub_channels", 0);
-            kv!("pubsub_patterns", 0);
-            kv!("total_error_replies", (s.failed_calls.load(Ordering::Relaxed) + s.rejected_calls.load(Ordering::Relaxed)));
+            let (ch, pat) = eng.pubsub.channel_count();
+            kv!("pubsub_channels", ch);
+            kv!("pubsub_patterns", pat);
+            kv!(
+                "total_error_replies",
+                (s.failed_calls.load(Ordering::Relaxed) + s.rejected_calls.load(Ordering::Relaxed))
+            );
             kv!("total_failed_calls", s.failed_calls.load(Ordering::Relaxed));
-            kv!("total_rejected_calls", s.rejected_calls.load(Ordering::Relaxed));
+            kv!(
+                "total_rejected_calls",
+                s.rejected_calls.load(Ordering::Relaxed)
+            );
         }
         "replication" => {
             out.push_str("# Replication\r\n");
@@ -676,7 +907,9 @@ fn human_bytes(n: usize) -> String {
 
 /// `DEBUG SLEEP seconds`: sleeps the calling thread (no locks held).
 fn debug_sleep(_ctx: &mut Ctx, a: &[&[u8]]) -> R {
-    let secs = parse_f64(a[2]).filter(|s| *s >= 0.0 && s.is_finite()).ok_or_else(err::not_float)?;
+    let secs = parse_f64(a[2])
+        .filter(|s| *s >= 0.0 && s.is_finite())
+        .ok_or_else(err::not_float)?;
     if secs > 0.0 {
         std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(3600.0)));
     }
@@ -685,7 +918,9 @@ fn debug_sleep(_ctx: &mut Ctx, a: &[&[u8]]) -> R {
 
 /// `DEBUG OBJECT key`
 fn debug_object(ctx: &mut Ctx, a: &[&[u8]]) -> R {
-    let Some(v) = ctx.peek(a[2]) else { return Err(Reply::error(err::NO_KEY)) };
+    let Some(v) = ctx.peek(a[2]) else {
+        return Err(Reply::error(err::NO_KEY));
+    };
     let serlen = match v {
         crate::types::Value::Str(s) => s.len(),
         #[allow(unreachable_patterns)]
@@ -702,6 +937,11 @@ fn debug_object(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 fn debug_help(_ctx: &mut Ctx, _a: &[&[u8]]) -> R {
     Ok(help_reply(
         "DEBUG",
-        &["OBJECT <key>", "    Show low level info about the key and associated value.", "SLEEP <seconds>", "    Stop the server for <seconds>. Decimals allowed."],
+        &[
+            "OBJECT <key>",
+            "    Show low level info about the key and associated value.",
+            "SLEEP <seconds>",
+            "    Stop the server for <seconds>. Decimals allowed.",
+        ],
     ))
 }

@@ -12,7 +12,13 @@ pub const MAX_STRING: usize = 512 * 1024 * 1024;
 
 type R = Result<Reply, Reply>;
 
-const fn cmd(name: &'static str, arity: i32, flags: u32, keys: (i32, i32, i32), handler: super::Handler) -> CommandSpec {
+const fn cmd(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    keys: (i32, i32, i32),
+    handler: super::Handler,
+) -> CommandSpec {
     CommandSpec::new(name, arity, flags, keys, "string", handler)
 }
 
@@ -34,7 +40,13 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     cmd("decr", 2, WRITE | DENYOOM | FAST, (1, 1, 1), decr),
     cmd("incrby", 3, WRITE | DENYOOM | FAST, (1, 1, 1), incrby),
     cmd("decrby", 3, WRITE | DENYOOM | FAST, (1, 1, 1), decrby),
-    cmd("incrbyfloat", 3, WRITE | DENYOOM | FAST, (1, 1, 1), incrbyfloat),
+    cmd(
+        "incrbyfloat",
+        3,
+        WRITE | DENYOOM | FAST,
+        (1, 1, 1),
+        incrbyfloat,
+    ),
     cmd("getrange", 4, READONLY, (1, 1, 1), getrange),
     cmd("substr", 4, READONLY, (1, 1, 1), getrange),
     cmd("setrange", 4, WRITE | DENYOOM, (1, 1, 1), setrange),
@@ -73,18 +85,28 @@ pub(crate) fn expire_at_ms(ctx: &Ctx, opt: ExpireOpt, arg: &[u8], cmd: &str) -> 
         return Err(err::invalid_expire(cmd));
     }
     let ms = match opt {
-        ExpireOpt::Ex | ExpireOpt::ExAt => v.checked_mul(1000).ok_or_else(|| err::invalid_expire(cmd))?,
+        ExpireOpt::Ex | ExpireOpt::ExAt => v
+            .checked_mul(1000)
+            .ok_or_else(|| err::invalid_expire(cmd))?,
         _ => v,
     };
     let at = match opt {
-        ExpireOpt::Ex | ExpireOpt::Px => ms.checked_add(ctx.now as i64).ok_or_else(|| err::invalid_expire(cmd))?,
+        ExpireOpt::Ex | ExpireOpt::Px => ms
+            .checked_add(ctx.now as i64)
+            .ok_or_else(|| err::invalid_expire(cmd))?,
         _ => ms,
     };
     Ok(at as u64)
 }
 
 fn propagate_set_pxat(ctx: &mut Ctx, key: &[u8], val: &[u8], at: u64) {
-    ctx.propagate_as(vec![vec![b"SET".to_vec(), key.to_vec(), val.to_vec(), b"PXAT".to_vec(), at.to_string().into_bytes()]]);
+    ctx.propagate_as(vec![vec![
+        b"SET".to_vec(),
+        key.to_vec(),
+        val.to_vec(),
+        b"PXAT".to_vec(),
+        at.to_string().into_bytes(),
+    ]]);
 }
 
 /// `SET key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL]`
@@ -143,7 +165,12 @@ fn set(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     if (nx && found) || (xx && !found) {
         return Ok(old.unwrap_or(Reply::Nil));
     }
-    ctx.set_in(ctx.db, key, Value::Str(Str::from_bytes(val)), exp == ExpireOpt::KeepTtl);
+    ctx.set_in(
+        ctx.db,
+        key,
+        Value::Str(Str::from_bytes(val)),
+        exp == ExpireOpt::KeepTtl,
+    );
     ctx.dirty += 1;
     ctx.notify(notify::STRING, "set", key);
     if let Some(at) = at {
@@ -155,7 +182,11 @@ fn set(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     }
     if getf && !matches!(ctx.prop, super::ctx::Prop::Rewritten(_)) {
         // propagate without GET
-        let v: Vec<Vec<u8>> = a.iter().filter(|x| !x.eq_ignore_ascii_case(b"get")).map(|x| x.to_vec()).collect();
+        let v: Vec<Vec<u8>> = a
+            .iter()
+            .filter(|x| !x.eq_ignore_ascii_case(b"get"))
+            .map(|x| x.to_vec())
+            .collect();
         ctx.propagate_as(vec![v]);
     }
     Ok(old.unwrap_or_else(Reply::ok))
@@ -249,14 +280,15 @@ fn getex(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         }
         i += 1;
     }
-    let at = match opt {
-        ExpireOpt::None | ExpireOpt::Persist => None,
-        o => Some(expire_at_ms(ctx, o, arg, "getex")?),
-    };
     let key = a[1];
     let reply = match ctx.get_str_mut(key)? {
         Some(s) => str_reply(s),
         None => return Ok(Reply::Nil),
+    };
+    // Redis validates the time only once the key is known to exist.
+    let at = match opt {
+        ExpireOpt::None | ExpireOpt::Persist => None,
+        o => Some(expire_at_ms(ctx, o, arg, "getex")?),
     };
     if let Some(at) = at {
         if at <= ctx.now {
@@ -268,14 +300,16 @@ fn getex(ctx: &mut Ctx, a: &[&[u8]]) -> R {
             ctx.set_expire_in(ctx.db, key, at);
             ctx.dirty += 1;
             ctx.notify(notify::GENERIC, "expire", key);
-            ctx.propagate_as(vec![vec![b"PEXPIREAT".to_vec(), key.to_vec(), at.to_string().into_bytes()]]);
+            ctx.propagate_as(vec![vec![
+                b"PEXPIREAT".to_vec(),
+                key.to_vec(),
+                at.to_string().into_bytes(),
+            ]]);
         }
-    } else if opt == ExpireOpt::Persist {
-        if ctx.persist_in(ctx.db, key) {
-            ctx.dirty += 1;
-            ctx.notify(notify::GENERIC, "persist", key);
-            ctx.propagate_as(vec![vec![b"PERSIST".to_vec(), key.to_vec()]]);
-        }
+    } else if opt == ExpireOpt::Persist && ctx.persist_in(ctx.db, key) {
+        ctx.dirty += 1;
+        ctx.notify(notify::GENERIC, "persist", key);
+        ctx.propagate_as(vec![vec![b"PERSIST".to_vec(), key.to_vec()]]);
     }
     Ok(reply)
 }
@@ -293,7 +327,7 @@ fn mget(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 }
 
 fn mset_generic(ctx: &mut Ctx, a: &[&[u8]], nx: bool) -> R {
-    if a.len() % 2 == 0 {
+    if a.len().is_multiple_of(2) {
         return Err(err::arity(if nx { "msetnx" } else { "mset" }));
     }
     if nx && a[1..].chunks(2).any(|kv| ctx.lookup_mut(kv[0]).is_some()) {
@@ -355,7 +389,10 @@ fn incr_generic(ctx: &mut Ctx, key: &[u8], by: i64) -> R {
         None => None,
         Some(s) => Some(s.as_i64().ok_or_else(err::not_int)?),
     };
-    let new = cur.unwrap_or(0).checked_add(by).ok_or_else(|| Reply::error(err::OVERFLOW))?;
+    let new = cur
+        .unwrap_or(0)
+        .checked_add(by)
+        .ok_or_else(|| Reply::error(err::OVERFLOW))?;
     match ctx.get_str_mut(key)? {
         Some(s) => {
             *s = Str::Int(new);
@@ -399,12 +436,19 @@ fn incrbyfloat(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let cur = ctx.get_str_mut(key)?.map(|s| s.to_vec());
     let new = number::incr_by_float(cur.as_deref(), a[2]).map_err(|e| match e {
         number::FloatIncrError::NotFloat => err::not_float(),
-        number::FloatIncrError::NanOrInf => Reply::error("ERR increment would produce NaN or Infinity"),
+        number::FloatIncrError::NanOrInf => {
+            Reply::error("ERR increment would produce NaN or Infinity")
+        }
     })?;
     ctx.set_in(ctx.db, key, Value::Str(Str::plain(&new)), true);
     ctx.dirty += 1;
     ctx.notify(notify::STRING, "incrbyfloat", key);
-    ctx.propagate_as(vec![vec![b"SET".to_vec(), key.to_vec(), new.clone(), b"KEEPTTL".to_vec()]]);
+    ctx.propagate_as(vec![vec![
+        b"SET".to_vec(),
+        key.to_vec(),
+        new.clone(),
+        b"KEEPTTL".to_vec(),
+    ]]);
     Ok(Reply::Bulk(new))
 }
 
@@ -430,11 +474,15 @@ pub(crate) fn clamp_range(start: i64, end: i64, len: i64) -> Option<(usize, usiz
 fn getrange(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let start = parse_i64(a[2]).ok_or_else(err::not_int)?;
     let end = parse_i64(a[3]).ok_or_else(err::not_int)?;
-    let Some(s) = ctx.get_str(a[1])? else { return Ok(Reply::bulk("")) };
-    Ok(s.with_bytes(|b| match clamp_range(start, end, b.len() as i64) {
-        Some((s, e)) => Reply::bulk(&b[s..=e]),
-        None => Reply::bulk(""),
-    }))
+    let Some(s) = ctx.get_str(a[1])? else {
+        return Ok(Reply::bulk(""));
+    };
+    Ok(
+        s.with_bytes(|b| match clamp_range(start, end, b.len() as i64) {
+            Some((s, e)) => Reply::bulk(&b[s..=e]),
+            None => Reply::bulk(""),
+        }),
+    )
 }
 
 /// `SETRANGE key offset value`
@@ -456,7 +504,10 @@ fn setrange(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     if off + val.len() > MAX_STRING {
         return Err(Reply::error(err::STRING_TOO_LONG));
     }
-    let mut v = ctx.get_str_mut(key)?.map(|s| s.to_vec()).unwrap_or_default();
+    let mut v = ctx
+        .get_str_mut(key)?
+        .map(|s| s.to_vec())
+        .unwrap_or_default();
     if v.len() < off + val.len() {
         v.resize(off + val.len(), 0);
     }
@@ -494,18 +545,24 @@ fn lcs(ctx: &mut Ctx, a: &[&[u8]]) -> R {
             None => Ok(Vec::new()),
             Some(Value::Str(s)) => Ok(s.to_vec()),
             #[allow(unreachable_patterns)]
-            Some(_) => Err(Reply::error("ERR The specified keys must contain string values")),
+            Some(_) => Err(Reply::error(
+                "ERR The specified keys must contain string values",
+            )),
         }
     };
     let sa = fetch(ctx, a[1])?;
     let sb = fetch(ctx, a[2])?;
     if getidx && getlen {
-        return Err(Reply::error("ERR If you want both the length and indexes, please just use IDX."));
+        return Err(Reply::error(
+            "ERR If you want both the length and indexes, please just use IDX.",
+        ));
     }
     let (alen, blen) = (sa.len(), sb.len());
     let cells = (alen as u64 + 1) * (blen as u64 + 1);
     if cells > (u32::MAX as u64) || cells * 4 > MAX_STRING as u64 * 4 {
-        return Err(Reply::error("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"));
+        return Err(Reply::error(
+            "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
+        ));
     }
     // dp[i][j] = LCS length of sa[..i], sb[..j]
     let w = blen + 1;

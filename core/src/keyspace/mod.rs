@@ -42,10 +42,29 @@ fn slot_of(h: u64) -> usize {
     ((h >> 40) as usize) & (SLOTS_PER_SHARD - 1)
 }
 
+/// One slot: entries stored densely, found through a table of indexes.
+/// Dense storage keeps the per-key cost near the entry's 48 bytes; the
+/// index table costs 5 bytes a bucket, so its power-of-two growth is cheap.
+#[derive(Default, Clone)]
+struct Slot {
+    index: HashTable<u32>,
+    entries: Vec<Entry>,
+}
+
+impl Slot {
+    #[inline]
+    fn find(&self, h: u64, key: &[u8]) -> Option<usize> {
+        let entries = &self.entries;
+        self.index
+            .find(h, |&i| *entries[i as usize].key == *key)
+            .map(|&i| i as usize)
+    }
+}
+
 /// One database's keys within one shard.
 #[derive(Default, Clone)]
 pub struct DbPart {
-    slots: Vec<HashTable<Entry>>,
+    slots: Vec<Slot>,
     expires: HashMap<Key, u64>,
     deadlines: BTreeSet<(u64, Key)>,
     len: usize,
@@ -55,6 +74,7 @@ impl DbPart {
     pub fn len(&self) -> usize {
         self.len
     }
+    #[allow(dead_code)]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -64,43 +84,60 @@ impl DbPart {
 
     #[inline]
     pub fn get(&self, h: u64, key: &[u8]) -> Option<&Entry> {
-        self.slots.get(slot_of(h))?.find(h, |e| *e.key == *key)
+        let slot = self.slots.get(slot_of(h))?;
+        slot.find(h, key).map(|i| &slot.entries[i])
     }
 
     #[inline]
     pub fn get_mut(&mut self, h: u64, key: &[u8]) -> Option<&mut Entry> {
-        self.slots.get_mut(slot_of(h))?.find_mut(h, |e| *e.key == *key)
+        let slot = self.slots.get_mut(slot_of(h))?;
+        let i = slot.find(h, key)?;
+        Some(&mut slot.entries[i])
     }
 
     /// Inserts or overwrites the value; the deadline, if any, is kept (callers
     /// clear it where Redis does).
     pub fn insert(&mut self, h: u64, key: &[u8], val: Value, hasher: &KeyHasher) -> Option<Value> {
         if self.slots.is_empty() {
-            self.slots.resize_with(SLOTS_PER_SHARD, HashTable::new);
+            self.slots.resize_with(SLOTS_PER_SHARD, Slot::default);
         }
-        let table = &mut self.slots[slot_of(h)];
-        match table.find_mut(h, |e| *e.key == *key) {
-            Some(e) => Some(std::mem::replace(&mut e.val, val)),
-            None => {
-                table.insert_unique(h, Entry { key: Key::new(key), val }, |e| hasher.hash(&e.key));
-                self.len += 1;
-                None
-            }
+        let slot = &mut self.slots[slot_of(h)];
+        if let Some(i) = slot.find(h, key) {
+            return Some(std::mem::replace(&mut slot.entries[i].val, val));
         }
+        let Slot { index, entries } = slot;
+        let i = entries.len() as u32;
+        entries.push(Entry {
+            key: Key::new(key),
+            val,
+        });
+        index.insert_unique(h, i, |&j| hasher.hash(&entries[j as usize].key));
+        self.len += 1;
+        None
     }
 
     /// Removes the key and its deadline.
-    pub fn remove(&mut self, h: u64, key: &[u8]) -> Option<Entry> {
-        let table = self.slots.get_mut(slot_of(h))?;
-        let entry = match table.find_entry(h, |e| *e.key == *key) {
-            Ok(occ) => occ.remove().0,
+    pub fn remove(&mut self, h: u64, key: &[u8], hasher: &KeyHasher) -> Option<Entry> {
+        let slot = self.slots.get_mut(slot_of(h))?;
+        let Slot { index, entries } = slot;
+        let i = match index.find_entry(h, |&j| *entries[j as usize].key == *key) {
+            Ok(occ) => occ.remove().0 as usize,
             Err(_) => return None,
         };
-        self.len -= 1;
-        if table.is_empty() {
-            // give back a large table's memory once it empties
-            table.shrink_to_fit(|_| 0);
+        let entry = entries.swap_remove(i);
+        if i < entries.len() {
+            // the last entry moved into `i`: repoint its index
+            let moved_from = entries.len() as u32;
+            let mh = hasher.hash(&entries[i].key);
+            if let Some(slot_ref) = index.find_mut(mh, |&j| j == moved_from) {
+                *slot_ref = i as u32;
+            }
         }
+        if entries.len() * 4 < entries.capacity() {
+            entries.shrink_to(entries.len() * 2);
+            index.shrink_to(entries.len(), |&j| hasher.hash(&entries[j as usize].key));
+        }
+        self.len -= 1;
         self.remove_expire(key);
         Some(entry)
     }
@@ -136,38 +173,46 @@ impl DbPart {
 
     /// The earliest deadline at or before `now`, if any.
     pub fn first_due(&self, now: u64) -> Option<(u64, &Key)> {
-        self.deadlines.first().filter(|(at, _)| *at <= now).map(|(at, k)| (*at, k))
+        self.deadlines
+            .first()
+            .filter(|(at, _)| *at <= now)
+            .map(|(at, k)| (*at, k))
     }
 
     /// Entries of slot `slot` (`0..SLOTS_PER_SHARD`).
     pub fn slot_entries(&self, slot: usize) -> impl Iterator<Item = &Entry> {
-        self.slots.get(slot).into_iter().flat_map(|t| t.iter())
+        self.slots
+            .get(slot)
+            .into_iter()
+            .flat_map(|t| t.entries.iter())
     }
 
     pub fn entries(&self) -> impl Iterator<Item = &Entry> {
-        self.slots.iter().flat_map(|t| t.iter())
+        self.slots.iter().flat_map(|t| t.entries.iter())
     }
 
     /// The `n`-th entry in slot order (`n < len`).
     pub fn nth(&self, mut n: usize) -> Option<&Entry> {
         for t in &self.slots {
-            if n < t.len() {
-                return t.iter().nth(n);
+            if n < t.entries.len() {
+                return t.entries.get(n);
             }
-            n -= t.len();
+            n -= t.entries.len();
         }
         None
     }
 
-    /// Approximate bytes used: table buckets plus what keys and values own.
+    /// Approximate bytes used: index buckets, entries, and what keys and
+    /// values own.
     pub fn memory(&self) -> usize {
-        let mut total = 0;
+        let mut total = self.slots.capacity() * std::mem::size_of::<Slot>();
         for t in &self.slots {
-            if t.capacity() > 0 {
-                let buckets = (t.capacity() * 8 / 7).next_power_of_two();
-                total += buckets * (std::mem::size_of::<Entry>() + 1) + 16;
+            if t.index.capacity() > 0 {
+                let buckets = (t.index.capacity() * 8 / 7).next_power_of_two();
+                total += buckets * (std::mem::size_of::<u32>() + 1) + 16;
             }
-            for e in t.iter() {
+            total += t.entries.capacity() * std::mem::size_of::<Entry>();
+            for e in &t.entries {
                 total += e.key.heap_size() + e.val.heap_size();
             }
         }
@@ -202,29 +247,26 @@ pub struct Keyspace {
 impl Keyspace {
     pub fn new(ndbs: usize) -> Keyspace {
         let shards = (0..NSHARDS)
-            .map(|_| RwLock::new(Shard { dbs: (0..ndbs).map(|_| DbPart::default()).collect() }))
+            .map(|_| {
+                RwLock::new(Shard {
+                    dbs: (0..ndbs).map(|_| DbPart::default()).collect(),
+                })
+            })
             .collect();
-        Keyspace { shards, hasher: KeyHasher(foldhash::fast::RandomState::default()), ndbs }
+        Keyspace {
+            shards,
+            hasher: KeyHasher(foldhash::fast::RandomState::default()),
+            ndbs,
+        }
     }
 
     #[inline]
     pub fn hash(&self, key: &[u8]) -> u64 {
         self.hasher.hash(key)
     }
-
-    /// Keys in database `db` (locks each shard briefly; exact when the
-    /// caller holds every shard).
-    pub fn dbsize(&self, db: usize) -> usize {
-        self.shards.iter().map(|s| s.read().dbs[db].len()).sum()
-    }
 }
 
 /// Shard index and slot index of a global SCAN slot.
 pub fn split_slot(global: usize) -> (usize, usize) {
     (global / SLOTS_PER_SHARD, global % SLOTS_PER_SHARD)
-}
-
-/// Global SCAN slot of a hash.
-pub fn global_slot(h: u64) -> usize {
-    shard_of(h) * SLOTS_PER_SHARD + slot_of(h)
 }

@@ -100,10 +100,10 @@ const EMBSTR_MAX: usize = 44;
 impl Str {
     /// The value SET stores: integers as integers when the text round-trips.
     pub fn from_bytes(b: &[u8]) -> Str {
-        if b.len() <= 20 {
-            if let Some(i) = crate::util::number::parse_i64(b) {
-                return Str::Int(i);
-            }
+        if b.len() <= 20
+            && let Some(i) = crate::util::number::parse_i64(b)
+        {
+            return Str::Int(i);
         }
         Str::plain(b)
     }
@@ -132,6 +132,7 @@ impl Str {
         }
     }
 
+    #[allow(dead_code)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -188,7 +189,11 @@ fn int_len(i: i64) -> usize {
 /// What an allocation of `n` bytes costs in a typical malloc (16-byte
 /// granules, 8 bytes of header, 32 bytes minimum).
 pub fn malloc_size(n: usize) -> usize {
-    if n == 0 { 0 } else { (n + 8).max(32).div_ceil(16) * 16 }
+    if n == 0 {
+        0
+    } else {
+        (n + 8).max(32).div_ceil(16) * 16
+    }
 }
 
 #[cfg(test)]

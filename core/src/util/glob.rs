@@ -29,12 +29,12 @@ fn glob_match_opts(p: &[u8], s: &[u8], nocase: bool) -> bool {
                 star = Some((pi, si));
                 continue;
             }
-            if si < s.len() {
-                if let Some(next) = match_one(p, pi, s[si], nocase) {
-                    pi = next;
-                    si += 1;
-                    continue;
-                }
+            if si < s.len()
+                && let Some(next) = match_one(p, pi, s[si], nocase)
+            {
+                pi = next;
+                si += 1;
+                continue;
             }
         } else if si == s.len() {
             return true;
@@ -54,7 +54,13 @@ fn glob_match_opts(p: &[u8], s: &[u8], nocase: bool) -> bool {
 /// Matches one pattern element at `pi` (not a star) against byte `c`;
 /// returns the index just past that element on a match.
 fn match_one(p: &[u8], mut pi: usize, c: u8, nocase: bool) -> Option<usize> {
-    let eq = |a: u8, b: u8| if nocase { a.eq_ignore_ascii_case(&b) } else { a == b };
+    let eq = |a: u8, b: u8| {
+        if nocase {
+            a.eq_ignore_ascii_case(&b)
+        } else {
+            a == b
+        }
+    };
     match p[pi] {
         b'?' => Some(pi + 1),
         b'[' => {
@@ -83,8 +89,11 @@ fn match_one(p: &[u8], mut pi: usize, c: u8, nocase: bool) -> Option<usize> {
                         std::mem::swap(&mut lo, &mut hi);
                     }
                     let cc = if nocase { c.to_ascii_lowercase() } else { c };
-                    let (l2, h2) =
-                        if nocase { (lo.to_ascii_lowercase(), hi.to_ascii_lowercase()) } else { (lo, hi) };
+                    let (l2, h2) = if nocase {
+                        (lo.to_ascii_lowercase(), hi.to_ascii_lowercase())
+                    } else {
+                        (lo, hi)
+                    };
                     if cc >= l2 && cc <= h2 {
                         matched = true;
                     }

@@ -27,7 +27,11 @@ pub fn parse_i64(s: &[u8]) -> Option<i64> {
     if s.len() == 1 && s[0] == b'0' {
         return Some(0);
     }
-    let (neg, digits) = if s[0] == b'-' { (true, &s[1..]) } else { (false, s) };
+    let (neg, digits) = if s[0] == b'-' {
+        (true, &s[1..])
+    } else {
+        (false, s)
+    };
     if digits.is_empty() || digits[0] < b'1' || digits[0] > b'9' {
         return None;
     }
@@ -107,10 +111,24 @@ pub fn incr_by_float(cur: Option<&[u8]>, incr: &[u8]) -> Result<Vec<u8>, FloatIn
     let mut out = vec![0u8; 5 * 1024];
     let r = with_cstr(incr, |ip| match cur {
         Some(c) => with_cstr(c, |cp| unsafe {
-            ekv_incrbyfloat(cp, c.len(), ip, incr.len(), out.as_mut_ptr() as *mut c_char, out.len())
+            ekv_incrbyfloat(
+                cp,
+                c.len(),
+                ip,
+                incr.len(),
+                out.as_mut_ptr() as *mut c_char,
+                out.len(),
+            )
         }),
         None => unsafe {
-            ekv_incrbyfloat(std::ptr::null(), 0, ip, incr.len(), out.as_mut_ptr() as *mut c_char, out.len())
+            ekv_incrbyfloat(
+                std::ptr::null(),
+                0,
+                ip,
+                incr.len(),
+                out.as_mut_ptr() as *mut c_char,
+                out.len(),
+            )
         },
     });
     match r {
@@ -138,7 +156,11 @@ pub fn fmt_g(d: f64, prec: usize) -> String {
         return if d > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if d == 0.0 {
-        return if d.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if d.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     let prec = prec.max(1);
     let sci = format!("{:.*e}", prec - 1, d);
@@ -163,12 +185,6 @@ fn trim_fraction(s: &str) -> &str {
     }
 }
 
-/// Integer to decimal bytes.
-pub fn i64_bytes(i: i64) -> Vec<u8> {
-    let mut buf = [0u8; 20];
-    crate::reply::fmt_i64(i, &mut buf).to_vec()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,7 +195,17 @@ mod tests {
         assert_eq!(parse_i64(b"-1"), Some(-1));
         assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
         assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
-        for bad in [&b"9223372036854775808"[..], b"-0", b"01", b"+1", b" 1", b"1 ", b"", b"-", b"1a"] {
+        for bad in [
+            &b"9223372036854775808"[..],
+            b"-0",
+            b"01",
+            b"+1",
+            b" 1",
+            b"1 ",
+            b"",
+            b"-",
+            b"1a",
+        ] {
             assert_eq!(parse_i64(bad), None, "{bad:?}");
         }
     }
@@ -214,7 +240,13 @@ mod tests {
         assert_eq!(incr_by_float(Some(b"10.50"), b"0.1").unwrap(), b"10.6");
         assert_eq!(incr_by_float(Some(b"5.0e3"), b"2.0e2").unwrap(), b"5200");
         assert_eq!(incr_by_float(None, b"-0").unwrap(), b"0");
-        assert_eq!(incr_by_float(Some(b"abc"), b"1"), Err(FloatIncrError::NotFloat));
-        assert_eq!(incr_by_float(Some(b"1"), b"inf"), Err(FloatIncrError::NanOrInf));
+        assert_eq!(
+            incr_by_float(Some(b"abc"), b"1"),
+            Err(FloatIncrError::NotFloat)
+        );
+        assert_eq!(
+            incr_by_float(Some(b"1"), b"inf"),
+            Err(FloatIncrError::NanOrInf)
+        );
     }
 }

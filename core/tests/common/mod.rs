@@ -22,17 +22,35 @@ impl RedisServer {
     pub fn start() -> Option<RedisServer> {
         let require = std::env::var("EMBERKV_REQUIRE_REDIS").is_ok_and(|v| v == "1");
         let bin = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
-        if Command::new(&bin).arg("--version").stdout(Stdio::null()).status().is_err() {
-            assert!(!require, "redis-server not found but EMBERKV_REQUIRE_REDIS=1");
+        if Command::new(&bin)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .status()
+            .is_err()
+        {
+            assert!(
+                !require,
+                "redis-server not found but EMBERKV_REQUIRE_REDIS=1"
+            );
             eprintln!("redis-server not installed: skipping the comparison with a real server");
             return None;
         }
-        let dir = std::env::temp_dir().join(format!("emberkv-redis-{}-{}", std::process::id(), unique()));
+        let dir =
+            std::env::temp_dir().join(format!("emberkv-redis-{}-{}", std::process::id(), unique()));
         std::fs::create_dir_all(&dir).unwrap();
         for _ in 0..20 {
             let port = free_port();
             let child = Command::new(&bin)
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
                 .args(["--daemonize", "no", "--enable-debug-command", "yes"])
                 .arg("--dir")
                 .arg(&dir)
@@ -40,13 +58,17 @@ impl RedisServer {
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("spawn redis-server");
-            let mut srv = RedisServer { child, port, dir: dir.clone() };
+            let mut srv = RedisServer {
+                child,
+                port,
+                dir: dir.clone(),
+            };
             let deadline = Instant::now() + Duration::from_secs(5);
             while Instant::now() < deadline {
-                if let Ok(mut c) = RespConn::connect(port) {
-                    if c.command(&[b"PING".to_vec()]) == b"+PONG\r\n" {
-                        return Some(srv);
-                    }
+                if let Ok(mut c) = RespConn::connect(port)
+                    && c.command(&[b"PING".to_vec()]) == b"+PONG\r\n"
+                {
+                    return Some(srv);
                 }
                 if let Ok(Some(_)) = srv.child.try_wait() {
                     break; // port taken: try another
@@ -79,7 +101,11 @@ fn unique() -> u64 {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A blocking RESP2 connection that returns each reply's raw bytes.
@@ -91,7 +117,9 @@ impl RespConn {
     pub fn connect(port: u16) -> std::io::Result<RespConn> {
         let s = TcpStream::connect(("127.0.0.1", port))?;
         s.set_read_timeout(Some(Duration::from_secs(30)))?;
-        Ok(RespConn { r: BufReader::new(s) })
+        Ok(RespConn {
+            r: BufReader::new(s),
+        })
     }
 
     pub fn command(&mut self, argv: &[Vec<u8>]) -> Vec<u8> {
@@ -111,7 +139,10 @@ impl RespConn {
         let mut line = Vec::new();
         self.r.read_until(b'\n', &mut line).unwrap();
         out.extend_from_slice(&line);
-        let n: i64 = std::str::from_utf8(&line[1..line.len() - 2]).unwrap_or("0").parse().unwrap_or(0);
+        let n: i64 = std::str::from_utf8(&line[1..line.len() - 2])
+            .unwrap_or("0")
+            .parse()
+            .unwrap_or(0);
         match line[0] {
             b'$' if n >= 0 => {
                 let mut buf = vec![0; n as usize + 2];
@@ -152,7 +183,13 @@ pub fn split_args(line: &str) -> Vec<Vec<u8>> {
                         b'r' => arg.push(b'\r'),
                         b't' => arg.push(b'\t'),
                         b'x' if i + 2 < b.len() => {
-                            arg.push(u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap(), 16).unwrap());
+                            arg.push(
+                                u8::from_str_radix(
+                                    std::str::from_utf8(&b[i + 1..i + 3]).unwrap(),
+                                    16,
+                                )
+                                .unwrap(),
+                            );
                             i += 2;
                         }
                         c => arg.push(c),
@@ -235,7 +272,10 @@ pub fn array_elements(resp: &[u8]) -> Option<Vec<Vec<u8>>> {
 
 fn header(b: &[u8], pos: usize) -> (i64, usize) {
     let end = pos + b[pos..].windows(2).position(|w| w == b"\r\n").unwrap();
-    let n = std::str::from_utf8(&b[pos + 1..end]).unwrap().parse().unwrap_or(0);
+    let n = std::str::from_utf8(&b[pos + 1..end])
+        .unwrap()
+        .parse()
+        .unwrap_or(0);
     (n, end + 2)
 }
 
@@ -267,4 +307,18 @@ pub fn same_reply(a: &[u8], b: &[u8], unordered: bool) -> bool {
         }
         _ => a == b,
     }
+}
+
+impl RespConn {
+    /// Reads one more reply (e.g. a pushed pub/sub message).
+    pub fn read(&mut self) -> Vec<u8> {
+        let mut reply = Vec::new();
+        self.read_reply(&mut reply);
+        reply
+    }
+}
+
+/// argv from string slices.
+pub fn argv(parts: &[&str]) -> Vec<Vec<u8>> {
+    parts.iter().map(|p| p.as_bytes().to_vec()).collect()
 }

@@ -1,0 +1,194 @@
+//! Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH.
+//!
+//! Queued commands run in EXEC with every shard write-locked, so the block is
+//! atomic with respect to every other thread. WATCH registers the client's
+//! flag with the engine; any modification of a watched key (by anyone, by
+//! expiry, FLUSHDB, SWAPDB) raises it and EXEC answers nil.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::flag::*;
+use super::{CommandSpec, Ctx};
+use crate::client::{ClientState, WatchState};
+use crate::db::Engine;
+use crate::reply::Reply;
+
+type R = Result<Reply, Reply>;
+
+const fn tx(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    keys: (i32, i32, i32),
+    handler: super::Handler,
+) -> CommandSpec {
+    CommandSpec::new(name, arity, flags, keys, "transactions", handler)
+}
+
+pub(crate) static COMMANDS: &[CommandSpec] = &[
+    tx(
+        "multi",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_KEYS | ALLOW_BUSY,
+        (0, 0, 0),
+        multi,
+    ),
+    tx(
+        "exec",
+        1,
+        NOSCRIPT | LOADING | STALE | NO_KEYS,
+        (0, 0, 0),
+        exec_placeholder,
+    ),
+    tx(
+        "discard",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_KEYS | ALLOW_BUSY,
+        (0, 0, 0),
+        discard,
+    ),
+    tx(
+        "watch",
+        -2,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+        (1, -1, 1),
+        watch,
+    ),
+    tx(
+        "unwatch",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_KEYS | ALLOW_BUSY,
+        (0, 0, 0),
+        unwatch,
+    ),
+];
+
+/// Commands run immediately even inside MULTI.
+pub(crate) fn runs_in_multi(name: &str) -> bool {
+    matches!(
+        name,
+        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+    )
+}
+
+/// A transaction being queued.
+#[derive(Default)]
+pub(crate) struct Multi {
+    pub queue: Vec<(&'static CommandSpec, Vec<Vec<u8>>)>,
+    /// A command was refused while queueing: EXEC must abort.
+    pub error: bool,
+}
+
+/// `MULTI`
+fn multi(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
+    if ctx.cl.multi.is_some() {
+        return Err(Reply::error("ERR MULTI calls can not be nested"));
+    }
+    ctx.cl.multi = Some(Multi::default());
+    Ok(Reply::ok())
+}
+
+/// `DISCARD`
+fn discard(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
+    if ctx.cl.multi.take().is_none() {
+        return Err(Reply::error("ERR DISCARD without MULTI"));
+    }
+    unwatch_all(ctx.eng, ctx.cl);
+    Ok(Reply::ok())
+}
+
+/// `WATCH key [key ...]`
+fn watch(ctx: &mut Ctx, a: &[&[u8]]) -> R {
+    if ctx.cl.multi.is_some() {
+        return Err(Reply::error("ERR WATCH inside MULTI is not allowed"));
+    }
+    let db = ctx.db;
+    let ws = ctx
+        .cl
+        .watch
+        .get_or_insert_with(|| Arc::new(WatchState::default()))
+        .clone();
+    let mut reg = ctx.eng.watches.lock();
+    for k in &a[1..] {
+        let key = (db, k.to_vec());
+        let mut keys = ws.keys.lock();
+        if keys.iter().any(|(d, kk, _)| *d == db && kk == k) {
+            continue;
+        }
+        // Redis remembers whether the key was already expired when watched.
+        let expired = ctx.expire_of(db, k).is_some_and(|at| at <= ctx.now);
+        keys.push((db, k.to_vec(), expired));
+        reg.entry(key).or_default().push(Arc::downgrade(&ws));
+        ctx.eng.watching.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(Reply::ok())
+}
+
+/// `UNWATCH`
+fn unwatch(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
+    unwatch_all(ctx.eng, ctx.cl);
+    Ok(Reply::ok())
+}
+
+/// Forgets every watched key of a client.
+pub(crate) fn unwatch_all(eng: &Engine, cl: &mut ClientState) {
+    let Some(ws) = cl.watch.take() else { return };
+    let keys = std::mem::take(&mut *ws.keys.lock());
+    if keys.is_empty() {
+        return;
+    }
+    let mut reg = eng.watches.lock();
+    for (db, k, _) in keys {
+        let key = (db, k);
+        if let Some(list) = reg.get_mut(&key) {
+            list.retain(|w| w.upgrade().is_some_and(|w| !Arc::ptr_eq(&w, &ws)));
+            if list.is_empty() {
+                reg.remove(&key);
+            }
+        }
+        eng.watching.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+fn exec_placeholder(_ctx: &mut Ctx, _a: &[&[u8]]) -> R {
+    Err(Reply::error("ERR EXEC without MULTI"))
+}
+
+/// `EXEC`: runs the queue atomically.
+pub(crate) fn exec(eng: &Engine, cl: &mut ClientState) -> Reply {
+    let Some(m) = cl.multi.take() else {
+        return Reply::error("ERR EXEC without MULTI");
+    };
+    if m.error {
+        unwatch_all(eng, cl);
+        return Reply::error("EXECABORT Transaction discarded because of previous errors.");
+    }
+    let mut ctx = Ctx::new(eng, cl);
+    ctx.lock(Ctx::shard_mask_all(), true);
+    let aborted = match &ctx.cl.watch {
+        Some(ws) => {
+            ws.dirty.load(Ordering::Acquire)
+                || ws.keys.lock().iter().any(|(db, k, was_expired)| {
+                    !was_expired && ctx.expire_of(*db, k).is_some_and(|at| at <= ctx.now)
+                })
+        }
+        None => false,
+    };
+    if aborted {
+        drop(ctx);
+        unwatch_all(eng, cl);
+        return Reply::NilArray;
+    }
+    // Keys touched by the transaction itself must not matter any more.
+    let ws = ctx.cl.watch.take();
+    let mut replies = Vec::with_capacity(m.queue.len());
+    for (spec, argv) in &m.queue {
+        let args: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
+        replies.push(super::call(&mut ctx, spec, &args));
+    }
+    drop(ctx);
+    cl.watch = ws;
+    unwatch_all(eng, cl);
+    Reply::Array(replies)
+}
