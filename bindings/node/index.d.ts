@@ -37,6 +37,9 @@ export interface EmberOptions {
   [directive: string]: string | number | boolean | undefined
 }
 
+/** Node-style callback (promises flavour), as ioredis. */
+export type Callback<T> = (err: Error | null, result?: T) => void
+
 /** `[err, result]` per queued command (`[err]` when it failed), as ioredis. */
 export type ExecResult = Array<[error: null, result: unknown] | [error: ReplyError]>
 

@@ -51,7 +51,7 @@ class Ember extends sync.Ember {
 }
 Ember.Pipeline = Pipeline
 
-const commandNames = (names) => names.flatMap((n) => [n, n + 'Buffer'])
+const commandNames = (names) => names.filter((n) => n !== 'multi' && n !== 'monitor').flatMap((n) => [n, n + 'Buffer'])
 wrapAll(Ember, sync.Ember, [
   ...commandNames(table.names),
   'call', 'callBuffer', 'sendCommand', 'exec', 'quit', 'close', 'connect',

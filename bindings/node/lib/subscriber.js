@@ -66,6 +66,7 @@ class Subscriber extends EventEmitter {
     if (err) {
       const e = new Error(err)
       e.code = 'EOVERFLOW'
+      this.close()
       if (t.listenerCount('error') > 0) t.emit('error', e)
       else process.emitWarning(e)
       return

@@ -28,10 +28,6 @@ impl ArgBuf {
         self.ends.len()
     }
 
-    pub fn push(&mut self, b: &[u8]) {
-        self.bytes.extend_from_slice(b);
-        self.ends.push(self.bytes.len());
-    }
 
     pub fn get(&self, i: usize) -> &[u8] {
         let start = if i == 0 { 0 } else { self.ends[i - 1] };

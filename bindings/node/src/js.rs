@@ -99,11 +99,6 @@ pub unsafe fn get_f64(env: napi_env, v: napi_value) -> JsResult<f64> {
     Ok(n)
 }
 
-pub unsafe fn get_bool(env: napi_env, v: napi_value) -> bool {
-    let mut b = false;
-    unsafe { sys::napi_get_value_bool(env, v, &mut b) };
-    b
-}
 
 /// Appends the UTF-8 of the JS string `v` to `out` (lone surrogates become U+FFFD).
 pub unsafe fn append_string(env: napi_env, v: napi_value, out: &mut Vec<u8>) -> JsResult<()> {
@@ -203,11 +198,6 @@ pub unsafe fn buffer(env: napi_env, b: &[u8]) -> JsResult<napi_value> {
     Ok(v)
 }
 
-pub unsafe fn number(env: napi_env, n: f64) -> JsResult<napi_value> {
-    let mut v = ptr::null_mut();
-    unsafe { ok(sys::napi_create_double(env, n, &mut v))? };
-    Ok(v)
-}
 
 pub unsafe fn int64(env: napi_env, n: i64) -> JsResult<napi_value> {
     let mut v = ptr::null_mut();
@@ -221,11 +211,6 @@ pub unsafe fn uint32(env: napi_env, n: u32) -> JsResult<napi_value> {
     Ok(v)
 }
 
-pub unsafe fn boolean(env: napi_env, b: bool) -> JsResult<napi_value> {
-    let mut v = ptr::null_mut();
-    unsafe { ok(sys::napi_get_boolean(env, b, &mut v))? };
-    Ok(v)
-}
 
 pub unsafe fn array(env: napi_env, len: usize) -> JsResult<napi_value> {
     let mut v = ptr::null_mut();
@@ -242,12 +227,6 @@ pub unsafe fn set_named(env: napi_env, obj: napi_value, name: &str, v: napi_valu
     unsafe { ok(sys::napi_set_named_property(env, obj, c.as_ptr(), v)) }
 }
 
-pub unsafe fn get_named(env: napi_env, obj: napi_value, name: &str) -> JsResult<napi_value> {
-    let c = cstring(name);
-    let mut v = ptr::null_mut();
-    unsafe { ok(sys::napi_get_named_property(env, obj, c.as_ptr(), &mut v))? };
-    Ok(v)
-}
 
 pub unsafe fn coerce_to_string(env: napi_env, v: napi_value) -> JsResult<napi_value> {
     let mut s = ptr::null_mut();

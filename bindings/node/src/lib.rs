@@ -21,11 +21,11 @@ use crate::js::{CbArgs, JsResult, Thrown};
 use crate::state::{ARGS, Access};
 
 /// Turns a `JsResult` into what a napi callback returns (NULL = exception pending).
-fn ret(r: JsResult<napi_value>) -> napi_value {
+pub(crate) fn ret(r: JsResult<napi_value>) -> napi_value {
     r.unwrap_or(std::ptr::null_mut())
 }
 
-unsafe fn closed_or_invalid<T>(env: napi_env, a: &Access<T>) -> Thrown {
+pub(crate) unsafe fn closed_or_invalid<T>(env: napi_env, a: &Access<T>) -> Thrown {
     unsafe {
         match a {
             Access::Closed => js::throw_error(env, "ECLOSED", "Connection is closed."),
@@ -108,6 +108,7 @@ unsafe extern "C" fn release_cb(env: napi_env, info: napi_callback_info) -> napi
 }
 
 unsafe extern "C" fn close_all_cb(env: napi_env, _info: napi_callback_info) -> napi_value {
+    pubsub::close_all();
     state::close_all();
     unsafe { js::undefined(env) }
 }
@@ -236,6 +237,7 @@ pub fn init(exports: Object, env: Env) -> napi::Result<()> {
     pubsub::export(raw_env, raw_exports).map_err(|_| napi::Error::from_reason("emberkv: cannot export pubsub"))?;
     // worker_threads: close this thread's connections when its environment goes away
     unsafe extern "C" fn cleanup(_arg: *mut std::ffi::c_void) {
+        pubsub::close_all();
         state::close_all();
     }
     unsafe { sys::napi_add_env_cleanup_hook(raw_env, Some(cleanup), std::ptr::null_mut()) };
