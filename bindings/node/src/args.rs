@@ -28,7 +28,6 @@ impl ArgBuf {
         self.ends.len()
     }
 
-
     pub fn get(&self, i: usize) -> &[u8] {
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
         &self.bytes[start..self.ends[i]]
@@ -62,7 +61,9 @@ impl ArgBuf {
                     let n = js::array_len(env, v)?;
                     for i in 0..n {
                         let e = js::element(env, v, i)?;
-                        if js::type_of(env, e) == sys::ValueType::napi_object && js::is_array(env, e) {
+                        if js::type_of(env, e) == sys::ValueType::napi_object
+                            && js::is_array(env, e)
+                        {
                             return Err(bad_arg(env, pos, "a nested array"));
                         }
                         self.push_scalar(env, e, pos)?;
@@ -123,7 +124,9 @@ unsafe fn bad_arg(env: napi_env, pos: usize, what: &str) -> js::Thrown {
     unsafe {
         js::throw_type_error(
             env,
-            &format!("emberkv: argument {pos} must be a string, Buffer or number (or an array of them), got {what}"),
+            &format!(
+                "emberkv: argument {pos} must be a string, Buffer or number (or an array of them), got {what}"
+            ),
         )
     }
 }

@@ -36,7 +36,9 @@ fn spawn(job: Job) {
     }
     let (tx, rx) = mpsc::channel::<Job>();
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    let started = std::thread::Builder::new().name("emberkv-blocking".into()).spawn(move || worker(id, job, tx, rx));
+    let started = std::thread::Builder::new()
+        .name("emberkv-blocking".into())
+        .spawn(move || worker(id, job, tx, rx));
     if let Err(e) = started {
         eprintln!("emberkv: cannot start a thread for a blocking command: {e}");
     }
@@ -62,7 +64,13 @@ fn worker(id: u64, first: Job, tx: Sender<Job>, rx: Receiver<Job>) {
 }
 
 /// Runs `argv` (selecting `db` first) on a pool thread; returns the Promise.
-pub fn run(env: &Env, eng: Arc<Engine>, db: usize, argv: Vec<Vec<u8>>, flags: u32) -> napi::Result<napi::sys::napi_value> {
+pub fn run(
+    env: &Env,
+    eng: Arc<Engine>,
+    db: usize,
+    argv: Vec<Vec<u8>>,
+    flags: u32,
+) -> napi::Result<napi::sys::napi_value> {
     let (deferred, promise) = env.create_deferred::<Owned, _>()?;
     spawn(Box::new(move || {
         let mut client = eng.db.client();
@@ -81,7 +89,12 @@ pub fn run(env: &Env, eng: Arc<Engine>, db: usize, argv: Vec<Vec<u8>>, flags: u3
     Ok(napi::bindgen_prelude::JsValue::raw(&promise))
 }
 
-fn run_registered(eng: &Engine, client: &mut emberkv::Client, id: u64, argv: &[Vec<u8>]) -> emberkv::Reply {
+fn run_registered(
+    eng: &Engine,
+    client: &mut emberkv::Client,
+    id: u64,
+    argv: &[Vec<u8>],
+) -> emberkv::Reply {
     eng.blocked.lock().insert(id);
     let r = match client.try_execute(argv) {
         Ok(r) => r,

@@ -18,7 +18,11 @@ pub type JsResult<T> = Result<T, Thrown>;
 
 #[inline]
 pub fn ok(status: sys::napi_status) -> JsResult<()> {
-    if status == sys::Status::napi_ok { Ok(()) } else { Err(Thrown) }
+    if status == sys::Status::napi_ok {
+        Ok(())
+    } else {
+        Err(Thrown)
+    }
 }
 
 /// Throws `Error(msg)` with `err.code = code` unless an exception is already pending.
@@ -62,20 +66,43 @@ pub struct CbArgs {
 
 impl CbArgs {
     pub unsafe fn get(env: napi_env, info: sys::napi_callback_info) -> JsResult<CbArgs> {
-        let mut a = CbArgs { small: [ptr::null_mut(); 16], big: Vec::new(), len: 16, data: ptr::null_mut() };
+        let mut a = CbArgs {
+            small: [ptr::null_mut(); 16],
+            big: Vec::new(),
+            len: 16,
+            data: ptr::null_mut(),
+        };
         unsafe {
-            ok(sys::napi_get_cb_info(env, info, &mut a.len, a.small.as_mut_ptr(), ptr::null_mut(), &mut a.data))?;
+            ok(sys::napi_get_cb_info(
+                env,
+                info,
+                &mut a.len,
+                a.small.as_mut_ptr(),
+                ptr::null_mut(),
+                &mut a.data,
+            ))?;
             if a.len > 16 {
                 let mut n = a.len;
                 a.big = vec![ptr::null_mut(); n];
-                ok(sys::napi_get_cb_info(env, info, &mut n, a.big.as_mut_ptr(), ptr::null_mut(), ptr::null_mut()))?;
+                ok(sys::napi_get_cb_info(
+                    env,
+                    info,
+                    &mut n,
+                    a.big.as_mut_ptr(),
+                    ptr::null_mut(),
+                    ptr::null_mut(),
+                ))?;
             }
         }
         Ok(a)
     }
 
     pub fn as_slice(&self) -> &[napi_value] {
-        if self.len > 16 { &self.big } else { &self.small[..self.len] }
+        if self.len > 16 {
+            &self.big
+        } else {
+            &self.small[..self.len]
+        }
     }
 }
 
@@ -99,7 +126,6 @@ pub unsafe fn get_f64(env: napi_env, v: napi_value) -> JsResult<f64> {
     Ok(n)
 }
 
-
 /// Appends the UTF-8 of the JS string `v` to `out` (lone surrogates become U+FFFD).
 pub unsafe fn append_string(env: napi_env, v: napi_value, out: &mut Vec<u8>) -> JsResult<()> {
     // One call for the common case: write into the spare capacity. V8 never
@@ -117,7 +143,13 @@ pub unsafe fn append_string(env: napi_env, v: napi_value, out: &mut Vec<u8>) -> 
             out.set_len(out.len() + n);
             return Ok(());
         }
-        ok(sys::napi_get_value_string_utf8(env, v, ptr::null_mut(), 0, &mut n))?;
+        ok(sys::napi_get_value_string_utf8(
+            env,
+            v,
+            ptr::null_mut(),
+            0,
+            &mut n,
+        ))?;
         out.reserve(n + 1);
         let dst = out.as_mut_ptr().add(out.len()) as *mut std::ffi::c_char;
         let mut m = 0usize;
@@ -130,7 +162,8 @@ pub unsafe fn append_string(env: napi_env, v: napi_value, out: &mut Vec<u8>) -> 
 pub unsafe fn string_of(env: napi_env, v: napi_value) -> JsResult<String> {
     let mut buf = Vec::new();
     unsafe { append_string(env, v, &mut buf)? };
-    Ok(String::from_utf8(buf).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+    Ok(String::from_utf8(buf)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
 
 /// The bytes of a Uint8Array (Buffer), or None if `v` is not one.
@@ -145,13 +178,20 @@ pub unsafe fn uint8_bytes<'a>(env: napi_env, v: napi_value) -> Option<&'a [u8]> 
         let mut data: *mut c_void = ptr::null_mut();
         let mut ab: napi_value = ptr::null_mut();
         let mut off = 0usize;
-        if sys::napi_get_typedarray_info(env, v, &mut ty, &mut len, &mut data, &mut ab, &mut off) != sys::Status::napi_ok {
+        if sys::napi_get_typedarray_info(env, v, &mut ty, &mut len, &mut data, &mut ab, &mut off)
+            != sys::Status::napi_ok
+        {
             return None;
         }
-        if ty != sys::TypedarrayType::uint8_array && ty != sys::TypedarrayType::uint8_clamped_array {
+        if ty != sys::TypedarrayType::uint8_array && ty != sys::TypedarrayType::uint8_clamped_array
+        {
             return None;
         }
-        Some(if len == 0 || data.is_null() { &[] } else { std::slice::from_raw_parts(data as *const u8, len) })
+        Some(if len == 0 || data.is_null() {
+            &[]
+        } else {
+            std::slice::from_raw_parts(data as *const u8, len)
+        })
     }
 }
 
@@ -187,17 +227,31 @@ pub unsafe fn undefined(env: napi_env) -> napi_value {
 
 pub unsafe fn string(env: napi_env, b: &[u8]) -> JsResult<napi_value> {
     let mut v = ptr::null_mut();
-    unsafe { ok(sys::napi_create_string_utf8(env, b.as_ptr() as *const _, b.len() as isize, &mut v))? };
+    unsafe {
+        ok(sys::napi_create_string_utf8(
+            env,
+            b.as_ptr() as *const _,
+            b.len() as isize,
+            &mut v,
+        ))?
+    };
     Ok(v)
 }
 
 pub unsafe fn buffer(env: napi_env, b: &[u8]) -> JsResult<napi_value> {
     let mut v = ptr::null_mut();
     let mut data = ptr::null_mut();
-    unsafe { ok(sys::napi_create_buffer_copy(env, b.len(), b.as_ptr() as *const c_void, &mut data, &mut v))? };
+    unsafe {
+        ok(sys::napi_create_buffer_copy(
+            env,
+            b.len(),
+            b.as_ptr() as *const c_void,
+            &mut data,
+            &mut v,
+        ))?
+    };
     Ok(v)
 }
-
 
 pub unsafe fn int64(env: napi_env, n: i64) -> JsResult<napi_value> {
     let mut v = ptr::null_mut();
@@ -210,7 +264,6 @@ pub unsafe fn uint32(env: napi_env, n: u32) -> JsResult<napi_value> {
     unsafe { ok(sys::napi_create_uint32(env, n, &mut v))? };
     Ok(v)
 }
-
 
 pub unsafe fn array(env: napi_env, len: usize) -> JsResult<napi_value> {
     let mut v = ptr::null_mut();
@@ -226,7 +279,6 @@ pub unsafe fn set_named(env: napi_env, obj: napi_value, name: &str, v: napi_valu
     let c = cstring(name);
     unsafe { ok(sys::napi_set_named_property(env, obj, c.as_ptr(), v)) }
 }
-
 
 pub unsafe fn coerce_to_string(env: napi_env, v: napi_value) -> JsResult<napi_value> {
     let mut s = ptr::null_mut();
@@ -256,10 +308,22 @@ impl Ref {
 }
 
 /// Registers `f` as `exports[name]`.
-pub unsafe fn export(env: napi_env, exports: napi_value, name: &str, f: sys::napi_callback) -> JsResult<()> {
+pub unsafe fn export(
+    env: napi_env,
+    exports: napi_value,
+    name: &str,
+    f: sys::napi_callback,
+) -> JsResult<()> {
     let mut func = ptr::null_mut();
     unsafe {
-        ok(sys::napi_create_function(env, name.as_ptr() as *const _, name.len() as isize, f, ptr::null_mut(), &mut func))?;
+        ok(sys::napi_create_function(
+            env,
+            name.as_ptr() as *const _,
+            name.len() as isize,
+            f,
+            ptr::null_mut(),
+            &mut func,
+        ))?;
         set_named(env, exports, name, func)
     }
 }

@@ -29,7 +29,11 @@ pub(crate) unsafe fn closed_or_invalid<T>(env: napi_env, a: &Access<T>) -> Throw
     unsafe {
         match a {
             Access::Closed => js::throw_error(env, "ECLOSED", "Connection is closed."),
-            _ => js::throw_error(env, "ERR_INVALID_HANDLE", "emberkv: invalid connection handle"),
+            _ => js::throw_error(
+                env,
+                "ERR_INVALID_HANDLE",
+                "emberkv: invalid connection handle",
+            ),
         }
     }
 }
@@ -65,7 +69,13 @@ unsafe extern "C" fn open_cb(env: napi_env, info: napi_callback_info) -> napi_va
         }
         let eng = match state::Engine::open(path.as_deref(), &params) {
             Ok(e) => e,
-            Err(msg) => return Err(js::throw_error(env, "ERR_EMBERKV_OPEN", &format!("emberkv: {msg}"))),
+            Err(msg) => {
+                return Err(js::throw_error(
+                    env,
+                    "ERR_EMBERKV_OPEN",
+                    &format!("emberkv: {msg}"),
+                ));
+            }
         };
         let client = eng.db.client();
         let h = state::insert(state::Conn { eng, client });
@@ -120,7 +130,10 @@ unsafe extern "C" fn run_cb(env: napi_env, info: napi_callback_info) -> napi_val
         let a = CbArgs::get(env, info)?;
         let a = a.as_slice();
         if a.len() < 3 {
-            return Err(js::throw_type_error(env, "emberkv: run(handle, flags, command, ...args)"));
+            return Err(js::throw_type_error(
+                env,
+                "emberkv: run(handle, flags, command, ...args)",
+            ));
         }
         let h = js::get_u32(env, a[0], "handle")?;
         let flags = js::get_u32(env, a[1], "flags")?;
@@ -150,7 +163,10 @@ unsafe extern "C" fn run_blocking_cb(env: napi_env, info: napi_callback_info) ->
         let a = CbArgs::get(env, info)?;
         let a = a.as_slice();
         if a.len() < 3 {
-            return Err(js::throw_type_error(env, "emberkv: runBlocking(handle, flags, command, ...args)"));
+            return Err(js::throw_type_error(
+                env,
+                "emberkv: runBlocking(handle, flags, command, ...args)",
+            ));
         }
         let h = js::get_u32(env, a[0], "handle")?;
         let flags = js::get_u32(env, a[1], "flags")?;
@@ -166,7 +182,8 @@ unsafe extern "C" fn run_blocking_cb(env: napi_env, info: napi_callback_info) ->
             other => return Err(closed_or_invalid(env, &other)),
         };
         let env_ = Env::from_raw(env);
-        blocking::run(&env_, eng, db, argv, flags).map_err(|e| js::throw_error(env, "ERR", &e.reason))
+        blocking::run(&env_, eng, db, argv, flags)
+            .map_err(|e| js::throw_error(env, "ERR", &e.reason))
     })())
 }
 
@@ -178,7 +195,10 @@ unsafe extern "C" fn run_batch_cb(env: napi_env, info: napi_callback_info) -> na
         let a = CbArgs::get(env, info)?;
         let a = a.as_slice();
         if a.len() < 2 || !js::is_array(env, a[1]) {
-            return Err(js::throw_type_error(env, "emberkv: runBatch(handle, commands)"));
+            return Err(js::throw_type_error(
+                env,
+                "emberkv: runBatch(handle, commands)",
+            ));
         }
         let h = js::get_u32(env, a[0], "handle")?;
         let n = js::array_len(env, a[1])?;
@@ -187,21 +207,33 @@ unsafe extern "C" fn run_batch_cb(env: napi_env, info: napi_callback_info) -> na
         for i in 0..n {
             let cmd = js::element(env, a[1], i)?;
             if !js::is_array(env, cmd) {
-                return Err(js::throw_type_error(env, "emberkv: each batch entry must be an array"));
+                return Err(js::throw_type_error(
+                    env,
+                    "emberkv: each batch entry must be an array",
+                ));
             }
             let m = js::array_len(env, cmd)?;
-            let flags = if m > 0 { js::get_u32(env, js::element(env, cmd, 0)?, "flags")? } else { 0 };
+            let flags = if m > 0 {
+                js::get_u32(env, js::element(env, cmd, 0)?, "flags")?
+            } else {
+                0
+            };
             let start = args.len();
             for j in 1..m {
                 args.push_js(env, js::element(env, cmd, j)?, j as usize - 1)?;
             }
             if args.len() == start {
-                return Err(js::throw_type_error(env, "emberkv: empty command in a batch"));
+                return Err(js::throw_type_error(
+                    env,
+                    "emberkv: empty command in a batch",
+                ));
             }
             cmds.push((flags, start, args.len()));
         }
         let replies = match state::with_conn(h, |c| {
-            cmds.iter().map(|&(_, from, to)| args.with_slices(from, to, |argv| c.client.execute(argv))).collect::<Vec<_>>()
+            cmds.iter()
+                .map(|&(_, from, to)| args.with_slices(from, to, |argv| c.client.execute(argv)))
+                .collect::<Vec<_>>()
         }) {
             Access::Ok(r) => r,
             other => return Err(closed_or_invalid(env, &other)),
@@ -234,7 +266,8 @@ pub fn init(exports: Object, env: Env) -> napi::Result<()> {
         unsafe { js::export(raw_env, raw_exports, name, *f) }
             .map_err(|_| napi::Error::from_reason(format!("emberkv: cannot export {name}")))?;
     }
-    pubsub::export(raw_env, raw_exports).map_err(|_| napi::Error::from_reason("emberkv: cannot export pubsub"))?;
+    pubsub::export(raw_env, raw_exports)
+        .map_err(|_| napi::Error::from_reason("emberkv: cannot export pubsub"))?;
     // worker_threads: close this thread's connections when its environment goes away
     unsafe extern "C" fn cleanup(_arg: *mut std::ffi::c_void) {
         pubsub::close_all();

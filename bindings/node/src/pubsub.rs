@@ -73,11 +73,18 @@ impl Shared {
         let mut next = Some(first);
         while let Some(m) = next {
             // (un)subscribe confirmations are skipped: the JS methods return the count themselves
-            if matches!(m.kind, MessageKind::Message | MessageKind::PMessage | MessageKind::SMessage) {
+            if matches!(
+                m.kind,
+                MessageKind::Message | MessageKind::PMessage | MessageKind::SMessage
+            ) {
                 q.bytes += cost(&m);
                 q.msgs.push(m);
             }
-            next = if q.msgs.len() < 65536 { sub.try_recv().ok().flatten() } else { None };
+            next = if q.msgs.len() < 65536 {
+                sub.try_recv().ok().flatten()
+            } else {
+                None
+            };
         }
         self.check_limits(&mut q);
         self.wake(q);
@@ -120,7 +127,13 @@ impl Shared {
         q.scheduled = true;
         drop(q);
         if let Some(t) = &*self.tsfn.lock() {
-            unsafe { sys::napi_call_threadsafe_function(t.0, ptr::null_mut(), sys::ThreadsafeFunctionCallMode::nonblocking) };
+            unsafe {
+                sys::napi_call_threadsafe_function(
+                    t.0,
+                    ptr::null_mut(),
+                    sys::ThreadsafeFunctionCallMode::nonblocking,
+                )
+            };
         }
     }
 }
@@ -138,23 +151,34 @@ thread_local! {
 fn pubsub_limits(db: &emberkv::Db) -> (usize, usize, u64) {
     let r = db.execute(&["CONFIG", "GET", "client-output-buffer-limit"]);
     let text = match &r {
-        Reply::Array(v) if v.len() == 2 => v[1].as_bytes().map(|b| String::from_utf8_lossy(b).into_owned()),
-        Reply::Map(v) if v.len() == 1 => v[0].1.as_bytes().map(|b| String::from_utf8_lossy(b).into_owned()),
+        Reply::Array(v) if v.len() == 2 => v[1]
+            .as_bytes()
+            .map(|b| String::from_utf8_lossy(b).into_owned()),
+        Reply::Map(v) if v.len() == 1 => v[0]
+            .1
+            .as_bytes()
+            .map(|b| String::from_utf8_lossy(b).into_owned()),
         _ => None,
     };
     let words: Vec<&str> = text.as_deref().unwrap_or("").split_whitespace().collect();
     for w in words.chunks(4) {
-        if w.len() == 4 && w[0] == "pubsub" {
-            if let (Ok(h), Ok(s), Ok(t)) = (w[1].parse(), w[2].parse(), w[3].parse()) {
-                return (h, s, t);
-            }
+        if w.len() == 4
+            && w[0] == "pubsub"
+            && let (Ok(h), Ok(s), Ok(t)) = (w[1].parse(), w[2].parse(), w[3].parse())
+        {
+            return (h, s, t);
         }
     }
     (32 << 20, 8 << 20, 60)
 }
 
 /// On the JS thread: drains the queue into the JS dispatcher.
-unsafe extern "C" fn call_js(env: napi_env, js_cb: napi_value, context: *mut c_void, _data: *mut c_void) {
+unsafe extern "C" fn call_js(
+    env: napi_env,
+    js_cb: napi_value,
+    context: *mut c_void,
+    _data: *mut c_void,
+) {
     if env.is_null() || js_cb.is_null() {
         return; // the environment is going away
     }
@@ -164,7 +188,11 @@ unsafe extern "C" fn call_js(env: napi_env, js_cb: napi_value, context: *mut c_v
         q.scheduled = false;
         q.bytes = 0;
         q.soft_since = None;
-        let overflow = if q.overflow_reported { None } else { q.overflow.clone() };
+        let overflow = if q.overflow_reported {
+            None
+        } else {
+            q.overflow.clone()
+        };
         if overflow.is_some() {
             q.overflow_reported = true;
         }
@@ -184,7 +212,9 @@ unsafe extern "C" fn call_js(env: napi_env, js_cb: napi_value, context: *mut c_v
             }
             unsafe {
                 let mut err = ptr::null_mut();
-                if sys::napi_get_and_clear_last_exception(env, &mut err) == sys::Status::napi_ok && !err.is_null() {
+                if sys::napi_get_and_clear_last_exception(env, &mut err) == sys::Status::napi_ok
+                    && !err.is_null()
+                {
                     sys::napi_fatal_exception(env, err);
                 }
             }
@@ -195,7 +225,11 @@ unsafe extern "C" fn call_js(env: napi_env, js_cb: napi_value, context: *mut c_v
     if let Some(err) = overflow {
         unsafe {
             let scope = HandleScope::open(env);
-            let args = [js::null(env), js::uint32(env, 0).unwrap_or(ptr::null_mut()), js::string(env, err.as_bytes()).unwrap_or(ptr::null_mut())];
+            let args = [
+                js::null(env),
+                js::uint32(env, 0).unwrap_or(ptr::null_mut()),
+                js::string(env, err.as_bytes()).unwrap_or(ptr::null_mut()),
+            ];
             let mut out = ptr::null_mut();
             sys::napi_call_function(env, js::undefined(env), js_cb, 3, args.as_ptr(), &mut out);
             drop(scope);
@@ -211,7 +245,13 @@ fn requeue_front(shared: &Shared, mut rest: Vec<Message>) {
         q.scheduled = true;
         drop(q);
         if let Some(t) = &*shared.tsfn.lock() {
-            unsafe { sys::napi_call_threadsafe_function(t.0, ptr::null_mut(), sys::ThreadsafeFunctionCallMode::nonblocking) };
+            unsafe {
+                sys::napi_call_threadsafe_function(
+                    t.0,
+                    ptr::null_mut(),
+                    sys::ThreadsafeFunctionCallMode::nonblocking,
+                )
+            };
         }
     }
 }
@@ -235,12 +275,22 @@ impl Drop for HandleScope {
 }
 
 /// `[kind, (pattern, channel, message) as strings?, (…) as Buffers?, …]`
-unsafe fn dispatch_chunk(env: napi_env, js_cb: napi_value, msgs: &[Message], mode: u32) -> JsResult<()> {
+unsafe fn dispatch_chunk(
+    env: napi_env,
+    js_cb: napi_value,
+    msgs: &[Message],
+    mode: u32,
+) -> JsResult<()> {
     unsafe {
         let _scope = HandleScope::open(env);
-        let stride = 1 + if mode & WANT_STR != 0 { 3 } else { 0 } + if mode & WANT_BUF != 0 { 3 } else { 0 };
+        let stride =
+            1 + if mode & WANT_STR != 0 { 3 } else { 0 } + if mode & WANT_BUF != 0 { 3 } else { 0 };
         let arr = js::array(env, msgs.len() * stride)?;
-        let kinds = [js::uint32(env, 0)?, js::uint32(env, 1)?, js::uint32(env, 2)?];
+        let kinds = [
+            js::uint32(env, 0)?,
+            js::uint32(env, 1)?,
+            js::uint32(env, 2)?,
+        ];
         let null = js::null(env);
         // consecutive messages on one channel share its JS string
         let mut last_ch: Option<(&[u8], napi_value)> = None;
@@ -284,7 +334,14 @@ unsafe fn dispatch_chunk(env: napi_env, js_cb: napi_value, msgs: &[Message], mod
         }
         let args = [arr, js::uint32(env, mode)?, null];
         let mut out = ptr::null_mut();
-        js::ok(sys::napi_call_function(env, js::undefined(env), js_cb, 3, args.as_ptr(), &mut out))
+        js::ok(sys::napi_call_function(
+            env,
+            js::undefined(env),
+            js_cb,
+            3,
+            args.as_ptr(),
+            &mut out,
+        ))
     }
 }
 
@@ -300,7 +357,10 @@ unsafe extern "C" fn sub_open_cb(env: napi_env, info: napi_callback_info) -> nap
         let a = CbArgs::get(env, info)?;
         let a = a.as_slice();
         if a.len() < 2 || js::type_of(env, a[1]) != sys::ValueType::napi_function {
-            return Err(js::throw_type_error(env, "emberkv: subOpen(handle, dispatch)"));
+            return Err(js::throw_type_error(
+                env,
+                "emberkv: subOpen(handle, dispatch)",
+            ));
         }
         let h = js::get_u32(env, a[0], "handle")?;
         let eng = match state::with_conn(h, |c| c.eng.clone()) {
@@ -331,32 +391,49 @@ unsafe extern "C" fn sub_open_cb(env: napi_env, info: napi_callback_info) -> nap
         );
         if status != sys::Status::napi_ok {
             drop(Arc::from_raw(context as *const Shared));
-            return Err(js::throw_error(env, "ERR", "emberkv: cannot create the subscriber's threadsafe function"));
+            return Err(js::throw_error(
+                env,
+                "ERR",
+                "emberkv: cannot create the subscriber's threadsafe function",
+            ));
         }
         // idle until subscribed to something
         sys::napi_unref_threadsafe_function(env, tsfn);
         *shared.tsfn.lock() = Some(Tsfn(tsfn));
         let sub = Arc::new(eng.db.subscribe());
         let (rsub, rshared) = (sub.clone(), shared.clone());
-        let started = std::thread::Builder::new().name("emberkv-subscriber".into()).spawn(move || {
-            loop {
-                match rsub.recv() {
-                    Ok(m) => rshared.push(&rsub, m),
-                    Err(e) if e.kind() == emberkv::ErrorKind::Overflow => {
-                        rshared.engine_overflow(e.to_string());
-                        return;
+        let started = std::thread::Builder::new()
+            .name("emberkv-subscriber".into())
+            .spawn(move || {
+                loop {
+                    match rsub.recv() {
+                        Ok(m) => rshared.push(&rsub, m),
+                        Err(e) if e.kind() == emberkv::ErrorKind::Overflow => {
+                            rshared.engine_overflow(e.to_string());
+                            return;
+                        }
+                        Err(_) => return, // closed
                     }
-                    Err(_) => return, // closed
                 }
-            }
-        });
+            });
         if let Err(e) = started {
             if let Some(t) = shared.tsfn.lock().take() {
-                sys::napi_release_threadsafe_function(t.0, sys::ThreadsafeFunctionReleaseMode::abort);
+                sys::napi_release_threadsafe_function(
+                    t.0,
+                    sys::ThreadsafeFunctionReleaseMode::abort,
+                );
             }
-            return Err(js::throw_error(env, "ERR", &format!("emberkv: cannot start the subscriber thread: {e}")));
+            return Err(js::throw_error(
+                env,
+                "ERR",
+                &format!("emberkv: cannot start the subscriber thread: {e}"),
+            ));
         }
-        let handle = SubHandle { sub, shared, refed: false };
+        let handle = SubHandle {
+            sub,
+            shared,
+            refed: false,
+        };
         let id = SUBS.with_borrow_mut(|subs| {
             if let Some(i) = subs.iter().position(Option::is_none) {
                 subs[i] = Some(handle);
@@ -385,7 +462,10 @@ unsafe extern "C" fn sub_command_cb(env: napi_env, info: napi_callback_info) -> 
         let a = CbArgs::get(env, info)?;
         let a = a.as_slice();
         if a.len() < 2 {
-            return Err(js::throw_type_error(env, "emberkv: subCommand(sub, kind, ...channels)"));
+            return Err(js::throw_type_error(
+                env,
+                "emberkv: subCommand(sub, kind, ...channels)",
+            ));
         }
         let sh = js::get_u32(env, a[0], "subscriber")?;
         let kind = js::get_u32(env, a[1], "kind")?;
@@ -394,10 +474,18 @@ unsafe extern "C" fn sub_command_cb(env: napi_env, info: napi_callback_info) -> 
             args.push_js(env, *v, i + 1)?;
         }
         if kind < 3 && args.len() == 0 {
-            return Err(js::throw_error(env, "ERR", "ERR wrong number of arguments for 'subscribe' command"));
+            return Err(js::throw_error(
+                env,
+                "ERR",
+                "ERR wrong number of arguments for 'subscribe' command",
+            ));
         }
         if let Some(reason) = with_sub(sh, |s| s.sub.closed_reason()).ok_or_else(|| closed(env))? {
-            return Err(js::throw_error(env, "ECLOSED", &format!("emberkv: {reason}")));
+            return Err(js::throw_error(
+                env,
+                "ECLOSED",
+                &format!("emberkv: {reason}"),
+            ));
         }
         let (count, refed) = with_sub(sh, |s| {
             args.with_slices(0, args.len(), |names| match kind {
@@ -449,7 +537,11 @@ unsafe extern "C" fn sub_modes_cb(env: napi_env, info: napi_callback_info) -> na
         }
         let sh = js::get_u32(env, a[0], "subscriber")?;
         let mode = js::get_u32(env, a[1], "mode")?;
-        with_sub(sh, |s| s.shared.modes.store(mode & (WANT_STR | WANT_BUF), Ordering::Relaxed));
+        with_sub(sh, |s| {
+            s.shared
+                .modes
+                .store(mode & (WANT_STR | WANT_BUF), Ordering::Relaxed)
+        });
         Ok(js::undefined(env))
     })())
 }
@@ -465,11 +557,15 @@ unsafe extern "C" fn sub_close_cb(env: napi_env, info: napi_callback_info) -> na
 }
 
 fn close_one(sh: usize) {
-    let Some(h) = SUBS.with_borrow_mut(|subs| subs.get_mut(sh).and_then(Option::take)) else { return };
+    let Some(h) = SUBS.with_borrow_mut(|subs| subs.get_mut(sh).and_then(Option::take)) else {
+        return;
+    };
     h.sub.close(); // wakes the reader thread, which exits (a push in progress finds the tsfn gone)
     let tsfn = h.shared.tsfn.lock().take();
     if let Some(t) = tsfn {
-        unsafe { sys::napi_release_threadsafe_function(t.0, sys::ThreadsafeFunctionReleaseMode::abort) };
+        unsafe {
+            sys::napi_release_threadsafe_function(t.0, sys::ThreadsafeFunctionReleaseMode::abort)
+        };
     }
     h.shared.q.lock().msgs.clear();
 }

@@ -66,7 +66,13 @@ pub unsafe fn to_js(env: napi_env, r: &Reply, flags: u32) -> JsResult<napi_value
 }
 
 unsafe fn bytes(env: napi_env, b: &[u8], flags: u32) -> JsResult<napi_value> {
-    unsafe { if flags & BUF != 0 { js::buffer(env, b) } else { js::string(env, b) } }
+    unsafe {
+        if flags & BUF != 0 {
+            js::buffer(env, b)
+        } else {
+            js::string(env, b)
+        }
+    }
 }
 
 /// Redis's double reply text (`%.17g`, `inf`, `-inf`), taken from the engine's
@@ -115,7 +121,8 @@ impl TypeName for Owned {
 
 impl ToNapiValue for Owned {
     unsafe fn to_napi_value(env: napi_env, val: Self) -> napi::Result<napi_value> {
-        unsafe { to_js(env, &val.reply, val.flags) }
-            .map_err(|_| napi::Error::new(napi::Status::PendingException, "converting a reply failed"))
+        unsafe { to_js(env, &val.reply, val.flags) }.map_err(|_| {
+            napi::Error::new(napi::Status::PendingException, "converting a reply failed")
+        })
     }
 }

@@ -46,7 +46,12 @@ impl Engine {
         }
         let Some(dir) = cfg.dir.clone() else {
             let db = Db::open(cfg).map_err(|e| e.to_string())?;
-            return Ok(Arc::new(Engine { db, key: None, users: Mutex::new(1), blocked: Mutex::new(HashSet::new()) }));
+            return Ok(Arc::new(Engine {
+                db,
+                key: None,
+                users: Mutex::new(1),
+                blocked: Mutex::new(HashSet::new()),
+            }));
         };
         let key = std::path::absolute(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let key = std::fs::canonicalize(&key).unwrap_or(key);
@@ -61,7 +66,12 @@ impl Engine {
             }
         }
         let db = Db::open(cfg).map_err(|e| e.to_string())?;
-        let eng = Arc::new(Engine { db, key: Some(key.clone()), users: Mutex::new(1), blocked: Mutex::new(HashSet::new()) });
+        let eng = Arc::new(Engine {
+            db,
+            key: Some(key.clone()),
+            users: Mutex::new(1),
+            blocked: Mutex::new(HashSet::new()),
+        });
         reg.insert(key, Arc::downgrade(&eng));
         Ok(eng)
     }
@@ -94,7 +104,9 @@ impl Engine {
     pub fn close(&self) {
         let ids: Vec<u64> = self.blocked.lock().iter().copied().collect();
         for id in ids {
-            let _ = self.db.execute(&["CLIENT", "UNBLOCK", &id.to_string(), "ERROR"]);
+            let _ = self
+                .db
+                .execute(&["CLIENT", "UNBLOCK", &id.to_string(), "ERROR"]);
         }
         let _ = self.db.close();
     }
@@ -178,11 +190,11 @@ pub fn close(h: u32) {
 pub fn release(h: u32) {
     close(h);
     STATE.with_borrow_mut(|s| {
-        if let Some(slot) = s.slots.get_mut(h as usize) {
-            if matches!(slot, Slot::Closed) {
-                *slot = Slot::Free;
-                s.free.push(h);
-            }
+        if let Some(slot) = s.slots.get_mut(h as usize)
+            && matches!(slot, Slot::Closed)
+        {
+            *slot = Slot::Free;
+            s.free.push(h);
         }
     });
 }
