@@ -20,9 +20,28 @@ use napi_derive::napi;
 use crate::js::{CbArgs, JsResult, Thrown};
 use crate::state::{ARGS, Access};
 
-/// Turns a `JsResult` into what a napi callback returns (NULL = exception pending).
-pub(crate) fn ret(r: JsResult<napi_value>) -> napi_value {
-    r.unwrap_or(std::ptr::null_mut())
+/// Runs a callback body: a `JsResult` becomes what napi expects (NULL =
+/// exception pending), and a panic becomes a thrown JS Error instead of
+/// aborting the process.
+pub(crate) fn guard(env: napi_env, f: impl FnOnce() -> JsResult<napi_value>) -> napi_value {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r.unwrap_or(std::ptr::null_mut()),
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".into());
+            unsafe {
+                js::throw_error(
+                    env,
+                    "ERR_EMBERKV_PANIC",
+                    &format!("emberkv: internal error: {msg}"),
+                )
+            };
+            std::ptr::null_mut()
+        }
+    }
 }
 
 pub(crate) unsafe fn closed_or_invalid<T>(env: napi_env, a: &Access<T>) -> Thrown {
@@ -40,17 +59,17 @@ pub(crate) unsafe fn closed_or_invalid<T>(env: napi_env, a: &Access<T>) -> Throw
 
 /// `init(ReplyError)`: the class used for error replies.
 unsafe extern "C" fn init_cb(env: napi_env, info: napi_callback_info) -> napi_value {
-    ret((|| unsafe {
+    guard(env, || unsafe {
         let a = CbArgs::get(env, info)?;
         let ctor = *a.as_slice().first().ok_or(Thrown)?;
         state::set_reply_error_ctor(env, ctor)?;
         Ok(js::undefined(env))
-    })())
+    })
 }
 
 /// `open(path | null, [name, value, ...]) -> handle`
 unsafe extern "C" fn open_cb(env: napi_env, info: napi_callback_info) -> napi_value {
-    ret((|| unsafe {
+    guard(env, || unsafe {
         let a = CbArgs::get(env, info)?;
         let a = a.as_slice();
         if a.len() < 2 {
@@ -80,12 +99,12 @@ unsafe extern "C" fn open_cb(env: napi_env, info: napi_callback_info) -> napi_va
         let client = eng.db.client();
         let h = state::insert(state::Conn { eng, client });
         js::uint32(env, h)
-    })())
+    })
 }
 
 /// `duplicate(h) -> handle`: a new connection on the same engine.
 unsafe extern "C" fn duplicate_cb(env: napi_env, info: napi_callback_info) -> napi_value {
-    ret((|| unsafe {
+    guard(env, || unsafe {
         let a = CbArgs::get(env, info)?;
         let h = js::get_u32(env, *a.as_slice().first().ok_or(Thrown)?, "handle")?;
         let eng = match state::with_conn(h, |c| c.eng.clone()) {
@@ -95,26 +114,26 @@ unsafe extern "C" fn duplicate_cb(env: napi_env, info: napi_callback_info) -> na
         eng.add_user();
         let client = eng.db.client();
         js::uint32(env, state::insert(state::Conn { eng, client }))
-    })())
+    })
 }
 
 /// `close(h)`, `release(h)` (after GC), `closeAll()` (process exit).
 unsafe extern "C" fn close_cb(env: napi_env, info: napi_callback_info) -> napi_value {
-    ret((|| unsafe {
+    guard(env, || unsafe {
         let a = CbArgs::get(env, info)?;
         let h = js::get_u32(env, *a.as_slice().first().ok_or(Thrown)?, "handle")?;
         state::close(h);
         Ok(js::undefined(env))
-    })())
+    })
 }
 
 unsafe extern "C" fn release_cb(env: napi_env, info: napi_callback_info) -> napi_value {
-    ret((|| unsafe {
+    guard(env, || unsafe {
         let a = CbArgs::get(env, info)?;
         let h = js::get_u32(env, *a.as_slice().first().ok_or(Thrown)?, "handle")?;
         state::release(h);
         Ok(js::undefined(env))
-    })())
+    })
 }
 
 unsafe extern "C" fn close_all_cb(env: napi_env, _info: napi_callback_info) -> napi_value {
@@ -126,7 +145,7 @@ unsafe extern "C" fn close_all_cb(env: napi_env, _info: napi_callback_info) -> n
 /// `run(h, flags, name, ...args)`: runs one command on the connection and
 /// returns its converted reply; an error reply is thrown as a `ReplyError`.
 unsafe extern "C" fn run_cb(env: napi_env, info: napi_callback_info) -> napi_value {
-    ret((|| unsafe {
+    guard(env, || unsafe {
         let a = CbArgs::get(env, info)?;
         let a = a.as_slice();
         if a.len() < 3 {
@@ -137,8 +156,10 @@ unsafe extern "C" fn run_cb(env: napi_env, info: napi_callback_info) -> napi_val
         }
         let h = js::get_u32(env, a[0], "handle")?;
         let flags = js::get_u32(env, a[1], "flags")?;
-        let reply = ARGS.with_borrow_mut(|args| {
-            args.clear();
+        // taken out, not borrowed: reading a Proxy array's elements runs JS, which may call us again
+        let mut args = ARGS.take();
+        args.clear();
+        let reply = (|| {
             for (i, v) in a[2..].iter().enumerate() {
                 args.push_js(env, *v, i)?;
             }
@@ -150,16 +171,17 @@ unsafe extern "C" fn run_cb(env: napi_env, info: napi_callback_info) -> napi_val
                 Access::Ok(r) => Ok(r),
                 other => Err(closed_or_invalid(env, &other)),
             }
-        })?;
-        reply::to_js_throwing(env, &reply, flags)
-    })())
+        })();
+        ARGS.set(args);
+        reply::to_js_throwing(env, &reply?, flags)
+    })
 }
 
 /// `runBlocking(h, flags, name, ...args) -> Promise`: the command runs on a
 /// pool thread with its own client (in the connection's selected database).
 /// An error reply resolves to a `ReplyError` value, which the JS side throws.
 unsafe extern "C" fn run_blocking_cb(env: napi_env, info: napi_callback_info) -> napi_value {
-    ret((|| unsafe {
+    guard(env, || unsafe {
         let a = CbArgs::get(env, info)?;
         let a = a.as_slice();
         if a.len() < 3 {
@@ -170,13 +192,11 @@ unsafe extern "C" fn run_blocking_cb(env: napi_env, info: napi_callback_info) ->
         }
         let h = js::get_u32(env, a[0], "handle")?;
         let flags = js::get_u32(env, a[1], "flags")?;
-        let argv = ARGS.with_borrow_mut(|args| -> JsResult<Vec<Vec<u8>>> {
-            args.clear();
-            for (i, v) in a[2..].iter().enumerate() {
-                args.push_js(env, *v, i)?;
-            }
-            Ok(args.to_vecs(0, args.len()))
-        })?;
+        let mut args = args::ArgBuf::default();
+        for (i, v) in a[2..].iter().enumerate() {
+            args.push_js(env, *v, i)?;
+        }
+        let argv = args.to_vecs(0, args.len());
         let (eng, db) = match state::with_conn(h, |c| (c.eng.clone(), c.client.selected_db())) {
             Access::Ok(x) => x,
             other => return Err(closed_or_invalid(env, &other)),
@@ -184,14 +204,14 @@ unsafe extern "C" fn run_blocking_cb(env: napi_env, info: napi_callback_info) ->
         let env_ = Env::from_raw(env);
         blocking::run(&env_, eng, db, argv, flags)
             .map_err(|e| js::throw_error(env, "ERR", &e.reason))
-    })())
+    })
 }
 
 /// `runBatch(h, [[flags, name, ...args], ...]) -> [reply | ReplyError, ...]`:
 /// every argument is converted before the first command runs, so a bad
 /// argument throws without running anything (pipelines, MULTI … EXEC).
 unsafe extern "C" fn run_batch_cb(env: napi_env, info: napi_callback_info) -> napi_value {
-    ret((|| unsafe {
+    guard(env, || unsafe {
         let a = CbArgs::get(env, info)?;
         let a = a.as_slice();
         if a.len() < 2 || !js::is_array(env, a[1]) {
@@ -243,7 +263,7 @@ unsafe extern "C" fn run_batch_cb(env: napi_env, info: napi_callback_info) -> na
             js::set_element(env, out, i as u32, reply::to_js(env, r, flags)?)?;
         }
         Ok(out)
-    })())
+    })
 }
 
 /// Registers the raw functions on the module's exports.

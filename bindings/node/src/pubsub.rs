@@ -353,7 +353,7 @@ unsafe extern "C" fn finalize(_env: napi_env, data: *mut c_void, _hint: *mut c_v
 
 /// `subOpen(h, dispatch) -> subscriber handle`
 unsafe extern "C" fn sub_open_cb(env: napi_env, info: napi_callback_info) -> napi_value {
-    crate::ret((|| unsafe {
+    crate::guard(env, || unsafe {
         let a = CbArgs::get(env, info)?;
         let a = a.as_slice();
         if a.len() < 2 || js::type_of(env, a[1]) != sys::ValueType::napi_function {
@@ -444,7 +444,7 @@ unsafe extern "C" fn sub_open_cb(env: napi_env, info: napi_callback_info) -> nap
             }
         });
         js::uint32(env, id as u32)
-    })())
+    })
 }
 
 fn with_sub<R>(sh: u32, f: impl FnOnce(&mut SubHandle) -> R) -> Option<R> {
@@ -458,7 +458,7 @@ unsafe fn closed(env: napi_env) -> Thrown {
 /// `subCommand(sh, kind, ...channels) -> count` (kind: 0 subscribe, 1 psubscribe,
 /// 2 ssubscribe, 3 unsubscribe, 4 punsubscribe, 5 sunsubscribe).
 unsafe extern "C" fn sub_command_cb(env: napi_env, info: napi_callback_info) -> napi_value {
-    crate::ret((|| unsafe {
+    crate::guard(env, || unsafe {
         let a = CbArgs::get(env, info)?;
         let a = a.as_slice();
         if a.len() < 2 {
@@ -514,22 +514,22 @@ unsafe extern "C" fn sub_command_cb(env: napi_env, info: napi_callback_info) -> 
             });
         }
         js::uint32(env, count as u32)
-    })())
+    })
 }
 
 /// `subCount(sh) -> number`
 unsafe extern "C" fn sub_count_cb(env: napi_env, info: napi_callback_info) -> napi_value {
-    crate::ret((|| unsafe {
+    crate::guard(env, || unsafe {
         let a = CbArgs::get(env, info)?;
         let sh = js::get_u32(env, *a.as_slice().first().ok_or(Thrown)?, "subscriber")?;
         let n = with_sub(sh, |s| s.sub.channel_count()).unwrap_or(0);
         js::uint32(env, n as u32)
-    })())
+    })
 }
 
 /// `subModes(sh, mode)`: bit 1 strings wanted, bit 2 Buffers wanted.
 unsafe extern "C" fn sub_modes_cb(env: napi_env, info: napi_callback_info) -> napi_value {
-    crate::ret((|| unsafe {
+    crate::guard(env, || unsafe {
         let a = CbArgs::get(env, info)?;
         let a = a.as_slice();
         if a.len() < 2 {
@@ -543,17 +543,17 @@ unsafe extern "C" fn sub_modes_cb(env: napi_env, info: napi_callback_info) -> na
                 .store(mode & (WANT_STR | WANT_BUF), Ordering::Relaxed)
         });
         Ok(js::undefined(env))
-    })())
+    })
 }
 
 /// `subClose(sh)`: unsubscribes, drops queued messages, releases the threadsafe function.
 unsafe extern "C" fn sub_close_cb(env: napi_env, info: napi_callback_info) -> napi_value {
-    crate::ret((|| unsafe {
+    crate::guard(env, || unsafe {
         let a = CbArgs::get(env, info)?;
         let sh = js::get_u32(env, *a.as_slice().first().ok_or(Thrown)?, "subscriber")?;
         close_one(sh as usize);
         Ok(js::undefined(env))
-    })())
+    })
 }
 
 fn close_one(sh: usize) {
