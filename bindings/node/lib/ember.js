@@ -86,22 +86,36 @@ function hasBlockOption (args) {
   return false
 }
 
-function settle (transform) {
-  return (r) => {
-    if (r instanceof ReplyError) throw r
-    return transform ? transform(r) : r
+// Blocking calls in flight: id -> { resolve, reject, transform, db }.
+const inflight = new Map()
+let nextId = 1
+native.blockingInit((batch) => {
+  for (let i = 0; i < batch.length; i += 2) {
+    const call = inflight.get(batch[i])
+    if (!call) continue
+    inflight.delete(batch[i])
+    call.db._blocking.delete(batch[i])
+    const r = batch[i + 1]
+    if (r instanceof ReplyError) call.reject(r)
+    else {
+      try {
+        call.resolve(call.transform ? call.transform(r) : r)
+      } catch (e) {
+        call.reject(e)
+      }
+    }
   }
-}
+})
 
 /** Runs a blocking command off the JS thread; always a Promise. */
 function runAsync (db, flags, name, args, transform) {
-  let p
-  try {
-    p = runBlocking(db._h, flags, name, ...args)
-  } catch (e) {
-    return Promise.reject(e)
-  }
-  return p.then(settle(transform))
+  return new Promise((resolve, reject) => {
+    const id = nextId
+    nextId = nextId >= 0x7fffffff ? 1 : nextId + 1
+    native.runBlocking(db._h, flags, id, name, ...args) // throws (→ rejects) on bad arguments
+    inflight.set(id, { resolve, reject, transform, db })
+    db._blocking.add(id)
+  })
 }
 
 /** The method for command `name` (`extra` = BUF for the *Buffer twin). */
@@ -165,6 +179,7 @@ class Ember extends EventEmitter {
     this._f = options.stringNumbers ? STRNUM : 0
     this._subs = new Set()
     this._sub = null
+    this._blocking = new Set() // ids of blocking calls in flight
     if (_handle !== undefined) {
       this._h = _handle
     } else {
@@ -307,6 +322,18 @@ class Ember extends EventEmitter {
     if (this.status === 'end') return
     for (const s of this._subs) s.close()
     this._subs.clear()
+    if (this._blocking.size) {
+      // give up on blocking calls in flight: their Promises reject now, and they
+      // no longer keep the process alive (whatever the engine does with them)
+      const ids = [...this._blocking]
+      this._blocking.clear()
+      native.cancelBlocking(...ids)
+      for (const id of ids) {
+        const call = inflight.get(id)
+        inflight.delete(id)
+        call?.reject(Object.assign(new Error('Connection is closed.'), { code: 'ECLOSED' }))
+      }
+    }
     native.close(this._h)
     live.delete(this._ref)
     this.status = 'end'

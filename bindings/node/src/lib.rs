@@ -177,23 +177,25 @@ unsafe extern "C" fn run_cb(env: napi_env, info: napi_callback_info) -> napi_val
     })
 }
 
-/// `runBlocking(h, flags, name, ...args) -> Promise`: the command runs on a
-/// pool thread with its own client (in the connection's selected database).
-/// An error reply resolves to a `ReplyError` value, which the JS side throws.
+/// `runBlocking(h, flags, id, name, ...args)`: the command runs on a pool
+/// thread with its own client (in the connection's selected database); its
+/// reply (a `ReplyError` value for an error) reaches the function given to
+/// `blockingInit` as `[id, reply]`.
 unsafe extern "C" fn run_blocking_cb(env: napi_env, info: napi_callback_info) -> napi_value {
     guard(env, || unsafe {
         let a = CbArgs::get(env, info)?;
         let a = a.as_slice();
-        if a.len() < 3 {
+        if a.len() < 4 {
             return Err(js::throw_type_error(
                 env,
-                "emberkv: runBlocking(handle, flags, command, ...args)",
+                "emberkv: runBlocking(handle, flags, id, command, ...args)",
             ));
         }
         let h = js::get_u32(env, a[0], "handle")?;
         let flags = js::get_u32(env, a[1], "flags")?;
+        let id = js::get_u32(env, a[2], "id")?;
         let mut args = args::ArgBuf::default();
-        for (i, v) in a[2..].iter().enumerate() {
+        for (i, v) in a[3..].iter().enumerate() {
             args.push_js(env, *v, i)?;
         }
         let argv = args.to_vecs(0, args.len());
@@ -201,9 +203,30 @@ unsafe extern "C" fn run_blocking_cb(env: napi_env, info: napi_callback_info) ->
             Access::Ok(x) => x,
             other => return Err(closed_or_invalid(env, &other)),
         };
-        let env_ = Env::from_raw(env);
-        blocking::run(&env_, eng, db, argv, flags)
-            .map_err(|e| js::throw_error(env, "ERR", &e.reason))
+        blocking::run(env, id, eng, db, argv, flags)?;
+        Ok(js::undefined(env))
+    })
+}
+
+/// `blockingInit(complete)`, `cancelBlocking(...ids)`.
+unsafe extern "C" fn blocking_init_cb(env: napi_env, info: napi_callback_info) -> napi_value {
+    guard(env, || unsafe {
+        let a = CbArgs::get(env, info)?;
+        let f = *a.as_slice().first().ok_or(Thrown)?;
+        blocking::init(env, f)?;
+        Ok(js::undefined(env))
+    })
+}
+
+unsafe extern "C" fn cancel_blocking_cb(env: napi_env, info: napi_callback_info) -> napi_value {
+    guard(env, || unsafe {
+        let a = CbArgs::get(env, info)?;
+        let mut ids = Vec::new();
+        for v in a.as_slice() {
+            ids.push(js::get_u32(env, *v, "id")?);
+        }
+        blocking::cancel(env, &ids);
+        Ok(js::undefined(env))
     })
 }
 
@@ -278,6 +301,8 @@ pub fn init(exports: Object, env: Env) -> napi::Result<()> {
         ("closeAll", Some(close_all_cb)),
         ("run", Some(run_cb)),
         ("runBlocking", Some(run_blocking_cb)),
+        ("blockingInit", Some(blocking_init_cb)),
+        ("cancelBlocking", Some(cancel_blocking_cb)),
         ("runBatch", Some(run_batch_cb)),
     ];
     let raw_env = env.raw();
@@ -290,6 +315,7 @@ pub fn init(exports: Object, env: Env) -> napi::Result<()> {
         .map_err(|_| napi::Error::from_reason("emberkv: cannot export pubsub"))?;
     // worker_threads: close this thread's connections when its environment goes away
     unsafe extern "C" fn cleanup(_arg: *mut std::ffi::c_void) {
+        blocking::shutdown();
         pubsub::close_all();
         state::close_all();
     }

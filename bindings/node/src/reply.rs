@@ -5,7 +5,6 @@
 //! inside arrays such as EXEC's).
 
 use emberkv::Reply;
-use napi::bindgen_prelude::{ToNapiValue, TypeName, ValueType};
 use napi::sys::{napi_env, napi_value};
 
 use crate::js::{self, JsResult, Thrown};
@@ -100,29 +99,5 @@ pub unsafe fn reply_error(env: napi_env, msg: &str) -> JsResult<napi_value> {
                 Ok(out)
             }
         }
-    }
-}
-
-/// A reply to hand to JS later (a blocking command's result resolving a
-/// Promise). Error replies resolve to a `ReplyError` value; the JS side throws it.
-pub struct Owned {
-    pub reply: Reply,
-    pub flags: u32,
-}
-
-impl TypeName for Owned {
-    fn type_name() -> &'static str {
-        "Reply"
-    }
-    fn value_type() -> ValueType {
-        ValueType::Unknown
-    }
-}
-
-impl ToNapiValue for Owned {
-    unsafe fn to_napi_value(env: napi_env, val: Self) -> napi::Result<napi_value> {
-        unsafe { to_js(env, &val.reply, val.flags) }.map_err(|_| {
-            napi::Error::new(napi::Status::PendingException, "converting a reply failed")
-        })
     }
 }

@@ -4,6 +4,7 @@
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const { spawn } = require('node:child_process')
+const { needs } = require('./helpers')
 
 function runChild (code, timeoutMs = 10000) {
   return new Promise((resolve) => {
@@ -107,4 +108,27 @@ test('an exception in a message listener surfaces as uncaughtException', async (
   `)
   assert.equal(r.status, 0, r.err)
   assert.equal(r.out, 'caught boom\n')
+})
+
+test('close() with a blocking pop still waiting rejects it and lets the process exit', needs('blpop'), async () => {
+  const r = await runChild(`
+    const { Ember } = require('emberkv')
+    const db = new Ember()
+    db.blpop('never', 0).then(() => console.log('resolved?'), (e) => console.log('rejected', e.code))
+    setTimeout(() => db.close(), 50)
+  `)
+  assert.equal(r.signal, null, 'exited on its own')
+  assert.equal(r.status, 0, r.err)
+  assert.equal(r.out, 'rejected ECLOSED\n')
+})
+
+test('a pending blocking pop keeps the process alive until served', needs('blpop'), async () => {
+  const r = await runChild(`
+    const { Ember } = require('emberkv')
+    const db = new Ember()
+    db.blpop('q', 0).then((v) => { console.log(v.join(' ')); db.close() })
+    setTimeout(() => db.rpush('q', 'late'), 200).unref()
+  `)
+  assert.equal(r.status, 0, r.err)
+  assert.equal(r.out, 'q late\n')
 })
