@@ -74,10 +74,13 @@ fn worker(id: u64, first: Job, tx: Sender<Job>, rx: Receiver<Job>) {
     }
 }
 
+type Done = (u32, Reply, u32);
+
 /// Results on their way to the JS thread, and the threadsafe function that
 /// wakes it (cleared by its finalizer, only called under the mutex).
 struct Completions {
-    q: Mutex<(Vec<(u32, Reply, u32)>, bool)>,
+    /// (call id, reply, reply flags) not yet handed over; whether a wake-up is pending.
+    q: Mutex<(Vec<Done>, bool)>,
     tsfn: Mutex<Option<Tsfn>>,
 }
 
