@@ -63,3 +63,16 @@ test('blocking commands are Promises here too', needs('blpop'), async () => {
   assert.deepEqual(await p, ['q', 'x'])
   await db.close()
 })
+
+test('the module is the class itself, as ioredis (const Redis = require(...))', async () => {
+  const Redis = require('emberkv/promises')
+  const redis = new Redis()
+  assert.equal(await redis.set('k', 'v'), 'OK')
+  assert.equal(Redis.Redis, Redis)
+  assert.equal(Redis.default, Redis)
+  await redis.quit()
+  const Sync = require('emberkv')
+  assert.equal(Sync.Ember, Sync)
+  assert.notEqual(Sync, Redis)
+  assert.ok(new Redis() instanceof Sync, 'the Promise client is a subclass of the synchronous one')
+})
