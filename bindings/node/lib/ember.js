@@ -9,12 +9,24 @@ const native = require('./native')
 const { ReplyError } = require('./errors')
 const table = require('./commands')
 
-native.init(ReplyError)
-const { run, runBlocking, runBatch } = native
-
 /** Reply flags understood by the native side. */
 const BUF = 1
 const STRNUM = 2
+const SCRATCH = 4
+
+// Bulk replies of *Buffer methods come back through this Buffer (u32 LE length,
+// then the bytes) and are copied into a pooled Buffer: far cheaper than a fresh
+// native Buffer per reply. Larger ones come as Buffers directly.
+const scratch = Buffer.allocUnsafeSlow(64 * 1024)
+native.init(ReplyError, scratch)
+const { run, runBlocking, runBatch } = native
+
+function fromScratch () {
+  const n = scratch.readUInt32LE(0)
+  const b = Buffer.allocUnsafe(n)
+  scratch.copy(b, 0, 4, 4 + n)
+  return b
+}
 
 /** Commands that may block: they always return a Promise. */
 const BLOCKING = new Set(table.blocking)
@@ -137,6 +149,12 @@ function commandMethod (name, extra) {
     return function (...args) {
       const r = run(this._h, this._f | extra, name, ...(argT ? argT(args) : args))
       return replyT ? replyT(r) : r
+    }
+  }
+  if (extra & BUF) {
+    return function (...args) {
+      const r = run(this._h, this._f | BUF | SCRATCH, name, ...args)
+      return r === undefined ? fromScratch() : r
     }
   }
   return function (...args) {

@@ -57,12 +57,17 @@ pub(crate) unsafe fn closed_or_invalid<T>(env: napi_env, a: &Access<T>) -> Throw
     }
 }
 
-/// `init(ReplyError)`: the class used for error replies.
+/// `init(ReplyError, scratch)`: the class used for error replies, and the
+/// Buffer that `run` fills for the SCRATCH flag.
 unsafe extern "C" fn init_cb(env: napi_env, info: napi_callback_info) -> napi_value {
     guard(env, || unsafe {
         let a = CbArgs::get(env, info)?;
-        let ctor = *a.as_slice().first().ok_or(Thrown)?;
+        let a = a.as_slice();
+        let ctor = *a.first().ok_or(Thrown)?;
         state::set_reply_error_ctor(env, ctor)?;
+        if let Some(&buf) = a.get(1) {
+            state::set_scratch(env, buf)?;
+        }
         Ok(js::undefined(env))
     })
 }
@@ -173,7 +178,14 @@ unsafe extern "C" fn run_cb(env: napi_env, info: napi_callback_info) -> napi_val
             }
         })();
         ARGS.set(args);
-        reply::to_js_throwing(env, &reply?, flags)
+        let reply = reply?;
+        if flags & reply::SCRATCH != 0
+            && let emberkv::Reply::Bulk(b) = &reply
+            && state::write_scratch(b)
+        {
+            return Ok(js::undefined(env));
+        }
+        reply::to_js_throwing(env, &reply, flags)
     })
 }
 

@@ -14,6 +14,10 @@ use crate::state;
 pub const BUF: u32 = 1;
 /// Integer replies as strings (ioredis's `stringNumbers`).
 pub const STRNUM: u32 = 2;
+/// With BUF, a bulk reply that fits goes into the scratch Buffer (length in
+/// its first 4 bytes) and `run` returns undefined: JS copies it into a pooled
+/// Buffer, ~4x cheaper than a fresh `napi_create_buffer_copy` per reply.
+pub const SCRATCH: u32 = 4;
 
 /// Converts `r`; an error reply at the top is thrown.
 pub unsafe fn to_js_throwing(env: napi_env, r: &Reply, flags: u32) -> JsResult<napi_value> {

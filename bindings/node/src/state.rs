@@ -129,6 +129,8 @@ struct State {
     slots: Vec<Slot>,
     free: Vec<u32>,
     reply_error: Option<Ref>,
+    /// The SCRATCH Buffer: a reference keeps its memory alive, the pointer writes it.
+    scratch: Option<(Ref, *mut u8, usize)>,
 }
 
 thread_local! {
@@ -219,4 +221,35 @@ pub unsafe fn set_reply_error_ctor(env: napi_env, ctor: napi_value) -> js::JsRes
 pub unsafe fn reply_error_ctor(env: napi_env) -> Option<napi_value> {
     let r = STATE.with_borrow(|s| s.reply_error.as_ref().map(|r| r.0))?;
     unsafe { Ref(r).value(env).ok() }
+}
+
+pub unsafe fn set_scratch(env: napi_env, buf: napi_value) -> js::JsResult<()> {
+    let mut data = std::ptr::null_mut();
+    let mut len = 0usize;
+    unsafe {
+        js::ok(napi::sys::napi_get_buffer_info(
+            env, buf, &mut data, &mut len,
+        ))?;
+        let r = Ref::new(env, buf)?;
+        let old = STATE.with_borrow_mut(|s| s.scratch.replace((r, data as *mut u8, len)));
+        if let Some((old, _, _)) = old {
+            old.delete(env);
+        }
+    }
+    Ok(())
+}
+
+/// Writes `len` (u32 LE) and `b` into the scratch Buffer; false if it does not fit.
+pub fn write_scratch(b: &[u8]) -> bool {
+    STATE.with_borrow(|s| match s.scratch {
+        Some((_, ptr, cap)) if b.len() + 4 <= cap => {
+            // SAFETY: the Buffer is kept alive by the reference and is only touched on this thread
+            unsafe {
+                std::ptr::copy_nonoverlapping((b.len() as u32).to_le_bytes().as_ptr(), ptr, 4);
+                std::ptr::copy_nonoverlapping(b.as_ptr(), ptr.add(4), b.len());
+            }
+            true
+        }
+        _ => false,
+    })
 }
