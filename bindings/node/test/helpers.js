@@ -25,4 +25,13 @@ function busy (ms) {
   while (Date.now() < end) { /* spin */ }
 }
 
-module.exports = { needs, persists, sleep, busy }
+/** Waits (yielding to the event loop) until `cond()` holds; fails after `ms`. */
+async function waitFor (cond, ms = 10000, what = 'condition') {
+  const end = Date.now() + ms
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await sleep(5)
+  }
+}
+
+module.exports = { needs, persists, sleep, busy, waitFor }

@@ -7,7 +7,7 @@ const fs = require('node:fs')
 const { Worker } = require('node:worker_threads')
 const { once } = require('node:events')
 const { Ember, Subscriber } = require('emberkv')
-const { sleep, busy } = require('./helpers')
+const { sleep, busy, waitFor } = require('./helpers')
 
 /** Resolves once `n` events named `ev` were seen on `em`, with their arguments. */
 function collect (em, ev, n) {
@@ -88,7 +88,8 @@ test('delivery waits for a busy event loop and then catches up', async () => {
   for (let i = 0; i < 1000; i++) db.publish('busy', `m${i}`)
   busy(100) // the JS thread is busy: nothing can be delivered yet
   assert.equal(got.length, 0, 'messages are pushed, never delivered re-entrantly')
-  await sleep(50)
+  await waitFor(() => got.length >= 1000, 10000, '1000 messages')
+  await sleep(20)
   assert.equal(got.length, 1000)
   assert.equal(got[999], 'm999')
   sub.close()
@@ -121,7 +122,7 @@ test('messages published from another thread while the event loop is busy are de
   assert.equal(got.length, 0)
   const [n] = await delivered
   assert.equal(n, 500, 'every publish reached the subscriber')
-  await sleep(50)
+  await waitFor(() => got.length >= 500, 10000, '500 messages')
   assert.equal(got.length, 500)
   assert.equal(got[0], 'w0')
   assert.equal(got[499], 'w499')
@@ -163,7 +164,7 @@ test('close() stops delivery; queued messages are dropped, not delivered late', 
   sub.on('message', (_c, m) => got.push(m))
   sub.subscribe('c')
   db.publish('c', 'before')
-  await sleep(20)
+  await waitFor(() => got.length === 1, 10000, "'before'")
   db.publish('c', 'queued')
   sub.close()
   db.publish('c', 'after')
