@@ -151,13 +151,13 @@ async function main () {
   const row = (name, cells) => {
     results.push({ case: name, ...cells })
     if (!JSON_OUT) {
-      const f = (v) => (v === undefined ? 'n/a' : Math.round(v).toLocaleString('en-US')).padStart(14)
+      const f = (v) => (v === undefined ? 'n/a' : Math.round(v).toLocaleString('en-US')).padStart(16)
       console.log(name.padEnd(22) + f(cells.emberkv_sync) + f(cells.emberkv_sync_cpu) + f(cells.emberkv_await) + f(cells.ioredis_await) + f(cells.ioredis_pipeline))
     }
   }
   if (!JSON_OUT) {
     console.log(`node ${process.version}, ${os.cpus().length} cpus, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}, ~${SECONDS}s per cell; ops/s`)
-    console.log('case'.padEnd(22) + 'emberkv sync'.padStart(14) + 'sync per cpu-s'.padStart(14) + 'emberkv await'.padStart(14) + 'ioredis await'.padStart(14) + `ioredis pipe${BATCH}`.padStart(14))
+    console.log('case'.padEnd(22) + 'emberkv sync'.padStart(16) + 'sync per cpu-s'.padStart(16) + 'emberkv await'.padStart(16) + 'ioredis await'.padStart(16) + `ioredis pipe${BATCH}`.padStart(16))
   }
 
   db.set('key:1', VALUE)
