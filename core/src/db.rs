@@ -62,6 +62,7 @@ pub(crate) struct Engine {
     pub dirty: AtomicU64,
     pub clients: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
     pub pubsub: Arc<PubSub>,
+    pub blocking: crate::blocking::Blocking,
     /// WATCHed keys: (db, key) → the flags of the clients watching it.
     pub watches: Mutex<WatchRegistry>,
     next_client_id: AtomicU64,
@@ -100,6 +101,7 @@ impl Engine {
             dirty: AtomicU64::new(0),
             clients: Mutex::new(BTreeMap::new()),
             pubsub: Arc::new(PubSub::default()),
+            blocking: crate::blocking::Blocking::default(),
             watches: Mutex::new(HashMap::new()),
             next_client_id: AtomicU64::new(1),
             watching: AtomicUsize::new(0),
@@ -155,14 +157,54 @@ impl Engine {
         ctx.expired_dels.clear();
         if !ctx.touched.is_empty() || !ctx.touched_dbs.is_empty() {
             self.signal_watchers(&ctx.touched, &ctx.touched_dbs);
-            ctx.touched.clear();
             ctx.touched_dbs.clear();
+            let touched = std::mem::take(&mut ctx.touched);
+            if self.blocking.active() {
+                for (db, key) in &touched {
+                    self.serve_blocked(ctx, *db, key);
+                }
+            }
         }
         if !ctx.events.is_empty() {
             let flags = self.notify_flags();
             for (_, event, db, key) in ctx.events.drain(..) {
                 crate::pubsub::notify(&self.pubsub, flags, event, db, &key);
             }
+        }
+    }
+
+    /// Serves clients blocked on `key` in arrival order, inside the current
+    /// command's locks, for as long as the key has something for them.
+    fn serve_blocked(&self, ctx: &mut Ctx, db: usize, key: &[u8]) {
+        if !ctx.holds(key, true) {
+            return;
+        }
+        while let Some(w) = self.blocking.claim_first(db, key) {
+            // Every key the waiter's command writes besides the ready one must be held.
+            let argv: Vec<&[u8]> = w.argv.iter().map(|a| a.as_slice()).collect();
+            let others_held = w.spec.key_positions(&argv).iter().all(|&i| {
+                argv[i] == key
+                    || w.keys().iter().any(|k| k.as_slice() == argv[i])
+                    || ctx.holds(argv[i], true)
+            });
+            if !others_held {
+                self.blocking
+                    .finish(&w, Reply::Error(crate::blocking::RETRY.into()));
+                continue;
+            }
+            let (saved_db, saved_nb, saved_ready) = (ctx.db, ctx.no_block, ctx.ready_key.take());
+            ctx.db = db;
+            ctx.no_block = true;
+            ctx.ready_key = Some(key.to_vec());
+            let reply = crate::commands::call(ctx, w.spec, &argv);
+            ctx.db = saved_db;
+            ctx.no_block = saved_nb;
+            ctx.ready_key = saved_ready;
+            if matches!(reply, Reply::Nil | Reply::NilArray) {
+                self.blocking.release(&w);
+                return;
+            }
+            self.blocking.finish(&w, reply);
         }
     }
 
@@ -204,7 +246,7 @@ impl Engine {
                     let due = ctx
                         .parts(db)
                         .find(|(i, _)| *i == shard)
-                        .and_then(|(_, p)| p.first_due(ctx.now).map(|(_, k)| k.to_vec()));
+                        .and_then(|(_, p)| p.first_due(ctx.now()).map(|(_, k)| k.to_vec()));
                     let Some(key) = due else { break };
                     ctx.expire_if_needed(db, &key);
                     if start.elapsed() > budget {
@@ -245,6 +287,8 @@ fn shutdown(eng: &Engine) {
     if eng.closed.swap(true, Ordering::AcqRel) {
         return;
     }
+    eng.blocking
+        .unblock_all(Reply::error("ERR the database is closed"));
     {
         let (lock, cv) = &eng.bg_wake;
         *lock.lock() = true;

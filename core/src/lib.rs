@@ -8,6 +8,7 @@
 //! assert_eq!(c.execute(&["GET", "greeting"]), emberkv::Reply::bulk("hello"));
 //! ```
 
+mod blocking;
 mod client;
 mod clock;
 mod commands;
@@ -16,6 +17,7 @@ mod db;
 mod error;
 mod keyspace;
 mod notify;
+pub mod persist;
 mod pubsub;
 mod reply;
 mod types;

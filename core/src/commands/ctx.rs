@@ -24,6 +24,13 @@ pub(crate) enum Guard<'a> {
     W(RwLockWriteGuard<'a, Shard>),
 }
 
+/// The shard locks a Ctx holds: one (most commands) or several.
+enum Locks<'a> {
+    None,
+    One(usize, Guard<'a>),
+    Many(Box<[Option<Guard<'a>>; NSHARDS]>),
+}
+
 /// How the command is written to the AOF / replication stream.
 #[derive(Debug, Default)]
 pub(crate) enum Prop {
@@ -37,15 +44,19 @@ pub(crate) enum Prop {
     Rewritten(Vec<Vec<Vec<u8>>>),
 }
 
+/// The first argv key's (pointer, length, hash), set by the dispatcher only.
+pub(crate) type HashCache = Cell<Option<(usize, usize, u64)>>;
+
 pub(crate) struct Ctx<'a> {
+    pub hash_cache: HashCache,
     pub eng: &'a Engine,
     pub cl: &'a mut ClientState,
     /// Selected database.
     pub db: usize,
-    /// Milliseconds since the epoch, read once per command (Redis's rule:
-    /// one command sees one time).
-    pub now: u64,
-    guards: [Option<Guard<'a>>; NSHARDS],
+    /// Milliseconds since the epoch, read on first use and then fixed for
+    /// the command (Redis's rule: one command sees one time). 0 = not read.
+    now: Cell<u64>,
+    locks: Locks<'a>,
     /// Changes made (Redis's `server.dirty`).
     pub dirty: u64,
     pub prop: Prop,
@@ -59,17 +70,24 @@ pub(crate) struct Ctx<'a> {
     pub events: Vec<(u32, &'static str, usize, Vec<u8>)>,
     pub hits: Cell<u64>,
     pub misses: Cell<u64>,
+    /// Set by a blocking command that found nothing: what to wait for.
+    pub block: Option<crate::blocking::BlockOn>,
+    /// Blocking commands must not block (inside EXEC, or while serving a waiter).
+    pub no_block: bool,
+    /// While serving a blocked client: the key that became ready.
+    pub ready_key: Option<Vec<u8>>,
 }
 
 impl<'a> Ctx<'a> {
     pub fn new(eng: &'a Engine, cl: &'a mut ClientState) -> Ctx<'a> {
         let db = cl.db;
         Ctx {
+            hash_cache: Cell::new(None),
             eng,
             cl,
             db,
-            now: eng.clock.now_ms(),
-            guards: std::array::from_fn(|_| None),
+            now: Cell::new(0),
+            locks: Locks::None,
             dirty: 0,
             prop: Prop::Verbatim,
             expired_dels: Vec::new(),
@@ -78,28 +96,60 @@ impl<'a> Ctx<'a> {
             events: Vec::new(),
             hits: Cell::new(0),
             misses: Cell::new(0),
+            block: None,
+            no_block: false,
+            ready_key: None,
         }
     }
 
-    /// Locks the shards in `mask` (bit i = shard i), ascending.
+    /// Locks the shards in `mask` (bit i = shard i), ascending. Called at
+    /// most once per Ctx: taking more locks later could break the order.
     pub fn lock(&mut self, mask: u32, write: bool) {
+        debug_assert!(matches!(self.locks, Locks::None), "Ctx::lock called twice");
         let shards = &self.eng.ks.shards;
-        for i in 0..NSHARDS {
-            if mask & (1 << i) != 0 && self.guards[i].is_none() {
-                self.guards[i] = Some(if write {
-                    Guard::W(shards[i].write())
-                } else {
-                    Guard::R(shards[i].read())
-                });
+        let take = |i: usize| {
+            if write {
+                Guard::W(shards[i].write())
+            } else {
+                Guard::R(shards[i].read())
             }
+        };
+        self.locks = match mask.count_ones() {
+            0 => Locks::None,
+            1 => {
+                let i = mask.trailing_zeros() as usize;
+                Locks::One(i, take(i))
+            }
+            _ => {
+                let mut all: Box<[Option<Guard<'a>>; NSHARDS]> =
+                    Box::new(std::array::from_fn(|_| None));
+                for (i, g) in all.iter_mut().enumerate() {
+                    if mask & (1 << i) != 0 {
+                        *g = Some(take(i));
+                    }
+                }
+                Locks::Many(all)
+            }
+        };
+    }
+
+    /// Milliseconds since the epoch for this command.
+    #[inline]
+    pub fn now(&self) -> u64 {
+        let n = self.now.get();
+        if n != 0 {
+            return n;
         }
+        let n = self.eng.clock.now_ms().max(1);
+        self.now.set(n);
+        n
     }
 
     /// Resets the per-command record (EXEC runs many commands in one Ctx).
     pub fn reset_effects(&mut self) {
         self.dirty = 0;
         self.prop = Prop::Verbatim;
-        self.now = self.eng.clock.now_ms();
+        self.now.set(0);
     }
 
     pub fn shard_mask_all() -> u32 {
@@ -107,8 +157,17 @@ impl<'a> Ctx<'a> {
     }
 
     #[inline]
+    fn guard(&self, i: usize) -> Option<&Guard<'a>> {
+        match &self.locks {
+            Locks::One(j, g) if *j == i => Some(g),
+            Locks::Many(all) => all[i].as_ref(),
+            _ => None,
+        }
+    }
+
+    #[inline]
     fn shard(&self, i: usize) -> &Shard {
-        match &self.guards[i] {
+        match self.guard(i) {
             Some(Guard::R(g)) => g,
             Some(Guard::W(g)) => g,
             None => panic!("emberkv internal error: shard {i} not locked"),
@@ -117,47 +176,118 @@ impl<'a> Ctx<'a> {
 
     #[inline]
     fn shard_mut(&mut self, i: usize) -> &mut Shard {
-        match &mut self.guards[i] {
+        let g = match &mut self.locks {
+            Locks::One(j, g) if *j == i => Some(g),
+            Locks::Many(all) => all[i].as_mut(),
+            _ => None,
+        };
+        match g {
             Some(Guard::W(g)) => g,
             _ => panic!("emberkv internal error: shard {i} not write-locked"),
         }
     }
 
-    /// The part of database `db` holding `key`, and the key's hash.
+    /// Whether this Ctx holds the lock of `key`'s shard (writable if `write`).
+    pub fn holds(&self, key: &[u8], write: bool) -> bool {
+        match self.guard(shard_of(self.hash(key))) {
+            Some(Guard::W(_)) => true,
+            Some(Guard::R(_)) => !write,
+            None => false,
+        }
+    }
+
+    /// A blocking command found nothing: block on `keys` until `deadline`
+    /// (None = forever), or answer `timeout_reply` right away where blocking
+    /// is not allowed (inside MULTI, or while serving another waiter).
+    #[allow(dead_code)] // used by the blocking list/zset commands
+    pub fn block_on(
+        &mut self,
+        keys: Vec<Vec<u8>>,
+        deadline: Option<std::time::Instant>,
+        timeout_reply: Reply,
+    ) -> Reply {
+        if !self.no_block {
+            self.block = Some(crate::blocking::BlockOn {
+                keys,
+                deadline,
+                timeout_reply: timeout_reply.clone(),
+            });
+        }
+        timeout_reply
+    }
+
+    /// The keys a blocking command should look at now: all of `keys`, or
+    /// only the ready one while serving a waiter.
+    #[allow(dead_code)] // used by the blocking list/zset commands
+    pub fn candidate_keys<'k>(&self, keys: &[&'k [u8]]) -> Vec<&'k [u8]> {
+        match &self.ready_key {
+            Some(r) => keys
+                .iter()
+                .copied()
+                .filter(|k| *k == r.as_slice())
+                .take(1)
+                .collect(),
+            None => keys.to_vec(),
+        }
+    }
+
+    /// The key's hash. The dispatcher seeds `hash_cache` with the first
+    /// argv key's hash; argv outlives the Ctx, so a pointer match is that key.
+    #[inline]
+    pub fn hash(&self, key: &[u8]) -> u64 {
+        if let Some((p, l, h)) = self.hash_cache.get()
+            && p == key.as_ptr() as usize
+            && l == key.len()
+        {
+            return h;
+        }
+        self.eng.ks.hash(key)
+    }
+
     #[inline]
     pub fn part(&self, db: usize, key: &[u8]) -> (&DbPart, u64) {
-        let h = self.eng.ks.hash(key);
+        let h = self.hash(key);
         (&self.shard(shard_of(h)).dbs[db], h)
     }
 
     #[inline]
     pub fn part_mut(&mut self, db: usize, key: &[u8]) -> (&mut DbPart, u64) {
-        let h = self.eng.ks.hash(key);
+        let h = self.hash(key);
         (&mut self.shard_mut(shard_of(h)).dbs[db], h)
     }
 
     /// All locked parts of database `db`, in shard order.
     pub fn parts(&self, db: usize) -> impl Iterator<Item = (usize, &DbPart)> {
-        self.guards
-            .iter()
-            .enumerate()
-            .filter_map(move |(i, g)| match g {
-                Some(Guard::R(g)) => Some((i, &g.dbs[db])),
-                Some(Guard::W(g)) => Some((i, &g.dbs[db])),
-                None => None,
-            })
-    }
-
-    /// Every locked shard, writable.
-    pub fn shards_mut(&mut self) -> impl Iterator<Item = &mut Shard> {
-        self.guards.iter_mut().filter_map(|g| match g {
-            Some(Guard::W(g)) => Some(&mut **g),
-            _ => None,
+        (0..NSHARDS).filter_map(move |i| match self.guard(i) {
+            Some(Guard::R(g)) => Some((i, &g.dbs[db])),
+            Some(Guard::W(g)) => Some((i, &g.dbs[db])),
+            None => None,
         })
     }
 
+    /// Every locked shard, writable.
+    pub fn shards_mut(&mut self) -> Vec<&mut Shard> {
+        let mut out: Vec<&mut Shard> = Vec::new();
+        match &mut self.locks {
+            Locks::None => {}
+            Locks::One(_, g) => {
+                if let Guard::W(g) = g {
+                    out.push(&mut **g);
+                }
+            }
+            Locks::Many(all) => {
+                for g in all.iter_mut().flatten() {
+                    if let Guard::W(g) = g {
+                        out.push(&mut **g);
+                    }
+                }
+            }
+        }
+        out
+    }
+
     pub fn is_expired_at(&self, at: Option<u64>) -> bool {
-        at.is_some_and(|t| t <= self.now)
+        at.is_some_and(|t| t <= self.now())
     }
 
     // ----- read access (expired keys are invisible) -----
@@ -203,7 +333,7 @@ impl<'a> Ctx<'a> {
     /// Deletes `key` if its deadline passed, recording the DEL to propagate
     /// and the `expired` event. Requires a write lock.
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
-        let now = self.now;
+        let now = self.now();
         let eng = self.eng;
         let (part, h) = self.part_mut(db, key);
         match part.expire_of(key) {

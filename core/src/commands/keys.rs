@@ -233,7 +233,7 @@ fn keys(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let all = pat == b"*";
     let mut out = Vec::new();
     for (_, part) in ctx.parts(ctx.db) {
-        for e in live_keys(part, ctx.now) {
+        for e in live_keys(part, ctx.now()) {
             if all || glob_match(pat, &e.key) {
                 out.push(Reply::bulk(&*e.key));
             }
@@ -302,7 +302,7 @@ fn scan(ctx: &mut Ctx, a: &[&[u8]]) -> R {
             let guard = eng.ks.shards[shard].read();
             let part = &guard.dbs[db];
             for e in part.slot_entries(sub) {
-                if part.expire_of(&e.key).is_some_and(|at| at <= ctx.now) {
+                if part.expire_of(&e.key).is_some_and(|at| at <= ctx.now()) {
                     continue;
                 }
                 if opts.pattern.is_some_and(|p| !glob_match(p, &e.key)) {
@@ -342,7 +342,7 @@ fn randomkey(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
         for (_, p) in ctx.parts(db) {
             if n < p.len() {
                 let e = p.nth(n).expect("n < len");
-                if p.expire_of(&e.key).is_none_or(|at| at > ctx.now) {
+                if p.expire_of(&e.key).is_none_or(|at| at > ctx.now()) {
                     return Ok(Reply::bulk(&*e.key));
                 }
                 break;
@@ -352,7 +352,7 @@ fn randomkey(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
     }
     // Mostly expired: walk for any live key.
     for (_, p) in ctx.parts(db) {
-        if let Some(e) = live_keys(p, ctx.now).next() {
+        if let Some(e) = live_keys(p, ctx.now()).next() {
             return Ok(Reply::bulk(&*e.key));
         }
     }
@@ -404,7 +404,7 @@ fn expire_generic(ctx: &mut Ctx, a: &[&[u8]], relative: bool, unit: Unit, name: 
     }
     if relative {
         when = when
-            .checked_add(ctx.now as i64)
+            .checked_add(ctx.now() as i64)
             .ok_or_else(|| err::invalid_expire(name))?;
     }
     if ctx.lookup_mut(key).is_none() {
@@ -419,7 +419,7 @@ fn expire_generic(ctx: &mut Ctx, a: &[&[u8]], relative: bool, unit: Unit, name: 
     {
         return Ok(Reply::Int(0));
     }
-    if when <= ctx.now as i64 {
+    if when <= ctx.now() as i64 {
         ctx.remove(key);
         ctx.notify(notify::GENERIC, "del", key);
         ctx.propagate_as(vec![vec![b"DEL".to_vec(), key.to_vec()]]);
@@ -467,8 +467,8 @@ fn ttl_generic(ctx: &mut Ctx, key: &[u8], ms: bool, absolute: bool) -> R {
     Ok(Reply::Int(match (absolute, ms) {
         (true, true) => at,
         (true, false) => at / 1000,
-        (false, true) => (at - ctx.now as i64).max(0),
-        (false, false) => ((at - ctx.now as i64).max(0) + 500) / 1000,
+        (false, true) => (at - ctx.now() as i64).max(0),
+        (false, false) => ((at - ctx.now() as i64).max(0) + 500) / 1000,
     }))
 }
 

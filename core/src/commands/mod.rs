@@ -10,11 +10,15 @@
 pub(crate) mod bitmap;
 pub(crate) mod ctx;
 pub(crate) mod err;
+pub(crate) mod hash;
 pub(crate) mod keys;
+pub(crate) mod list;
 pub(crate) mod pubsub;
 pub(crate) mod server;
+pub(crate) mod set;
 pub(crate) mod string;
 pub(crate) mod tx;
+pub(crate) mod zset;
 
 use std::sync::LazyLock;
 
@@ -25,7 +29,7 @@ use crate::db::Engine;
 use crate::keyspace::shard_of;
 use crate::reply::Reply;
 
-pub(crate) use ctx::Ctx;
+pub(crate) use ctx::{Ctx, HashCache};
 
 /// A handler: argv includes the command name. `Err` carries an error reply.
 pub(crate) type Handler = fn(&mut Ctx, &[&[u8]]) -> Result<Reply, Reply>;
@@ -169,6 +173,10 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         bitmap::COMMANDS,
         pubsub::COMMANDS,
         tx::COMMANDS,
+        list::COMMANDS,
+        hash::COMMANDS,
+        set::COMMANDS,
+        zset::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -251,15 +259,48 @@ pub(crate) fn resolve(argv: &[&[u8]]) -> Result<&'static CommandSpec, Reply> {
     } else {
         spec
     };
-    let argc = argv.len() as i32;
-    if (spec.arity > 0 && argc != spec.arity) || argc < -spec.arity {
+    if !check_arity(spec, argv.len()) {
         return Err(err::arity(spec.name));
     }
     Ok(spec)
 }
 
+/// Redis's arity rule: positive = exact, negative = at least (name counted).
+#[inline]
+fn check_arity(spec: &CommandSpec, argc: usize) -> bool {
+    let argc = argc as i32;
+    !((spec.arity > 0 && argc != spec.arity) || argc < -spec.arity)
+}
+
+/// The spelling cache key: the table's own name when the client used the
+/// canonical lowercase or uppercase spelling (the common cases), so the
+/// cache never allocates.
+fn intern(used: &str, spec: &'static CommandSpec) -> Option<&'static str> {
+    if used == spec.name {
+        return Some(spec.name);
+    }
+    UPPER.get(spec.name).copied().filter(|u| *u == used)
+}
+
+static UPPER: LazyLock<HashMap<&'static str, &'static str>> = LazyLock::new(|| {
+    families()
+        .map(|c| {
+            (
+                c.name,
+                &*Box::leak(c.name.to_ascii_uppercase().into_boxed_str()),
+            )
+        })
+        .collect()
+});
+
 /// The shard bit mask a command must lock.
-pub(crate) fn shard_mask(eng: &Engine, spec: &CommandSpec, argv: &[&[u8]]) -> u32 {
+/// `first_hash` receives the first key's hash, so the handler need not hash it again.
+pub(crate) fn shard_mask(
+    eng: &Engine,
+    spec: &CommandSpec,
+    argv: &[&[u8]],
+    first_hash: &HashCache,
+) -> u32 {
     if spec.flags & flag::ALL_SHARDS != 0 {
         return Ctx::shard_mask_all();
     }
@@ -267,10 +308,37 @@ pub(crate) fn shard_mask(eng: &Engine, spec: &CommandSpec, argv: &[&[u8]]) -> u3
         return 0;
     }
     let mut mask = 0u32;
+    let (first, _, step) = spec.keys;
+    if spec.getkeys.is_none() && first > 0 && step > 0 {
+        // the common case, without building a position list
+        let (first, last) = key_range(spec, argv.len());
+        let mut i = first;
+        while i <= last {
+            let h = eng.ks.hash(argv[i]);
+            if i == first {
+                first_hash.set(Some((argv[i].as_ptr() as usize, argv[i].len(), h)));
+            }
+            mask |= 1 << shard_of(h);
+            i += step as usize;
+        }
+        return mask;
+    }
     for i in spec.key_positions(argv) {
         mask |= 1 << shard_of(eng.ks.hash(argv[i]));
     }
     mask
+}
+
+/// First and last key positions of a (first, last, step) spec, clamped to argv.
+fn key_range(spec: &CommandSpec, argc: usize) -> (usize, usize) {
+    let (first, last, _) = spec.keys;
+    let argc = argc as i32;
+    let last = if last < 0 {
+        argc + last
+    } else {
+        last.min(argc - 1)
+    };
+    (first as usize, last.max(first - 1).max(0) as usize)
 }
 
 /// Runs one command for a client: the single entry every binding uses.
@@ -278,12 +346,27 @@ pub(crate) fn dispatch(eng: &Engine, cl: &mut ClientState, argv: &[&[u8]]) -> Re
     if argv.is_empty() {
         return Reply::error("ERR empty command");
     }
-    let spec = match resolve(argv) {
-        Ok(s) => s,
-        Err(e) => {
-            cl.note_refused();
-            return e;
-        }
+    let spec = match cl
+        .last_command
+        .filter(|(name, _)| *name.as_bytes() == *argv[0])
+    {
+        // the same spelling as the previous command, and no subcommands to resolve
+        Some((_, spec)) if check_arity(spec, argv.len()) => spec,
+        _ => match resolve(argv) {
+            Ok(s) => {
+                if s.subcommands.is_empty() && !s.name.contains('|') {
+                    cl.last_command = std::str::from_utf8(argv[0])
+                        .ok()
+                        .and_then(|n| intern(n, s))
+                        .map(|n| (n, s));
+                }
+                s
+            }
+            Err(e) => {
+                cl.note_refused();
+                return e;
+            }
+        },
     };
     if let Some(r) = cl.intercept(eng, spec, argv) {
         return r;
@@ -301,12 +384,27 @@ pub(crate) fn run(
     spec: &'static CommandSpec,
     argv: &[&[u8]],
 ) -> Reply {
-    let mask = shard_mask(eng, spec, argv);
     let mut ctx = Ctx::new(eng, cl);
+    let mask = shard_mask(eng, spec, argv, &ctx.hash_cache);
     ctx.lock(mask, spec.is_write());
     let reply = call(&mut ctx, spec, argv);
+    let Some(block) = ctx.block.take() else {
+        return reply;
+    };
+    // Nothing to pop: register while the locks are still held, then wait.
+    let db = ctx.db;
+    let id = ctx.cl.id;
+    let owned: Vec<Vec<u8>> = argv.iter().map(|a| a.to_vec()).collect();
+    let waiter = eng.blocking.register(id, db, spec, owned, &block);
     drop(ctx);
-    reply
+    match eng
+        .blocking
+        .wait(&waiter, block.deadline, block.timeout_reply)
+    {
+        // the waiter's command could not be served in the writer's locks: run it again
+        Reply::Error(e) if e == crate::blocking::RETRY => run(eng, cl, spec, argv),
+        r => r,
+    }
 }
 
 /// Runs a handler inside an already-locked Ctx and records its effects.

@@ -88,6 +88,12 @@ static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
         NOSCRIPT | LOADING | STALE,
         client_setinfo,
     ),
+    conn(
+        "client|unblock",
+        -3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        client_unblock,
+    ),
     conn("client|help", 2, LOADING | STALE, client_help),
 ];
 
@@ -370,6 +376,26 @@ fn client_setinfo(ctx: &mut Ctx, a: &[&[u8]]) -> R {
             String::from_utf8_lossy(a[2])
         ))),
     }
+}
+
+/// `CLIENT UNBLOCK client-id [TIMEOUT | ERROR]`
+fn client_unblock(ctx: &mut Ctx, a: &[&[u8]]) -> R {
+    let id = parse_i64(a[2]).ok_or_else(err::not_int)?;
+    let error = match a.get(3) {
+        None => None,
+        Some(o) if o.eq_ignore_ascii_case(b"timeout") && a.len() == 4 => None,
+        Some(o) if o.eq_ignore_ascii_case(b"error") && a.len() == 4 => Some(Reply::error(
+            "UNBLOCKED client unblocked via CLIENT UNBLOCK",
+        )),
+        Some(_) => {
+            return Err(Reply::error(
+                "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ));
+        }
+    };
+    Ok(Reply::Int(
+        ctx.eng.blocking.unblock_client(id as u64, error) as i64,
+    ))
 }
 
 /// `CLIENT HELP`
@@ -801,7 +827,7 @@ fn info_section(ctx: &Ctx, sec: &str, out: &mut String) {
         "clients" => {
             out.push_str("# Clients\r\n");
             kv!("connected_clients", eng.clients.lock().len());
-            kv!("blocked_clients", 0);
+            kv!("blocked_clients", eng.blocking.blocked_clients());
             kv!("tracking_clients", 0);
             kv!("pubsub_clients", 0);
         }

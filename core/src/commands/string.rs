@@ -92,7 +92,7 @@ pub(crate) fn expire_at_ms(ctx: &Ctx, opt: ExpireOpt, arg: &[u8], cmd: &str) -> 
     };
     let at = match opt {
         ExpireOpt::Ex | ExpireOpt::Px => ms
-            .checked_add(ctx.now as i64)
+            .checked_add(ctx.now() as i64)
             .ok_or_else(|| err::invalid_expire(cmd))?,
         _ => ms,
     };
@@ -291,7 +291,7 @@ fn getex(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         o => Some(expire_at_ms(ctx, o, arg, "getex")?),
     };
     if let Some(at) = at {
-        if at <= ctx.now {
+        if at <= ctx.now() {
             ctx.remove(key);
             ctx.dirty += 1;
             ctx.notify(notify::GENERIC, "del", key);

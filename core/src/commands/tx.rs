@@ -117,7 +117,7 @@ fn watch(ctx: &mut Ctx, a: &[&[u8]]) -> R {
             continue;
         }
         // Redis remembers whether the key was already expired when watched.
-        let expired = ctx.expire_of(db, k).is_some_and(|at| at <= ctx.now);
+        let expired = ctx.expire_of(db, k).is_some_and(|at| at <= ctx.now());
         keys.push((db, k.to_vec(), expired));
         reg.entry(key).or_default().push(Arc::downgrade(&ws));
         ctx.eng.watching.fetch_add(1, Ordering::Relaxed);
@@ -165,12 +165,13 @@ pub(crate) fn exec(eng: &Engine, cl: &mut ClientState) -> Reply {
         return Reply::error("EXECABORT Transaction discarded because of previous errors.");
     }
     let mut ctx = Ctx::new(eng, cl);
+    ctx.no_block = true;
     ctx.lock(Ctx::shard_mask_all(), true);
     let aborted = match &ctx.cl.watch {
         Some(ws) => {
             ws.dirty.load(Ordering::Acquire)
                 || ws.keys.lock().iter().any(|(db, k, was_expired)| {
-                    !was_expired && ctx.expire_of(*db, k).is_some_and(|at| at <= ctx.now)
+                    !was_expired && ctx.expire_of(*db, k).is_some_and(|at| at <= ctx.now())
                 })
         }
         None => false,

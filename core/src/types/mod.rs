@@ -2,13 +2,27 @@
 //! module (`string.rs`, `list.rs`, …); commands never reach into encodings.
 
 pub mod bytes;
+pub mod hash;
+pub mod list;
 
 pub use bytes::{Key, Str};
+pub use hash::HashValue;
+pub use list::ListValue;
+mod member_index;
+pub mod set;
+pub mod zset;
+
+pub use set::SetValue;
+pub use zset::ZsetValue;
 
 /// A value stored under a key. 24 bytes: strings inline, collections boxed.
 #[derive(Clone)]
 pub enum Value {
     Str(Str),
+    List(Box<ListValue>),
+    Hash(Box<HashValue>),
+    Set(Box<SetValue>),
+    Zset(Box<ZsetValue>),
 }
 
 impl Value {
@@ -16,6 +30,10 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::Zset(_) => "zset",
         }
     }
 
@@ -23,6 +41,10 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding(),
+            Value::List(l) => l.encoding(),
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::Zset(z) => z.encoding(),
         }
     }
 
@@ -30,6 +52,10 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_size(),
+            Value::List(l) => l.heap_size(),
+            Value::Hash(h) => h.heap_size(),
+            Value::Set(s) => std::mem::size_of::<SetValue>() + s.heap_size(),
+            Value::Zset(z) => std::mem::size_of::<ZsetValue>() + z.heap_size(),
         }
     }
 }

@@ -1,0 +1,49 @@
+//! Per-call cost of one command through `Client::execute`, for instruction
+//! counting under callgrind (independent of machine load):
+//!
+//! ```text
+//! cargo build --release -p emberkv --example percall
+//! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/percall GET 100000
+//! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/percall GET 300000
+//! ```
+//! (instructions per call = difference / 200000). Without valgrind it prints ns/call.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let cmd = args
+        .get(1)
+        .map(String::as_str)
+        .unwrap_or("GET")
+        .to_ascii_uppercase();
+    let n: usize = args
+        .get(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
+    let db = emberkv::Db::in_memory();
+    let mut c = db.client();
+    let keys: Vec<Vec<u8>> = (0..100_000)
+        .map(|i| format!("user:{i}").into_bytes())
+        .collect();
+    for k in &keys {
+        c.execute(&[&b"SET"[..], k, b"0123456789abcdef"]);
+    }
+    let start = Instant::now();
+    for i in 0..n {
+        let k = &keys[(i * 7919) % keys.len()];
+        let r = match cmd.as_str() {
+            "SET" => c.execute(&[&b"SET"[..], k, b"fedcba9876543210"]),
+            "INCR" => c.execute(&[&b"INCR"[..], b"counter"]),
+            "MISS" => c.execute(&[&b"GET"[..], b"nosuchkey"]),
+            _ => c.execute(&[&b"GET"[..], k]),
+        };
+        black_box(r);
+    }
+    let el = start.elapsed();
+    println!(
+        "{cmd}: {n} calls, {:.1} ns/call",
+        el.as_nanos() as f64 / n as f64
+    );
+}
