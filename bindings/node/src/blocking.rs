@@ -271,14 +271,12 @@ pub unsafe fn run(
     };
     spawn(Box::new(move || {
         let mut client = eng.db.client();
-        let cid = client.id();
-        let reply = if db != 0 {
-            match client.execute(&[b"SELECT".to_vec(), db.to_string().into_bytes()]) {
+        let reply = match db {
+            0 => execute(&mut client, &argv),
+            _ => match client.execute(&[b"SELECT".to_vec(), db.to_string().into_bytes()]) {
                 r @ Reply::Error(_) => r,
-                _ => run_registered(&eng, &mut client, cid, &argv),
-            }
-        } else {
-            run_registered(&eng, &mut client, cid, &argv)
+                _ => execute(&mut client, &argv),
+            },
         };
         drop(client);
         shared.push(id, reply, flags);
@@ -310,12 +308,9 @@ pub fn shutdown() {
     }
 }
 
-fn run_registered(eng: &Engine, client: &mut emberkv::Client, id: u64, argv: &[Vec<u8>]) -> Reply {
-    eng.blocked.lock().insert(id);
-    let r = match client.try_execute(argv) {
+fn execute(client: &mut emberkv::Client, argv: &[Vec<u8>]) -> Reply {
+    match client.try_execute(argv) {
         Ok(r) => r,
         Err(e) => Reply::Error(format!("ERR {e}")),
-    };
-    eng.blocked.lock().remove(&id);
-    r
+    }
 }

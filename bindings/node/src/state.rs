@@ -11,7 +11,7 @@
 //! the same files. An engine closes (flushing) when its last connection closes.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Weak};
 
@@ -28,8 +28,6 @@ pub struct Engine {
     key: Option<PathBuf>,
     /// Connections open on it (guarded by `REGISTRY` for registered engines).
     users: Mutex<usize>,
-    /// Client ids of blocking commands in flight (woken on close).
-    pub blocked: Mutex<HashSet<u64>>,
 }
 
 static REGISTRY: Mutex<Option<HashMap<PathBuf, Weak<Engine>>>> = Mutex::new(None);
@@ -50,7 +48,6 @@ impl Engine {
                 db,
                 key: None,
                 users: Mutex::new(1),
-                blocked: Mutex::new(HashSet::new()),
             }));
         };
         let key = std::path::absolute(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -70,7 +67,6 @@ impl Engine {
             db,
             key: Some(key.clone()),
             users: Mutex::new(1),
-            blocked: Mutex::new(HashSet::new()),
         });
         reg.insert(key, Arc::downgrade(&eng));
         Ok(eng)
@@ -100,14 +96,8 @@ impl Engine {
         drop(reg);
     }
 
-    /// Wakes blocked commands (they fail with an error) and closes the engine.
+    /// Closes the engine (which fails its blocked commands with an error).
     pub fn close(&self) {
-        let ids: Vec<u64> = self.blocked.lock().iter().copied().collect();
-        for id in ids {
-            let _ = self
-                .db
-                .execute(&["CLIENT", "UNBLOCK", &id.to_string(), "ERROR"]);
-        }
         let _ = self.db.close();
     }
 }
