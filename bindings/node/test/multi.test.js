@@ -1,0 +1,91 @@
+'use strict'
+const { test } = require('node:test')
+const assert = require('node:assert/strict')
+const { Ember, ReplyError } = require('emberkv')
+const { needs } = require('./helpers')
+
+test('pipeline().exec() returns [err, result] pairs', () => {
+  const db = new Ember()
+  db.set('s', 'text')
+  const r = db.pipeline().set('a', 1).get('a').incr('s').getBuffer('a').exec()
+  assert.equal(r.length, 4)
+  assert.deepEqual(r[0], [null, 'OK'])
+  assert.deepEqual(r[1], [null, '1'])
+  assert.equal(r[2].length, 1)
+  assert.ok(r[2][0] instanceof ReplyError)
+  assert.equal(r[2][0].code, 'ERR')
+  assert.deepEqual(r[3], [null, Buffer.from('1')])
+  const p = db.pipeline([['set', 'b', 2], ['get', 'b']])
+  assert.equal(p.length, 2)
+  assert.deepEqual(p.exec(), [[null, 'OK'], [null, '2']])
+  assert.throws(() => p.exec(), /exec\(\)` has been called/)
+  db.close()
+})
+
+test('multi().exec() runs atomically and returns [err, result] pairs', needs('multi'), () => {
+  const db = new Ember()
+  db.set('s', 'text')
+  const r = db.multi().set('a', 1).incr('a').incr('s').get('a').getBuffer('a').exec()
+  assert.deepEqual(r[0], [null, 'OK'])
+  assert.deepEqual(r[1], [null, 2])
+  assert.equal(r[2].length, 1)
+  assert.equal(r[2][0].message, 'ERR value is not an integer or out of range')
+  assert.deepEqual(r[3], [null, '2'])
+  assert.deepEqual(r[4], [null, Buffer.from('2')])
+  assert.deepEqual(db.multi([['set', 'x', 'y'], ['get', 'x']]).exec(), [[null, 'OK'], [null, 'y']])
+  assert.deepEqual(db.multi().exec(), [])
+  db.close()
+})
+
+test('multi with a command that cannot be queued throws EXECABORT with previousErrors', needs('multi'), () => {
+  const db = new Ember()
+  assert.throws(() => db.multi().set('a', 1).get('a', 'extra').exec(), (e) => {
+    assert.equal(e.code, 'EXECABORT')
+    assert.equal(e.message, 'EXECABORT Transaction discarded because of previous errors.')
+    assert.equal(e.previousErrors.length, 1)
+    assert.equal(e.previousErrors[0].message, "ERR wrong number of arguments for 'get' command")
+    return true
+  })
+  assert.equal(db.exists('a'), 0)
+  assert.equal(db.set('after', 1), 'OK', 'the connection is usable after EXECABORT')
+  db.close()
+})
+
+test('watch: a change by another connection aborts exec() with null', needs('multi', 'watch'), () => {
+  const db = new Ember()
+  const other = db.duplicate()
+  db.set('balance', 10)
+  assert.equal(db.watch('balance'), 'OK')
+  const v = Number(db.get('balance'))
+  other.set('balance', 100)
+  assert.equal(db.multi().set('balance', v + 1).exec(), null)
+  assert.equal(db.get('balance'), '100')
+  // unwatched: goes through
+  db.watch('balance')
+  assert.equal(db.unwatch(), 'OK')
+  other.set('balance', 5)
+  assert.deepEqual(db.multi().incr('balance').exec(), [[null, 6]])
+  // watched and untouched: goes through
+  db.watch('balance')
+  assert.deepEqual(db.multi().incr('balance').exec(), [[null, 7]])
+  other.close()
+  db.close()
+})
+
+test('multi({ pipeline: false }) sends MULTI; commands answer QUEUED; exec() wraps', needs('multi'), () => {
+  const db = new Ember()
+  assert.equal(db.multi({ pipeline: false }), 'OK')
+  assert.equal(db.set('k', 'v'), 'QUEUED')
+  assert.equal(db.get('k'), 'QUEUED')
+  assert.deepEqual(db.exec(), [[null, 'OK'], [null, 'v']])
+  assert.throws(() => db.exec(), { message: 'ERR EXEC without MULTI' })
+  db.close()
+})
+
+test('hgetall inside multi is converted to an object', needs('multi', 'hset'), () => {
+  const db = new Ember()
+  db.hset('h', 'f', 'v')
+  assert.deepEqual(db.multi().hgetall('h').exec(), [[null, { f: 'v' }]])
+  assert.deepEqual(db.pipeline().hgetall('h').exec(), [[null, { f: 'v' }]])
+  db.close()
+})
