@@ -192,6 +192,12 @@ impl Subscriber {
         s.channels.len() + s.patterns.len()
     }
 
+    /// (channels, patterns, shard channels) held.
+    pub fn counts(&self) -> [usize; 3] {
+        let s = self.subs.lock();
+        [s.channels.len(), s.patterns.len(), s.shard.len()]
+    }
+
     /// Channels + patterns + shard channels held.
     pub fn total(&self) -> usize {
         let s = self.subs.lock();

@@ -318,6 +318,10 @@ pub(crate) fn dispatch(eng: &Engine, cl: &mut ClientState, argv: &[&[u8]]) -> Re
             return e;
         }
     };
+    if !cl.authenticated && spec.flags & flag::NO_AUTH == 0 && !cl.auth_satisfied(eng) {
+        cl.note_refused();
+        return Reply::error("NOAUTH Authentication required.");
+    }
     if let Some(r) = cl.intercept(eng, spec, argv) {
         return r;
     }
