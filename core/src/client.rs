@@ -56,6 +56,8 @@ pub(crate) struct WatchState {
 
 pub(crate) struct ClientState {
     pub id: u64,
+    /// The previous command's spelling and spec: repeated commands skip the table lookup.
+    pub last_command: Option<(&'static str, &'static CommandSpec)>,
     /// The client's own subscription (SUBSCRIBE through execute).
     pub sub: Option<crate::pubsub::Subscription>,
     pub multi: Option<crate::commands::tx::Multi>,
@@ -86,6 +88,7 @@ impl ClientState {
     pub fn internal() -> ClientState {
         ClientState {
             id: 0,
+            last_command: None,
             sub: None,
             multi: None,
             watch: None,

@@ -13,6 +13,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use hashbrown::{HashMap, HashSet};
@@ -139,6 +140,12 @@ struct Queue {
 pub(crate) struct Subscriber {
     q: Mutex<Queue>,
     cv: Condvar,
+    /// Messages queued (or closed), readable without the lock: lets a
+    /// consumer spin briefly instead of sleeping, so a steady stream does
+    /// not cost a futex wake per message.
+    ready: AtomicUsize,
+    /// Consumers asleep on `cv`: publishers skip the wake-up when zero.
+    sleepers: AtomicUsize,
     subs: Mutex<Subs>,
     limits: Limits,
 }
@@ -182,9 +189,52 @@ impl Subscriber {
             q.msgs.clear();
             q.bytes = 0;
         }
+        self.ready.store(
+            q.msgs.len() + q.closed.is_some() as usize,
+            Ordering::Release,
+        );
         drop(q);
-        self.cv.notify_all();
+        self.wake();
         !overflow
+    }
+
+    fn wake(&self) {
+        if self.sleepers.load(Ordering::Acquire) > 0 {
+            self.cv.notify_all();
+        }
+    }
+
+    /// Spins a little for a message before the caller sleeps.
+    fn spin(&self) {
+        for i in 0..64 {
+            if self.ready.load(Ordering::Acquire) > 0 {
+                return;
+            }
+            if i < 48 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+
+    /// Sleeps on the condvar (until `deadline`); true if it timed out.
+    fn sleep(&self, q: &mut parking_lot::MutexGuard<'_, Queue>, deadline: Option<Instant>) -> bool {
+        self.sleepers.fetch_add(1, Ordering::AcqRel);
+        // re-check under the lock after announcing ourselves: no lost wake-up
+        let timed_out = if !q.msgs.is_empty() || q.closed.is_some() {
+            false
+        } else {
+            match deadline {
+                Some(d) => self.cv.wait_until(q, d).timed_out(),
+                None => {
+                    self.cv.wait(q);
+                    false
+                }
+            }
+        };
+        self.sleepers.fetch_sub(1, Ordering::AcqRel);
+        timed_out
     }
 
     fn count(&self) -> usize {
@@ -237,6 +287,8 @@ impl PubSub {
                 delivering: false,
             }),
             cv: Condvar::new(),
+            ready: AtomicUsize::new(0),
+            sleepers: AtomicUsize::new(0),
             subs: Mutex::new(Subs::default()),
             limits,
         })
@@ -562,47 +614,56 @@ impl Subscription {
         self.sub.total()
     }
 
-    fn take(q: &mut Queue) -> Option<Message> {
+    fn take(&self, q: &mut Queue) -> Option<Message> {
         let m = q.msgs.pop_front()?;
         q.bytes -= m.cost();
+        self.sub.ready.store(
+            q.msgs.len() + q.closed.is_some() as usize,
+            Ordering::Release,
+        );
         Some(m)
     }
 
     /// The next message, waiting as long as needed.
     pub fn recv(&self) -> Result<Message, Error> {
+        self.sub.spin();
         let mut q = self.sub.q.lock();
         loop {
-            if let Some(m) = Self::take(&mut q) {
+            if let Some(m) = self.take(&mut q) {
                 return Ok(m);
             }
             if let Some(e) = &q.closed {
                 return Err(e.clone());
             }
-            self.sub.cv.wait(&mut q);
+            self.sub.sleep(&mut q, None);
         }
     }
 
     /// The next message, or `None` after `d` without one.
     pub fn recv_timeout(&self, d: Duration) -> Result<Option<Message>, Error> {
         let deadline = Instant::now() + d;
+        self.sub.spin();
         let mut q = self.sub.q.lock();
         loop {
-            if let Some(m) = Self::take(&mut q) {
+            if let Some(m) = self.take(&mut q) {
                 return Ok(Some(m));
             }
             if let Some(e) = &q.closed {
                 return Err(e.clone());
             }
-            if self.sub.cv.wait_until(&mut q, deadline).timed_out() {
-                return Ok(Self::take(&mut q));
+            if self.sub.sleep(&mut q, Some(deadline)) {
+                return Ok(self.take(&mut q));
             }
         }
     }
 
     /// The next message if one is queued.
     pub fn try_recv(&self) -> Result<Option<Message>, Error> {
+        if self.sub.ready.load(Ordering::Acquire) == 0 {
+            return Ok(None);
+        }
         let mut q = self.sub.q.lock();
-        match Self::take(&mut q) {
+        match self.take(&mut q) {
             Some(m) => Ok(Some(m)),
             None => match &q.closed {
                 Some(e) => Err(e.clone()),
@@ -637,6 +698,7 @@ impl Subscription {
             q.closed = Some(Error::new(ErrorKind::Closed, "subscription closed"));
         }
         q.callback = None;
+        self.sub.ready.store(q.msgs.len() + 1, Ordering::Release);
         drop(q);
         self.sub.cv.notify_all();
     }
@@ -656,6 +718,7 @@ impl Drop for Subscription {
 fn deliver(sub: Arc<Subscriber>) {
     loop {
         let (batch, cb) = {
+            sub.spin();
             let mut q = sub.q.lock();
             loop {
                 if q.callback.is_none() || (q.closed.is_some() && q.msgs.is_empty()) {
@@ -665,10 +728,12 @@ fn deliver(sub: Arc<Subscriber>) {
                 if !q.msgs.is_empty() {
                     break;
                 }
-                sub.cv.wait(&mut q);
+                sub.sleep(&mut q, None);
             }
             let batch: Vec<Message> = q.msgs.drain(..).collect();
             q.bytes = 0;
+            sub.ready
+                .store(q.closed.is_some() as usize, Ordering::Release);
             (batch, q.callback.clone().expect("checked"))
         };
         for m in batch {

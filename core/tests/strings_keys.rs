@@ -197,7 +197,7 @@ fn random_command(rng: &mut Rng) -> Vec<String> {
             k,
             v,
             rng.pick(&["NX", "XX", "GET", "EX", "KEEPTTL", "PX"]).into(),
-            rng.pick(&["10", "x", "GET"]).into(),
+            rng.pick(&["100000", "x", "GET"]).into(),
         ],
         27 => vec!["LCS".into(), k, rng.pick(&keys).into()],
         28 => vec![

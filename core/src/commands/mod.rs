@@ -251,12 +251,39 @@ pub(crate) fn resolve(argv: &[&[u8]]) -> Result<&'static CommandSpec, Reply> {
     } else {
         spec
     };
-    let argc = argv.len() as i32;
-    if (spec.arity > 0 && argc != spec.arity) || argc < -spec.arity {
+    if !check_arity(spec, argv.len()) {
         return Err(err::arity(spec.name));
     }
     Ok(spec)
 }
+
+/// Redis's arity rule: positive = exact, negative = at least (name counted).
+#[inline]
+fn check_arity(spec: &CommandSpec, argc: usize) -> bool {
+    let argc = argc as i32;
+    !((spec.arity > 0 && argc != spec.arity) || argc < -spec.arity)
+}
+
+/// The spelling cache key: the table's own name when the client used the
+/// canonical lowercase or uppercase spelling (the common cases), so the
+/// cache never allocates.
+fn intern(used: &str, spec: &'static CommandSpec) -> Option<&'static str> {
+    if used == spec.name {
+        return Some(spec.name);
+    }
+    UPPER.get(spec.name).copied().filter(|u| *u == used)
+}
+
+static UPPER: LazyLock<HashMap<&'static str, &'static str>> = LazyLock::new(|| {
+    families()
+        .map(|c| {
+            (
+                c.name,
+                &*Box::leak(c.name.to_ascii_uppercase().into_boxed_str()),
+            )
+        })
+        .collect()
+});
 
 /// The shard bit mask a command must lock.
 /// `first_hash` receives the first key's hash, so the handler need not hash it again.
@@ -311,12 +338,27 @@ pub(crate) fn dispatch(eng: &Engine, cl: &mut ClientState, argv: &[&[u8]]) -> Re
     if argv.is_empty() {
         return Reply::error("ERR empty command");
     }
-    let spec = match resolve(argv) {
-        Ok(s) => s,
-        Err(e) => {
-            cl.note_refused();
-            return e;
-        }
+    let spec = match cl
+        .last_command
+        .filter(|(name, _)| *name.as_bytes() == *argv[0])
+    {
+        // the same spelling as the previous command, and no subcommands to resolve
+        Some((_, spec)) if check_arity(spec, argv.len()) => spec,
+        _ => match resolve(argv) {
+            Ok(s) => {
+                if s.subcommands.is_empty() && !s.name.contains('|') {
+                    cl.last_command = std::str::from_utf8(argv[0])
+                        .ok()
+                        .and_then(|n| intern(n, s))
+                        .map(|n| (n, s));
+                }
+                s
+            }
+            Err(e) => {
+                cl.note_refused();
+                return e;
+            }
+        },
     };
     if !cl.authenticated && spec.flags & flag::NO_AUTH == 0 && !cl.auth_satisfied(eng) {
         cl.note_refused();
