@@ -472,6 +472,12 @@ fn command(st: &mut State, argv: &[&[u8]]) -> Flow {
         Special::Shutdown => shutdown(st, argv),
     };
     sh.busy_since_ms.store(0, Ordering::Relaxed);
+    // CLIENT KILL of itself: no further command of the batch runs.
+    let flow = if flow == Flow::Go && sh.close_after_reply.load(Ordering::Acquire) {
+        Flow::CloseAfterReply
+    } else {
+        flow
+    };
     let p3 = st.client.protocol() == 3;
     if p3 != st.resp3 {
         st.resp3 = p3;
