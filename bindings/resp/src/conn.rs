@@ -10,19 +10,26 @@
 //!   is bounded by `client-output-buffer-limit` (normal or pubsub class):
 //!   over the hard limit, or over the soft one for its seconds, the
 //!   connection is closed.
-//! - Pub/sub messages are written by the subscription's callback into the
-//!   same buffer. (Un)subscribe commands run while holding that buffer's
-//!   lock, so their confirmation is queued before any message they enable.
+//! - Pub/sub messages are taken from the client's subscription by this
+//!   thread itself (`try_recv`), woken by the subscription's waker through a
+//!   doorbell socket. Messages are drained before each batch of commands: a
+//!   message published before the client sent a command reaches the wire
+//!   before that command's reply (as in Redis, where PUBLISH writes it
+//!   synchronously), and a (un)subscribe confirmation, answered directly,
+//!   precedes every message it enables.
 //! - Engine semantics stay in the engine: this file frames, converts and
 //!   keeps connection state (reply mode, close-after-reply), nothing else.
 
+use std::io::{Read, Write};
 use std::net::Shutdown;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
+use std::sync::{Arc, OnceLock};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
-use emberkv::{Client, Message, Reply};
+use emberkv::{Client, Reply};
 use parking_lot::Mutex;
 
 use crate::parse::{Args, Limits, Parser};
@@ -116,9 +123,11 @@ pub(crate) struct ConnShared {
     /// Since when a command is running (ms + 1), 0 when none: blocked clients.
     pub busy_since_ms: AtomicU64,
     pub subscribed: AtomicBool,
-    resp3: AtomicBool,
-    /// Bytes the pub/sub callback wrote (added to INFO by the connection).
-    pushed: AtomicU64,
+    /// Doorbell (reader, writer) rung by the subscription's waker; made
+    /// when the connection first subscribes.
+    bell: OnceLock<(UnixStream, UnixStream)>,
+    /// The connection thread is (about to be) asleep in poll: ring.
+    sleeping: AtomicBool,
     listener: Arc<Shared>,
 }
 
@@ -159,28 +168,14 @@ impl ConnShared {
         true
     }
 
-    /// The subscription callback: one published message.
-    fn push(&self, m: Message) {
-        let r = m.to_reply();
-        let s = self.listener.settings.get().1;
-        let mut o = self.out.lock();
-        if o.dead || self.killed.load(Ordering::Acquire) {
-            return;
-        }
-        let before = o.buf.len();
-        if self.resp3.load(Ordering::Relaxed) {
-            r.write_resp3(&mut o.buf);
-        } else {
-            r.write_resp2(&mut o.buf);
-        }
-        let n = o.buf.len() - before;
-        self.pushed.fetch_add(n as u64, Ordering::Relaxed);
-        let failed = o.flush(&self.sock).is_err();
-        if failed || o.over(s.pubsub) {
-            o.dead = true;
-            drop(o);
-            self.killed.store(true, Ordering::Release);
-            self.sock.shutdown(Shutdown::Both);
+    /// The subscription's waker (publishing thread): wakes the connection
+    /// thread if it sleeps.
+    fn ring(&self) {
+        fence(Ordering::SeqCst);
+        if self.sleeping.load(Ordering::SeqCst)
+            && let Some((_, tx)) = self.bell.get()
+        {
+            let _ = (&*tx).write(&[1]);
         }
     }
 }
@@ -237,8 +232,8 @@ struct State {
     /// This batch's replies, not yet in `sh.out`.
     local: Vec<u8>,
     mode: ReplyMode,
-    resp3: bool,
-    callback_set: bool,
+    /// The subscription's waker is connected to this connection.
+    waker_set: bool,
     settings_v: u64,
     settings: Arc<Settings>,
     on_shutdown: Option<ShutdownHook>,
@@ -269,8 +264,8 @@ pub(crate) fn serve(listener: Arc<Shared>, sock: Sock, mut client: Client, peer:
         last_input_ms: AtomicU64::new(now),
         busy_since_ms: AtomicU64::new(0),
         subscribed: AtomicBool::new(false),
-        resp3: AtomicBool::new(false),
-        pushed: AtomicU64::new(0),
+        bell: OnceLock::new(),
+        sleeping: AtomicBool::new(false),
         listener: listener.clone(),
     });
     client.set_peer(&peer, &listener.laddr, fd as i64);
@@ -290,8 +285,7 @@ pub(crate) fn serve(listener: Arc<Shared>, sock: Sock, mut client: Client, peer:
         sh: sh.clone(),
         local: Vec::with_capacity(CHUNK),
         mode: ReplyMode::On,
-        resp3: false,
-        callback_set: false,
+        waker_set: false,
         settings_v,
         settings,
         on_shutdown: listener.on_shutdown.clone(),
@@ -312,6 +306,9 @@ fn run(st: &mut State, input: &mut Input) -> Flow {
         if st.sh.killed.load(Ordering::Acquire) {
             return Flow::Close;
         }
+        if st.waker_set && !(drain_messages(st) && deliver(st)) {
+            return Flow::Close;
+        }
         let n = match read_some(st, input) {
             Some(0) => return Flow::Close,
             Some(n) => n,
@@ -321,17 +318,18 @@ fn run(st: &mut State, input: &mut Input) -> Flow {
             return Flow::Close;
         }
         input.filled += n;
+        st.client.count_net(n as u64, 0);
         st.sh
             .last_input_ms
             .store(st.sh.listener.now_ms(), Ordering::Relaxed);
         if st.sh.listener.settings.changed_since(st.settings_v) {
             (st.settings_v, st.settings) = st.sh.listener.settings.get();
         }
-        let out_before = st.local.len();
+        // Messages published before these commands were sent go first.
+        if st.waker_set && !drain_messages(st) {
+            return Flow::Close;
+        }
         let flow = process(st, input);
-        let pushed = st.sh.pushed.swap(0, Ordering::Relaxed);
-        st.client
-            .count_net(n as u64, (st.local.len() - out_before) as u64 + pushed);
         if !deliver(st) {
             return Flow::Close;
         }
@@ -344,8 +342,40 @@ fn run(st: &mut State, input: &mut Input) -> Flow {
     }
 }
 
+/// Moves queued pub/sub messages into this batch's output. False: the
+/// subscription overflowed (client-output-buffer-limit pubsub) or closed.
+fn drain_messages(st: &mut State) -> bool {
+    let resp3 = st.client.protocol() == 3;
+    let Some(sub) = st.client.subscription() else {
+        return true;
+    };
+    loop {
+        match sub.try_recv() {
+            Ok(Some(m)) => {
+                let r = m.to_reply();
+                if resp3 {
+                    r.write_resp3(&mut st.local);
+                } else {
+                    r.write_resp2(&mut st.local);
+                }
+                if st.local.len() >= FLUSH_AT {
+                    // Hand over what we have; the limits apply there.
+                    let mut o = st.sh.out.lock();
+                    o.take_from(&mut st.local);
+                    if o.flush(&st.sh.sock).is_err() || o.over(st.settings.pubsub) {
+                        o.dead = true;
+                        return false;
+                    }
+                }
+            }
+            Ok(None) => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
 /// One read. `Some(0)`: end of stream; `Some(usize::MAX)`: failure;
-/// `None`: nothing yet (poll woke for output or a periodic check).
+/// `None`: nothing yet (woken for output, messages or a periodic check).
 fn read_some(st: &mut State, input: &mut Input) -> Option<usize> {
     // Room for the read: grow by what is announced or by doubling, never
     // beyond what a client has actually sent plus one chunk.
@@ -356,36 +386,45 @@ fn read_some(st: &mut State, input: &mut Input) -> Option<usize> {
         input.buf.resize(input.filled + grow.max(CHUNK), 0);
     }
     let pending = st.sh.out.lock().pending() > 0;
-    let subscribed = st.callback_set;
-    let dst = &mut input.buf[input.filled..];
-    if !pending && !subscribed {
-        return match st.sh.sock.read(dst) {
+    if !pending && !st.waker_set {
+        return match st.sh.sock.read(&mut input.buf[input.filled..]) {
             Ok(n) => Some(n),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => None,
             Err(_) => Some(usize::MAX),
         };
     }
-    // Output is waiting (or messages may be): watch both directions.
-    let ready = st.sh.sock.poll(
-        pending,
-        Some(Duration::from_millis(if pending { 100 } else { 1000 })),
-    );
-    if (ready.write || pending) && !st.sh.flush_pending(&st.settings) {
-        return Some(usize::MAX);
+    // Output is waiting or messages may come: watch the socket both ways
+    // and the doorbell.
+    let bell = if st.waker_set {
+        st.sh.sleeping.store(true, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        // A message queued before `sleeping` was visible rang no bell.
+        let before = st.local.len();
+        if !drain_messages(st) {
+            return Some(usize::MAX);
+        }
+        if st.local.len() != before {
+            st.sh.sleeping.store(false, Ordering::SeqCst);
+            return None;
+        }
+        st.sh.bell.get().map(|(rx, _)| rx.as_raw_fd())
+    } else {
+        None
+    };
+    let timeout = Duration::from_millis(if pending { 100 } else { 1000 });
+    let (ready, rang) = crate::sock::poll_with_bell(st.sh.sock.fd(), pending, bell, Some(timeout));
+    st.sh.sleeping.store(false, Ordering::SeqCst);
+    if rang && let Some((rx, _)) = st.sh.bell.get() {
+        let mut sink = [0u8; 64];
+        while matches!((&*rx).read(&mut sink), Ok(n) if n == sink.len()) {}
     }
-    if subscribed
-        && st
-            .client
-            .subscription()
-            .is_some_and(|s| s.closed_reason().is_some())
-    {
-        // The engine dropped an overflowing subscriber.
+    if (ready.write || pending) && !st.sh.flush_pending(&st.settings) {
         return Some(usize::MAX);
     }
     if !ready.read && !ready.hup {
         return None;
     }
-    match st.sh.sock.try_read(dst) {
+    match st.sh.sock.try_read(&mut input.buf[input.filled..]) {
         Ok(Some(n)) => Some(n),
         Ok(None) => None,
         Err(_) => Some(usize::MAX),
@@ -478,11 +517,6 @@ fn command(st: &mut State, argv: &[&[u8]]) -> Flow {
     } else {
         flow
     };
-    let p3 = st.client.protocol() == 3;
-    if p3 != st.resp3 {
-        st.resp3 = p3;
-        sh.resp3.store(p3, Ordering::Relaxed);
-    }
     flow
 }
 
@@ -517,32 +551,33 @@ fn write_reply(r: &Reply, resp3: bool, out: &mut Vec<u8>) {
     }
 }
 
-/// SUBSCRIBE & co., EXEC and RESET: run while holding the output lock, so
-/// the confirmation precedes every message it enables, and connect the
-/// subscription the engine created to this socket.
+/// SUBSCRIBE & co., EXEC and RESET: connect the subscription the engine
+/// created to this connection's doorbell, and track subscribed mode.
 fn pubsub_command(st: &mut State, argv: &[&[u8]]) -> Flow {
-    let sh = st.sh.clone();
-    let mut o = sh.out.lock();
-    o.take_from(&mut st.local);
     let reply = st.client.execute(argv);
     if argv[0].eq_ignore_ascii_case(b"reset") {
         st.mode = ReplyMode::On;
     }
     emit(st, &reply);
-    o.take_from(&mut st.local);
+    let sh = st.sh.clone();
     match st.client.subscription() {
-        Some(sub) if !st.callback_set => {
-            // The delivery thread blocks on `o` until the confirmation is queued.
-            sh.resp3.store(st.client.protocol() == 3, Ordering::Relaxed);
+        Some(sub) if !st.waker_set => {
+            if sh.bell.get().is_none()
+                && let Ok((rx, tx)) = UnixStream::pair()
+            {
+                let _ = rx.set_nonblocking(true);
+                let _ = tx.set_nonblocking(true);
+                let _ = sh.bell.set((rx, tx));
+            }
             let target = Arc::downgrade(&sh);
-            sub.set_callback(move |m| {
+            sub.set_waker(move || {
                 if let Some(sh) = target.upgrade() {
-                    sh.push(m);
+                    sh.ring();
                 }
             });
-            st.callback_set = true;
+            st.waker_set = true;
         }
-        None => st.callback_set = false,
+        None => st.waker_set = false,
         _ => {}
     }
     let subscribed = st
@@ -550,7 +585,6 @@ fn pubsub_command(st: &mut State, argv: &[&[u8]]) -> Flow {
         .subscription()
         .is_some_and(|s| s.channel_count() > 0);
     sh.subscribed.store(subscribed, Ordering::Relaxed);
-    drop(o);
     Flow::Go
 }
 
@@ -638,6 +672,7 @@ fn deliver(st: &mut State) -> bool {
     if st.local.is_empty() {
         return !st.sh.out.lock().dead;
     }
+    st.client.count_net(0, st.local.len() as u64);
     let sh = &st.sh;
     let mut o = sh.out.lock();
     if o.dead {

@@ -142,26 +142,49 @@ impl Sock {
 
 /// `poll(2)` on one descriptor.
 pub(crate) fn poll_fd(fd: RawFd, want_write: bool, timeout: Option<Duration>) -> Ready {
+    poll_with_bell(fd, want_write, None, timeout).0
+}
+
+/// `poll(2)` on a socket and, optionally, a doorbell descriptor (readable
+/// when rung). Returns the socket's readiness and whether the bell rang.
+pub(crate) fn poll_with_bell(
+    fd: RawFd,
+    want_write: bool,
+    bell: Option<RawFd>,
+    timeout: Option<Duration>,
+) -> (Ready, bool) {
     let mut events = libc::POLLIN | libc::POLLRDHUP;
     if want_write {
         events |= libc::POLLOUT;
     }
-    let mut p = libc::pollfd {
-        fd,
-        events,
-        revents: 0,
-    };
+    let mut p = [
+        libc::pollfd {
+            fd,
+            events,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: bell.unwrap_or(-1),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    let nfds = if bell.is_some() { 2 } else { 1 };
     let ms = timeout.map_or(-1, |d| d.as_millis().min(i32::MAX as u128) as libc::c_int);
-    // SAFETY: one valid pollfd.
-    let n = unsafe { libc::poll(&mut p, 1, ms) };
+    // SAFETY: `nfds` valid pollfds.
+    let n = unsafe { libc::poll(p.as_mut_ptr(), nfds, ms) };
     if n <= 0 {
-        return Ready::default();
+        return (Ready::default(), false);
     }
-    Ready {
-        read: p.revents & libc::POLLIN != 0,
-        write: p.revents & libc::POLLOUT != 0,
-        hup: p.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLRDHUP) != 0,
-    }
+    let r = p[0].revents;
+    (
+        Ready {
+            read: r & libc::POLLIN != 0,
+            write: r & libc::POLLOUT != 0,
+            hup: r & (libc::POLLHUP | libc::POLLERR | libc::POLLRDHUP) != 0,
+        },
+        bell.is_some() && p[1].revents != 0,
+    )
 }
 
 /// Stops a thread blocked in `accept` on this listening descriptor (Linux

@@ -497,3 +497,37 @@ fn many_concurrent_clients() {
     assert_eq!(redis_cli(srv.port, &["GET", "shared"]), "3200\n");
     assert_eq!(redis_cli(srv.port, &["DBSIZE"]), "3201\n");
 }
+
+#[test]
+fn a_message_published_before_a_command_precedes_its_reply() {
+    // As in Redis, where PUBLISH writes into the subscriber's buffer before
+    // it returns: ioredis and redis-py rely on it when they unsubscribe.
+    let srv = Server::start();
+    for resp3 in [false, true] {
+        let mut s = srv.connect();
+        let mut p = srv.connect();
+        if resp3 {
+            s.cmd(&["HELLO", "3"]);
+            let _ = s.read_value();
+        }
+        s.cmd(&["SUBSCRIBE", "c"]);
+        let _ = s.read_value();
+        for i in 0..200 {
+            let payload = i.to_string();
+            p.cmd(&["PUBLISH", "c", &payload]);
+            p.expect(b":1\r\n");
+            s.cmd(&["PING"]);
+            let first = s.read_value();
+            let want = format!(
+                "$7\r\nmessage\r\n$1\r\nc\r\n${}\r\n{payload}\r\n",
+                payload.len()
+            );
+            assert!(
+                first.ends_with(want.as_bytes()),
+                "round {i}: {}",
+                String::from_utf8_lossy(&first)
+            );
+            let _pong = s.read_value();
+        }
+    }
+}

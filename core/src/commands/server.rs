@@ -350,7 +350,9 @@ fn client_id(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
     Ok(Reply::Int(ctx.cl.id as i64))
 }
 
-fn client_line(ctx: &Ctx, info: &crate::client::ClientInfo, me: bool) -> String {
+/// `me`: the calling client's line shows the running command (`client|info`
+/// or `client|list`).
+fn client_line(ctx: &Ctx, info: &crate::client::ClientInfo, me: Option<&str>) -> String {
     let m = info.meta.lock().clone();
     let (addr, laddr) = if m.addr.is_empty() {
         ("embedded", "embedded")
@@ -364,13 +366,13 @@ fn client_line(ctx: &Ctx, info: &crate::client::ClientInfo, me: bool) -> String 
     };
     let now = ctx.eng.clock.now_ms();
     let age = now.saturating_sub(info.created_ms) / 1000;
-    let idle = if me {
+    let idle = if me.is_some() {
         0
     } else {
         now.saturating_sub(m.last_ms.max(info.created_ms)) / 1000
     };
-    let cmd = if me {
-        "client|info".to_string()
+    let cmd = if let Some(cmd) = me {
+        cmd.to_string()
     } else if m.last_cmd.is_empty() {
         "NULL".into()
     } else {
@@ -400,7 +402,7 @@ fn client_line(ctx: &Ctx, info: &crate::client::ClientInfo, me: bool) -> String 
 /// `CLIENT INFO`
 fn client_info(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
     let line = match &ctx.cl.info {
-        Some(info) => client_line(ctx, info, true),
+        Some(info) => client_line(ctx, info, Some("client|info")),
         None => String::new(),
     };
     Ok(Reply::Verbatim("txt", line.into_bytes()))
@@ -448,7 +450,8 @@ fn client_list(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         if kind.as_ref().is_some_and(|k| !client_is_type(&c, k)) {
             continue;
         }
-        out.push_str(&client_line(ctx, &c, c.id == ctx.cl.id));
+        let me = (c.id == ctx.cl.id).then_some("client|list");
+        out.push_str(&client_line(ctx, &c, me));
     }
     Ok(Reply::Verbatim("txt", out.into_bytes()))
 }
