@@ -1,5 +1,11 @@
-//! One connection: a thread that reads requests, runs them on its own
-//! `emberkv::Client`, and writes the replies.
+//! One connection: reads requests, runs them on its own `emberkv::Client`,
+//! and writes the replies. A connection lives in one of two modes:
+//! - on an event loop (`evloop.rs`), non-blocking, sharing a thread with
+//!   other connections: the common case, and the fast one (no thread
+//!   wake-up per request);
+//! - on its own thread, once it runs a command that may block (BLPOP & co.,
+//!   DEBUG) or subscribes: the loop hands it over before running that
+//!   command, and it stays there.
 //!
 //! Rules for whoever changes this:
 //! - Every complete command in the read buffer runs before anything is
@@ -20,13 +26,13 @@
 //! - Engine semantics stay in the engine: this file frames, converts and
 //!   keeps connection state (reply mode, close-after-reply), nothing else.
 
+use std::cell::Cell;
 use std::io::{Read, Write};
 use std::net::Shutdown;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
 use std::sync::{Arc, OnceLock};
-use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use emberkv::{Client, Reply};
@@ -117,7 +123,6 @@ pub(crate) struct ConnShared {
     pub killed: AtomicBool,
     /// CLIENT KILL of itself: close after this batch's replies.
     close_after_reply: AtomicBool,
-    thread: Mutex<Option<ThreadId>>,
     /// Milliseconds since the listener started: last input.
     pub last_input_ms: AtomicU64,
     /// Since when a command is running (ms + 1), 0 when none: blocked clients.
@@ -128,14 +133,19 @@ pub(crate) struct ConnShared {
     bell: OnceLock<(UnixStream, UnixStream)>,
     /// The connection thread is (about to be) asleep in poll: ring.
     sleeping: AtomicBool,
-    listener: Arc<Shared>,
+    pub listener: Arc<Shared>,
+}
+
+thread_local! {
+    /// The client whose command this thread is running (CLIENT KILL of itself).
+    static RUNNING: Cell<u64> = const { Cell::new(0) };
 }
 
 impl ConnShared {
-    /// Closes the connection from another thread (or marks the own
-    /// thread's connection to close after its reply).
+    /// Closes the connection from another thread (or marks the running
+    /// command's own connection to close after its reply).
     pub fn kill(&self) {
-        if self.thread.lock().as_ref() == Some(&std::thread::current().id()) {
+        if RUNNING.with(|r| r.get()) == self.client_id {
             self.close_after_reply.store(true, Ordering::Release);
             return;
         }
@@ -187,9 +197,12 @@ enum ReplyMode {
     SkipNext,
 }
 
-#[derive(PartialEq)]
-enum Flow {
+#[derive(PartialEq, Debug)]
+pub(crate) enum Flow {
     Go,
+    /// Loop mode: the next command may block (or the connection subscribed):
+    /// continue on a thread of its own.
+    Migrate,
     /// Write what is queued, then close (QUIT, protocol error, kill self).
     CloseAfterReply,
     /// Close now (query buffer limit, write failure, SHUTDOWN).
@@ -237,6 +250,8 @@ struct State {
     settings_v: u64,
     settings: Arc<Settings>,
     on_shutdown: Option<ShutdownHook>,
+    /// Served by an event loop (false: by a thread of its own).
+    in_loop: bool,
 }
 
 /// The read side: buffer and parser.
@@ -246,59 +261,152 @@ struct Input {
     parser: Parser,
 }
 
-/// Runs a connection to its end. `client` was created (and counted) by the
-/// accept loop.
-pub(crate) fn serve(listener: Arc<Shared>, sock: Sock, mut client: Client, peer: String) {
-    let fd = sock.fd();
-    sock.set_nodelay();
-    let (settings_v, settings) = listener.settings.get();
-    sock.set_keepalive(settings.keepalive);
-    let now = listener.now_ms();
-    let sh = Arc::new(ConnShared {
-        client_id: client.id(),
-        sock,
-        out: Mutex::new(Out::default()),
-        killed: AtomicBool::new(false),
-        close_after_reply: AtomicBool::new(false),
-        thread: Mutex::new(Some(std::thread::current().id())),
-        last_input_ms: AtomicU64::new(now),
-        busy_since_ms: AtomicU64::new(0),
-        subscribed: AtomicBool::new(false),
-        bell: OnceLock::new(),
-        sleeping: AtomicBool::new(false),
-        listener: listener.clone(),
-    });
-    client.set_peer(&peer, &listener.laddr, fd as i64);
-    client.require_auth();
-    let weak = Arc::downgrade(&sh);
-    client.on_kill(move || {
-        if let Some(sh) = weak.upgrade() {
+/// A connection, movable between an event loop and its own thread.
+pub(crate) struct Conn {
+    st: State,
+    input: Input,
+}
+
+impl Conn {
+    /// Sets a new connection up. `client` was created (and counted) by the
+    /// accept loop.
+    pub fn new(listener: &Arc<Shared>, sock: Sock, mut client: Client, peer: String) -> Conn {
+        let fd = sock.fd();
+        sock.set_nodelay();
+        let (settings_v, settings) = listener.settings.get();
+        sock.set_keepalive(settings.keepalive);
+        let now = listener.now_ms();
+        let sh = Arc::new(ConnShared {
+            client_id: client.id(),
+            sock,
+            out: Mutex::new(Out::default()),
+            killed: AtomicBool::new(false),
+            close_after_reply: AtomicBool::new(false),
+            last_input_ms: AtomicU64::new(now),
+            busy_since_ms: AtomicU64::new(0),
+            subscribed: AtomicBool::new(false),
+            bell: OnceLock::new(),
+            sleeping: AtomicBool::new(false),
+            listener: listener.clone(),
+        });
+        client.set_peer(&peer, &listener.laddr, fd as i64);
+        client.require_auth();
+        let weak = Arc::downgrade(&sh);
+        client.on_kill(move || {
+            if let Some(sh) = weak.upgrade() {
+                sh.kill();
+            }
+        });
+        listener.conns.lock().insert(sh.client_id, sh.clone());
+        if listener.is_closing() {
             sh.kill();
         }
-    });
-    listener.conns.lock().insert(sh.client_id, sh.clone());
-    if listener.is_closing() {
-        sh.kill();
+        Conn {
+            st: State {
+                client,
+                sh,
+                local: Vec::with_capacity(CHUNK),
+                mode: ReplyMode::On,
+                waker_set: false,
+                settings_v,
+                settings,
+                on_shutdown: listener.on_shutdown.clone(),
+                in_loop: true,
+            },
+            input: Input {
+                buf: vec![0; CHUNK],
+                filled: 0,
+                parser: Parser::default(),
+            },
+        }
     }
-    let mut st = State {
-        client,
-        sh: sh.clone(),
-        local: Vec::with_capacity(CHUNK),
-        mode: ReplyMode::On,
-        waker_set: false,
-        settings_v,
-        settings,
-        on_shutdown: listener.on_shutdown.clone(),
-    };
-    let mut input = Input {
-        buf: vec![0; CHUNK],
-        filled: 0,
-        parser: Parser::default(),
-    };
-    let flow = run(&mut st, &mut input);
-    finish(&mut st, flow);
-    drop(st);
-    listener.conns.lock().remove(&sh.client_id);
+
+    pub fn shared(&self) -> &Arc<ConnShared> {
+        &self.st.sh
+    }
+
+    /// Thread mode, to the end of the connection: first what is already
+    /// buffered (the command the loop handed over), then reads.
+    pub fn serve_thread(mut self) {
+        self.st.in_loop = false;
+        let st = &mut self.st;
+        let mut flow = process(st, &mut self.input);
+        if !deliver(st) {
+            flow = Flow::Close;
+        }
+        if flow == Flow::Go && st.sh.close_after_reply.load(Ordering::Acquire) {
+            flow = Flow::CloseAfterReply;
+        }
+        if flow == Flow::Go || flow == Flow::Migrate {
+            flow = run(st, &mut self.input);
+        }
+        self.finish(flow);
+    }
+
+    /// Loop mode: the socket is readable (or hung up). One non-blocking
+    /// read, then every complete command.
+    pub fn on_readable(&mut self) -> Flow {
+        let (st, input) = (&mut self.st, &mut self.input);
+        if st.sh.killed.load(Ordering::Acquire) {
+            return Flow::Close;
+        }
+        reserve_room(input);
+        let n = match st.sh.sock.try_read(&mut input.buf[input.filled..]) {
+            Ok(Some(0)) | Err(_) => return Flow::Close,
+            Ok(Some(n)) => n,
+            Ok(None) => return Flow::Go,
+        };
+        received(st, input, n);
+        let mut flow = process(st, input);
+        if !deliver(st) {
+            return Flow::Close;
+        }
+        if flow == Flow::Go && st.sh.close_after_reply.load(Ordering::Acquire) {
+            flow = Flow::CloseAfterReply;
+        }
+        flow
+    }
+
+    /// Loop mode: the socket is writable. False: the connection must close.
+    pub fn on_writable(&mut self) -> bool {
+        self.st.sh.flush_pending(&self.st.settings)
+    }
+
+    /// Output waits for the kernel.
+    pub fn pending(&self) -> bool {
+        self.st.sh.out.lock().pending() > 0
+    }
+
+    /// Ends the connection (see `finish`).
+    pub fn finish(mut self, flow: Flow) {
+        finish(&mut self.st, flow);
+        let (listener, id) = (self.st.sh.listener.clone(), self.st.sh.client_id);
+        drop(self);
+        listener.conns.lock().remove(&id);
+    }
+}
+
+/// Bookkeeping for `n` bytes just read.
+fn received(st: &mut State, input: &mut Input, n: usize) {
+    input.filled += n;
+    st.client.count_net(n as u64, 0);
+    st.sh
+        .last_input_ms
+        .store(st.sh.listener.now_ms(), Ordering::Relaxed);
+    if st.sh.listener.settings.changed_since(st.settings_v) {
+        (st.settings_v, st.settings) = st.sh.listener.settings.get();
+    }
+}
+
+/// Room for the next read: grow by what is announced or by doubling, never
+/// beyond what a client has actually sent plus one chunk.
+fn reserve_room(input: &mut Input) {
+    let free = input.buf.len() - input.filled;
+    if free < CHUNK {
+        let want = input.parser.wanted(&input.buf[..input.filled]).max(CHUNK);
+        let grow = want.min(input.buf.len().max(CHUNK));
+        input.buf.resize(input.filled + grow.max(CHUNK), 0);
+    }
 }
 
 fn run(st: &mut State, input: &mut Input) -> Flow {
@@ -317,14 +425,7 @@ fn run(st: &mut State, input: &mut Input) -> Flow {
         if n == usize::MAX {
             return Flow::Close;
         }
-        input.filled += n;
-        st.client.count_net(n as u64, 0);
-        st.sh
-            .last_input_ms
-            .store(st.sh.listener.now_ms(), Ordering::Relaxed);
-        if st.sh.listener.settings.changed_since(st.settings_v) {
-            (st.settings_v, st.settings) = st.sh.listener.settings.get();
-        }
+        received(st, input, n);
         // Messages published before these commands were sent go first.
         if st.waker_set && !drain_messages(st) {
             return Flow::Close;
@@ -377,14 +478,7 @@ fn drain_messages(st: &mut State) -> bool {
 /// One read. `Some(0)`: end of stream; `Some(usize::MAX)`: failure;
 /// `None`: nothing yet (woken for output, messages or a periodic check).
 fn read_some(st: &mut State, input: &mut Input) -> Option<usize> {
-    // Room for the read: grow by what is announced or by doubling, never
-    // beyond what a client has actually sent plus one chunk.
-    let free = input.buf.len() - input.filled;
-    if free < CHUNK {
-        let want = input.parser.wanted(&input.buf[..input.filled]).max(CHUNK);
-        let grow = want.min(input.buf.len().max(CHUNK));
-        input.buf.resize(input.filled + grow.max(CHUNK), 0);
-    }
+    reserve_room(input);
     let pending = st.sh.out.lock().pending() > 0;
     if !pending && !st.waker_set {
         return match st.sh.sock.read(&mut input.buf[input.filled..]) {
@@ -443,6 +537,11 @@ fn process(st: &mut State, input: &mut Input) -> Flow {
         let parsed = input.parser.next(buf, lim);
         let f = match parsed {
             Ok(None) => break,
+            Ok(Some(args)) if st.in_loop && needs_thread(&input.parser, buf, &args) => {
+                input.parser.rewind();
+                flow = Flow::Migrate;
+                break;
+            }
             Ok(Some(Args::Ranges)) => {
                 let ranges = input.parser.ranges();
                 const N: usize = 8;
@@ -494,8 +593,12 @@ fn process(st: &mut State, input: &mut Input) -> Flow {
 /// One command.
 fn command(st: &mut State, argv: &[&[u8]]) -> Flow {
     let sh = st.sh.clone();
-    sh.busy_since_ms
-        .store(sh.listener.now_ms() + 1, Ordering::Relaxed);
+    if !st.in_loop {
+        // Only a thread of its own can block (the cron watches for hang-ups).
+        sh.busy_since_ms
+            .store(sh.listener.now_ms() + 1, Ordering::Relaxed);
+    }
+    RUNNING.with(|r| r.set(sh.client_id));
     let flow = match classify(argv) {
         Special::None => {
             let reply = st.client.execute(argv);
@@ -510,7 +613,10 @@ fn command(st: &mut State, argv: &[&[u8]]) -> Flow {
         Special::ClientReply => client_reply(st, argv),
         Special::Shutdown => shutdown(st, argv),
     };
-    sh.busy_since_ms.store(0, Ordering::Relaxed);
+    RUNNING.with(|r| r.set(0));
+    if !st.in_loop {
+        sh.busy_since_ms.store(0, Ordering::Relaxed);
+    }
     // CLIENT KILL of itself: no further command of the batch runs.
     let flow = if flow == Flow::Go && sh.close_after_reply.load(Ordering::Acquire) {
         Flow::CloseAfterReply
@@ -585,7 +691,52 @@ fn pubsub_command(st: &mut State, argv: &[&[u8]]) -> Flow {
         .subscription()
         .is_some_and(|s| s.channel_count() > 0);
     sh.subscribed.store(subscribed, Ordering::Relaxed);
+    if subscribed && st.in_loop {
+        // (a SUBSCRIBE inside EXEC) messages are drained by a thread of its own
+        return Flow::Migrate;
+    }
     Flow::Go
+}
+
+/// Commands that may block their caller or make the connection a
+/// subscriber: run on a thread of its own rather than on the loop.
+fn needs_thread(parser: &Parser, buf: &[u8], args: &Args) -> bool {
+    let name: &[u8] = match args {
+        Args::Ranges => match parser.ranges().first() {
+            Some(&(s, e)) => &buf[s..e],
+            None => return false,
+        },
+        Args::Inline(words) => match words.first() {
+            Some(w) => w,
+            None => return false,
+        },
+    };
+    if name.len() < 4 || name.len() > 12 {
+        return false;
+    }
+    let mut lower = [0u8; 12];
+    for (d, c) in lower.iter_mut().zip(name) {
+        *d = c.to_ascii_lowercase();
+    }
+    matches!(
+        &lower[..name.len()],
+        b"blpop"
+            | b"brpop"
+            | b"brpoplpush"
+            | b"blmove"
+            | b"blmpop"
+            | b"bzpopmin"
+            | b"bzpopmax"
+            | b"bzmpop"
+            | b"xread"
+            | b"xreadgroup"
+            | b"wait"
+            | b"waitaof"
+            | b"debug"
+            | b"subscribe"
+            | b"psubscribe"
+            | b"ssubscribe"
+    )
 }
 
 /// `CLIENT REPLY ON|OFF|SKIP`
@@ -716,7 +867,6 @@ fn finish(st: &mut State, flow: Flow) {
         }
     }
     sh.out.lock().dead = true;
-    *sh.thread.lock() = None;
     sh.sock.shutdown(Shutdown::Write);
     // Unread input would turn the close into a reset that can destroy the
     // reply still in flight: read it away (briefly).

@@ -51,11 +51,14 @@
 //! closes the `Db` and exits).
 //!
 //! # Threads
-//! One thread accepts, one serves each connection, one checks timeouts and
-//! stuck output every 100 ms. Engine work runs on the connection's thread,
-//! so connections use every core.
+//! One thread accepts; one event loop per core (epoll) serves the
+//! connections, running their commands; a connection that runs a blocking
+//! command (BLPOP & co.) or subscribes moves to a thread of its own, so it
+//! never stalls a loop; one thread checks timeouts and stuck output every
+//! 100 ms.
 
 mod conn;
+mod evloop;
 mod parse;
 mod server;
 mod settings;

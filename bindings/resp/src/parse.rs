@@ -124,6 +124,14 @@ impl Parser {
         }
     }
 
+    /// Puts the command just returned back, to be parsed again.
+    pub fn rewind(&mut self) {
+        self.pos = self.start;
+        self.left = 0;
+        self.bulk = None;
+        self.ranges.clear();
+    }
+
     /// The arguments of the last multibulk command.
     pub fn ranges(&self) -> &[(usize, usize)] {
         &self.ranges

@@ -2,9 +2,10 @@
 //! (idle timeouts, stuck output, clients that hang up while blocked), and
 //! an orderly close.
 //!
-//! Threads: one accepting, one per connection, one cron. `close` stops
-//! accepting, closes every connection (waking blocked ones through CLIENT
-//! UNBLOCK) and joins them.
+//! Threads: one accepting, one event loop per core (`evloop.rs`), one per
+//! connection that blocks or subscribes, one cron. `close` stops accepting,
+//! closes every connection (waking blocked ones through CLIENT UNBLOCK) and
+//! joins every thread.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -13,7 +14,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -21,7 +22,8 @@ use emberkv::Db;
 use parking_lot::{Condvar, Mutex};
 
 use crate::ShutdownHook;
-use crate::conn::{self, ConnShared};
+use crate::conn::{Conn, ConnShared};
+use crate::evloop::Loop;
 use crate::settings::SettingsCache;
 use crate::sock::{self, Sock};
 
@@ -43,6 +45,9 @@ pub(crate) struct Shared {
     threads: Mutex<Vec<JoinHandle<()>>>,
     closing: AtomicBool,
     epoch: Instant,
+    /// Milliseconds since `epoch`, advanced by the cron thread: a clock
+    /// read costs the hot path nothing (timeouts are in seconds anyway).
+    clock_ms: AtomicU64,
     pub on_shutdown: Option<ShutdownHook>,
     /// Local address as CLIENT LIST shows it (`laddr`).
     pub laddr: String,
@@ -52,11 +57,18 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub fn now_ms(&self) -> u64 {
-        self.epoch.elapsed().as_millis() as u64
+        self.clock_ms.load(Ordering::Relaxed)
     }
 
     pub fn is_closing(&self) -> bool {
         self.closing.load(Ordering::Acquire)
+    }
+
+    /// Keeps a connection thread's handle, for `close` to join.
+    pub fn track(&self, h: JoinHandle<()>) {
+        let mut threads = self.threads.lock();
+        threads.retain(|h| !h.is_finished());
+        threads.push(h);
     }
 }
 
@@ -65,6 +77,7 @@ pub(crate) struct Server {
     socket: Arc<Socket>,
     accept: Option<JoinHandle<()>>,
     cron: Option<JoinHandle<()>>,
+    loops: Vec<(Arc<Loop>, JoinHandle<()>)>,
 }
 
 impl Server {
@@ -82,16 +95,25 @@ impl Server {
             threads: Mutex::new(Vec::new()),
             closing: AtomicBool::new(false),
             epoch: Instant::now(),
+            clock_ms: AtomicU64::new(0),
             on_shutdown,
             laddr,
             remote_test,
             wake: (Mutex::new(false), Condvar::new()),
         });
         let socket = Arc::new(socket);
+        let n = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+        let mut loops = Vec::with_capacity(n);
+        for i in 0..n {
+            let l = Loop::new()?;
+            let h = l.spawn(i)?;
+            loops.push((l, h));
+        }
+        let targets: Vec<Arc<Loop>> = loops.iter().map(|(l, _)| l.clone()).collect();
         let (sh, so) = (shared.clone(), socket.clone());
         let accept = std::thread::Builder::new()
             .name("emberkv-accept".into())
-            .spawn(move || accept_loop(sh, so))?;
+            .spawn(move || accept_loop(sh, so, targets))?;
         let sh = shared.clone();
         let cron = std::thread::Builder::new()
             .name("emberkv-net-cron".into())
@@ -101,6 +123,7 @@ impl Server {
             socket,
             accept: Some(accept),
             cron: Some(cron),
+            loops,
         })
     }
 
@@ -123,6 +146,12 @@ impl Server {
             cv.notify_all();
         }
         if let Some(h) = self.cron.take() {
+            let _ = h.join();
+        }
+        for (l, _) in &self.loops {
+            l.stop();
+        }
+        for (_, h) in self.loops.drain(..) {
             let _ = h.join();
         }
         if let Socket::Unix(_, path) = &*self.socket {
@@ -177,7 +206,7 @@ pub(crate) fn is_loopback(ip: IpAddr) -> bool {
     }
 }
 
-fn accept_loop(sh: Arc<Shared>, socket: Arc<Socket>) {
+fn accept_loop(sh: Arc<Shared>, socket: Arc<Socket>, loops: Vec<Arc<Loop>>) {
     loop {
         let accepted = match &*socket {
             Socket::Tcp(l) => l.accept().map(|(s, a)| (Sock::Tcp(s), Some(a))),
@@ -210,18 +239,13 @@ fn accept_loop(sh: Arc<Shared>, socket: Arc<Socket>) {
             (None, Socket::Unix(_, path)) => format!("{}:0", path.display()),
             (None, _) => String::new(),
         };
-        // The client exists before the thread: maxclients counts it at once.
-        let client = sh.db.client();
-        let sh2 = sh.clone();
-        let spawned = std::thread::Builder::new()
-            .name("emberkv-conn".into())
-            .spawn(move || conn::serve(sh2, sock, client, peer));
-        let mut threads = sh.threads.lock();
-        threads.retain(|h| !h.is_finished());
-        match spawned {
-            Ok(h) => threads.push(h),
-            Err(_) => std::thread::sleep(Duration::from_millis(10)),
-        }
+        // The client exists from here on: maxclients counts it at once.
+        let conn = Conn::new(&sh, sock, sh.db.client(), peer);
+        let target = loops
+            .iter()
+            .min_by_key(|l| l.load.load(Ordering::Relaxed))
+            .expect("at least one loop");
+        target.add(conn);
     }
 }
 
@@ -254,8 +278,9 @@ fn cron_loop(sh: Arc<Shared>) {
                 return;
             }
         }
+        let now = sh.epoch.elapsed().as_millis() as u64;
+        sh.clock_ms.store(now, Ordering::Relaxed);
         let settings = sh.settings.get().1;
-        let now = sh.now_ms();
         let conns: Vec<_> = sh.conns.lock().values().cloned().collect();
         for c in conns {
             if c.killed.load(Ordering::Acquire) {

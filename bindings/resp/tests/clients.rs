@@ -531,3 +531,27 @@ fn a_message_published_before_a_command_precedes_its_reply() {
         }
     }
 }
+
+#[test]
+fn a_slow_command_does_not_stall_other_connections() {
+    // Commands that can block move their connection off the event loop.
+    let srv = Server::start();
+    let mut conns: Vec<Raw> = (0..8).map(|_| srv.connect()).collect();
+    let mut sleeper = srv.connect();
+    sleeper.send(&[encode(&["DEBUG", "SLEEP", "1"]), encode(&["PING"])].concat());
+    std::thread::sleep(Duration::from_millis(50));
+    let t = Instant::now();
+    for c in &mut conns {
+        c.cmd(&["PING"]);
+        c.expect(b"+PONG\r\n");
+    }
+    assert!(
+        t.elapsed() < Duration::from_millis(700),
+        "{:?}",
+        t.elapsed()
+    );
+    // the sleeper finishes its pipeline on its own thread and keeps working
+    sleeper.expect(b"+OK\r\n+PONG\r\n");
+    sleeper.cmd(&["ECHO", "still here"]);
+    sleeper.expect(b"$10\r\nstill here\r\n");
+}
