@@ -618,12 +618,11 @@ fn command(st: &mut State, argv: &[&[u8]]) -> Flow {
         sh.busy_since_ms.store(0, Ordering::Relaxed);
     }
     // CLIENT KILL of itself: no further command of the batch runs.
-    let flow = if flow == Flow::Go && sh.close_after_reply.load(Ordering::Acquire) {
+    if flow == Flow::Go && sh.close_after_reply.load(Ordering::Acquire) {
         Flow::CloseAfterReply
     } else {
         flow
-    };
-    flow
+    }
 }
 
 /// Encodes a reply in the client's protocol, unless CLIENT REPLY says not to.
