@@ -77,6 +77,13 @@ fn run_case(port: u16, input: &[u8]) -> (Vec<u8>, bool) {
 fn malformed_input_gets_redis_errors() {
     let srv = Server::start();
     let live = Proc::redis(&[]);
+    if live.is_none() {
+        assert!(
+            std::env::var_os("EMBERKV_REQUIRE_REDIS").is_none(),
+            "EMBERKV_REQUIRE_REDIS is set but redis-server is not installed"
+        );
+        eprintln!("redis-server not installed: checked against recorded expectations only");
+    }
     for (input, want, closed) in cases() {
         let shown = String::from_utf8_lossy(&input[..input.len().min(40)]).into_owned();
         let (got, got_closed) = run_case(srv.port, &input);
