@@ -24,6 +24,11 @@ pub struct Config {
     pub databases: usize,
     /// Replaces the real clock (tests).
     pub clock: Option<ManualClock>,
+    /// `appendonly`: log every write to the append-only file in
+    /// `dir/appenddirname` (needs `dir`).
+    pub appendonly: bool,
+    /// `appendfsync`: when the append-only file is fsynced.
+    pub appendfsync: AppendFsync,
     /// Every other redis.conf directive, by name, as text (`"hz" => "10"`).
     pub params: BTreeMap<String, String>,
 }
@@ -34,6 +39,8 @@ impl Default for Config {
             dir: None,
             databases: 16,
             clock: None,
+            appendonly: false,
+            appendfsync: AppendFsync::EverySec,
             params: BTreeMap::new(),
         }
     }
@@ -60,6 +67,19 @@ impl Config {
                         Error::new(ErrorKind::Config, format!("invalid databases '{value}'"))
                     })?
             }
+            "appendonly" => {
+                self.appendonly = check(find("appendonly").expect("registered"), value)
+                    .map_err(|e| Error::new(ErrorKind::Config, format!("'{name}': {e}")))?
+                    == 1
+            }
+            "appendfsync" => self.appendfsync = AppendFsync::parse(value).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Config,
+                    format!(
+                        "'{name}': argument(s) must be one of the following: always, everysec, no"
+                    ),
+                )
+            })?,
             _ => {
                 let spec = find(&lname).ok_or_else(|| {
                     Error::new(
@@ -76,8 +96,36 @@ impl Config {
     }
 }
 
+/// `appendfsync`: when appended writes reach the disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppendFsync {
+    /// Every write is fsynced before its command returns (group commit:
+    /// concurrent writers share one fsync).
+    Always,
+    /// A background thread fsyncs once a second (about 1 s at risk on power loss).
+    EverySec,
+    /// Written at once, fsynced when the operating system decides.
+    No,
+}
+
+impl AppendFsync {
+    pub const NAMES: &'static [&'static str] = &["always", "everysec", "no"];
+
+    pub fn parse(s: &str) -> Option<AppendFsync> {
+        match s.to_ascii_lowercase().as_str() {
+            "always" => Some(AppendFsync::Always),
+            "everysec" => Some(AppendFsync::EverySec),
+            "no" => Some(AppendFsync::No),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+}
+
 #[derive(Clone, Copy)]
-#[allow(dead_code)] // Bool and Enum serve appendonly / appendfsync (AOF issue)
 pub(crate) enum Kind {
     Int {
         min: i64,
@@ -91,6 +139,10 @@ pub(crate) enum Kind {
     Bool,
     Enum(&'static [&'static str]),
     Str,
+    /// A file name without a directory part (`appendfilename`, `appenddirname`).
+    FileName,
+    /// Bytes, with Redis's memory units (`64mb`); shown as plain bytes.
+    Memory,
     KeyspaceEvents,
     /// `client-output-buffer-limit`: class hard soft seconds, repeated.
     BufferLimits,
@@ -119,6 +171,11 @@ pub(crate) enum Tun {
     ZsetMaxListpackEntries,
     ZsetMaxListpackValue,
     NotifyFlags,
+    AppendFsync,
+    AutoAofRewritePercentage,
+    AutoAofRewriteMinSize,
+    AofLoadTruncated,
+    AofTimestampEnabled,
     Count,
 }
 
@@ -190,6 +247,59 @@ pub(crate) static PARAMS: &[ParamSpec] = &[
         Some(Tun::NotifyFlags),
     ),
     p("dir", "", Kind::Str, false, None),
+    p("appendonly", "no", Kind::Bool, true, None),
+    p(
+        "appendfsync",
+        "everysec",
+        Kind::Enum(AppendFsync::NAMES),
+        true,
+        Some(Tun::AppendFsync),
+    ),
+    p(
+        "appendfilename",
+        "appendonly.aof",
+        Kind::FileName,
+        false,
+        None,
+    ),
+    p(
+        "appenddirname",
+        "appendonlydir",
+        Kind::FileName,
+        false,
+        None,
+    ),
+    p(
+        "auto-aof-rewrite-percentage",
+        "100",
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        true,
+        Some(Tun::AutoAofRewritePercentage),
+    ),
+    p(
+        "auto-aof-rewrite-min-size",
+        "64mb",
+        Kind::Memory,
+        true,
+        Some(Tun::AutoAofRewriteMinSize),
+    ),
+    p(
+        "aof-load-truncated",
+        "yes",
+        Kind::Bool,
+        true,
+        Some(Tun::AofLoadTruncated),
+    ),
+    p(
+        "aof-timestamp-enabled",
+        "no",
+        Kind::Bool,
+        true,
+        Some(Tun::AofTimestampEnabled),
+    ),
     p(
         "client-output-buffer-limit",
         "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
@@ -376,6 +486,19 @@ pub(crate) fn check(spec: &ParamSpec, value: &str) -> Result<i64, String> {
                 "argument(s) must be one of the following: ".to_string() + &names.join(", ")
             }),
         Kind::Str => Ok(0),
+        Kind::FileName => {
+            if value.contains('/') {
+                Err("must be a file name, not a path".into())
+            } else if value.is_empty() || value == "." || value == ".." {
+                Err("must be a non-empty file name".into())
+            } else {
+                Ok(0)
+            }
+        }
+        Kind::Memory => mem_units(value)
+            .filter(|v| *v <= i64::MAX as u64)
+            .map(|v| v as i64)
+            .ok_or_else(|| "argument must be a memory value".into()),
         Kind::BufferLimits => parse_buffer_limits(value).map(|_| 0),
         Kind::KeyspaceEvents => crate::notify::parse_flags(value)
             .map(|f| f as i64)
@@ -453,6 +576,8 @@ impl Params {
         for spec in PARAMS {
             let v = match spec.name {
                 "databases" => cfg.databases.to_string(),
+                "appendonly" => if cfg.appendonly { "yes" } else { "no" }.to_string(),
+                "appendfsync" => cfg.appendfsync.name().to_string(),
                 "dir" => cfg
                     .dir
                     .as_ref()
@@ -486,6 +611,7 @@ impl Params {
             Kind::Enum(names) => names[n as usize].to_string(),
             Kind::Mem { .. } => n.to_string(),
             Kind::KeyspaceEvents => crate::notify::flags_to_string(n as u32),
+            Kind::Memory => n.to_string(),
             Kind::BufferLimits => {
                 // CONFIG SET changes only the classes named; show all three.
                 let mut cur: Vec<(String, u64, u64, u64)> = self

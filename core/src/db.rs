@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,8 @@ use crate::commands::{CommandSpec, Ctx};
 use crate::config::{Config, Params, Tun};
 use crate::error::{Error, ErrorKind};
 use crate::keyspace::Keyspace;
+use crate::persist::aof::Aof;
+use crate::persist::snapshot::Snapshot;
 use crate::pubsub::{PubSub, Subscription};
 use crate::reply::Reply;
 
@@ -80,6 +82,14 @@ pub(crate) struct Engine {
     closed: AtomicBool,
     bg_wake: (Mutex<bool>, Condvar),
     bg_thread: Mutex<Option<JoinHandle<()>>>,
+    /// The append-only file (off unless `appendonly yes`).
+    pub aof: Aof,
+    /// The point-in-time view background saves read.
+    pub snapshot: Snapshot,
+    /// Replaying the AOF at open: nothing expires meanwhile.
+    pub loading: AtomicBool,
+    /// This engine's own Arc (for background threads it starts).
+    me: OnceLock<Weak<Engine>>,
 }
 
 impl Engine {
@@ -117,7 +127,21 @@ impl Engine {
             closed: AtomicBool::new(false),
             bg_wake: (Mutex::new(false), Condvar::new()),
             bg_thread: Mutex::new(None),
+            aof: Aof::new(cfg),
+            snapshot: Snapshot::default(),
+            loading: AtomicBool::new(false),
+            me: OnceLock::new(),
         })
+    }
+
+    /// A strong handle on this engine, unless it is being dropped.
+    pub fn arc(&self) -> Option<Arc<Engine>> {
+        self.me.get().and_then(Weak::upgrade)
+    }
+
+    #[inline]
+    pub fn is_loading(&self) -> bool {
+        self.loading.load(Ordering::Relaxed)
     }
 
     pub fn next_client_id(&self) -> u64 {
@@ -143,7 +167,7 @@ impl Engine {
         &self,
         ctx: &mut Ctx,
         spec: &'static CommandSpec,
-        _argv: &[&[u8]],
+        argv: &[&[u8]],
         reply: &Reply,
     ) {
         ctx.cl
@@ -152,6 +176,7 @@ impl Engine {
             self.dirty.fetch_add(ctx.dirty, Ordering::Relaxed);
         }
         let _ = spec;
+        self.aof.capture(ctx, argv);
         self.flush_effects(ctx);
         if ctx.dirty == 0 {
             ctx.prop = Prop::Nothing;
@@ -261,6 +286,10 @@ impl Engine {
                     }
                 }
             }
+            ctx.dirty = 0; // only the DELs propagate
+            self.aof.capture(&mut ctx, &[]);
+            // appended under the shard lock; nobody waits for the fsync
+            let _ = self.aof.commit(&mut ctx);
             self.flush_effects(&mut ctx);
         }
     }
@@ -274,9 +303,10 @@ impl Engine {
 /// Many threads may call it at once; every command is atomic.
 #[derive(Clone)]
 pub struct Db {
-    eng: Arc<Engine>,
     /// Present on user handles: the last one dropped closes the engine.
+    /// Declared first so it drops first, while `eng` still keeps the engine alive.
     _owner: Arc<Owner>,
+    eng: Arc<Engine>,
 }
 
 /// Closes the engine when the last user handle goes.
@@ -284,15 +314,17 @@ struct Owner(Weak<Engine>);
 
 impl Drop for Owner {
     fn drop(&mut self) {
-        if let Some(eng) = self.0.upgrade() {
-            shutdown(&eng);
+        if let Some(eng) = self.0.upgrade()
+            && let Err(e) = shutdown(&eng)
+        {
+            eprintln!("emberkv: closing: {e}");
         }
     }
 }
 
-fn shutdown(eng: &Engine) {
+fn shutdown(eng: &Engine) -> Result<(), Error> {
     if eng.closed.swap(true, Ordering::AcqRel) {
-        return;
+        return Ok(());
     }
     eng.blocking
         .unblock_all(Reply::error("ERR the database is closed"));
@@ -307,17 +339,21 @@ fn shutdown(eng: &Engine) {
     {
         let _ = h.join();
     }
+    eng.aof.close(eng)
 }
 
 impl Db {
     /// Opens an engine with `cfg`.
     pub fn open(cfg: Config) -> Result<Db, Error> {
         let eng = Arc::new(Engine::new(&cfg)?);
+        let _ = eng.me.set(Arc::downgrade(&eng));
+        eng.aof.open(&eng, &cfg)?;
         let weak = Arc::downgrade(&eng);
         let handle = std::thread::Builder::new()
             .name("emberkv-cron".into())
             .spawn(move || background(weak))
             .map_err(|e| {
+                let _ = eng.aof.close(&eng);
                 Error::new(
                     ErrorKind::Io,
                     format!("cannot start the background thread: {e}"),
@@ -347,8 +383,14 @@ impl Db {
     /// Flushes and stops background work. Later calls on any handle fail
     /// with a closed error.
     pub fn close(&self) -> Result<(), Error> {
-        shutdown(&self.eng);
-        Ok(())
+        shutdown(&self.eng)
+    }
+
+    /// Rewrites the append-only file now (as BGREWRITEAOF, but waits for the
+    /// new base to be in place). With `appendonly no` it writes a base only,
+    /// as Redis does. Fails without a data directory.
+    pub fn rewrite_aof(&self) -> Result<(), Error> {
+        crate::persist::aof::rewrite::run_and_wait(&self.eng)
     }
 
     pub fn is_closed(&self) -> bool {
@@ -403,6 +445,7 @@ fn background(weak: Weak<Engine>) {
         }
         let period = Duration::from_millis(1000 / eng.hz());
         eng.active_expire(Duration::from_millis(25));
+        eng.aof.cron(&eng);
         let (lock, cv) = &eng.bg_wake;
         let mut stop = lock.lock();
         if !*stop {

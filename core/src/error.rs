@@ -12,6 +12,9 @@ pub enum ErrorKind {
     Io,
     /// A data file is damaged or not in a format we read.
     Corrupt,
+    /// A value or feature that this format version cannot express (e.g.
+    /// hash-field TTLs in an RDB 10 file).
+    Unsupported,
     /// The engine (or the subscription) was closed.
     Closed,
     /// A subscriber fell too far behind and was disconnected

@@ -17,6 +17,8 @@ mod db;
 mod error;
 mod keyspace;
 mod notify;
+#[doc(hidden)] // public for the persistence tests; not a stable API
+pub mod persist;
 mod pubsub;
 mod reply;
 mod types;
@@ -24,7 +26,7 @@ mod util;
 
 pub use client::Client;
 pub use clock::ManualClock;
-pub use config::Config;
+pub use config::{AppendFsync, Config};
 pub use db::Db;
 pub use error::{Error, ErrorKind};
 pub use pubsub::{Message, MessageKind, Subscription};

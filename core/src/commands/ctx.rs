@@ -39,8 +39,7 @@ pub(crate) enum Prop {
     Verbatim,
     /// Not at all.
     Nothing,
-    /// As these commands instead (read by the AOF writer when it lands).
-    #[allow(dead_code)]
+    /// As these commands instead (the AOF writes them in place of the call).
     Rewritten(Vec<Vec<Vec<u8>>>),
 }
 
@@ -70,6 +69,8 @@ pub(crate) struct Ctx<'a> {
     pub events: Vec<(u32, &'static str, usize, Vec<u8>)>,
     pub hits: Cell<u64>,
     pub misses: Cell<u64>,
+    /// What this command (or EXEC) appends to the AOF, not yet appended.
+    pub aof: crate::persist::aof::Pending,
     /// Set by a blocking command that found nothing: what to wait for.
     pub block: Option<crate::blocking::BlockOn>,
     /// Blocking commands must not block (inside EXEC, or while serving a waiter).
@@ -96,6 +97,7 @@ impl<'a> Ctx<'a> {
             events: Vec::new(),
             hits: Cell::new(0),
             misses: Cell::new(0),
+            aof: Default::default(),
             block: None,
             no_block: false,
             ready_key: None,
@@ -131,6 +133,11 @@ impl<'a> Ctx<'a> {
                 Locks::Many(all)
             }
         };
+    }
+
+    /// Whether this Ctx holds shard locks (inside EXEC a handler holds all).
+    pub fn holds_locks(&self) -> bool {
+        !matches!(self.locks, Locks::None)
     }
 
     /// Milliseconds since the epoch for this command.
@@ -176,6 +183,10 @@ impl<'a> Ctx<'a> {
 
     #[inline]
     fn shard_mut(&mut self, i: usize) -> &mut Shard {
+        if self.eng.snapshot.is_active() {
+            // a snapshot is being taken: it gets the shard before any change
+            self.eng.snapshot.before_write(i, self.shard(i));
+        }
         let g = match &mut self.locks {
             Locks::One(j, g) if *j == i => Some(g),
             Locks::Many(all) => all[i].as_mut(),
@@ -267,6 +278,13 @@ impl<'a> Ctx<'a> {
 
     /// Every locked shard, writable.
     pub fn shards_mut(&mut self) -> Vec<&mut Shard> {
+        if self.eng.snapshot.is_active() {
+            for i in 0..NSHARDS {
+                if let Some(Guard::W(g)) = self.guard(i) {
+                    self.eng.snapshot.before_write(i, g);
+                }
+            }
+        }
         let mut out: Vec<&mut Shard> = Vec::new();
         match &mut self.locks {
             Locks::None => {}
@@ -287,7 +305,8 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn is_expired_at(&self, at: Option<u64>) -> bool {
-        at.is_some_and(|t| t <= self.now())
+        // nothing expires while loading (Redis's rule: replay sees what the writer saw)
+        at.is_some_and(|t| t <= self.now() && !self.eng.is_loading())
     }
 
     // ----- read access (expired keys are invisible) -----
@@ -337,7 +356,7 @@ impl<'a> Ctx<'a> {
         let eng = self.eng;
         let (part, h) = self.part_mut(db, key);
         match part.expire_of(key) {
-            Some(at) if at <= now => {
+            Some(at) if at <= now && !eng.is_loading() => {
                 part.remove(h, key, &eng.ks.hasher);
                 self.touch_in(db, key);
                 self.eng

@@ -419,7 +419,7 @@ fn expire_generic(ctx: &mut Ctx, a: &[&[u8]], relative: bool, unit: Unit, name: 
     {
         return Ok(Reply::Int(0));
     }
-    if when <= ctx.now() as i64 {
+    if when <= ctx.now() as i64 && !ctx.eng.is_loading() {
         ctx.remove(key);
         ctx.notify(notify::GENERIC, "del", key);
         ctx.propagate_as(vec![vec![b"DEL".to_vec(), key.to_vec()]]);

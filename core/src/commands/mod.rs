@@ -10,11 +10,15 @@
 pub(crate) mod bitmap;
 pub(crate) mod ctx;
 pub(crate) mod err;
+pub(crate) mod hash;
 pub(crate) mod keys;
+pub(crate) mod list;
 pub(crate) mod pubsub;
 pub(crate) mod server;
+pub(crate) mod set;
 pub(crate) mod string;
 pub(crate) mod tx;
+pub(crate) mod zset;
 
 use std::sync::LazyLock;
 
@@ -169,6 +173,10 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         bitmap::COMMANDS,
         pubsub::COMMANDS,
         tx::COMMANDS,
+        list::COMMANDS,
+        hash::COMMANDS,
+        set::COMMANDS,
+        zset::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -364,6 +372,12 @@ pub(crate) fn dispatch(eng: &Engine, cl: &mut ClientState, argv: &[&[u8]]) -> Re
         cl.note_refused();
         return Reply::error("NOAUTH Authentication required.");
     }
+    if spec.is_write()
+        && let Some(r) = eng.aof.write_denied()
+    {
+        cl.note_refused();
+        return r;
+    }
     if let Some(r) = cl.intercept(eng, spec, argv) {
         return r;
     }
@@ -384,8 +398,11 @@ pub(crate) fn run(
     let mask = shard_mask(eng, spec, argv, &ctx.hash_cache);
     ctx.lock(mask, spec.is_write());
     let reply = call(&mut ctx, spec, argv);
+    // appended while the locks are held; waited for (always) after
+    let ticket = eng.aof.commit(&mut ctx);
     let Some(block) = ctx.block.take() else {
-        return reply;
+        drop(ctx);
+        return eng.aof.settle(ticket, reply);
     };
     // Nothing to pop: register while the locks are still held, then wait.
     let db = ctx.db;
@@ -393,13 +410,27 @@ pub(crate) fn run(
     let owned: Vec<Vec<u8>> = argv.iter().map(|a| a.to_vec()).collect();
     let waiter = eng.blocking.register(id, db, spec, owned, &block);
     drop(ctx);
+    // expired-key DELs logged on the way
+    let _ = eng.aof.settle(ticket, Reply::Nil);
     match eng
         .blocking
         .wait(&waiter, block.deadline, block.timeout_reply)
     {
         // the waiter's command could not be served in the writer's locks: run it again
         Reply::Error(e) if e == crate::blocking::RETRY => run(eng, cl, spec, argv),
-        r => r,
+        // served inside another command's locks: what it popped must be as
+        // durable as any write before the client sees it
+        r => {
+            if !eng.aof.needs_barrier() {
+                return r;
+            }
+            let mut ctx = Ctx::new(eng, cl);
+            let mask = shard_mask(eng, spec, argv, &ctx.hash_cache);
+            ctx.lock(mask, false); // the serving writer has appended by the time it lets go
+            let t = eng.aof.barrier();
+            drop(ctx);
+            eng.aof.settle(t, r)
+        }
     }
 }
 

@@ -65,6 +65,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
         command,
     ),
     srv("info", -1, LOADING | STALE, info),
+    srv("bgrewriteaof", 1, ADMIN | NOSCRIPT, bgrewriteaof),
     CommandSpec::container(
         "debug",
         ADMIN | NOSCRIPT | LOADING | STALE,
@@ -693,13 +694,82 @@ fn config_set(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         config::check(spec, &value).map_err(|e| fail(&e))?;
         specs.push((spec, value));
     }
+    for (spec, value) in &specs {
+        if spec.name == "appendonly"
+            && value.eq_ignore_ascii_case("yes")
+            && ctx.eng.aof.files.lock().dir.is_none()
+        {
+            return Err(Reply::Error(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{}') - appendonly needs a data directory (dir): this database is in memory",
+                spec.name
+            )));
+        }
+    }
     for (spec, value) in specs {
         ctx.eng
             .params
             .set(spec, &value)
             .map_err(|e| Reply::Error(format!("ERR CONFIG SET failed - {e}")))?;
+        match spec.name {
+            "appendfsync" => {
+                if let Some(p) = config::AppendFsync::parse(&value) {
+                    ctx.eng.aof.set_policy(p);
+                }
+            }
+            "appendonly" => {
+                let yes = value.eq_ignore_ascii_case("yes");
+                let held = ctx.holds_locks();
+                ctx.eng
+                    .aof
+                    .set_appendonly(ctx.eng, yes, held)
+                    .map_err(|e| {
+                        Reply::Error(format!(
+                            "ERR CONFIG SET failed (possibly related to argument 'appendonly') - {e}"
+                        ))
+                    })?;
+            }
+            _ => {}
+        }
     }
     Ok(Reply::ok())
+}
+
+/// `BGREWRITEAOF`
+fn bgrewriteaof(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
+    use crate::persist::aof::rewrite;
+    let aof = &ctx.eng.aof;
+    if aof.files.lock().dir.is_none() {
+        return Err(Reply::error(
+            "ERR BGREWRITEAOF needs a data directory (dir): this database is in memory",
+        ));
+    }
+    if aof.rw.lock().in_progress {
+        return Err(Reply::error(rewrite::IN_PROGRESS));
+    }
+    if ctx.holds_locks() {
+        // inside EXEC every shard is locked: the background thread starts it
+        aof.rw.lock().scheduled = true;
+        return Ok(Reply::simple(
+            "Background append only file rewriting scheduled",
+        ));
+    }
+    let mode = if aof.is_on() {
+        rewrite::Mode::Rewrite
+    } else {
+        rewrite::Mode::BaseOnly
+    };
+    rewrite::start(ctx.eng, mode).map_err(|e| {
+        if e.starts_with("ERR ") {
+            Reply::Error(e)
+        } else {
+            Reply::Error(format!(
+                "ERR Can't rewrite append only file in background: {e}"
+            ))
+        }
+    })?;
+    Ok(Reply::simple(
+        "Background append only file rewriting started",
+    ))
 }
 
 /// `CONFIG RESETSTAT`
@@ -1086,8 +1156,7 @@ fn info_section(ctx: &Ctx, sec: &str, out: &mut String) {
                 eng.dirty.load(Ordering::Relaxed)
             );
             kv!("rdb_bgsave_in_progress", 0);
-            kv!("aof_enabled", 0);
-            kv!("aof_rewrite_in_progress", 0);
+            eng.aof.info(out);
         }
         "stats" => {
             out.push_str("# Stats\r\n");

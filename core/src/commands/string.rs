@@ -291,7 +291,7 @@ fn getex(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         o => Some(expire_at_ms(ctx, o, arg, "getex")?),
     };
     if let Some(at) = at {
-        if at <= ctx.now() {
+        if at <= ctx.now() && !ctx.eng.is_loading() {
             ctx.remove(key);
             ctx.dirty += 1;
             ctx.notify(notify::GENERIC, "del", key);

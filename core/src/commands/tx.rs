@@ -165,6 +165,8 @@ pub(crate) fn exec(eng: &Engine, cl: &mut ClientState) -> Reply {
         return Reply::error("EXECABORT Transaction discarded because of previous errors.");
     }
     let mut ctx = Ctx::new(eng, cl);
+    // the block's writes go to the AOF as one MULTI … EXEC
+    ctx.aof.batch = true;
     ctx.no_block = true;
     ctx.lock(Ctx::shard_mask_all(), true);
     let aborted = match &ctx.cl.watch {
@@ -188,8 +190,10 @@ pub(crate) fn exec(eng: &Engine, cl: &mut ClientState) -> Reply {
         let args: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
         replies.push(super::call(&mut ctx, spec, &args));
     }
+    // one MULTI … EXEC block in the AOF, appended under the locks
+    let ticket = eng.aof.commit(&mut ctx);
     drop(ctx);
     cl.watch = ws;
     unwatch_all(eng, cl);
-    Reply::Array(replies)
+    eng.aof.settle(ticket, Reply::Array(replies))
 }

@@ -74,7 +74,6 @@ impl DbPart {
     pub fn len(&self) -> usize {
         self.len
     }
-    #[allow(dead_code)]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

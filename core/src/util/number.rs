@@ -142,6 +142,12 @@ pub fn incr_by_float(cur: Option<&[u8]>, incr: &[u8]) -> Result<Vec<u8>, FloatIn
     }
 }
 
+/// Integer to decimal bytes.
+pub fn i64_bytes(i: i64) -> Vec<u8> {
+    let mut buf = [0u8; 20];
+    crate::reply::fmt_i64(i, &mut buf).to_vec()
+}
+
 /// `%.17g` as C prints it, with Redis's `inf` / `-inf` / `nan`.
 pub fn fmt_g17(d: f64) -> String {
     fmt_g(d, 17)

@@ -14,12 +14,20 @@ pub struct RedisServer {
     child: Child,
     pub port: u16,
     dir: PathBuf,
+    /// The test gave the directory: leave it in place.
+    keep_dir: bool,
 }
 
 impl RedisServer {
     /// Starts `redis-server` if it is installed; `None` otherwise (unless
     /// `EMBERKV_REQUIRE_REDIS=1`, which CI sets, in which case it panics).
     pub fn start() -> Option<RedisServer> {
+        Self::start_with(None, &[])
+    }
+
+    /// Like `start`, in `dir` (kept on drop) when given, with extra
+    /// arguments after the defaults (`--appendonly yes`, …): later ones win.
+    pub fn start_with(dir: Option<&std::path::Path>, extra: &[&str]) -> Option<RedisServer> {
         let require = std::env::var("EMBERKV_REQUIRE_REDIS").is_ok_and(|v| v == "1");
         let bin = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
         if Command::new(&bin)
@@ -35,8 +43,10 @@ impl RedisServer {
             eprintln!("redis-server not installed: skipping the comparison with a real server");
             return None;
         }
-        let dir =
-            std::env::temp_dir().join(format!("emberkv-redis-{}-{}", std::process::id(), unique()));
+        let keep_dir = dir.is_some();
+        let dir = dir.map(|d| d.to_path_buf()).unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("emberkv-redis-{}-{}", std::process::id(), unique()))
+        });
         std::fs::create_dir_all(&dir).unwrap();
         for _ in 0..20 {
             let port = free_port();
@@ -54,6 +64,7 @@ impl RedisServer {
                 .args(["--daemonize", "no", "--enable-debug-command", "yes"])
                 .arg("--dir")
                 .arg(&dir)
+                .args(extra)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -62,6 +73,7 @@ impl RedisServer {
                 child,
                 port,
                 dir: dir.clone(),
+                keep_dir,
             };
             let deadline = Instant::now() + Duration::from_secs(5);
             while Instant::now() < deadline {
@@ -77,6 +89,7 @@ impl RedisServer {
             }
             let _ = srv.child.kill();
             let _ = srv.child.wait();
+            srv.keep_dir = true; // the next attempt uses it
         }
         panic!("could not start redis-server");
     }
@@ -90,7 +103,9 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if !self.keep_dir {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
@@ -321,4 +336,242 @@ impl RespConn {
 /// argv from string slices.
 pub fn argv(parts: &[&str]) -> Vec<Vec<u8>> {
     parts.iter().map(|p| p.as_bytes().to_vec()).collect()
+}
+
+/// A temp directory removed on drop (unless `EMBERKV_KEEP_TMP=1`).
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let d =
+            std::env::temp_dir().join(format!("emberkv-{tag}-{}-{}", std::process::id(), unique()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        TempDir(d)
+    }
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::env::var("EMBERKV_KEEP_TMP").is_ok_and(|v| v == "1") {
+            eprintln!("kept {}", self.0.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// Copies a directory tree (files made writable).
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dst = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dst);
+        } else {
+            std::fs::copy(e.path(), &dst).unwrap();
+            let mut perm = std::fs::metadata(&dst).unwrap().permissions();
+            #[allow(clippy::permissions_set_readonly_false)]
+            perm.set_readonly(false);
+            std::fs::set_permissions(&dst, perm).unwrap();
+        }
+    }
+}
+
+/// A parsed RESP2 reply.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Resp {
+    Simple(String),
+    Err(String),
+    Int(i64),
+    Bulk(Vec<u8>),
+    Nil,
+    Arr(Vec<Resp>),
+}
+
+pub fn parse_resp(b: &[u8]) -> Resp {
+    fn go(b: &[u8], pos: &mut usize) -> Resp {
+        let end = *pos + b[*pos..].windows(2).position(|w| w == b"\r\n").unwrap();
+        let line = std::str::from_utf8(&b[*pos + 1..end]).unwrap().to_string();
+        let tag = b[*pos];
+        *pos = end + 2;
+        match tag {
+            b'+' => Resp::Simple(line),
+            b'-' => Resp::Err(line),
+            b':' => Resp::Int(line.parse().unwrap()),
+            b'$' => {
+                let n: i64 = line.parse().unwrap();
+                if n < 0 {
+                    return Resp::Nil;
+                }
+                let v = b[*pos..*pos + n as usize].to_vec();
+                *pos += n as usize + 2;
+                Resp::Bulk(v)
+            }
+            b'*' => {
+                let n: i64 = line.parse().unwrap();
+                if n < 0 {
+                    return Resp::Nil;
+                }
+                Resp::Arr((0..n).map(|_| go(b, pos)).collect())
+            }
+            _ => panic!("bad RESP {:?}", String::from_utf8_lossy(b)),
+        }
+    }
+    go(b, &mut 0)
+}
+
+/// Anything that answers commands with RESP2 bytes: a real server or emberkv.
+pub trait Answer {
+    fn ask(&mut self, argv: &[Vec<u8>]) -> Vec<u8>;
+}
+
+impl Answer for RespConn {
+    fn ask(&mut self, argv: &[Vec<u8>]) -> Vec<u8> {
+        self.command(argv)
+    }
+}
+
+impl Answer for emberkv::Client {
+    fn ask(&mut self, argv: &[Vec<u8>]) -> Vec<u8> {
+        self.execute(argv).to_resp2()
+    }
+}
+
+/// One key's contents, normalized: type, items (string: [bytes]; list in
+/// order; set sorted; zset member/score pairs in order; hash field/value
+/// pairs sorted by field), absolute expiry in ms.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyDump {
+    pub typ: String,
+    pub items: Vec<Vec<u8>>,
+    pub expire_at_ms: Option<i64>,
+}
+
+pub type Dump = std::collections::BTreeMap<(usize, Vec<u8>), KeyDump>;
+
+fn bulks(r: Resp) -> Vec<Vec<u8>> {
+    match r {
+        Resp::Arr(v) => v
+            .into_iter()
+            .map(|x| match x {
+                Resp::Bulk(b) => b,
+                other => format!("{other:?}").into_bytes(),
+            })
+            .collect(),
+        Resp::Bulk(b) => vec![b],
+        other => vec![format!("{other:?}").into_bytes()],
+    }
+}
+
+fn sorted_pairs(flat: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = flat
+        .chunks(2)
+        .map(|c| (c[0].clone(), c.get(1).cloned().unwrap_or_default()))
+        .collect();
+    pairs.sort();
+    pairs.into_iter().flat_map(|(a, b)| [a, b]).collect()
+}
+
+/// Every key of databases `0..ndbs`, read through commands.
+pub fn dump(c: &mut dyn Answer, ndbs: usize) -> Dump {
+    let mut out = Dump::new();
+    for db in 0..ndbs {
+        c.ask(&argv(&["SELECT", &db.to_string()]));
+        let keys = bulks(parse_resp(&c.ask(&argv(&["KEYS", "*"]))));
+        for k in keys {
+            let a =
+                |parts: &[&[u8]]| -> Vec<Vec<u8>> { parts.iter().map(|p| p.to_vec()).collect() };
+            let typ = match parse_resp(&c.ask(&a(&[b"TYPE", &k]))) {
+                Resp::Simple(s) => s,
+                other => panic!("TYPE: {other:?}"),
+            };
+            let items = match typ.as_str() {
+                "string" => bulks(parse_resp(&c.ask(&a(&[b"GET", &k])))),
+                "list" => bulks(parse_resp(&c.ask(&a(&[b"LRANGE", &k, b"0", b"-1"])))),
+                "set" => {
+                    let mut v = bulks(parse_resp(&c.ask(&a(&[b"SMEMBERS", &k]))));
+                    v.sort();
+                    v
+                }
+                "zset" => bulks(parse_resp(&c.ask(&a(&[
+                    b"ZRANGE",
+                    &k,
+                    b"0",
+                    b"-1",
+                    b"WITHSCORES",
+                ])))),
+                "hash" => sorted_pairs(bulks(parse_resp(&c.ask(&a(&[b"HGETALL", &k]))))),
+                _ => vec![c.ask(&a(&[b"XRANGE", &k, b"-", b"+"]))],
+            };
+            let exp = match parse_resp(&c.ask(&a(&[b"PEXPIRETIME", &k]))) {
+                Resp::Int(n) if n >= 0 => Some(n),
+                _ => None,
+            };
+            out.insert(
+                (db, k),
+                KeyDump {
+                    typ,
+                    items,
+                    expire_at_ms: exp,
+                },
+            );
+        }
+    }
+    c.ask(&argv(&["SELECT", "0"]));
+    out
+}
+
+/// The contents a fixture's `*.expected.json` describes, in `dump`'s form.
+pub fn dump_from_json(text: &str) -> Dump {
+    let v: serde_json::Value = serde_json::from_str(text).unwrap();
+    let bstr = |x: &serde_json::Value| -> Vec<u8> {
+        match x {
+            serde_json::Value::String(s) => s.as_bytes().to_vec(),
+            serde_json::Value::Object(o) => hex(o["hex"].as_str().unwrap()),
+            other => panic!("not a bstr: {other}"),
+        }
+    };
+    let mut out = Dump::new();
+    for (db, keys) in v["databases"].as_object().unwrap() {
+        let db: usize = db.parse().unwrap();
+        for (_, k) in keys.as_object().unwrap() {
+            let key = hex(k["key_hex"].as_str().unwrap());
+            let typ = k["type"].as_str().unwrap().to_string();
+            let val = &k["value"];
+            let items = match typ.as_str() {
+                "string" => vec![bstr(val)],
+                "list" | "set" => val.as_array().unwrap().iter().map(bstr).collect(),
+                "zset" | "hash" => val
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .flat_map(|p| {
+                        let p = p.as_array().unwrap();
+                        [bstr(&p[0]), bstr(&p[1])]
+                    })
+                    .collect(),
+                _ => vec![val.to_string().into_bytes()],
+            };
+            out.insert(
+                (db, key),
+                KeyDump {
+                    typ,
+                    items,
+                    expire_at_ms: k["expire_at_ms"].as_i64(),
+                },
+            );
+        }
+    }
+    out
+}
+
+pub fn hex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+        .collect()
 }

@@ -1,0 +1,183 @@
+//! Sets and sorted sets through `Client::execute`, one thread.
+//!
+//! `cargo bench -p emberkv --bench collections_sz`
+//!
+//! Each benchmark cycles through pre-built argv vectors, so argument
+//! formatting is not measured; the sorted-set benchmarks run against a
+//! sorted set of 1M members with random scores.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use emberkv::{Db, Reply};
+
+const BIG: usize = 1_000_000;
+const ARGS: usize = 1 << 14;
+
+/// xorshift64*: deterministic benchmark inputs.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545F4914F6CDD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+fn member(i: usize) -> Vec<u8> {
+    format!("member:{i}").into_bytes()
+}
+
+/// Runs `argvs` round-robin through one client.
+fn run(c: &mut Criterion, name: &str, client: &mut emberkv::Client, argvs: &[Vec<Vec<u8>>]) {
+    let mut g = c.benchmark_group("collections_sz");
+    g.throughput(Throughput::Elements(1));
+    let mut i = 0;
+    g.bench_function(name, |b| {
+        b.iter(|| {
+            let r = client.execute(&argvs[i & (ARGS - 1)]);
+            i += 1;
+            black_box(r)
+        })
+    });
+    g.finish();
+}
+
+fn load_big_zset(client: &mut emberkv::Client, key: &str, rng: &mut Rng) {
+    for chunk in (0..BIG).collect::<Vec<_>>().chunks(1000) {
+        let mut argv = vec![b"ZADD".to_vec(), key.as_bytes().to_vec()];
+        for &i in chunk {
+            argv.push(format!("{}", rng.below(1 << 40) as f64 / 1024.0).into_bytes());
+            argv.push(member(i));
+        }
+        client.execute(&argv);
+    }
+}
+
+fn sets(c: &mut Criterion) {
+    let db = Db::in_memory();
+    let mut client = db.client();
+    let mut rng = Rng(0x9e3779b97f4a7c15);
+    // SADD of random members (new ones at first, then mostly present).
+    let sadd: Vec<Vec<Vec<u8>>> = (0..ARGS)
+        .map(|_| vec![b"SADD".to_vec(), b"s".to_vec(), member(rng.below(BIG))])
+        .collect();
+    run(c, "SADD", &mut client, &sadd);
+    // SISMEMBER on a 1M-member set, half hits.
+    for chunk in (0..BIG).collect::<Vec<_>>().chunks(1000) {
+        let mut argv = vec![b"SADD".to_vec(), b"big".to_vec()];
+        argv.extend(chunk.iter().map(|&i| member(i)));
+        client.execute(&argv);
+    }
+    assert_eq!(client.execute(&["SCARD", "big"]), Reply::Int(BIG as i64));
+    let sis: Vec<Vec<Vec<u8>>> = (0..ARGS)
+        .map(|_| {
+            vec![
+                b"SISMEMBER".to_vec(),
+                b"big".to_vec(),
+                member(rng.below(2 * BIG)),
+            ]
+        })
+        .collect();
+    run(c, "SISMEMBER 1M", &mut client, &sis);
+}
+
+fn zsets(c: &mut Criterion) {
+    let db = Db::in_memory();
+    let mut client = db.client();
+    let mut rng = Rng(0x2545F4914F6CDD1D);
+    load_big_zset(&mut client, "z", &mut rng);
+    assert_eq!(client.execute(&["ZCARD", "z"]), Reply::Int(BIG as i64));
+    let score = |rng: &mut Rng| format!("{}", rng.below(1 << 40) as f64 / 1024.0).into_bytes();
+    // ZADD changing the score of an existing member.
+    let upd: Vec<Vec<Vec<u8>>> = (0..ARGS)
+        .map(|_| {
+            vec![
+                b"ZADD".to_vec(),
+                b"z".to_vec(),
+                score(&mut rng),
+                member(rng.below(BIG)),
+            ]
+        })
+        .collect();
+    run(c, "ZADD update 1M", &mut client, &upd);
+    // ZADD of members not in the set yet (the set grows past 1M).
+    let mut next = BIG;
+    let new: Vec<Vec<Vec<u8>>> = (0..ARGS)
+        .map(|_| {
+            next += 1;
+            vec![
+                b"ZADD".to_vec(),
+                b"z".to_vec(),
+                score(&mut rng),
+                member(next),
+            ]
+        })
+        .collect();
+    run(c, "ZADD new 1M", &mut client, &new);
+    let rank: Vec<Vec<Vec<u8>>> = (0..ARGS)
+        .map(|_| vec![b"ZRANK".to_vec(), b"z".to_vec(), member(rng.below(BIG))])
+        .collect();
+    run(c, "ZRANK 1M", &mut client, &rank);
+    let score_of: Vec<Vec<Vec<u8>>> = (0..ARGS)
+        .map(|_| vec![b"ZSCORE".to_vec(), b"z".to_vec(), member(rng.below(BIG))])
+        .collect();
+    run(c, "ZSCORE 1M", &mut client, &score_of);
+    let range1: Vec<Vec<Vec<u8>>> = (0..ARGS)
+        .map(|_| {
+            let s = rng.below(BIG);
+            vec![
+                b"ZRANGE".to_vec(),
+                b"z".to_vec(),
+                s.to_string().into_bytes(),
+                s.to_string().into_bytes(),
+            ]
+        })
+        .collect();
+    run(c, "ZRANGE 1M (1 member)", &mut client, &range1);
+    let range10: Vec<Vec<Vec<u8>>> = (0..ARGS)
+        .map(|_| {
+            let s = rng.below(BIG - 10);
+            vec![
+                b"ZRANGE".to_vec(),
+                b"z".to_vec(),
+                s.to_string().into_bytes(),
+                (s + 9).to_string().into_bytes(),
+            ]
+        })
+        .collect();
+    run(c, "ZRANGE 1M (10 members)", &mut client, &range10);
+    let byscore: Vec<Vec<Vec<u8>>> = (0..ARGS)
+        .map(|_| {
+            let lo = rng.below(1 << 30);
+            vec![
+                b"ZRANGE".to_vec(),
+                b"z".to_vec(),
+                lo.to_string().into_bytes(),
+                "+inf".into(),
+                b"BYSCORE".to_vec(),
+                b"LIMIT".to_vec(),
+                b"0".to_vec(),
+                b"10".to_vec(),
+            ]
+        })
+        .collect();
+    run(c, "ZRANGE BYSCORE LIMIT 10 1M", &mut client, &byscore);
+}
+
+fn baseline(c: &mut Criterion) {
+    let db = Db::in_memory();
+    let mut client = db.client();
+    client.execute(&["SET", "k", "v"]);
+    let get: Vec<Vec<Vec<u8>>> = (0..ARGS)
+        .map(|_| vec![b"GET".to_vec(), b"k".to_vec()])
+        .collect();
+    run(c, "GET (dispatch baseline)", &mut client, &get);
+}
+
+criterion_group!(benches, baseline, sets, zsets);
+criterion_main!(benches);

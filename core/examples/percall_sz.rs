@@ -1,0 +1,130 @@
+//! Per-call cost of set and sorted-set commands on 1M-member values, through
+//! `Client::execute`. Natively it prints ns/call; under callgrind with cache
+//! simulation it gives instructions and last-level cache misses per call,
+//! which do not depend on machine load:
+//!
+//! ```text
+//! cargo build --release -p emberkv --example percall_sz
+//! valgrind --tool=callgrind --cache-sim=yes --callgrind-out-file=/tmp/cg.out \
+//!     --toggle-collect='*m_*' target/release/examples/percall_sz 100000
+//! callgrind_annotate --inclusive=yes /tmp/cg.out | grep ' m_'
+//! ```
+//! (each `m_<command>` function runs the command `n` times: divide by `n`;
+//! `Ir` = instructions, `DLmr + DLmw + ILmr` = last-level misses.)
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use emberkv::Client;
+
+const BIG: usize = 1_000_000;
+
+struct Rng(u64);
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545F4914F6CDD1D) % n as u64) as usize
+    }
+}
+
+fn member(i: usize) -> Vec<u8> {
+    format!("member:{i}").into_bytes()
+}
+
+type Argv = Vec<Vec<u8>>;
+
+macro_rules! measured {
+    ($($name:ident),*) => {$(
+        #[inline(never)]
+        fn $name(c: &mut Client, argvs: &[Argv]) {
+            // a distinct body per command, so the linker cannot fold them
+            black_box(stringify!($name));
+            for a in argvs {
+                black_box(c.execute(a));
+            }
+        }
+    )*};
+}
+measured!(
+    m_get,
+    m_sadd,
+    m_sismember,
+    m_zadd_update,
+    m_zadd_new,
+    m_zscore,
+    m_zrank,
+    m_zrange1,
+    m_zrange10
+);
+
+fn run(name: &str, f: fn(&mut Client, &[Argv]), c: &mut Client, argvs: &[Argv]) {
+    let t = Instant::now();
+    f(c, argvs);
+    println!(
+        "{name:<14} {:>7.0} ns/call",
+        t.elapsed().as_nanos() as f64 / argvs.len() as f64
+    );
+}
+
+fn main() {
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
+    let db = emberkv::Db::in_memory();
+    let mut c = db.client();
+    let mut rng = Rng(0x9e3779b97f4a7c15);
+    for start in (0..BIG).step_by(1000) {
+        let mut z = vec![b"ZADD".to_vec(), b"z".to_vec()];
+        let mut s = vec![b"SADD".to_vec(), b"s".to_vec()];
+        for i in start..start + 1000 {
+            z.push(format!("{}", rng.below(1 << 40) as f64 / 1024.0).into_bytes());
+            z.push(member(i));
+            s.push(member(i));
+        }
+        c.execute(&z);
+        c.execute(&s);
+    }
+    c.execute(&["SET", "k", "v"]);
+    let mut make = |f: &mut dyn FnMut(&mut Rng) -> Vec<&[u8]>| -> Vec<Argv> {
+        (0..n)
+            .map(|_| f(&mut rng).into_iter().map(|x| x.to_vec()).collect())
+            .collect()
+    };
+    let get = make(&mut |_| vec![b"GET", b"k"]);
+    let sadd = make(&mut |r| vec![b"SADD", b"s2", member(r.below(BIG)).leak()]);
+    let sis = make(&mut |r| vec![b"SISMEMBER", b"s", member(r.below(2 * BIG)).leak()]);
+    let score = |r: &mut Rng| -> &'static [u8] {
+        format!("{}", r.below(1 << 40) as f64 / 1024.0)
+            .into_bytes()
+            .leak()
+    };
+    let zupd = make(&mut |r| vec![b"ZADD", b"z", score(r), member(r.below(BIG)).leak()]);
+    let mut next = BIG;
+    let znew = make(&mut |r| {
+        next += 1;
+        vec![b"ZADD", b"z", score(r), member(next).leak()]
+    });
+    let zscore = make(&mut |r| vec![b"ZSCORE", b"z", member(r.below(BIG)).leak()]);
+    let zrank = make(&mut |r| vec![b"ZRANK", b"z", member(r.below(BIG)).leak()]);
+    let idx = |s: usize| -> &'static [u8] { s.to_string().into_bytes().leak() };
+    let zr1 = make(&mut |r| {
+        let s = r.below(BIG);
+        vec![b"ZRANGE", b"z", idx(s), idx(s)]
+    });
+    let zr10 = make(&mut |r| {
+        let s = r.below(BIG - 10);
+        vec![b"ZRANGE", b"z", idx(s), idx(s + 9)]
+    });
+    run("GET", m_get, &mut c, &get);
+    run("SADD", m_sadd, &mut c, &sadd);
+    run("SISMEMBER 1M", m_sismember, &mut c, &sis);
+    run("ZSCORE 1M", m_zscore, &mut c, &zscore);
+    run("ZRANK 1M", m_zrank, &mut c, &zrank);
+    run("ZRANGE 1M x1", m_zrange1, &mut c, &zr1);
+    run("ZRANGE 1M x10", m_zrange10, &mut c, &zr10);
+    run("ZADD upd 1M", m_zadd_update, &mut c, &zupd);
+    run("ZADD new 1M", m_zadd_new, &mut c, &znew);
+}

@@ -1,0 +1,76 @@
+//! A point-in-time view of the keyspace without `fork`.
+//!
+//! `begin` is called while the caller holds every shard lock: it marks every
+//! shard "pending". From then on each shard is copied exactly once, as it was
+//! at that instant, by whoever reaches it first:
+//! - a writer that is about to change the shard (`Ctx::shard_mut` and
+//!   `shards_mut` call `before_write`, under the shard's write lock) copies
+//!   it first;
+//! - otherwise the reader of the snapshot (`take`) copies it under a read lock.
+//!
+//! So a writer waits at most for one shard copy, readers never wait, and the
+//! extra memory is the copies not yet consumed. One snapshot at a time.
+//!
+//! Rules for whoever changes this: `pending[i]` is only read or cleared by a
+//! thread holding shard `i`'s lock (write lock for writers, read lock for
+//! `take`), so the two can never both copy the shard; every path that
+//! changes a shard must go through `Ctx::shard_mut` / `shards_mut`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use parking_lot::Mutex;
+
+use crate::keyspace::{DbPart, Keyspace, NSHARDS, Shard};
+
+#[derive(Default)]
+pub(crate) struct Snapshot {
+    active: AtomicBool,
+    pending: [AtomicBool; NSHARDS],
+    copies: [Mutex<Option<Vec<DbPart>>>; NSHARDS],
+}
+
+impl Snapshot {
+    /// Starts a snapshot. The caller holds every shard lock.
+    pub fn begin(&self) {
+        for (p, c) in self.pending.iter().zip(&self.copies) {
+            *c.lock() = None;
+            p.store(true, Ordering::Release);
+        }
+        self.active.store(true, Ordering::Release);
+    }
+
+    /// Whether a snapshot is being taken (a cheap check for writers).
+    #[inline]
+    pub fn is_active(&self) -> bool {
+        self.active.load(Ordering::Acquire)
+    }
+
+    /// Called by a writer holding shard `i`'s write lock, before it changes it.
+    pub fn before_write(&self, i: usize, shard: &Shard) {
+        if self.pending[i].swap(false, Ordering::AcqRel) {
+            *self.copies[i].lock() = Some(shard.dbs.clone());
+        }
+    }
+
+    /// Shard `i` as it was at `begin`: every database's part. `None` if it
+    /// was already taken (or the snapshot ended).
+    pub fn take(&self, ks: &Keyspace, i: usize) -> Option<Vec<DbPart>> {
+        {
+            let g = ks.shards[i].read();
+            if self.pending[i].swap(false, Ordering::AcqRel) {
+                return Some(g.dbs.clone());
+            }
+        }
+        self.copies[i].lock().take()
+    }
+
+    /// Ends the snapshot (done or abandoned), dropping copies not taken.
+    pub fn end(&self, ks: &Keyspace) {
+        self.active.store(false, Ordering::Release);
+        for i in 0..NSHARDS {
+            let _g = ks.shards[i].read();
+            self.pending[i].store(false, Ordering::Release);
+            *self.copies[i].lock() = None;
+        }
+    }
+}
