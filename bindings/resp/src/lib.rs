@@ -19,8 +19,8 @@
 //!   `ErrorKind::Io` for bind failures.
 //! - [`Listener::local_addr`] (the address actually bound, in the same URL
 //!   form), [`Listener::close`] (idempotent; also on drop).
-//! - [`Options`]: Unix socket permissions, listen backlog, and what SHUTDOWN
-//!   does. The bindings expose this as `ekv_listen` (C), `r.listen(...)`
+//! - [`Options`]: Unix socket permissions, listen backlog, event-loop
+//!   threads, and what SHUTDOWN does. The bindings expose this as `ekv_listen` (C), `r.listen(...)`
 //!   (Python) and `db.listen(...)` (Node).
 //!
 //! # What a connection gets
@@ -101,6 +101,9 @@ pub struct Options {
     pub backlog: Option<u32>,
     /// What SHUTDOWN does; `None` refuses it with an error.
     pub on_shutdown: Option<ShutdownHook>,
+    /// Event-loop threads (`io-threads` in emberkv-server); `None`: one per
+    /// core, at most 8.
+    pub threads: Option<usize>,
     /// Tests only: treat every TCP peer as remote for protected mode.
     #[doc(hidden)]
     pub treat_peers_as_remote: bool,
@@ -222,6 +225,7 @@ pub fn listen_addr(db: &Db, addr: &Addr, opts: Options) -> Result<Listener, Erro
         laddr,
         opts.on_shutdown.clone(),
         opts.treat_peers_as_remote,
+        opts.threads,
     )
     .map_err(|e| io("cannot start the listener threads", e))?;
     Ok(Listener {

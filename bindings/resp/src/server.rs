@@ -87,6 +87,7 @@ impl Server {
         laddr: String,
         on_shutdown: Option<ShutdownHook>,
         remote_test: bool,
+        loops: Option<usize>,
     ) -> std::io::Result<Server> {
         let shared = Arc::new(Shared {
             db: db.clone(),
@@ -102,7 +103,10 @@ impl Server {
             wake: (Mutex::new(false), Condvar::new()),
         });
         let socket = Arc::new(socket);
-        let n = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+        let n = match loops {
+            Some(n) if n > 0 => n.min(64),
+            _ => std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),
+        };
         let mut loops = Vec::with_capacity(n);
         for i in 0..n {
             let l = Loop::new()?;

@@ -9,7 +9,8 @@
 //! Directives come from the file, then from `--name value...` options
 //! (later ones win). The server itself handles the network and process
 //! directives (`port`, `bind`, `unixsocket`, `unixsocketperm`,
-//! `tcp-backlog`, `daemonize`, `pidfile`, `logfile`, `loglevel`); every
+//! `tcp-backlog`, `io-threads` (event loops; default one per core),
+//! `daemonize`, `pidfile`, `logfile`, `loglevel`); every
 //! other one goes to `emberkv::Config::set`, and one the engine does not
 //! know stops the server with Redis's FATAL CONFIG FILE ERROR report.
 //! SHUTDOWN, SIGTERM and SIGINT close the listeners and the `Db` (which
@@ -59,6 +60,7 @@ struct ServerConf {
     unixsocket: Option<PathBuf>,
     unixperm: Option<u32>,
     backlog: u32,
+    threads: Option<usize>,
     daemonize: bool,
     pidfile: Option<PathBuf>,
     logfile: Option<PathBuf>,
@@ -128,6 +130,7 @@ fn build(directives: &[Directive]) -> Result<ServerConf, ConfError> {
         unixsocket: None,
         unixperm: None,
         backlog: 511,
+        threads: None,
         daemonize: false,
         pidfile: None,
         logfile: None,
@@ -177,6 +180,16 @@ fn build(directives: &[Directive]) -> Result<ServerConf, ConfError> {
                     .parse()
                     .map_err(|_| ConfError::new(d, "argument couldn't be parsed into an integer"))?
             }
+            "io-threads" => {
+                sc.threads = Some(
+                    one(d)?
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| (1..=128).contains(n))
+                        .ok_or_else(|| ConfError::new(d, "argument must be between 1 and 128 inclusive"))?,
+                )
+            }
+            "io-threads-do-reads" => {}
             "daemonize" => sc.daemonize = yes_no(d)?,
             "pidfile" => {
                 sc.pidfile = Some(PathBuf::from(one(d)?)).filter(|p| !p.as_os_str().is_empty())
@@ -232,6 +245,10 @@ fn build(directives: &[Directive]) -> Result<ServerConf, ConfError> {
         }
     }
     for (value, d) in acc.values() {
+        // `save ""` (no snapshot schedule) is what an engine without one does.
+        if d.name == "save" && value.is_empty() && Config::default().set("save", "").is_err() {
+            continue;
+        }
         apply(&mut sc.cfg, d, value)?;
     }
     Ok(sc)
@@ -364,6 +381,7 @@ fn main() -> ExitCode {
     let opts = Options {
         unix_perm: sc.unixperm,
         backlog: Some(sc.backlog),
+        threads: sc.threads,
         on_shutdown: Some(Arc::new(move |req| {
             if let Ok(tx) = tx.lock() {
                 let _ = tx.send(req);
