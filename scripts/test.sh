@@ -13,7 +13,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 echo "== Rust tests"
 cargo test -p emberkv
 
-for part in tests/c/run.sh bindings/python/run_tests.sh bindings/node/run_tests.sh; do
+for part in bindings/resp/run_tests.sh tests/c/run.sh bindings/python/run_tests.sh bindings/node/run_tests.sh; do
   if [ -x "$part" ]; then
     echo "== $part"
     "$part"

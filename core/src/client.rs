@@ -15,12 +15,17 @@ use crate::db::Engine;
 use crate::error::{Error, ErrorKind};
 use crate::reply::Reply;
 
+/// Called by CLIENT KILL for a client a wire front end registered (`Client::on_kill`).
+pub(crate) type KillHook = Arc<dyn Fn() + Send + Sync>;
+
 /// What CLIENT LIST / CLIENT INFO show of a client, shared with the engine.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct ClientInfo {
     pub id: u64,
     pub created_ms: u64,
     pub meta: Mutex<ClientMeta>,
+    /// Present for network clients: closes the connection (CLIENT KILL).
+    pub kill: Mutex<Option<KillHook>>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -32,6 +37,13 @@ pub(crate) struct ClientMeta {
     pub resp: u8,
     pub last_cmd: String,
     pub last_ms: u64,
+    /// Peer and local address of a network client (`Client::set_peer`);
+    /// empty for embedded clients, shown as `embedded`.
+    pub addr: String,
+    pub laddr: String,
+    pub fd: i64,
+    /// Channels, patterns and shard channels subscribed (CLIENT LIST sub/psub/ssub).
+    pub subs: [usize; 3],
 }
 
 /// A client's WATCHed keys: (db, key, expired when watched), and the flag
@@ -55,12 +67,18 @@ pub(crate) struct ClientState {
     pub resp: u8,
     /// Registered with the engine (CLIENT LIST); internal clients are not.
     pub info: Option<Arc<ClientInfo>>,
+    /// A network client: must AUTH when `requirepass` is set (`Client::require_auth`).
+    pub auth_required: bool,
+    /// False until AUTH / HELLO AUTH succeeds, for clients that need it.
+    pub authenticated: bool,
     // counters not yet flushed into the engine
     calls: u64,
     hits: u64,
     misses: u64,
     failed: u64,
     rejected: u64,
+    net_in: u64,
+    net_out: u64,
 }
 
 const FLUSH_EVERY: u64 = 256;
@@ -77,12 +95,21 @@ impl ClientState {
             db: 0,
             resp: 2,
             info: None,
+            auth_required: false,
+            authenticated: true,
             calls: 0,
             hits: 0,
             misses: 0,
             failed: 0,
             rejected: 0,
+            net_in: 0,
+            net_out: 0,
         }
+    }
+
+    /// Whether this client passes without AUTH given the current `requirepass`.
+    pub fn auth_satisfied(&self, eng: &Engine) -> bool {
+        !self.auth_required || eng.params.requirepass().is_empty()
     }
 
     pub fn note_call(&mut self, hits: u64, misses: u64, failed: bool) {
@@ -105,6 +132,8 @@ impl ClientState {
             (&mut self.misses, &s.keyspace_misses),
             (&mut self.failed, &s.failed_calls),
             (&mut self.rejected, &s.rejected_calls),
+            (&mut self.net_in, &s.net_input_bytes),
+            (&mut self.net_out, &s.net_output_bytes),
         ] {
             if *local > 0 {
                 global.fetch_add(*local, Ordering::Relaxed);
@@ -178,8 +207,10 @@ impl Client {
             created_ms: eng.clock.now_ms(),
             meta: Mutex::new(ClientMeta {
                 resp: 2,
+                fd: -1,
                 ..Default::default()
             }),
+            kill: Mutex::new(None),
         });
         eng.clients.lock().insert(id, info.clone());
         eng.stats.total_connections.fetch_add(1, Ordering::Relaxed);
@@ -225,6 +256,50 @@ impl Client {
     /// published messages for this client arrive here.
     pub fn subscription(&self) -> Option<&crate::pubsub::Subscription> {
         self.st.sub.as_ref()
+    }
+
+    // For wire front ends (the RESP server in `bindings/resp`): what only the
+    // owner of a socket knows. Embedded clients never need these.
+
+    /// Records the peer and local address (`ip:port`, or a Unix socket path)
+    /// and the socket's descriptor, shown by CLIENT LIST / CLIENT INFO and
+    /// matched by CLIENT KILL ADDR / LADDR.
+    pub fn set_peer(&mut self, addr: &str, laddr: &str, fd: i64) {
+        self.st.sync_meta(|m| {
+            m.addr = addr.to_string();
+            m.laddr = laddr.to_string();
+            m.fd = fd;
+        });
+    }
+
+    /// Registers what CLIENT KILL does to this client: close its connection.
+    /// It is called on the killing client's thread (which may be this
+    /// client's own: CLIENT KILL of itself closes after the reply), outside
+    /// every keyspace lock; a client blocked in BLPOP & co. is also woken.
+    pub fn on_kill(&mut self, f: impl Fn() + Send + Sync + 'static) {
+        if let Some(info) = &self.st.info {
+            *info.kill.lock() = Some(Arc::new(f));
+        }
+    }
+
+    /// Makes this client subject to `requirepass`: when a password is set,
+    /// every command but AUTH, HELLO and RESET answers `NOAUTH` until AUTH
+    /// (or HELLO … AUTH) succeeds. Network clients call it once, at accept.
+    pub fn require_auth(&mut self) {
+        self.st.auth_required = true;
+        self.st.authenticated = self.st.auth_satisfied(&self.eng);
+    }
+
+    /// False while a `require_auth` client has not authenticated.
+    pub fn authenticated(&self) -> bool {
+        self.st.authenticated || self.st.auth_satisfied(&self.eng)
+    }
+
+    /// Adds bytes read from and written to the network (INFO stats
+    /// `total_net_input_bytes` / `total_net_output_bytes`).
+    pub fn count_net(&mut self, input: u64, output: u64) {
+        self.st.net_in += input;
+        self.st.net_out += output;
     }
 }
 

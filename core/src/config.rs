@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use parking_lot::RwLock;
 
@@ -128,6 +128,11 @@ impl AppendFsync {
 #[derive(Clone, Copy)]
 pub(crate) enum Kind {
     Int {
+        min: i64,
+        max: i64,
+    },
+    /// A byte count with Redis's memory units (`512mb`); shown in bytes.
+    Mem {
         min: i64,
         max: i64,
     },
@@ -302,6 +307,80 @@ pub(crate) static PARAMS: &[ParamSpec] = &[
         true,
         None,
     ),
+    // Network directives: read by wire front ends (`bindings/resp`), kept
+    // here so CONFIG GET / SET and `Config::set` know them.
+    p("requirepass", "", Kind::Str, true, None),
+    p(
+        "maxclients",
+        "10000",
+        Kind::Int {
+            min: 1,
+            max: u32::MAX as i64,
+        },
+        true,
+        None,
+    ),
+    p(
+        "timeout",
+        "0",
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        true,
+        None,
+    ),
+    p("protected-mode", "yes", Kind::Bool, true, None),
+    p(
+        "proto-max-bulk-len",
+        "536870912",
+        Kind::Mem {
+            min: 1 << 20,
+            max: i64::MAX,
+        },
+        true,
+        None,
+    ),
+    p(
+        "client-query-buffer-limit",
+        "1073741824",
+        Kind::Mem {
+            min: 1 << 20,
+            max: i64::MAX,
+        },
+        true,
+        None,
+    ),
+    p(
+        "port",
+        "6379",
+        Kind::Int { min: 0, max: 65535 },
+        false,
+        None,
+    ),
+    p("bind", "127.0.0.1 -::1", Kind::Str, false, None),
+    p("unixsocket", "", Kind::Str, false, None),
+    p("unixsocketperm", "0", Kind::Str, false, None),
+    p(
+        "tcp-backlog",
+        "511",
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        false,
+        None,
+    ),
+    p(
+        "tcp-keepalive",
+        "300",
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        true,
+        None,
+    ),
     pa(
         "list-max-listpack-size",
         "list-max-ziplist-size",
@@ -376,6 +455,17 @@ pub(crate) fn check(spec: &ParamSpec, value: &str) -> Result<i64, String> {
         Kind::Int { min, max } => {
             let v: i64 = crate::util::number::parse_i64(value.as_bytes())
                 .ok_or_else(|| "argument couldn't be parsed into an integer".to_string())?;
+            if v < min || v > max {
+                return Err(format!(
+                    "argument must be between {min} and {max} inclusive"
+                ));
+            }
+            Ok(v)
+        }
+        Kind::Mem { min, max } => {
+            let v = mem_units(value)
+                .and_then(|v| i64::try_from(v).ok())
+                .ok_or_else(|| "argument must be a memory value".to_string())?;
             if v < min || v > max {
                 return Err(format!(
                     "argument must be between {min} and {max} inclusive"
@@ -472,6 +562,8 @@ pub(crate) fn mem_units(s: &str) -> Option<u64> {
 pub(crate) struct Params {
     values: RwLock<BTreeMap<&'static str, String>>,
     tunables: [AtomicI64; Tun::Count as usize],
+    /// Bumped by every change, so readers outside the engine can cache.
+    version: AtomicU64,
 }
 
 impl Params {
@@ -479,6 +571,7 @@ impl Params {
         let params = Params {
             values: RwLock::new(BTreeMap::new()),
             tunables: std::array::from_fn(|_| AtomicI64::new(0)),
+            version: AtomicU64::new(0),
         };
         for spec in PARAMS {
             let v = match spec.name {
@@ -516,6 +609,7 @@ impl Params {
         let shown = match spec.kind {
             Kind::Bool => if n == 1 { "yes" } else { "no" }.to_string(),
             Kind::Enum(names) => names[n as usize].to_string(),
+            Kind::Mem { .. } => n.to_string(),
             Kind::KeyspaceEvents => crate::notify::flags_to_string(n as u32),
             Kind::Memory => n.to_string(),
             Kind::BufferLimits => {
@@ -540,6 +634,7 @@ impl Params {
             _ => value.to_string(),
         };
         self.values.write().insert(spec.name, shown);
+        self.version.fetch_add(1, Ordering::Release);
         Ok(())
     }
 
@@ -550,6 +645,15 @@ impl Params {
 
     pub fn get(&self, name: &str) -> Option<String> {
         self.values.read().get(name).cloned()
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    /// `requirepass` (empty: no password).
+    pub fn requirepass(&self) -> String {
+        self.get("requirepass").unwrap_or_default()
     }
 
     /// The pubsub class of `client-output-buffer-limit`.

@@ -34,6 +34,10 @@ pub(crate) struct Stats {
     pub total_connections: AtomicU64,
     pub rejected_calls: AtomicU64,
     pub failed_calls: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+    /// Connections a wire front end refused (maxclients, protected mode).
+    pub rejected_connections: AtomicU64,
 }
 
 impl Stats {
@@ -46,6 +50,9 @@ impl Stats {
             &self.total_connections,
             &self.rejected_calls,
             &self.failed_calls,
+            &self.net_input_bytes,
+            &self.net_output_bytes,
+            &self.rejected_connections,
         ] {
             c.store(0, Ordering::Relaxed);
         }
@@ -388,6 +395,34 @@ impl Db {
 
     pub fn is_closed(&self) -> bool {
         self.eng.is_closed()
+    }
+
+    /// For wire front ends: counts a connection refused before it became a
+    /// client (maxclients, protected mode), INFO stats `rejected_connections`.
+    pub fn note_rejected_connection(&self) {
+        self.eng
+            .stats
+            .rejected_connections
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The current value of a configuration parameter (a redis.conf
+    /// directive name, as CONFIG GET shows it), without running a command.
+    pub fn config_get(&self, name: &str) -> Option<String> {
+        let spec = crate::config::find(name)?;
+        self.eng.params.get(spec.name)
+    }
+
+    /// Changes whenever any parameter changes (CONFIG SET): front ends that
+    /// cache parameters compare it before reusing their copy.
+    pub fn config_version(&self) -> u64 {
+        self.eng.params.version()
+    }
+
+    /// Clients currently open on this engine, embedded and network alike
+    /// (INFO `connected_clients`; what `maxclients` limits).
+    pub fn client_count(&self) -> usize {
+        self.eng.clients.lock().len()
     }
 
     /// A new, empty subscription; add channels with its methods. Messages

@@ -148,7 +148,11 @@ pub(crate) struct Subscriber {
     sleepers: AtomicUsize,
     subs: Mutex<Subs>,
     limits: Limits,
+    /// `Subscription::set_waker`: rung after every queued message and on close.
+    waker: std::sync::OnceLock<Waker>,
 }
+
+type Waker = Arc<dyn Fn() + Send + Sync>;
 
 #[derive(Default)]
 struct Subs {
@@ -195,6 +199,9 @@ impl Subscriber {
         );
         drop(q);
         self.wake();
+        if let Some(w) = self.waker.get() {
+            w();
+        }
         !overflow
     }
 
@@ -242,6 +249,12 @@ impl Subscriber {
         s.channels.len() + s.patterns.len()
     }
 
+    /// (channels, patterns, shard channels) held.
+    pub fn counts(&self) -> [usize; 3] {
+        let s = self.subs.lock();
+        [s.channels.len(), s.patterns.len(), s.shard.len()]
+    }
+
     /// Channels + patterns + shard channels held.
     pub fn total(&self) -> usize {
         let s = self.subs.lock();
@@ -285,6 +298,7 @@ impl PubSub {
             sleepers: AtomicUsize::new(0),
             subs: Mutex::new(Subs::default()),
             limits,
+            waker: std::sync::OnceLock::new(),
         })
     }
 
@@ -669,6 +683,16 @@ impl Subscription {
     /// Push mode: `f` is called for every message (queued ones first) on a
     /// delivery thread of this subscription, never under an engine lock.
     /// After an overflow or close, `f` is not called again.
+    /// Pull mode for event loops that wait on their own descriptors: `f`
+    /// is called right after a message is queued (on the publishing
+    /// thread, so before PUBLISH returns) and when the subscription closes
+    /// or overflows; the loop then takes messages with `try_recv`. `f` must
+    /// be quick and must not call into the engine. Set at most once: later
+    /// calls are ignored.
+    pub fn set_waker(&self, f: impl Fn() + Send + Sync + 'static) {
+        let _ = self.sub.waker.set(Arc::new(f));
+    }
+
     pub fn set_callback(&self, f: impl Fn(Message) + Send + Sync + 'static) {
         let mut q = self.sub.q.lock();
         q.callback = Some(Arc::new(f));
@@ -695,6 +719,9 @@ impl Subscription {
         self.sub.ready.store(q.msgs.len() + 1, Ordering::Release);
         drop(q);
         self.sub.cv.notify_all();
+        if let Some(w) = self.sub.waker.get() {
+            w();
+        }
     }
 
     /// Whether the subscription was closed (by `close` or an overflow), and why.

@@ -369,6 +369,10 @@ pub(crate) fn dispatch(eng: &Engine, cl: &mut ClientState, argv: &[&[u8]]) -> Re
             }
         },
     };
+    if !cl.authenticated && spec.flags & flag::NO_AUTH == 0 && !cl.auth_satisfied(eng) {
+        cl.note_refused();
+        return Reply::error("NOAUTH Authentication required.");
+    }
     if spec.is_write()
         && let Some(r) = eng.aof.write_denied()
     {

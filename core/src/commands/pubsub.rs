@@ -113,6 +113,8 @@ fn sub_generic(ctx: &mut Ctx, a: &[&[u8]], class: Class, subscribe: bool) -> R {
         eng.pubsub
             .unsubscribe_generic(&sub.sub, &a[1..], class, Some(&mut out));
     }
+    let counts = sub.sub.counts();
+    ctx.cl.sync_meta(|m| m.subs = counts);
     Ok(Reply::Array(out.iter().map(Message::to_reply).collect()))
 }
 

@@ -37,6 +37,18 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
         NOSCRIPT | LOADING | STALE | FAST | NO_AUTH,
         hello,
     ),
+    conn(
+        "auth",
+        -2,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
+        auth,
+    ),
+    conn(
+        "reset",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | PUBSUB_CTX,
+        reset,
+    ),
     CommandSpec::container(
         "client",
         NOSCRIPT | LOADING | STALE,
@@ -88,6 +100,18 @@ static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
         4,
         NOSCRIPT | LOADING | STALE,
         client_setinfo,
+    ),
+    conn(
+        "client|kill",
+        -3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        client_kill,
+    ),
+    conn(
+        "client|no-evict",
+        3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        client_no_evict,
     ),
     conn(
         "client|unblock",
@@ -148,11 +172,20 @@ static DEBUG_SUBCOMMANDS: &[CommandSpec] = &[
 ];
 
 /// `PING [message]`
-fn ping(_ctx: &mut Ctx, a: &[&[u8]]) -> R {
+fn ping(ctx: &mut Ctx, a: &[&[u8]]) -> R {
+    if a.len() > 2 {
+        return Err(err::arity("ping"));
+    }
+    // A RESP2 subscriber gets PING's answer in the shape of a message.
+    if ctx.cl.resp == 2 && ctx.cl.subscribed() {
+        return Ok(Reply::Array(vec![
+            Reply::bulk("pong"),
+            Reply::bulk(a.get(1).copied().unwrap_or_default()),
+        ]));
+    }
     match a.len() {
         1 => Ok(Reply::simple("PONG")),
-        2 => Ok(Reply::bulk(a[1])),
-        _ => Err(err::arity("ping")),
+        _ => Ok(Reply::bulk(a[1])),
     }
 }
 
@@ -192,13 +225,8 @@ fn hello(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     while i < a.len() {
         let more = a.len() - i - 1;
         if a[i].eq_ignore_ascii_case(b"auth") && more >= 2 {
-            // Embedded engines have only the default user without a password:
-            // Redis accepts any password for a `nopass` user.
-            if !a[i + 1].eq_ignore_ascii_case(b"default") {
-                return Err(Reply::error(
-                    "WRONGPASS invalid username-password pair or user is disabled.",
-                ));
-            }
+            check_password(ctx, a[i + 1], a[i + 2])?;
+            ctx.cl.authenticated = true;
             i += 3;
         } else if a[i].eq_ignore_ascii_case(b"setname") && more >= 1 {
             if !valid_name(a[i + 1]) {
@@ -214,6 +242,11 @@ fn hello(ctx: &mut Ctx, a: &[&[u8]]) -> R {
                 String::from_utf8_lossy(a[i])
             )));
         }
+    }
+    if !ctx.cl.authenticated && !ctx.cl.auth_satisfied(ctx.eng) {
+        return Err(Reply::error(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+        ));
     }
     ctx.cl.resp = proto;
     ctx.cl.sync_meta(|m| {
@@ -232,6 +265,58 @@ fn hello(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         (b("role"), b("master")),
         (b("modules"), Reply::Array(vec![])),
     ]))
+}
+
+/// The only user is `default`; with `requirepass` unset it takes any
+/// password (Redis's `nopass`).
+fn check_password(ctx: &Ctx, user: &[u8], pass: &[u8]) -> Result<(), Reply> {
+    let required = ctx.eng.params.requirepass();
+    if user == b"default" && (required.is_empty() || required.as_bytes() == pass) {
+        Ok(())
+    } else {
+        Err(Reply::error(
+            "WRONGPASS invalid username-password pair or user is disabled.",
+        ))
+    }
+}
+
+/// `AUTH [username] password`
+fn auth(ctx: &mut Ctx, a: &[&[u8]]) -> R {
+    if a.len() > 3 {
+        return Err(err::syntax());
+    }
+    if a.len() == 2 && ctx.eng.params.requirepass().is_empty() {
+        return Err(Reply::error(
+            "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+        ));
+    }
+    let (user, pass) = if a.len() == 3 {
+        (a[1], a[2])
+    } else {
+        (&b"default"[..], a[1])
+    };
+    check_password(ctx, user, pass)?;
+    ctx.cl.authenticated = true;
+    Ok(Reply::ok())
+}
+
+/// `RESET`: the connection as if new (MULTI, WATCH, subscriptions, database,
+/// protocol, name and authentication reset).
+fn reset(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
+    ctx.cl.multi = None;
+    super::tx::unwatch_all(ctx.eng, ctx.cl);
+    ctx.cl.sub = None;
+    ctx.cl.db = 0;
+    ctx.db = 0;
+    ctx.cl.resp = 2;
+    ctx.cl.authenticated = ctx.cl.auth_satisfied(ctx.eng);
+    ctx.cl.sync_meta(|m| {
+        m.name.clear();
+        m.db = 0;
+        m.resp = 2;
+        m.subs = [0; 3];
+    });
+    Ok(Reply::simple("RESET"))
 }
 
 /// `CLIENT SETNAME connection-name`
@@ -266,29 +351,48 @@ fn client_id(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
     Ok(Reply::Int(ctx.cl.id as i64))
 }
 
-fn client_line(ctx: &Ctx, info: &crate::client::ClientInfo, me: bool) -> String {
+/// `me`: the calling client's line shows the running command (`client|info`
+/// or `client|list`).
+fn client_line(ctx: &Ctx, info: &crate::client::ClientInfo, me: Option<&str>) -> String {
     let m = info.meta.lock().clone();
+    let (addr, laddr) = if m.addr.is_empty() {
+        ("embedded", "embedded")
+    } else {
+        (m.addr.as_str(), m.laddr.as_str())
+    };
+    let flags = if m.subs.iter().any(|&n| n > 0) {
+        "P"
+    } else {
+        "N"
+    };
     let now = ctx.eng.clock.now_ms();
     let age = now.saturating_sub(info.created_ms) / 1000;
-    let idle = if me {
+    let idle = if me.is_some() {
         0
     } else {
         now.saturating_sub(m.last_ms.max(info.created_ms)) / 1000
     };
-    let cmd = if me {
-        "client|info".to_string()
+    let cmd = if let Some(cmd) = me {
+        cmd.to_string()
     } else if m.last_cmd.is_empty() {
         "NULL".into()
     } else {
         m.last_cmd.clone()
     };
     format!(
-        "id={} addr=embedded laddr=embedded fd=-1 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}\n",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}\n",
         info.id,
+        addr,
+        laddr,
+        m.fd,
         String::from_utf8_lossy(&m.name),
         age,
         idle,
+        flags,
         m.db,
+        m.subs[0],
+        m.subs[1],
+        m.subs[2],
         cmd,
         m.resp,
         String::from_utf8_lossy(&m.lib_name),
@@ -299,7 +403,7 @@ fn client_line(ctx: &Ctx, info: &crate::client::ClientInfo, me: bool) -> String 
 /// `CLIENT INFO`
 fn client_info(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
     let line = match &ctx.cl.info {
-        Some(info) => client_line(ctx, info, true),
+        Some(info) => client_line(ctx, info, Some("client|info")),
         None => String::new(),
     };
     Ok(Reply::Verbatim("txt", line.into_bytes()))
@@ -308,6 +412,7 @@ fn client_info(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
 /// `CLIENT LIST [TYPE normal|master|replica|pubsub] [ID client-id ...]`
 fn client_list(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let mut ids: Option<Vec<u64>> = None;
+    let mut kind: Option<Vec<u8>> = None;
     let mut i = 2;
     while i < a.len() {
         if a[i].eq_ignore_ascii_case(b"type") && i + 1 < a.len() {
@@ -321,9 +426,7 @@ fn client_list(ctx: &mut Ctx, a: &[&[u8]]) -> R {
                     String::from_utf8_lossy(a[i + 1])
                 )));
             }
-            if t != b"normal" {
-                ids = Some(Vec::new());
-            }
+            kind = Some(t);
             i += 2;
         } else if a[i].eq_ignore_ascii_case(b"id") && i + 1 < a.len() {
             let mut v = Vec::new();
@@ -345,9 +448,115 @@ fn client_list(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         if ids.as_ref().is_some_and(|ids| !ids.contains(&c.id)) {
             continue;
         }
-        out.push_str(&client_line(ctx, &c, c.id == ctx.cl.id));
+        if kind.as_ref().is_some_and(|k| !client_is_type(&c, k)) {
+            continue;
+        }
+        let me = (c.id == ctx.cl.id).then_some("client|list");
+        out.push_str(&client_line(ctx, &c, me));
     }
     Ok(Reply::Verbatim("txt", out.into_bytes()))
+}
+
+/// CLIENT LIST / KILL TYPE: embedded and network clients are `normal` or,
+/// while subscribed, `pubsub`; there are no replicas.
+fn client_is_type(c: &crate::client::ClientInfo, kind: &[u8]) -> bool {
+    let pubsub = c.meta.lock().subs.iter().any(|&n| n > 0);
+    match kind {
+        b"normal" => !pubsub,
+        b"pubsub" => pubsub,
+        _ => false,
+    }
+}
+
+/// `CLIENT KILL ip:port` or `CLIENT KILL <ID id | TYPE type | USER name |
+/// ADDR ip:port | LADDR ip:port | SKIPME yes/no> ...`. Only clients a
+/// front end registered a kill hook for (network clients) can be killed.
+fn client_kill(ctx: &mut Ctx, a: &[&[u8]]) -> R {
+    let old_form = a.len() == 3;
+    let (mut id, mut kind, mut addr, mut laddr) = (None, None, None, None);
+    let mut skipme = true;
+    if old_form {
+        addr = Some(a[2]);
+        skipme = false;
+    } else {
+        if !a.len().is_multiple_of(2) {
+            return Err(err::syntax());
+        }
+        for kv in a[2..].chunks(2) {
+            let (k, v) = (kv[0].to_ascii_lowercase(), kv[1]);
+            match k.as_slice() {
+                b"id" => match parse_i64(v) {
+                    Some(n) if n > 0 => id = Some(n as u64),
+                    _ => return Err(Reply::error("ERR client-id should be greater than 0")),
+                },
+                b"type" => {
+                    let t = v.to_ascii_lowercase();
+                    if !matches!(
+                        t.as_slice(),
+                        b"normal" | b"master" | b"replica" | b"slave" | b"pubsub"
+                    ) {
+                        return Err(Reply::Error(format!(
+                            "ERR Unknown client type '{}'",
+                            String::from_utf8_lossy(v)
+                        )));
+                    }
+                    kind = Some(t);
+                }
+                b"addr" => addr = Some(v),
+                b"laddr" => laddr = Some(v),
+                b"user" => {
+                    if v != b"default" {
+                        return Err(Reply::Error(format!(
+                            "ERR No such user '{}'",
+                            String::from_utf8_lossy(v)
+                        )));
+                    }
+                }
+                b"skipme" if v.eq_ignore_ascii_case(b"yes") => skipme = true,
+                b"skipme" if v.eq_ignore_ascii_case(b"no") => skipme = false,
+                _ => return Err(err::syntax()),
+            }
+        }
+    }
+    let clients: Vec<_> = ctx.eng.clients.lock().values().cloned().collect();
+    let mut victims = Vec::new();
+    for c in clients {
+        let Some(hook) = c.kill.lock().clone() else {
+            continue;
+        };
+        let m = c.meta.lock();
+        let matched = id.is_none_or(|id| id == c.id)
+            && addr.is_none_or(|a| a == m.addr.as_bytes())
+            && laddr.is_none_or(|a| a == m.laddr.as_bytes())
+            && !(skipme && c.id == ctx.cl.id);
+        drop(m);
+        if matched && kind.as_ref().is_none_or(|k| client_is_type(&c, k)) {
+            victims.push((c.id, hook));
+        }
+    }
+    for (cid, hook) in &victims {
+        hook();
+        ctx.eng.blocking.unblock_client(
+            *cid,
+            Some(Reply::error("UNBLOCKED client killed by CLIENT KILL")),
+        );
+    }
+    if old_form {
+        if victims.is_empty() {
+            return Err(Reply::error("ERR No such client"));
+        }
+        return Ok(Reply::ok());
+    }
+    Ok(Reply::Int(victims.len() as i64))
+}
+
+/// `CLIENT NO-EVICT ON|OFF`: accepted; emberkv never evicts clients.
+fn client_no_evict(_ctx: &mut Ctx, a: &[&[u8]]) -> R {
+    if a[2].eq_ignore_ascii_case(b"on") || a[2].eq_ignore_ascii_case(b"off") {
+        Ok(Reply::ok())
+    } else {
+        Err(err::syntax())
+    }
 }
 
 /// `CLIENT SETINFO <LIB-NAME libname | LIB-VER libver>`
@@ -410,6 +619,22 @@ fn client_help(_ctx: &mut Ctx, _a: &[&[u8]]) -> R {
             "    Return the ID of the current connection.",
             "INFO",
             "    Return information about the current client connection.",
+            "KILL <ip:port>",
+            "    Kill connection made from <ip:port>.",
+            "KILL <option> <value> [<option> <value> [...]]",
+            "    Kill connections. Options are:",
+            "    * ADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made from the specified address",
+            "    * LADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made to specified local address",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Kill connections by type.",
+            "    * USER <username>",
+            "      Kill connections authenticated by <username>.",
+            "    * SKIPME (YES|NO)",
+            "      Skip killing current connection (default: yes).",
+            "    * ID <client-id>",
+            "      Kill connections by client id.",
             "LIST [options ...]",
             "    Return information about client connections. Options:",
             "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
@@ -886,7 +1111,7 @@ fn info_section(ctx: &Ctx, sec: &str, out: &mut String) {
             kv!("multiplexing_api", "embedded");
             kv!("process_id", std::process::id());
             kv!("run_id", eng.run_id);
-            kv!("tcp_port", 0);
+            kv!("tcp_port", eng.params.get("port").unwrap_or_default());
             kv!("server_time_usec", eng.clock.now_us());
             kv!("uptime_in_seconds", up);
             kv!("uptime_in_days", (up / 86400));
@@ -897,9 +1122,19 @@ fn info_section(ctx: &Ctx, sec: &str, out: &mut String) {
         "clients" => {
             out.push_str("# Clients\r\n");
             kv!("connected_clients", eng.clients.lock().len());
+            kv!(
+                "maxclients",
+                eng.params.get("maxclients").unwrap_or_default()
+            );
             kv!("blocked_clients", eng.blocking.blocked_clients());
             kv!("tracking_clients", 0);
-            kv!("pubsub_clients", 0);
+            let pubsub = eng
+                .clients
+                .lock()
+                .values()
+                .filter(|c| client_is_type(c, b"pubsub"))
+                .count();
+            kv!("pubsub_clients", pubsub);
         }
         "memory" => {
             out.push_str("# Memory\r\n");
@@ -933,6 +1168,18 @@ fn info_section(ctx: &Ctx, sec: &str, out: &mut String) {
             kv!(
                 "total_commands_processed",
                 s.total_commands.load(Ordering::Relaxed)
+            );
+            kv!(
+                "rejected_connections",
+                s.rejected_connections.load(Ordering::Relaxed)
+            );
+            kv!(
+                "total_net_input_bytes",
+                s.net_input_bytes.load(Ordering::Relaxed)
+            );
+            kv!(
+                "total_net_output_bytes",
+                s.net_output_bytes.load(Ordering::Relaxed)
             );
             kv!("expired_keys", s.expired_keys.load(Ordering::Relaxed));
             kv!("evicted_keys", 0);

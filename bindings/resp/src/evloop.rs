@@ -1,0 +1,240 @@
+//! Event loops: a few threads (one per core), each serving many
+//! connections with epoll, so a request costs a read and a write, not a
+//! thread wake-up. Commands run on the loop's thread.
+//!
+//! Rules for whoever changes this:
+//! - Nothing on a loop may block: a connection about to run a command that
+//!   can block (or to subscribe) is handed to a thread of its own
+//!   (`Flow::Migrate`) with the command still unread in its buffer.
+//! - Level-triggered epoll: one read per readiness event, so a busy client
+//!   cannot starve the others; EPOLLOUT is watched only while output waits.
+
+use std::os::fd::RawFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use crate::conn::{Conn, Flow};
+
+const WAKE: u64 = u64::MAX;
+
+/// One loop: its epoll instance, a wake-up eventfd and the connections the
+/// accept thread handed it.
+pub(crate) struct Loop {
+    epfd: RawFd,
+    wakefd: RawFd,
+    inbox: Mutex<Vec<Conn>>,
+    stop: AtomicBool,
+    /// Connections on this loop (to balance new ones).
+    pub load: AtomicUsize,
+}
+
+// SAFETY: the descriptors are plain integers used with thread-safe syscalls.
+unsafe impl Send for Loop {}
+unsafe impl Sync for Loop {}
+
+impl Loop {
+    pub fn new() -> std::io::Result<Arc<Loop>> {
+        // SAFETY: plain syscalls; results checked.
+        let (epfd, wakefd) = unsafe {
+            let epfd = libc::epoll_create1(libc::EPOLL_CLOEXEC);
+            if epfd < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let wakefd = libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC);
+            if wakefd < 0 {
+                let e = std::io::Error::last_os_error();
+                libc::close(epfd);
+                return Err(e);
+            }
+            (epfd, wakefd)
+        };
+        let l = Arc::new(Loop {
+            epfd,
+            wakefd,
+            inbox: Mutex::new(Vec::new()),
+            stop: AtomicBool::new(false),
+            load: AtomicUsize::new(0),
+        });
+        l.ctl(libc::EPOLL_CTL_ADD, wakefd, libc::EPOLLIN as u32, WAKE);
+        Ok(l)
+    }
+
+    fn ctl(&self, op: libc::c_int, fd: RawFd, events: u32, token: u64) -> bool {
+        let mut ev = libc::epoll_event { events, u64: token };
+        // SAFETY: valid epoll descriptor and event.
+        unsafe { libc::epoll_ctl(self.epfd, op, fd, &mut ev) == 0 }
+    }
+
+    fn wake(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes to the eventfd.
+        unsafe {
+            libc::write(self.wakefd, (&one as *const u64).cast(), 8);
+        }
+    }
+
+    /// Hands a new connection to this loop.
+    pub fn add(&self, c: Conn) {
+        self.load.fetch_add(1, Ordering::Relaxed);
+        self.inbox.lock().push(c);
+        self.wake();
+    }
+
+    /// Asks the loop to close its connections and end.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Release);
+        self.wake();
+    }
+
+    pub fn spawn(self: &Arc<Self>, i: usize) -> std::io::Result<JoinHandle<()>> {
+        let l = self.clone();
+        std::thread::Builder::new()
+            .name(format!("emberkv-loop-{i}"))
+            .spawn(move || l.run())
+    }
+
+    fn run(&self) {
+        let mut slots: Vec<Option<(Conn, bool)>> = Vec::new();
+        let mut free: Vec<usize> = Vec::new();
+        let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
+        loop {
+            // SAFETY: `events` has room for `len` entries.
+            let n = unsafe {
+                libc::epoll_wait(
+                    self.epfd,
+                    events.as_mut_ptr(),
+                    events.len() as libc::c_int,
+                    -1,
+                )
+            };
+            if n < 0 {
+                if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+            for ev in &events[..n as usize] {
+                let (bits, token) = (ev.events, ev.u64);
+                if token == WAKE {
+                    let mut v = 0u64;
+                    // SAFETY: reads 8 bytes from the eventfd.
+                    unsafe {
+                        libc::read(self.wakefd, (&mut v as *mut u64).cast(), 8);
+                    }
+                    let new = std::mem::take(&mut *self.inbox.lock());
+                    for c in new {
+                        let slot = free.pop().unwrap_or_else(|| {
+                            slots.push(None);
+                            slots.len() - 1
+                        });
+                        let fd = c.shared().sock.fd();
+                        if self.ctl(
+                            libc::EPOLL_CTL_ADD,
+                            fd,
+                            (libc::EPOLLIN | libc::EPOLLRDHUP) as u32,
+                            slot as u64,
+                        ) {
+                            slots[slot] = Some((c, false));
+                        } else {
+                            free.push(slot);
+                            self.load.fetch_sub(1, Ordering::Relaxed);
+                            c.finish(Flow::Close);
+                        }
+                    }
+                    continue;
+                }
+                let slot = token as usize;
+                let Some((c, watching_out)) = slots.get_mut(slot).and_then(|s| s.as_mut()) else {
+                    continue;
+                };
+                let mut flow = Flow::Go;
+                if bits & (libc::EPOLLOUT as u32) != 0 && !c.on_writable() {
+                    flow = Flow::Close;
+                }
+                let readable =
+                    (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32;
+                if flow == Flow::Go && bits & readable != 0 {
+                    flow = c.on_readable();
+                }
+                if flow == Flow::Go {
+                    let want_out = c.pending();
+                    if want_out != *watching_out {
+                        let mut interest = (libc::EPOLLIN | libc::EPOLLRDHUP) as u32;
+                        if want_out {
+                            interest |= libc::EPOLLOUT as u32;
+                        }
+                        self.ctl(
+                            libc::EPOLL_CTL_MOD,
+                            c.shared().sock.fd(),
+                            interest,
+                            slot as u64,
+                        );
+                        *watching_out = want_out;
+                    }
+                    continue;
+                }
+                let (c, _) = slots[slot].take().expect("present");
+                free.push(slot);
+                self.load.fetch_sub(1, Ordering::Relaxed);
+                self.ctl(libc::EPOLL_CTL_DEL, c.shared().sock.fd(), 0, 0);
+                match flow {
+                    Flow::Migrate => off_loop(c, "emberkv-conn", Conn::serve_thread),
+                    Flow::CloseAfterReply if c.pending() => {
+                        // The last replies are large or the reader slow: finish
+                        // writing them off the loop.
+                        off_loop(c, "emberkv-close", |c| c.finish(Flow::CloseAfterReply));
+                    }
+                    f => c.finish(f),
+                }
+            }
+            if self.stop.load(Ordering::Acquire) {
+                for (c, _) in slots.drain(..).flatten() {
+                    c.shared().kill();
+                    c.finish(Flow::Close);
+                }
+                for c in std::mem::take(&mut *self.inbox.lock()) {
+                    c.finish(Flow::Close);
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// Runs `f(c)` on a new thread the listener joins at close; if no thread
+/// can be had, the connection is closed.
+fn off_loop(c: Conn, name: &str, f: fn(Conn)) {
+    let listener = c.shared().listener.clone();
+    let cell = Arc::new(Mutex::new(Some(c)));
+    let mine = cell.clone();
+    let spawned = std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            if let Some(c) = mine.lock().take() {
+                f(c)
+            }
+        });
+    match spawned {
+        Ok(h) => listener.track(h),
+        Err(_) => {
+            if let Some(c) = cell.lock().take() {
+                c.finish(Flow::Close);
+            }
+        }
+    }
+}
+
+impl Drop for Loop {
+    fn drop(&mut self) {
+        // SAFETY: closing descriptors this Loop owns.
+        unsafe {
+            libc::close(self.wakefd);
+            libc::close(self.epfd);
+        }
+    }
+}
