@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use super::flag::*;
-use super::list::{lmove_generic, lmpop, pop_n, removed_elements};
+use super::list::{end_arg, lmove_generic, lmpop, pop_n, removed_elements};
 use super::zset::{get_zset, pop_from, zmpop};
 use super::{CommandSpec, Ctx};
 use crate::reply::Reply;
@@ -94,16 +94,6 @@ fn blpop(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 /// `BRPOP key [key ...] timeout`
 fn brpop(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     bpop_generic(ctx, a, End::Tail)
-}
-
-fn end_arg(arg: &[u8]) -> Result<End, Reply> {
-    if arg.eq_ignore_ascii_case(b"left") {
-        Ok(End::Head)
-    } else if arg.eq_ignore_ascii_case(b"right") {
-        Ok(End::Tail)
-    } else {
-        Err(super::err::syntax())
-    }
 }
 
 fn bmove_generic(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End, timeout: &[u8]) -> R {

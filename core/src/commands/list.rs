@@ -104,7 +104,7 @@ fn get_positive_long(arg: &[u8], msg: Option<&str>) -> Result<i64, Reply> {
     )
 }
 
-fn end_arg(arg: &[u8]) -> Result<End, Reply> {
+pub(crate) fn end_arg(arg: &[u8]) -> Result<End, Reply> {
     if arg.eq_ignore_ascii_case(b"left") {
         Ok(End::Head)
     } else if arg.eq_ignore_ascii_case(b"right") {
