@@ -79,8 +79,22 @@ def test_close_flushes_in_the_same_process(tmpdir_path: str) -> None:
     assert r2.get("k") == b"v"
 
 
-def test_corrupt_file_is_a_clear_error(tmpdir_path: str) -> None:
+def test_corrupt_aof_is_a_clear_error(tmpdir_path: str) -> None:
     _require_aof(os.path.join(tmpdir_path, "probe"))
+    d = os.path.join(tmpdir_path, "bad-aof")
+    os.makedirs(os.path.join(d, "appendonlydir"))
+    with open(os.path.join(d, "appendonlydir", "appendonly.aof.manifest"), "wb") as f:
+        f.write(b"file appendonly.aof.1.base.aof seq 1 type b\n\x00\xffgarbage\n")
+    with pytest.raises(CorruptionError) as e:
+        emberkv.Redis(d, appendonly="yes")
+    assert "manifest" in str(e.value)
+    assert isinstance(e.value, StorageError)
+
+
+def test_corrupt_rdb_is_a_clear_error(tmpdir_path: str) -> None:
+    probe = emberkv.Redis()
+    if missing_commands(probe, "save"):
+        pytest.skip("the engine does not load dump.rdb at open yet (SAVE / RDB loading, issue 5)")
     d = os.path.join(tmpdir_path, "bad")
     os.makedirs(d)
     with open(os.path.join(d, "dump.rdb"), "wb") as f:
