@@ -210,7 +210,6 @@ impl<'a> Ctx<'a> {
     /// A blocking command found nothing: block on `keys` until `deadline`
     /// (None = forever), or answer `timeout_reply` right away where blocking
     /// is not allowed (inside MULTI, or while serving another waiter).
-    #[allow(dead_code)] // used by the blocking list/zset commands
     pub fn block_on(
         &mut self,
         keys: Vec<Vec<u8>>,
@@ -229,7 +228,6 @@ impl<'a> Ctx<'a> {
 
     /// The keys a blocking command should look at now: all of `keys`, or
     /// only the ready one while serving a waiter.
-    #[allow(dead_code)] // used by the blocking list/zset commands
     pub fn candidate_keys<'k>(&self, keys: &[&'k [u8]]) -> Vec<&'k [u8]> {
         match &self.ready_key {
             Some(r) => keys
@@ -437,7 +435,7 @@ impl<'a> Ctx<'a> {
 
     /// Records a modification of `key` (WATCH, blocked clients).
     pub fn touch_in(&mut self, db: usize, key: &[u8]) {
-        if self.eng.watchers_active() {
+        if self.eng.watchers_active() || self.eng.blocking.active() {
             self.touched.push((db, key.to_vec()));
         }
     }

@@ -288,7 +288,7 @@ fn rpop(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 }
 
 /// Key positions of `LMPOP numkeys key [key ...] …`.
-fn lmpop_keys(a: &[&[u8]]) -> Vec<usize> {
+pub(crate) fn lmpop_keys(a: &[&[u8]]) -> Vec<usize> {
     match a.get(1).and_then(|n| parse_i64(n)) {
         Some(n) if n > 0 => (2..a.len()).take(n as usize).collect(),
         _ => Vec::new(),
@@ -296,7 +296,7 @@ fn lmpop_keys(a: &[&[u8]]) -> Vec<usize> {
 }
 
 /// `LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]`
-fn lmpop(ctx: &mut Ctx, a: &[&[u8]]) -> R {
+pub(crate) fn lmpop(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let numkeys = get_range_long(
         a[1],
         1,

@@ -8,6 +8,7 @@
 //! they changed.
 
 pub(crate) mod bitmap;
+pub(crate) mod blocking;
 pub(crate) mod ctx;
 pub(crate) mod err;
 pub(crate) mod hash;
@@ -109,7 +110,6 @@ impl CommandSpec {
         }
     }
 
-    #[allow(dead_code)] // the numkeys-style commands of the collection families use it
     pub const fn with_getkeys(mut self, f: GetKeys) -> CommandSpec {
         self.getkeys = Some(f);
         self
@@ -175,6 +175,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         tx::COMMANDS,
         list::COMMANDS,
         hash::COMMANDS,
+        blocking::COMMANDS,
         set::COMMANDS,
         zset::COMMANDS,
     ]

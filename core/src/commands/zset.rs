@@ -793,7 +793,7 @@ fn zpopmax(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 }
 
 /// `ZMPOP numkeys key [key ...] <MIN | MAX> [COUNT count]`
-fn zmpop(ctx: &mut Ctx, a: &[&[u8]]) -> R {
+pub(crate) fn zmpop(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let numkeys = range_long(a[1], 1, i64::MAX, Some("numkeys should be greater than 0"))? as usize;
     let where_idx = 2usize.saturating_add(numkeys);
     if where_idx >= a.len() {
