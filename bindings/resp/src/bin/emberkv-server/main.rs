@@ -186,7 +186,9 @@ fn build(directives: &[Directive]) -> Result<ServerConf, ConfError> {
                         .parse::<usize>()
                         .ok()
                         .filter(|n| (1..=128).contains(n))
-                        .ok_or_else(|| ConfError::new(d, "argument must be between 1 and 128 inclusive"))?,
+                        .ok_or_else(|| {
+                            ConfError::new(d, "argument must be between 1 and 128 inclusive")
+                        })?,
                 )
             }
             "io-threads-do-reads" => {}
