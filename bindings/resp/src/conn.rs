@@ -4,8 +4,8 @@
 //!   other connections: the common case, and the fast one (no thread
 //!   wake-up per request);
 //! - on its own thread, once it runs a command that may block (BLPOP & co.,
-//!   DEBUG) or subscribes: the loop hands it over before running that
-//!   command, and it stays there.
+//!   DEBUG; the loop hands it over before running that command) or has
+//!   subscribed (after the confirmation); it stays there.
 //!
 //! Rules for whoever changes this:
 //! - Every complete command in the read buffer runs before anything is
@@ -697,8 +697,9 @@ fn pubsub_command(st: &mut State, argv: &[&[u8]]) -> Flow {
     Flow::Go
 }
 
-/// Commands that may block their caller or make the connection a
-/// subscriber: run on a thread of its own rather than on the loop.
+/// Commands that may block their caller: run on a thread of its own rather
+/// than on the loop. (SUBSCRIBE runs on the loop, answers at once, and then
+/// the connection moves: `pubsub_command`.)
 fn needs_thread(parser: &Parser, buf: &[u8], args: &Args) -> bool {
     let name: &[u8] = match args {
         Args::Ranges => match parser.ranges().first() {
@@ -732,9 +733,6 @@ fn needs_thread(parser: &Parser, buf: &[u8], args: &Args) -> bool {
             | b"wait"
             | b"waitaof"
             | b"debug"
-            | b"subscribe"
-            | b"psubscribe"
-            | b"ssubscribe"
     )
 }
 
