@@ -13,7 +13,10 @@ cargo clippy --workspace --all-targets -- -D warnings
 echo "== Rust tests"
 cargo test -p emberkv
 
-for part in bindings/resp/run_tests.sh tests/c/run.sh bindings/python/run_tests.sh bindings/node/run_tests.sh; do
+# resp last: its client scripts use the venv's redis-py and the Node package's ioredis
+export PYTHON="${PYTHON:-$PWD/.venv/bin/python}"
+export NODE_PATH="${NODE_PATH:-$PWD/bindings/node/node_modules}"
+for part in tests/c/run.sh bindings/python/run_tests.sh bindings/node/run_tests.sh bindings/resp/run_tests.sh; do
   if [ -x "$part" ]; then
     echo "== $part"
     "$part"
