@@ -18,7 +18,9 @@
 //!   `/path.sock`. Errors are `ErrorKind::Config` for a bad address and
 //!   `ErrorKind::Io` for bind failures.
 //! - [`Listener::local_addr`] (the address actually bound, in the same URL
-//!   form), [`Listener::close`] (idempotent; also on drop).
+//!   form), [`Listener::close`] (idempotent; also on drop). A listener holds
+//!   a handle to its `Db`, so the engine stays open while it serves; after
+//!   `db.close()` its clients get "ERR the database is closed".
 //! - [`Options`]: Unix socket permissions, listen backlog, event-loop
 //!   threads, and what SHUTDOWN does. The bindings expose this as `ekv_listen` (C), `r.listen(...)`
 //!   (Python) and `db.listen(...)` (Node).
