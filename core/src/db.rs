@@ -429,11 +429,7 @@ impl Db {
     /// (and subscribe confirmations) arrive in order through `recv` or a
     /// callback.
     pub fn subscribe(&self) -> Subscription {
-        Subscription::new(
-            self.eng.pubsub.clone(),
-            self.eng.next_client_id(),
-            self.eng.params.pubsub_limits(),
-        )
+        Subscription::new(self.eng.pubsub.clone(), self.eng.params.pubsub_limits())
     }
 }
 

@@ -154,6 +154,47 @@ pub(crate) struct Subscriber {
 
 type Waker = Arc<dyn Fn() + Send + Sync>;
 
+impl Subs {
+    fn set_mut(&mut self, class: Class) -> &mut HashSet<Vec<u8>> {
+        match class {
+            Class::Channel => &mut self.channels,
+            Class::Pattern => &mut self.patterns,
+            Class::Shard => &mut self.shard,
+        }
+    }
+
+    /// The count a confirmation reports: shard channels count apart.
+    fn count_for(&self, class: Class) -> i64 {
+        match class {
+            Class::Shard => self.shard.len() as i64,
+            _ => (self.channels.len() + self.patterns.len()) as i64,
+        }
+    }
+}
+
+/// A (un)subscribe confirmation, returned to the caller or queued.
+fn confirm(
+    sub: &Subscriber,
+    out: &mut Option<&mut Vec<Message>>,
+    kind: MessageKind,
+    channel: Vec<u8>,
+    count: i64,
+) {
+    let m = Message {
+        kind,
+        pattern: None,
+        channel,
+        payload: Vec::new(),
+        count,
+    };
+    match out.as_deref_mut() {
+        Some(v) => v.push(m),
+        None => {
+            sub.push(m);
+        }
+    }
+}
+
 #[derive(Default)]
 struct Subs {
     channels: HashSet<Vec<u8>>,
@@ -242,11 +283,6 @@ impl Subscriber {
         };
         self.sleepers.fetch_sub(1, Ordering::AcqRel);
         timed_out
-    }
-
-    fn count(&self) -> usize {
-        let s = self.subs.lock();
-        s.channels.len() + s.patterns.len()
     }
 
     /// (channels, patterns, shard channels) held.
@@ -400,39 +436,15 @@ impl PubSub {
         };
         let mut reg = self.reg.write();
         for name in names {
-            let added = {
-                let mut s = sub.subs.lock();
-                let set = match class {
-                    Class::Channel => &mut s.channels,
-                    Class::Pattern => &mut s.patterns,
-                    Class::Shard => &mut s.shard,
-                };
-                set.insert(name.to_vec())
-            };
+            let added = sub.subs.lock().set_mut(class).insert(name.to_vec());
             if added {
                 Self::map(&mut reg, class)
                     .entry(name.to_vec())
                     .or_default()
                     .push(sub.clone());
             }
-            let count = if class == Class::Shard {
-                sub.subs.lock().shard.len()
-            } else {
-                sub.count()
-            };
-            let m = Message {
-                kind,
-                pattern: None,
-                channel: name.to_vec(),
-                payload: Vec::new(),
-                count: count as i64,
-            };
-            match out.as_deref_mut() {
-                Some(v) => v.push(m),
-                None => {
-                    sub.push(m);
-                }
-            }
+            let count = sub.subs.lock().count_for(class);
+            confirm(sub, &mut out, kind, name.to_vec(), count);
         }
     }
 
@@ -450,49 +462,20 @@ impl PubSub {
         };
         let mut reg = self.reg.write();
         let names: Vec<Vec<u8>> = if names.is_empty() {
-            let s = sub.subs.lock();
-            let set = match class {
-                Class::Channel => &s.channels,
-                Class::Pattern => &s.patterns,
-                Class::Shard => &s.shard,
-            };
-            let mut v: Vec<Vec<u8>> = set.iter().cloned().collect();
+            let mut s = sub.subs.lock();
+            let mut v: Vec<Vec<u8>> = s.set_mut(class).iter().cloned().collect();
             v.sort();
             v
         } else {
             names.iter().map(|n| n.to_vec()).collect()
         };
         if names.is_empty() {
-            let count = if class == Class::Shard {
-                0
-            } else {
-                sub.count() as i64
-            };
-            let m = Message {
-                kind,
-                pattern: None,
-                channel: Vec::new(),
-                payload: Vec::new(),
-                count,
-            };
-            match out {
-                Some(v) => v.push(m),
-                None => {
-                    sub.push(m);
-                }
-            }
+            let count = sub.subs.lock().count_for(class);
+            confirm(sub, &mut out, kind, Vec::new(), count);
             return;
         }
         for name in names {
-            let removed = {
-                let mut s = sub.subs.lock();
-                let set = match class {
-                    Class::Channel => &mut s.channels,
-                    Class::Pattern => &mut s.patterns,
-                    Class::Shard => &mut s.shard,
-                };
-                set.remove(&name)
-            };
+            let removed = sub.subs.lock().set_mut(class).remove(&name);
             if removed {
                 let map = Self::map(&mut reg, class);
                 if let Some(list) = map.get_mut(&name) {
@@ -502,24 +485,8 @@ impl PubSub {
                     }
                 }
             }
-            let count = if class == Class::Shard {
-                sub.subs.lock().shard.len()
-            } else {
-                sub.count()
-            };
-            let m = Message {
-                kind,
-                pattern: None,
-                channel: name,
-                payload: Vec::new(),
-                count: count as i64,
-            };
-            match out.as_deref_mut() {
-                Some(v) => v.push(m),
-                None => {
-                    sub.push(m);
-                }
-            }
+            let count = sub.subs.lock().count_for(class);
+            confirm(sub, &mut out, kind, name, count);
         }
     }
 
@@ -581,8 +548,7 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    pub(crate) fn new(ps: Arc<PubSub>, id: u64, limits: Limits) -> Subscription {
-        let _ = id;
+    pub(crate) fn new(ps: Arc<PubSub>, limits: Limits) -> Subscription {
         let sub = ps.new_subscriber(limits);
         Subscription { ps, sub }
     }

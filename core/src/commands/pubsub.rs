@@ -101,10 +101,10 @@ fn spublish(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 
 fn sub_generic(ctx: &mut Ctx, a: &[&[u8]], class: Class, subscribe: bool) -> R {
     let eng = ctx.eng;
-    let id = ctx.cl.id;
-    let sub = ctx.cl.sub.get_or_insert_with(|| {
-        Subscription::new(eng.pubsub.clone(), id, eng.params.pubsub_limits())
-    });
+    let sub = ctx
+        .cl
+        .sub
+        .get_or_insert_with(|| Subscription::new(eng.pubsub.clone(), eng.params.pubsub_limits()));
     let mut out: Vec<Message> = Vec::new();
     if subscribe {
         eng.pubsub
