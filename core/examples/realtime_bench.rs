@@ -236,13 +236,26 @@ fn pubsub_latency(msgs: usize, gap: Duration) {
     );
 }
 
+/// `realtime_bench [latency|pubsub|fanout|multi|blpop]...` runs the named
+/// parts (all of them without arguments).
 fn main() {
-    pubsub_latency(100_000, Duration::from_micros(5));
-    pubsub(1, 1_000_000);
-    pubsub(10, 200_000);
-    pubsub(1000, 2_000);
-    fanout(200_000);
-    multi_exec(300_000);
-    blpop_wakeup(20_000);
-    let _ = Duration::ZERO;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let want = |name: &str| args.is_empty() || args.iter().any(|a| a == name);
+    if want("latency") {
+        pubsub_latency(100_000, Duration::from_micros(5));
+    }
+    if want("pubsub") {
+        pubsub(1, 1_000_000);
+        pubsub(10, 200_000);
+        pubsub(1000, 2_000);
+    }
+    if want("fanout") {
+        fanout(200_000);
+    }
+    if want("multi") {
+        multi_exec(300_000);
+    }
+    if want("blpop") {
+        blpop_wakeup(20_000);
+    }
 }

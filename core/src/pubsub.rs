@@ -154,6 +154,9 @@ pub(crate) struct Subscriber {
 
 type Waker = Arc<dyn Fn() + Send + Sync>;
 
+/// How long a consumer keeps yielding for a message before it sleeps.
+const SPIN_BUDGET: Duration = Duration::from_micros(50);
+
 impl Subs {
     fn set_mut(&mut self, class: Class) -> &mut HashSet<Vec<u8>> {
         match class {
@@ -252,16 +255,30 @@ impl Subscriber {
         }
     }
 
-    /// Spins a little for a message before the caller sleeps.
+    /// Spins for a message before the caller sleeps: a few µs of busy
+    /// waiting, then yielding until [`SPIN_BUDGET`] has passed. Sleeping on
+    /// the condvar costs a futex wake per message and, on a virtual machine
+    /// whose idle vCPU halts, a wake-up that can take milliseconds; a
+    /// consumer that keeps yielding for a short while after each message
+    /// stays on its CPU while a steady stream flows, and gives the CPU away
+    /// to anything runnable meanwhile.
     fn spin(&self) {
-        for i in 0..64 {
+        for _ in 0..64 {
             if self.ready.load(Ordering::Acquire) > 0 {
                 return;
             }
-            if i < 48 {
-                std::hint::spin_loop();
-            } else {
+            std::hint::spin_loop();
+        }
+        let start = Instant::now();
+        loop {
+            for _ in 0..16 {
+                if self.ready.load(Ordering::Acquire) > 0 {
+                    return;
+                }
                 std::thread::yield_now();
+            }
+            if start.elapsed() >= SPIN_BUDGET {
+                return;
             }
         }
     }
