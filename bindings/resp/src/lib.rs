@@ -59,6 +59,7 @@
 //! never stalls a loop; one thread checks timeouts and stuck output every
 //! 100 ms.
 
+pub mod client;
 mod conn;
 mod evloop;
 mod parse;
@@ -194,6 +195,100 @@ impl fmt::Debug for Listener {
 /// Serves `db` on `addr` (see the crate documentation for the forms).
 pub fn listen(db: &Db, addr: &str, opts: Options) -> Result<Listener, Error> {
     listen_addr(db, &Addr::parse(addr)?, opts)
+}
+
+/// The network directives [`listen_with`] applies to the `Db` (CONFIG SET).
+pub const DB_OPTIONS: &[&str] = &[
+    "requirepass",
+    "maxclients",
+    "timeout",
+    "protected-mode",
+    "proto-max-bulk-len",
+    "client-query-buffer-limit",
+    "client-output-buffer-limit",
+    "tcp-keepalive",
+];
+
+/// [`listen`] with options named as redis.conf directives, for bindings
+/// (`ekv_listen`, `r.listen(...)`, `db.listen(...)`): `unixsocketperm`
+/// (octal, e.g. "700"), `tcp-backlog` and `io-threads` configure this
+/// listener; the directives in [`DB_OPTIONS`] (`requirepass`, `maxclients`,
+/// `timeout`, `protected-mode`, …) are set on the `Db` with CONFIG SET
+/// before the socket is bound, so they apply to every listener of that
+/// `Db` (as in redis-server, where they are server-wide), and are put back
+/// if listening fails. Names are case-insensitive and `_` may stand for
+/// `-`. An unknown name or a bad value is `ErrorKind::Config`.
+pub fn listen_with<K: AsRef<str>, V: AsRef<str>>(
+    db: &Db,
+    addr: &str,
+    options: &[(K, V)],
+) -> Result<Listener, Error> {
+    let addr = Addr::parse(addr)?;
+    let mut opts = Options::default();
+    let mut sets: Vec<(String, String)> = Vec::new();
+    for (k, v) in options {
+        let name = k.as_ref().to_ascii_lowercase().replace('_', "-");
+        let v = v.as_ref();
+        let bad = |why: &str| {
+            Error::new(
+                ErrorKind::Config,
+                format!("listener option '{name}' = '{v}': {why}"),
+            )
+        };
+        match name.as_str() {
+            "unixsocketperm" => {
+                opts.unix_perm = Some(
+                    u32::from_str_radix(v, 8)
+                        .ok()
+                        .filter(|m| *m <= 0o7777)
+                        .ok_or_else(|| bad("not an octal file mode"))?,
+                )
+            }
+            "tcp-backlog" => opts.backlog = Some(v.parse().map_err(|_| bad("not a number"))?),
+            "io-threads" => {
+                opts.threads = Some(
+                    v.parse::<usize>()
+                        .ok()
+                        .filter(|n| (1..=128).contains(n))
+                        .ok_or_else(|| bad("must be between 1 and 128"))?,
+                )
+            }
+            n if DB_OPTIONS.contains(&n) => {
+                // checked as CONFIG SET would, before anything changes
+                emberkv::Config::default()
+                    .set(n, v)
+                    .map_err(|e| bad(e.message()))?;
+                sets.push((name.clone(), v.to_string()));
+            }
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!(
+                        "unknown listener option '{name}' (known: unixsocketperm, tcp-backlog, io-threads, {})",
+                        DB_OPTIONS.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    if db.is_closed() {
+        return Err(Error::new(ErrorKind::Closed, "the database is closed"));
+    }
+    let mut old = Vec::new();
+    for (n, v) in &sets {
+        old.push((n.clone(), db.config_get(n).unwrap_or_default()));
+        if let emberkv::Reply::Error(e) = db.execute(&["CONFIG", "SET", n.as_str(), v.as_str()]) {
+            restore(db, &old);
+            return Err(Error::new(ErrorKind::Config, format!("{n}: {e}")));
+        }
+    }
+    listen_addr(db, &addr, opts).inspect_err(|_| restore(db, &old))
+}
+
+fn restore(db: &Db, old: &[(String, String)]) {
+    for (n, v) in old.iter().rev() {
+        db.execute(&["CONFIG", "SET", n.as_str(), v.as_str()]);
+    }
 }
 
 /// [`listen`] with a parsed address.
