@@ -4,8 +4,8 @@
  * Conventions (the same for every function):
  *
  * - Names start with `ekv_`. Handles (ekv_db, ekv_client, ekv_options,
- *   ekv_subscription, ekv_reply) are opaque; each has exactly one function
- *   that frees it, and every such function accepts NULL.
+ *   ekv_subscription, ekv_listener, ekv_reply) are opaque; each has exactly
+ *   one function that frees it, and every such function accepts NULL.
  * - A call that can fail returns an ekv_status. EKV_OK is 0. Out-parameters
  *   are written only on EKV_OK. On any other status, ekv_last_error() gives a
  *   message for this thread and ekv_status_str() names the status.
@@ -150,6 +150,17 @@ typedef struct ekv_client ekv_client;
  * must not race with other calls on the same handle.
  */
 typedef struct ekv_db ekv_db;
+
+/**
+ * A listener: a socket (TCP or Unix) serving a database to Redis clients.
+ *
+ * Ownership: created by ekv_listen(), freed by ekv_listener_free(). Closing
+ * (ekv_listener_close(), or ekv_close() of its database) stops it; the
+ * handle stays valid until freed. Thread-safety: shareable; any thread may
+ * read its address or close it; only ekv_listener_free() must not race
+ * with other calls on the same handle.
+ */
+typedef struct ekv_listener ekv_listener;
 
 /**
  * Options for ekv_open(): redis.conf directives by name.
@@ -298,14 +309,15 @@ void ekv_options_free(ekv_options *opts);
 ekv_status ekv_open(const char *dir, const ekv_options *opts, ekv_db **out);
 
 /**
- * Closes a database: flushes and fsyncs what persistence has pending, stops
- * its background threads and frees the handle, which must not be used
- * again. NULL is accepted (EKV_OK).
+ * Closes a database: closes its listeners (ekv_listen), flushes and fsyncs
+ * what persistence has pending, stops its background threads and frees the
+ * handle, which must not be used again. NULL is accepted (EKV_OK).
  *
  * The handle is freed whatever the status; a status other than EKV_OK
  * (EKV_ERR_IO) reports that the final flush failed. Clients and
  * subscriptions of this database stay valid (free them as usual); their
- * calls return EKV_ERR_CLOSED from now on. Must not run concurrently with
+ * calls return EKV_ERR_CLOSED from now on; listeners are closed, as by
+ * ekv_listener_close() (free them as usual). Must not run concurrently with
  * other calls on the same ekv_db.
  */
 ekv_status ekv_close(ekv_db *db);
@@ -345,6 +357,62 @@ ekv_status ekv_command(ekv_client *client,
                        const uint8_t *const *argv,
                        const size_t *argvlen,
                        ekv_reply **out);
+
+/**
+ * Serves `db` on `url` and stores the listener in `*out`.
+ *
+ * `url`: "tcp://HOST:PORT" (port 0 picks a free port: see
+ * ekv_listener_addr()), "unix:///absolute/path.sock" (an existing socket
+ * file there is replaced), or the bare forms "HOST:PORT" and "/path.sock".
+ * `opts`: NULL, or options whose directives (ekv_options_set) are listener
+ * and network directives, named as in redis.conf: "unixsocketperm" (octal,
+ * e.g. "700"), "tcp-backlog", "io-threads" (event-loop threads; default one
+ * per core) for this listener, and "requirepass", "maxclients", "timeout",
+ * "protected-mode", "proto-max-bulk-len", "client-query-buffer-limit",
+ * "client-output-buffer-limit", "tcp-keepalive", which are set on the
+ * database (CONFIG SET, before the socket opens), so they apply to all its
+ * listeners, as they are server-wide in redis-server. `opts` is only read
+ * during the call.
+ *
+ * Clients get what redis-server gives them (RESP2/RESP3, pipelining,
+ * MULTI, pub/sub, blocking commands, AUTH); SHUTDOWN is refused, since a
+ * client must not stop its host program. The listener runs on its own
+ * threads (an accept thread, event loops, a thread per blocked or
+ * subscribed client).
+ *
+ * Returns EKV_OK, EKV_ERR_MISUSE (NULL `db`/`url`/`out`, a malformed URL,
+ * a directive that is not a listener or network one, a bad value),
+ * EKV_ERR_IO (the address is in use, permission denied, no such
+ * directory), EKV_ERR_CLOSED (the database was closed). Thread-safe with
+ * respect to `db`.
+ */
+ekv_status ekv_listen(ekv_db *db, const char *url, const ekv_options *opts, ekv_listener **out);
+
+/**
+ * The address the listener is bound to, in URL form ("tcp://127.0.0.1:6390"
+ * with the real port when 0 was asked for, or "unix:///path.sock"). Borrowed
+ * from the listener until ekv_listener_free(); NULL if `l` is NULL.
+ * Thread-safe.
+ */
+const char *ekv_listener_addr(const ekv_listener *l);
+
+/**
+ * Stops the listener: no new connections; every client connection is
+ * closed (a client blocked in BLPOP & co. is woken); waits for the
+ * listener's threads; removes its Unix socket file. Idempotent: closing a
+ * closed listener (also one closed by ekv_close() of its database) does
+ * nothing. The handle stays valid: free it with ekv_listener_free(). NULL
+ * is accepted. Thread-safe.
+ */
+void ekv_listener_close(ekv_listener *l);
+
+/**
+ * Closes the listener if still open (as ekv_listener_close()) and frees
+ * the handle. NULL is accepted. Must not race with other calls on the same
+ * listener. Freeing before or after ekv_close() of the database are both
+ * fine.
+ */
+void ekv_listener_free(ekv_listener *l);
 
 /**
  * A new subscription of `db`, subscribed to nothing yet, stored in `*out`.

@@ -18,6 +18,8 @@ use crate::status::{Fail, ekv_status, guard, guard_value};
 /// right after it. Thread-safety: none; use from one thread at a time.
 pub struct ekv_options {
     cfg: Config,
+    /// Every directive set, in order: what ekv_listen() applies.
+    pub(crate) pairs: Vec<(String, String)>,
 }
 
 /// An open database (the engine). Create with ekv_open(), destroy with
@@ -29,6 +31,7 @@ pub struct ekv_options {
 pub struct ekv_db {
     db: Db,
     subs: crate::pubsub::Registry,
+    listeners: crate::listen::Registry,
 }
 
 impl ekv_db {
@@ -37,6 +40,9 @@ impl ekv_db {
     }
     pub(crate) fn subscriptions(&self) -> &crate::pubsub::Registry {
         &self.subs
+    }
+    pub(crate) fn listeners(&self) -> &crate::listen::Registry {
+        &self.listeners
     }
 }
 
@@ -71,7 +77,7 @@ pub extern "C" fn ekv_version() -> *const c_char {
 ///
 /// # Safety
 /// `s` is NULL or a NUL-terminated string.
-unsafe fn utf8<'a>(s: *const c_char, what: &str) -> Result<&'a str, Fail> {
+pub(crate) unsafe fn utf8<'a>(s: *const c_char, what: &str) -> Result<&'a str, Fail> {
     if s.is_null() {
         return Err(Fail::misuse(format!("{what} is NULL")));
     }
@@ -89,6 +95,7 @@ pub extern "C" fn ekv_options_new() -> *mut ekv_options {
     guard_value(ptr::null_mut(), || {
         Ok(Box::into_raw(Box::new(ekv_options {
             cfg: Config::default(),
+            pairs: Vec::new(),
         })))
     })
 }
@@ -111,7 +118,12 @@ pub unsafe extern "C" fn ekv_options_set(
         let opts = unsafe { opts.as_mut() }.ok_or_else(|| Fail::misuse("options are NULL"))?;
         let name = unsafe { utf8(name, "option name") }?;
         let value = unsafe { utf8(value, "option value") }?;
-        opts.cfg.set(name, value)?;
+        // io-threads is a listener-only directive (ekv_listen); the engine's
+        // Config checks every other name and value.
+        if !name.eq_ignore_ascii_case("io-threads") {
+            opts.cfg.set(name, value)?;
+        }
+        opts.pairs.push((name.to_string(), value.to_string()));
         Ok(())
     })
 }
@@ -165,20 +177,22 @@ pub unsafe extern "C" fn ekv_open(
             *out = Box::into_raw(Box::new(ekv_db {
                 db,
                 subs: Default::default(),
+                listeners: Default::default(),
             }))
         };
         Ok(())
     })
 }
 
-/// Closes a database: flushes and fsyncs what persistence has pending, stops
-/// its background threads and frees the handle, which must not be used
-/// again. NULL is accepted (EKV_OK).
+/// Closes a database: closes its listeners (ekv_listen), flushes and fsyncs
+/// what persistence has pending, stops its background threads and frees the
+/// handle, which must not be used again. NULL is accepted (EKV_OK).
 ///
 /// The handle is freed whatever the status; a status other than EKV_OK
 /// (EKV_ERR_IO) reports that the final flush failed. Clients and
 /// subscriptions of this database stay valid (free them as usual); their
-/// calls return EKV_ERR_CLOSED from now on. Must not run concurrently with
+/// calls return EKV_ERR_CLOSED from now on; listeners are closed, as by
+/// ekv_listener_close() (free them as usual). Must not run concurrently with
 /// other calls on the same ekv_db.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ekv_close(db: *mut ekv_db) -> ekv_status {
@@ -191,6 +205,9 @@ pub unsafe extern "C" fn ekv_close(db: *mut ekv_db) -> ekv_status {
         // The engine leaves subscriptions open on close; C code blocked in
         // ekv_subscription_next must wake up.
         db.subs.close_all();
+        // Listeners stop serving (their handles stay valid until
+        // ekv_listener_free) before the engine closes under their clients.
+        db.listeners.close_all();
         db.db.close()?;
         Ok(())
     })

@@ -19,11 +19,13 @@
 #![allow(clippy::missing_safety_doc)]
 
 mod db;
+mod listen;
 mod pubsub;
 mod reply;
 mod status;
 
 pub use db::*;
+pub use listen::*;
 pub use pubsub::*;
 pub use reply::*;
 pub use status::*;
