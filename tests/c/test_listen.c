@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- a tiny RESP client over a socket ---- */
@@ -215,7 +216,7 @@ static void close_wakes_a_blocked_client(void) {
         int blocked = s && strstr((const char *)s, "blocked_clients:1") != NULL;
         ekv_reply_free(r);
         if (blocked) break;
-        usleep(10 * 1000);
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
     }
     ekv_listener_free(l); /* closes: the BLPOP connection is dropped */
     pthread_join(t, NULL);
