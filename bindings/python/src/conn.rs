@@ -21,7 +21,8 @@ use parking_lot::Mutex;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
-use emberkv::{Client, Config, Db, Reply};
+use emberkv::{Client, Config, Db, Error, Reply};
+use emberkv_resp::client::{Connection, Target};
 
 use crate::convert::{self, Arg, Argv, Codec};
 use crate::errors::{self, engine_call};
@@ -30,6 +31,9 @@ use crate::pubsub::Subscription;
 /// Every open engine, so the atexit hook can close them before the
 /// interpreter finalizes.
 pub(crate) static LIVE_DBS: Mutex<Vec<Weak<Db>>> = Mutex::new(Vec::new());
+
+/// Every open listener: closed with its engine and by the atexit hook.
+pub(crate) static LIVE_LISTENERS: Mutex<Vec<Weak<emberkv_resp::Listener>>> = Mutex::new(Vec::new());
 
 /// How a command runs with respect to the GIL.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -127,6 +131,8 @@ fn config_value(v: &Bound<'_, PyAny>) -> PyResult<String> {
 #[pyclass(frozen, weakref, module = "emberkv._emberkv")]
 pub struct Database {
     db: Mutex<Option<Arc<Db>>>,
+    /// Listeners serving this engine, closed with it.
+    listeners: Mutex<Vec<Weak<emberkv_resp::Listener>>>,
 }
 
 #[pymethods]
@@ -163,6 +169,7 @@ impl Database {
         live.push(Arc::downgrade(&db));
         Ok(Database {
             db: Mutex::new(Some(db)),
+            listeners: Mutex::new(Vec::new()),
         })
     }
 
@@ -177,24 +184,60 @@ impl Database {
         db: usize,
     ) -> PyResult<Conn> {
         let handle = self.db.lock().clone().ok_or_else(|| errors::closed(py))?;
-        let codec = Arc::new(Codec::new(encoding, encoding_errors, decode_responses)?);
-        let shared = Arc::new(ConnShared {
-            db: Mutex::new(Some(handle)),
-            primary: Mutex::new(None),
-            pool: Mutex::new(Vec::new()),
-            codec,
-            select: db,
-        });
-        let first = shared.new_client(py)?;
-        *shared.primary.lock() = Some(first);
-        Ok(Conn { shared })
+        Conn::new(
+            py,
+            Backend::Local(handle),
+            decode_responses,
+            encoding,
+            encoding_errors,
+            db,
+        )
     }
 
-    /// Closes the engine for every handle: flushes, stops background work.
+    /// Serves this engine on Redis's protocol at `url` (`unix:///path.sock`,
+    /// `tcp://host:port`); `options` maps redis.conf names (`requirepass`,
+    /// `unixsocketperm`, `maxclients`, …) to values.
+    #[pyo3(signature = (url, options=None))]
+    fn listen(
+        &self,
+        py: Python<'_>,
+        url: &str,
+        options: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Listener> {
+        let db = self.db.lock().clone().ok_or_else(|| errors::closed(py))?;
+        let mut pairs = Vec::new();
+        if let Some(o) = options {
+            for (k, v) in o.iter() {
+                pairs.push((k.str()?.to_string_lossy().into_owned(), config_value(&v)?));
+            }
+        }
+        let url = url.to_string();
+        // a bind failure is a ConnectionError (as redis-py's for a refused
+        // connect), a bad URL or option a ConfigError
+        let l = errors::remote_call(py, move || emberkv_resp::listen_with(&db, &url, &pairs))?;
+        let l = Arc::new(l);
+        for list in [&mut *LIVE_LISTENERS.lock(), &mut *self.listeners.lock()] {
+            list.retain(|w| w.strong_count() > 0);
+            list.push(Arc::downgrade(&l));
+        }
+        Ok(Listener { inner: l })
+    }
+
+    /// Closes the engine for every handle: closes its listeners, flushes,
+    /// stops background work.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         let db = self.db.lock().take();
         if let Some(db) = db {
-            engine_call(py, true, move || db.close())?;
+            let ls: Vec<_> = self
+                .listeners
+                .lock()
+                .drain(..)
+                .filter_map(|w| w.upgrade())
+                .collect();
+            engine_call(py, true, move || {
+                ls.iter().for_each(|l| l.close());
+                db.close()
+            })?;
         }
         Ok(())
     }
@@ -219,10 +262,59 @@ pub(crate) fn release_db(db: Option<Arc<Db>>) {
     }
 }
 
+/// What a Conn's clients talk to: an engine in this process, or a server
+/// (a listening emberkv, or any Redis) over a socket.
+#[derive(Clone)]
+pub(crate) enum Backend {
+    Local(Arc<Db>),
+    Remote(Arc<Target>),
+}
+
+/// One client of either backend.
+pub(crate) enum AnyClient {
+    Local(Client),
+    Remote(Connection),
+}
+
+impl AnyClient {
+    pub fn exec<A: AsRef<[u8]>>(&mut self, argv: &[A]) -> Result<Reply, Error> {
+        match self {
+            AnyClient::Local(c) => c.try_execute(argv),
+            AnyClient::Remote(c) => c.execute(argv),
+        }
+    }
+
+    pub fn exec_many(&mut self, argvs: &[Argv<'_>]) -> Result<Vec<Reply>, Error> {
+        match self {
+            AnyClient::Local(c) => argvs.iter().map(|a| c.try_execute(a)).collect(),
+            AnyClient::Remote(c) => c.execute_many(argvs),
+        }
+    }
+
+    pub fn resp3(&self) -> bool {
+        match self {
+            AnyClient::Local(c) => c.protocol() == 3,
+            AnyClient::Remote(c) => c.protocol() == 3,
+        }
+    }
+
+    pub fn id(&mut self) -> Result<u64, Error> {
+        match self {
+            AnyClient::Local(c) => Ok(c.id()),
+            AnyClient::Remote(c) => c.id(),
+        }
+    }
+
+    fn broken(&self) -> bool {
+        matches!(self, AnyClient::Remote(c) if c.is_broken())
+    }
+}
+
 pub(crate) struct ConnShared {
-    db: Mutex<Option<Arc<Db>>>,
-    primary: Mutex<Option<Client>>,
-    pool: Mutex<Vec<Client>>,
+    backend: Mutex<Option<Backend>>,
+    remote: bool,
+    primary: Mutex<Option<AnyClient>>,
+    pool: Mutex<Vec<AnyClient>>,
     pub codec: Arc<Codec>,
     select: usize,
 }
@@ -230,26 +322,40 @@ pub(crate) struct ConnShared {
 const MAX_POOL: usize = 64;
 
 impl ConnShared {
-    fn db(&self, py: Python<'_>) -> PyResult<Arc<Db>> {
-        self.db.lock().clone().ok_or_else(|| errors::closed(py))
+    fn backend(&self, py: Python<'_>) -> PyResult<Backend> {
+        self.backend
+            .lock()
+            .clone()
+            .ok_or_else(|| errors::closed(py))
     }
 
-    /// A fresh engine client, SELECTed like every client of this Conn.
-    fn new_client(&self, py: Python<'_>) -> PyResult<Client> {
-        let db = self.db(py)?;
-        let mut c = db.client();
-        if self.select != 0 {
-            let n = self.select.to_string();
-            let r = engine_call(py, false, || c.try_execute(&["SELECT", n.as_str()]))?;
-            if let Reply::Error(e) = r {
-                return Err(errors::reply_error(py, &e));
+    /// A fresh client, SELECTed like every client of this Conn.
+    fn new_client(&self, py: Python<'_>) -> PyResult<AnyClient> {
+        match self.backend(py)? {
+            Backend::Local(db) => {
+                let mut c = db.client();
+                if self.select != 0 {
+                    let n = self.select.to_string();
+                    let r = engine_call(py, false, || c.try_execute(&["SELECT", n.as_str()]))?;
+                    if let Reply::Error(e) = r {
+                        return Err(errors::reply_error(py, &e));
+                    }
+                }
+                Ok(AnyClient::Local(c))
+            }
+            Backend::Remote(t) => {
+                let mut t = (*t).clone();
+                if self.select != 0 {
+                    t.db = self.select as u32;
+                }
+                let c = errors::remote_call(py, move || Connection::open(&t))?;
+                Ok(AnyClient::Remote(c))
             }
         }
-        Ok(c)
     }
 
-    fn take_pooled(&self, py: Python<'_>) -> PyResult<Client> {
-        if self.db.lock().is_none() {
+    fn take_pooled(&self, py: Python<'_>) -> PyResult<AnyClient> {
+        if self.backend.lock().is_none() {
             return Err(errors::closed(py));
         }
         let c = self.pool.lock().pop();
@@ -259,8 +365,8 @@ impl ConnShared {
         }
     }
 
-    fn give_back(&self, c: Client) {
-        if self.db.lock().is_none() {
+    fn give_back(&self, c: AnyClient) {
+        if self.backend.lock().is_none() || c.broken() {
             return;
         }
         let mut pool = self.pool.lock();
@@ -271,18 +377,27 @@ impl ConnShared {
 
     /// Runs one encoded command on a free client.
     fn run(&self, py: Python<'_>, argv: &[Arg<'_>]) -> PyResult<(Reply, bool)> {
-        let detach = needs_detach(argv);
+        let remote = self.remote;
+        let detach = remote || needs_detach(argv);
         if let Some(mut g) = self.primary.try_lock() {
+            if g.is_none() && remote {
+                // lost on an earlier error: reconnect, as redis-py does
+                *g = Some(self.new_client(py)?);
+            }
             let c = g.as_mut().ok_or_else(|| errors::closed(py))?;
-            return engine_call(py, detach, || {
-                let r = c.try_execute(argv)?;
-                Ok((r, c.protocol() == 3))
+            let res = errors::call(py, detach, remote, || {
+                let r = c.exec(argv)?;
+                Ok((r, c.resp3()))
             });
+            if c.broken() {
+                *g = None;
+            }
+            return res;
         }
         let mut c = self.take_pooled(py)?;
-        let res = engine_call(py, detach, || {
-            let r = c.try_execute(argv)?;
-            Ok((r, c.protocol() == 3))
+        let res = errors::call(py, detach, remote, || {
+            let r = c.exec(argv)?;
+            Ok((r, c.resp3()))
         });
         self.give_back(c);
         res
@@ -293,6 +408,30 @@ impl ConnShared {
 #[pyclass(frozen, module = "emberkv._emberkv")]
 pub struct Conn {
     shared: Arc<ConnShared>,
+}
+
+impl Conn {
+    fn new(
+        py: Python<'_>,
+        backend: Backend,
+        decode_responses: bool,
+        encoding: &str,
+        encoding_errors: &str,
+        db: usize,
+    ) -> PyResult<Conn> {
+        let codec = Arc::new(Codec::new(encoding, encoding_errors, decode_responses)?);
+        let shared = Arc::new(ConnShared {
+            remote: matches!(backend, Backend::Remote(_)),
+            backend: Mutex::new(Some(backend)),
+            primary: Mutex::new(None),
+            pool: Mutex::new(Vec::new()),
+            codec,
+            select: db,
+        });
+        let first = shared.new_client(py)?;
+        *shared.primary.lock() = Some(first);
+        Ok(Conn { shared })
+    }
 }
 
 #[pymethods]
@@ -314,7 +453,7 @@ impl Conn {
     /// Runs one command on a new thread with its own client, then calls
     /// `done(value, is_error)` on that thread (with the GIL). For asyncio:
     /// `done` hands the value to the event loop with `call_soon_threadsafe`.
-    /// Returns the engine client id (for CLIENT UNBLOCK on cancellation).
+    /// Returns the client id (for CLIENT UNBLOCK on cancellation).
     #[pyo3(signature = (done, *args))]
     fn execute_threaded(
         &self,
@@ -326,14 +465,21 @@ impl Conn {
         convert::encode_argv(py, args, &self.shared.codec, &mut argv)?;
         let owned: Vec<Vec<u8>> = argv.iter().map(|a| a.as_ref().to_vec()).collect();
         let mut c = self.shared.take_pooled(py)?;
-        let id = c.id();
+        let remote = self.shared.remote;
+        let id = match errors::call(py, remote, remote, || c.id()) {
+            Ok(id) => id,
+            Err(e) => {
+                self.shared.give_back(c);
+                return Err(e);
+            }
+        };
         let shared = self.shared.clone();
         std::thread::Builder::new()
             .name("emberkv-blocking".into())
             .spawn(move || {
                 let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    let r = c.try_execute(&owned);
-                    (r, c.protocol() == 3)
+                    let r = c.exec(&owned);
+                    (r, c.resp3())
                 }));
                 shared.give_back(c);
                 Python::attach(|py| {
@@ -342,9 +488,10 @@ impl Conn {
                             Ok(v) => (v.unbind(), false),
                             Err(e) => (e.into_value(py).into_any(), true),
                         },
-                        Ok((Err(e), _)) => {
-                            (errors::engine_error(py, &e).into_value(py).into_any(), true)
-                        }
+                        Ok((Err(e), _)) => (
+                            errors::any_error(py, &e, remote).into_value(py).into_any(),
+                            true,
+                        ),
                         Err(_) => {
                             let e = errors::engine_call::<(), _>(py, false, || {
                                 panic!("blocking command")
@@ -363,24 +510,38 @@ impl Conn {
         Ok(id)
     }
 
-    /// A dedicated engine client (pipelines, transactions).
+    /// A dedicated client (pipelines, transactions).
     fn session(&self, py: Python<'_>) -> PyResult<Session> {
         let c = self.shared.new_client(py)?;
         Ok(Session {
             client: Mutex::new(Some(c)),
             codec: self.shared.codec.clone(),
+            remote: self.shared.remote,
         })
     }
 
     /// A new pub/sub subscription.
     fn subscription(&self, py: Python<'_>) -> PyResult<Subscription> {
-        let db = self.shared.db(py)?;
-        Ok(Subscription::new(db.subscribe(), self.shared.codec.clone()))
+        match self.shared.backend(py)? {
+            Backend::Local(db) => Ok(Subscription::new(
+                crate::pubsub::Sub::Local(db.subscribe()),
+                self.shared.codec.clone(),
+            )),
+            Backend::Remote(t) => {
+                let s =
+                    errors::remote_call(py, move || emberkv_resp::client::Subscriber::open(&t))?;
+                Ok(Subscription::new(
+                    crate::pubsub::Sub::Remote(s),
+                    self.shared.codec.clone(),
+                ))
+            }
+        }
     }
 
     /// "gil", "detach" or "blocking": how `name` runs (tests, asyncio).
     fn command_class(&self, name: &[u8]) -> &'static str {
         match class_of(name) {
+            Class::Gil if self.shared.remote => "detach",
             Class::Gil => "gil",
             Class::Detach => "detach",
             Class::Blocking => "blocking",
@@ -392,12 +553,18 @@ impl Conn {
         self.shared.codec.decode
     }
 
+    /// Whether this connection talks to a server over a socket (from_url).
+    #[getter]
+    fn remote(&self) -> bool {
+        self.shared.remote
+    }
+
     /// Releases this connection's clients and engine handle (the engine
     /// closes when its last handle goes).
     fn close(&self, py: Python<'_>) {
-        let db = self.shared.db.lock().take();
+        let db = self.shared.backend.lock().take();
         let primary = self.shared.primary.try_lock().and_then(|mut g| g.take());
-        let pool: Vec<Client> = std::mem::take(&mut *self.shared.pool.lock());
+        let pool: Vec<AnyClient> = std::mem::take(&mut *self.shared.pool.lock());
         py.detach(move || {
             drop(primary);
             drop(pool);
@@ -407,24 +574,31 @@ impl Conn {
 
     #[getter]
     fn closed(&self) -> bool {
-        self.shared.db.lock().as_ref().is_none_or(|d| d.is_closed())
+        match &*self.shared.backend.lock() {
+            None => true,
+            Some(Backend::Local(d)) => d.is_closed(),
+            Some(Backend::Remote(_)) => false,
+        }
     }
 }
 
 impl Drop for Conn {
     fn drop(&mut self) {
-        if Arc::strong_count(&self.shared) == 1 {
-            release_db(self.shared.db.lock().take());
+        if Arc::strong_count(&self.shared) == 1
+            && let Some(Backend::Local(db)) = self.shared.backend.lock().take()
+        {
+            release_db(Some(db));
         }
     }
 }
 
-/// One dedicated engine client: its MULTI queue and WATCHed keys belong to
+/// One dedicated client: its MULTI queue and WATCHed keys belong to
 /// whoever holds the Session (a pipeline).
 #[pyclass(frozen, module = "emberkv._emberkv")]
 pub struct Session {
-    client: Mutex<Option<Client>>,
+    client: Mutex<Option<AnyClient>>,
     codec: Arc<Codec>,
+    remote: bool,
 }
 
 impl Session {
@@ -432,7 +606,7 @@ impl Session {
     fn with_client<T>(
         &self,
         py: Python<'_>,
-        f: impl FnOnce(&mut Client) -> PyResult<T>,
+        f: impl FnOnce(&mut AnyClient) -> PyResult<T>,
     ) -> PyResult<T> {
         loop {
             if let Some(mut g) = self.client.try_lock() {
@@ -454,19 +628,21 @@ impl Session {
     ) -> PyResult<Bound<'py, PyAny>> {
         let mut argv: Argv<'_> = Argv::new();
         convert::encode_argv(py, args, &self.codec, &mut argv)?;
-        let detach = needs_detach(&argv);
+        let remote = self.remote;
+        let detach = remote || needs_detach(&argv);
         let (r, resp3) = self.with_client(py, |c| {
-            engine_call(py, detach, || {
-                let r = c.try_execute(&argv)?;
-                Ok((r, c.protocol() == 3))
+            errors::call(py, detach, remote, || {
+                let r = c.exec(&argv)?;
+                Ok((r, c.resp3()))
             })
         })?;
         convert::reply(py, &r, &self.codec, resp3)
     }
 
     /// Runs a batch of commands (a list of argument tuples) back to back on
-    /// this client, releasing the GIL once for the batch when it is large or
-    /// slow. Error replies come back as exception instances, never raised.
+    /// this client (one write and one round trip over a socket), releasing
+    /// the GIL once for the batch when it is large or slow. Error replies
+    /// come back as exception instances, never raised.
     fn execute_many<'py>(
         &self,
         py: Python<'py>,
@@ -482,14 +658,12 @@ impl Session {
             convert::encode_argv(py, t, &self.codec, &mut argv)?;
             argvs.push(argv);
         }
-        let detach = argvs.len() > 16 || argvs.iter().any(|a| needs_detach(a));
+        let remote = self.remote;
+        let detach = remote || argvs.len() > 16 || argvs.iter().any(|a| needs_detach(a));
         let (replies, resp3) = self.with_client(py, |c| {
-            engine_call(py, detach, || {
-                let mut out = Vec::with_capacity(argvs.len());
-                for argv in &argvs {
-                    out.push(c.try_execute(argv)?);
-                }
-                Ok((out, c.protocol() == 3))
+            errors::call(py, detach, remote, || {
+                let out = c.exec_many(&argvs)?;
+                Ok((out, c.resp3()))
             })
         })?;
         let items = replies
@@ -499,14 +673,131 @@ impl Session {
         PyList::new(py, items)
     }
 
-    /// The engine client id (CLIENT ID).
+    /// The client id (CLIENT ID).
     #[getter]
     fn id(&self, py: Python<'_>) -> PyResult<u64> {
-        self.with_client(py, |c| Ok(c.id()))
+        let remote = self.remote;
+        self.with_client(py, |c| errors::call(py, remote, remote, || c.id()))
     }
 
     fn close(&self, py: Python<'_>) {
         let c = self.client.try_lock().and_then(|mut g| g.take());
         py.detach(move || drop(c));
+    }
+}
+
+/// A server to attach to (`emberkv.Redis.from_url("unix:///…")`): a
+/// listening emberkv, or any Redis server. Same `connect` as `Database`.
+#[pyclass(frozen, module = "emberkv._emberkv")]
+pub struct Remote {
+    target: Mutex<Option<Arc<Target>>>,
+    url: String,
+}
+
+#[pymethods]
+impl Remote {
+    /// `unix:///path.sock`, `tcp://host:port`, `redis://[[user]:password@]host[:port][/db]`.
+    #[new]
+    fn new(py: Python<'_>, url: &str) -> PyResult<Remote> {
+        let t = Target::parse(url)
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.message().to_string()))?;
+        // the GIL policy (which commands block) comes from the engine's
+        // command table, also when no engine is open in this process
+        if POLICY.get().is_none() {
+            let db = Db::in_memory();
+            init_policy(&db);
+            engine_call(py, true, move || db.close())?;
+        }
+        Ok(Remote {
+            target: Mutex::new(Some(Arc::new(t))),
+            url: url.to_string(),
+        })
+    }
+
+    /// A connection (a pool of sockets) for one `emberkv.Redis`.
+    #[pyo3(signature = (decode_responses=false, encoding="utf-8", encoding_errors="strict", db=0))]
+    fn connect(
+        &self,
+        py: Python<'_>,
+        decode_responses: bool,
+        encoding: &str,
+        encoding_errors: &str,
+        db: usize,
+    ) -> PyResult<Conn> {
+        let t = self
+            .target
+            .lock()
+            .clone()
+            .ok_or_else(|| errors::closed(py))?;
+        Conn::new(
+            py,
+            Backend::Remote(t),
+            decode_responses,
+            encoding,
+            encoding_errors,
+            db,
+        )
+    }
+
+    /// The database number the URL selects.
+    #[getter]
+    fn db(&self) -> u32 {
+        self.target.lock().as_ref().map_or(0, |t| t.db)
+    }
+
+    #[getter]
+    fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// No new connections (open ones stay until their clients close).
+    fn close(&self) {
+        self.target.lock().take();
+    }
+
+    #[getter]
+    fn closed(&self) -> bool {
+        self.target.lock().is_none()
+    }
+}
+
+/// A listener serving an engine on Redis's protocol (`Redis.listen`).
+#[pyclass(frozen, module = "emberkv._emberkv")]
+pub struct Listener {
+    inner: Arc<emberkv_resp::Listener>,
+}
+
+#[pymethods]
+impl Listener {
+    /// The bound address as a URL (`tcp://127.0.0.1:6390` with the real
+    /// port when 0 was asked for, or `unix:///path.sock`).
+    #[getter]
+    fn address(&self) -> String {
+        self.inner.local_addr().to_string()
+    }
+
+    /// Stops accepting and closes every connection; idempotent.
+    fn close(&self, py: Python<'_>) {
+        let l = self.inner.clone();
+        py.detach(move || l.close());
+    }
+
+    #[getter]
+    fn closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> bool {
+        self.close(py);
+        false
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<emberkv.Listener {}>", self.inner.local_addr())
     }
 }

@@ -25,6 +25,8 @@ pub(crate) struct Classes {
     pub corruption_error: Py<PyType>,
     pub overflow_error: Py<PyType>,
     pub internal_error: Py<PyType>,
+    pub connection_error: Py<PyType>,
+    pub timeout_error: Py<PyType>,
     /// Redis error code (the first word of the reply) → class, as redis-py's
     /// `BaseParser.EXCEPTION_CLASSES` (the code is stripped from the message).
     by_code: Vec<(&'static str, Py<PyType>)>,
@@ -84,6 +86,8 @@ fn load(py: Python<'_>) -> PyResult<Classes> {
         corruption_error: get("CorruptionError")?,
         overflow_error: get("SubscriberOverflowError")?,
         internal_error: get("InternalError")?,
+        connection_error: get("ConnectionError")?,
+        timeout_error: get("TimeoutError")?,
         by_code: codes
             .iter()
             .map(|(c, n)| Ok((*c, get(n)?)))
@@ -141,6 +145,30 @@ pub(crate) fn engine_error(py: Python<'_>, e: &Error) -> PyErr {
     instance(py, cls, e.message(), None)
 }
 
+/// The exception for a failure of a connection to a server (`from_url`):
+/// redis-py's ConnectionError / TimeoutError for lost or refused
+/// connections; the engine mapping otherwise.
+pub(crate) fn remote_error(py: Python<'_>, e: &Error) -> PyErr {
+    let c = classes(py);
+    match e.kind() {
+        ErrorKind::Io if e.message().starts_with("Timeout") => {
+            instance(py, &c.timeout_error, e.message(), None)
+        }
+        ErrorKind::Io => instance(py, &c.connection_error, e.message(), None),
+        ErrorKind::Closed => instance(py, &c.closed_error, e.message(), None),
+        _ => engine_error(py, e),
+    }
+}
+
+/// `engine_error` or `remote_error`.
+pub(crate) fn any_error(py: Python<'_>, e: &Error, remote: bool) -> PyErr {
+    if remote {
+        remote_error(py, e)
+    } else {
+        engine_error(py, e)
+    }
+}
+
 pub(crate) fn data_error(py: Python<'_>, msg: &str) -> PyErr {
     instance(py, &classes(py).data_error, msg, None)
 }
@@ -163,11 +191,34 @@ where
     F: FnOnce() -> Result<T, Error> + Send,
     T: Send,
 {
+    call(py, detach, false, f)
+}
+
+/// `engine_call` for a connection to a server: the GIL is always released
+/// (network I/O), and failures are redis-py's connection errors.
+pub(crate) fn remote_call<T, F>(py: Python<'_>, f: F) -> PyResult<T>
+where
+    F: FnOnce() -> Result<T, Error> + Send,
+    T: Send,
+{
+    call(py, true, true, f)
+}
+
+/// `engine_call` (`remote` false) or `remote_call` (`remote` true).
+pub(crate) fn call<T, F>(py: Python<'_>, detach: bool, remote: bool, f: F) -> PyResult<T>
+where
+    F: FnOnce() -> Result<T, Error> + Send,
+    T: Send,
+{
     let run = move || catch_unwind(AssertUnwindSafe(f));
-    let res = if detach { py.detach(run) } else { run() };
+    let res = if detach || remote {
+        py.detach(run)
+    } else {
+        run()
+    };
     match res {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(engine_error(py, &e)),
+        Ok(Err(e)) => Err(any_error(py, &e, remote)),
         Err(panic) => {
             let msg = panic
                 .downcast_ref::<&str>()

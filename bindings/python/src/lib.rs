@@ -21,12 +21,20 @@ fn _close_all(py: Python<'_>) {
         .drain(..)
         .filter_map(|w| w.upgrade())
         .collect();
+    let listeners: Vec<_> = conn::LIVE_LISTENERS
+        .lock()
+        .drain(..)
+        .filter_map(|w| w.upgrade())
+        .collect();
     let dbs: Vec<_> = conn::LIVE_DBS
         .lock()
         .drain(..)
         .filter_map(|w| w.upgrade())
         .collect();
     py.detach(move || {
+        for l in &listeners {
+            l.close();
+        }
         for s in &subs {
             s.close();
         }
@@ -41,7 +49,7 @@ mod _emberkv {
     #[pymodule_export]
     use super::_close_all;
     #[pymodule_export]
-    use super::conn::{Conn, Database, Session};
+    use super::conn::{Conn, Database, Listener, Remote, Session};
     #[pymodule_export]
     use super::pubsub::Subscription;
 

@@ -19,12 +19,67 @@ use pyo3::types::{PyDict, PyTuple};
 
 use emberkv::{Error, Message, MessageKind};
 
-use crate::convert::{self, Argv, Codec};
-use crate::errors::{self, engine_call};
+use crate::convert::{self, Arg, Argv, Codec};
+use crate::errors;
 
 /// Every live subscription, closed by the atexit hook (their helper threads
 /// call into Python and must stop before the interpreter finalizes).
-pub(crate) static LIVE_SUBS: Mutex<Vec<Weak<emberkv::Subscription>>> = Mutex::new(Vec::new());
+pub(crate) static LIVE_SUBS: Mutex<Vec<Weak<Sub>>> = Mutex::new(Vec::new());
+
+/// An engine subscription, or a subscriber connection to a server
+/// (`from_url`): the same methods, messages pushed either way.
+pub(crate) enum Sub {
+    Local(emberkv::Subscription),
+    Remote(emberkv_resp::client::Subscriber),
+}
+
+macro_rules! both {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self {
+            Sub::Local($s) => $e,
+            Sub::Remote($s) => $e,
+        }
+    };
+}
+
+impl Sub {
+    pub fn subscribe(&self, n: &[Arg<'_>]) {
+        both!(self, s => s.subscribe(n))
+    }
+    pub fn psubscribe(&self, n: &[Arg<'_>]) {
+        both!(self, s => s.psubscribe(n))
+    }
+    pub fn ssubscribe(&self, n: &[Arg<'_>]) {
+        both!(self, s => s.ssubscribe(n))
+    }
+    pub fn unsubscribe(&self, n: &[Arg<'_>]) {
+        both!(self, s => s.unsubscribe(n))
+    }
+    pub fn punsubscribe(&self, n: &[Arg<'_>]) {
+        both!(self, s => s.punsubscribe(n))
+    }
+    pub fn sunsubscribe(&self, n: &[Arg<'_>]) {
+        both!(self, s => s.sunsubscribe(n))
+    }
+    pub fn recv(&self) -> Result<Message, Error> {
+        both!(self, s => s.recv())
+    }
+    pub fn recv_timeout(&self, d: Duration) -> Result<Option<Message>, Error> {
+        both!(self, s => s.recv_timeout(d))
+    }
+    pub fn try_recv(&self) -> Result<Option<Message>, Error> {
+        both!(self, s => s.try_recv())
+    }
+    pub fn channel_count(&self) -> usize {
+        both!(self, s => s.channel_count())
+    }
+    pub fn close(&self) {
+        both!(self, s => s.close())
+    }
+    fn remote(&self) -> bool {
+        matches!(self, Sub::Remote(_))
+    }
+}
 
 /// Longest wait with the GIL released before checking for signals
 /// (Ctrl-C must interrupt `listen()`).
@@ -43,7 +98,7 @@ struct AsyncState {
 }
 
 struct Shared {
-    sub: Arc<emberkv::Subscription>,
+    sub: Arc<Sub>,
     st: Mutex<AsyncState>,
     cv: Condvar,
 }
@@ -55,7 +110,7 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    pub(crate) fn new(sub: emberkv::Subscription, codec: Arc<Codec>) -> Subscription {
+    pub(crate) fn new(sub: Sub, codec: Arc<Codec>) -> Subscription {
         let sub = Arc::new(sub);
         let mut live = LIVE_SUBS.lock();
         live.retain(|w| w.strong_count() > 0);
@@ -88,7 +143,7 @@ impl Subscription {
     ) -> PyResult<Bound<'py, PyAny>> {
         match m {
             Ok(m) => message(py, &m, &self.codec).map(|d| d.into_any()),
-            Err(e) => Err(errors::engine_error(py, &e)),
+            Err(e) => Err(errors::any_error(py, &e, self.shared.sub.remote())),
         }
     }
 }
@@ -233,7 +288,8 @@ impl Subscription {
             return self.to_py(py, m).map(Some);
         }
         let sub = &self.shared.sub;
-        if let Some(m) = engine_call(py, false, || sub.try_recv())? {
+        let remote = sub.remote();
+        if let Some(m) = errors::call(py, false, remote, || sub.try_recv())? {
             return self.to_py(py, Ok(m)).map(Some);
         }
         let deadline = match timeout {
@@ -252,7 +308,7 @@ impl Subscription {
                 }
                 None => SIGNAL_SLICE,
             };
-            if let Some(m) = engine_call(py, true, || sub.recv_timeout(slice))? {
+            if let Some(m) = errors::call(py, true, remote, || sub.recv_timeout(slice))? {
                 return self.to_py(py, Ok(m)).map(Some);
             }
             py.check_signals()?;
@@ -265,7 +321,7 @@ impl Subscription {
             return self.to_py(py, m).map(Some);
         }
         let sub = &self.shared.sub;
-        match engine_call(py, false, || sub.try_recv())? {
+        match errors::call(py, false, sub.remote(), || sub.try_recv())? {
             Some(m) => self.to_py(py, Ok(m)).map(Some),
             None => Ok(None),
         }

@@ -96,7 +96,10 @@ def test_from_url(tmpdir_path: str) -> None:
 
     assert isinstance(ea.Redis.from_url("emberkv://"), ea.Redis)
     with pytest.raises(ValueError, match="emberkv:///path"):
-        emberkv.Redis.from_url("redis://localhost:6379")
+        emberkv.Redis.from_url("http://localhost:6379")
+    # redis://, unix://, tcp:// attach to a server (tests/test_attach.py)
+    with pytest.raises(emberkv.ConnectionError, match="cannot connect"):
+        emberkv.Redis.from_url("redis://127.0.0.1:1")
 
 
 def test_same_directory_shares_one_engine(tmpdir_path: str) -> None:

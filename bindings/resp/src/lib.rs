@@ -182,6 +182,11 @@ impl Listener {
     pub fn close(&self) {
         self.server.lock().close();
     }
+
+    /// Whether [`close`](Listener::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.server.lock().is_closed()
+    }
 }
 
 impl fmt::Debug for Listener {

@@ -131,6 +131,10 @@ impl Server {
         })
     }
 
+    pub fn is_closed(&self) -> bool {
+        self.shared.closing.load(Ordering::Acquire)
+    }
+
     pub fn close(&mut self) {
         let sh = &self.shared;
         if sh.closing.swap(true, Ordering::AcqRel) {

@@ -14,8 +14,8 @@ import threading
 import time
 import weakref
 from itertools import chain
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
-from urllib.parse import parse_qsl, unquote, urlparse
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, Union
+from urllib.parse import parse_qsl, quote, unquote, urlparse
 
 from . import _emberkv
 from ._callbacks import EMPTY_RESPONSE, RESPONSE_CALLBACKS
@@ -82,10 +82,56 @@ def open_database(path: Optional[os.PathLike[str] | str] = None, **config: Any) 
         return db
 
 
+# URL schemes of a server to attach to (a listening emberkv or any Redis).
+_REMOTE_SCHEMES = ("unix", "redis", "tcp", "redis+unix")
+_TRUE = ("1", "true", "yes", "on")
+
+
+def _is_remote_url(url: str) -> bool:
+    return urlparse(url).scheme in _REMOTE_SCHEMES
+
+
+def _remote_args(url: str, kwargs: Dict[str, Any]) -> Dict[str, Any]:
+    """Constructor arguments of a client attached to the server at ``url``:
+    ``_database`` is a native ``Remote``; the client keyword arguments come
+    from the query string and ``kwargs`` (which win). ``username`` and
+    ``password`` keyword arguments log in as in the URL; other redis-py
+    connection options (socket timeouts, retries, ...) are accepted and
+    ignored."""
+    u = urlparse(url)
+    params: Dict[str, Any] = {}
+    for name, value in parse_qsl(u.query, keep_blank_values=True):
+        if name == "decode_responses":
+            params[name] = value.lower() in _TRUE
+        elif name in ("encoding", "encoding_errors"):
+            params[name] = value
+    params.update({k: v for k, v in kwargs.items() if k in _CLIENT_KWARGS})
+    extra = []
+    for k in ("username", "password"):
+        if kwargs.get(k) is not None:
+            extra.append(f"{k}={quote(str(kwargs[k]), safe='')}")
+    if extra:
+        url += ("&" if u.query else "?") + "&".join(extra)
+    remote = _emberkv.Remote(url)
+    if params.get("db") is None:
+        params["db"] = remote.db
+    params["_database"] = remote
+    return params
+
+
+def _listen(database: Any, url: str, options: Mapping[str, Any]) -> "_emberkv.Listener":
+    if not isinstance(database, _emberkv.Database):
+        raise RedisError("listen() serves an embedded engine; this client is attached to a server")
+    return database.listen(url, _config_text(options))
+
+
 def _parse_url(url: str) -> Tuple[Optional[str], Dict[str, Any]]:
     u = urlparse(url)
     if u.scheme != "emberkv":
-        raise ValueError(f"emberkv URLs look like emberkv:///path/to/dir?appendonly=yes or emberkv:// (in memory), not {url!r}")
+        raise ValueError(
+            f"emberkv URLs look like emberkv:///path/to/dir?appendonly=yes or emberkv:// (in memory), "
+            f"or unix:///path.sock, redis://host:port/db, tcp://host:port to attach to a server; not {url!r}"
+        )
     path = unquote(u.netloc + u.path) or None
     kwargs: Dict[str, Any] = {}
     for name, value in parse_qsl(u.query, keep_blank_values=True):
@@ -115,7 +161,17 @@ class Redis(CoreCommands):
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> "Redis":
         """``emberkv:///path/to/dir?appendonly=yes`` or ``emberkv://`` (in
-        memory). Query parameters are keyword arguments of the constructor."""
+        memory) open an engine in this process; query parameters are keyword
+        arguments of the constructor.
+
+        ``unix:///path.sock``, ``redis://[[user]:password@]host[:port][/db]``
+        and ``tcp://host:port`` attach to a server over its socket: an
+        emberkv another process serves with :meth:`listen`, or any Redis
+        server. The client then has the same methods, pipelines,
+        transactions, pub/sub (pushed by the server) and blocking commands
+        as an embedded one; its clients are a pool of sockets."""
+        if _is_remote_url(url):
+            return cls(**_remote_args(url, kwargs))
         path, params = _parse_url(url)
         params.update(kwargs)
         return cls(path, **params)
@@ -127,11 +183,13 @@ class Redis(CoreCommands):
         encoding: str = "utf-8",
         encoding_errors: str = "strict",
         db: int = 0,
-        _database: Optional[_emberkv.Database] = None,
+        _database: Optional[Union[_emberkv.Database, _emberkv.Remote]] = None,
         **config: Any,
     ) -> None:
-        self._database = _database if _database is not None else open_database(path, **config)
+        self._database: Union[_emberkv.Database, _emberkv.Remote] = _database if _database is not None else open_database(path, **config)
         self._path = None if path is None else os.fspath(path)
+        if isinstance(self._database, _emberkv.Remote):
+            self._path = self._database.url
         self._conn = self._database.connect(decode_responses, encoding, encoding_errors, db)
         self._x = self._conn.execute
         self._kwargs = {"decode_responses": decode_responses, "encoding": encoding, "encoding_errors": encoding_errors, "db": db}
@@ -211,6 +269,19 @@ class Redis(CoreCommands):
     def pubsub(self, **kwargs: Any) -> "PubSub":
         """A pub/sub object; messages are pushed by the engine."""
         return PubSub(self, **kwargs)
+
+    def listen(self, url: str, **options: Any) -> "_emberkv.Listener":
+        """Serves this client's engine on Redis's protocol at ``url``
+        (``unix:///path.sock`` or ``tcp://host:port``, port 0 for a free one)
+        so other processes attach with ``emberkv.Redis.from_url(url)``,
+        redis-py, redis-cli or any Redis client. ``options`` are redis.conf
+        names (``requirepass="..."``, ``unixsocketperm="700"``,
+        ``maxclients=100``, ``timeout=60``, ``protected_mode="no"``,
+        ``io_threads=2``, ...); the network ones (requirepass, maxclients,
+        timeout, ...) are set on the engine, as they are server-wide in Redis.
+        Returns the listener: ``close()`` stops it (also ``with``); it stops
+        when the engine closes."""
+        return _listen(self._database, url, options)
 
     def close(self) -> None:
         """Releases this client. The engine closes (flushing its files) when

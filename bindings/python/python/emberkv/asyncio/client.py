@@ -17,7 +17,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Mapping,
 from .. import _emberkv
 from .._callbacks import EMPTY_RESPONSE, RESPONSE_CALLBACKS
 from .._commands import AsyncScanCommands, CoreCommands, list_or_args
-from ..client import _annotate, _Encoder, _parse_url, open_database
+from ..client import _annotate, _Encoder, _is_remote_url, _listen, _parse_url, _remote_args, open_database
 from ..exceptions import ConnectionError, DatabaseClosedError, ExecAbortError, PubSubError, RedisError, ResponseError, WatchError
 
 __all__ = ["Redis", "StrictRedis", "Pipeline", "PubSub"]
@@ -50,6 +50,10 @@ class Redis(AsyncScanCommands, CoreCommands):
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> "Redis":
+        """As ``emberkv.Redis.from_url``: ``emberkv://`` opens an engine here,
+        ``unix://``, ``redis://``, ``tcp://`` attach to a server."""
+        if _is_remote_url(url):
+            return cls(**_remote_args(url, kwargs))
         path, params = _parse_url(url)
         params.update(kwargs)
         return cls(path, **params)
@@ -61,11 +65,13 @@ class Redis(AsyncScanCommands, CoreCommands):
         encoding: str = "utf-8",
         encoding_errors: str = "strict",
         db: int = 0,
-        _database: Optional[_emberkv.Database] = None,
+        _database: Optional[Union[_emberkv.Database, _emberkv.Remote]] = None,
         **config: Any,
     ) -> None:
-        self._database = _database if _database is not None else open_database(path, **config)
+        self._database: Union[_emberkv.Database, _emberkv.Remote] = _database if _database is not None else open_database(path, **config)
         self._path = None if path is None else os.fspath(path)
+        if isinstance(self._database, _emberkv.Remote):
+            self._path = self._database.url
         self._conn = self._database.connect(decode_responses, encoding, encoding_errors, db)
         self._x = self._conn.execute
         self._kwargs = {"decode_responses": decode_responses, "encoding": encoding, "encoding_errors": encoding_errors, "db": db}
@@ -154,6 +160,10 @@ class Redis(AsyncScanCommands, CoreCommands):
 
     def pubsub(self, **kwargs: Any) -> "PubSub":
         return PubSub(self, **kwargs)
+
+    def listen(self, url: str, **options: Any) -> "_emberkv.Listener":
+        """As ``emberkv.Redis.listen`` (not a coroutine: binding is immediate)."""
+        return _listen(self._database, url, options)
 
     async def aclose(self, close_connection_pool: Optional[bool] = None) -> None:
         self._conn.close()
