@@ -1,4 +1,4 @@
 import m from './lib/promises.js'
 
-export const { Ember, Redis, Pipeline, Subscriber, ReplyError } = m
+export const { Ember, Redis, Listener, Pipeline, Subscriber, ReplyError } = m
 export default m.Ember

@@ -45,8 +45,34 @@ const IGNORED_OPTIONS = new Set([
   'retryStrategy', 'reconnectOnError', 'maxRetriesPerRequest', 'enableReadyCheck', 'enableOfflineQueue',
   'autoResubscribe', 'autoResendUnfulfilledCommands', 'enableAutoPipelining', 'autoPipeliningIgnoredCommands',
   'showFriendlyErrorStack', 'readOnly', 'maxLoadingRetryTime', 'offlineQueue', 'disconnectTimeout',
-  'Connector', 'scripts', 'monitor', 'stringNumbers', 'db', 'connectionName', 'keyPrefix', 'sentinelPassword'
+  'Connector', 'scripts', 'monitor', 'stringNumbers', 'db', 'connectionName', 'keyPrefix', 'sentinelPassword',
+  'url'
 ])
+
+/**
+ * A listener serving an engine on Redis's protocol (`db.listen(url)`): other
+ * processes attach with `Ember.fromUrl(url)`, ioredis, redis-cli, ...
+ * Open until `close()` or until its engine closes.
+ */
+class Listener {
+  constructor (lh) {
+    this._lh = lh
+    /** The bound address as a URL (the real port when 0 was asked for). */
+    this.address = native.listenerInfo(lh)[0]
+  }
+
+  /** Whether it was closed (by close() or with its engine). */
+  get closed () {
+    return this._lh === null || native.listenerInfo(this._lh)[1] === 1
+  }
+
+  /** Stops accepting and closes every connection it serves. Idempotent. */
+  close () {
+    if (this._lh === null) return
+    native.listenerClose(this._lh, true)
+    this._lh = null
+  }
+}
 
 // ---- argument and reply transformers (ioredis's built-in ones) -------------
 
@@ -280,6 +306,39 @@ class Ember extends EventEmitter {
     const p = new this.constructor.Pipeline(this, false)
     if (Array.isArray(commands)) p.addBatch(commands)
     return p
+  }
+
+  /**
+   * Attaches to a server over its socket: an emberkv another process serves
+   * with `db.listen(url)`, or any Redis server. `url`: 'unix:///path.sock',
+   * 'redis://[[user]:password@]host[:port][/db]' or 'tcp://host:port'. The
+   * client has the same API as an embedded one (commands answer synchronously,
+   * a socket round trip each; blocking commands return Promises; pipelines,
+   * multi/exec, subscribers pushed by the server). Connection failures throw
+   * Errors with `code` 'ECONNREFUSED', 'ENOENT', 'ECONNRESET', ...
+   */
+  static fromUrl (url, options) {
+    if (typeof url !== 'string') throw new TypeError('emberkv: fromUrl(url): url must be a string')
+    const h = native.connect(url)
+    return new this({ ...(options || {}), url }, h)
+  }
+
+  /**
+   * Serves this engine on Redis's protocol at `url` ('unix:///path.sock' or
+   * 'tcp://host:port'; port 0 picks a free one, see `listener.address`), so
+   * other processes attach with `Ember.fromUrl(url)`, ioredis or redis-cli.
+   * `options` are redis.conf names: `unixsocketperm`, `tcp-backlog`,
+   * `io-threads` for this listener; `requirepass`, `maxclients`, `timeout`,
+   * `protected-mode`, ... are set on the engine (server-wide, as in Redis).
+   */
+  listen (url, options) {
+    if (typeof url !== 'string') throw new TypeError('emberkv: listen(url): url must be a string')
+    const params = []
+    for (const [k, v] of Object.entries(options || {})) {
+      if (v === undefined) continue
+      params.push(k, typeof v === 'boolean' ? (v ? 'yes' : 'no') : String(v))
+    }
+    return new Listener(native.listen(this._h, url, params))
   }
 
   /** A new connection (own selected db, WATCH state) on the same engine. */
@@ -527,6 +586,7 @@ installCommands(Pipeline.prototype, [...table.names, 'multi'].filter((n) => n !=
 
 module.exports = {
   Ember,
+  Listener,
   Pipeline,
   ReplyError,
   BUF,

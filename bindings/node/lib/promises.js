@@ -60,5 +60,5 @@ wrapAll(Ember, sync.Ember, [
 sync.runtimeHooks.push((names) => wrapAll(Ember, sync.Ember, commandNames(names)))
 
 // the class itself is the export (ioredis: `const Redis = require('ioredis')`), with the other names on it
-Object.assign(Ember, { Ember, Redis: Ember, Pipeline, Subscriber, ReplyError: sync.ReplyError, default: Ember })
+Object.assign(Ember, { Ember, Redis: Ember, Listener: sync.Listener, Pipeline, Subscriber, ReplyError: sync.ReplyError, default: Ember })
 module.exports = Ember

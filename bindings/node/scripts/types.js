@@ -243,6 +243,23 @@ export declare class Subscriber extends EventEmitter {
 }
 
 /**
+ * A listener serving an engine on Redis's protocol (\`db.listen(url)\`); open until
+ * \`close()\` or until its engine closes.
+ */
+export declare class Listener {
+  /** The bound address as a URL ('tcp://127.0.0.1:6390' with the real port when 0 was asked for, or 'unix:///path.sock'). */
+  readonly address: string
+  readonly closed: boolean
+  /** Stops accepting and closes every connection it serves. Idempotent. */
+  close(): void
+}
+
+/** Options of \`db.listen\`: redis.conf names (listener: unixsocketperm, tcp-backlog, io-threads; engine-wide: requirepass, maxclients, timeout, protected-mode, ...). */
+export interface ListenOptions {
+  [directive: string]: string | number | boolean | undefined
+}
+
+/**
  * An emberkv connection: Redis, in-process. ${promise
     ? 'Every command method returns a Promise and takes an optional node-style callback last, as ioredis.'
     : 'Command methods return their reply directly; blocking commands (BLPOP, BLMOVE, BZPOPMIN, XREAD … BLOCK, …) return Promises and never block the event loop.'}
@@ -250,6 +267,13 @@ export declare class Subscriber extends EventEmitter {
  */
 export declare class Ember extends EventEmitter {
   constructor(options?: EmberOptions | string)
+  /**
+   * Attaches to a server over its socket ('unix:///path.sock', 'redis://[[user]:password@]host[:port][/db]',
+   * 'tcp://host:port'): an emberkv another process serves with \`listen\`, or any Redis. Same API.
+   */
+  static fromUrl<T extends typeof Ember>(this: T, url: string, options?: EmberOptions): InstanceType<T>
+  /** Serves this engine on Redis's protocol at 'unix:///path.sock' or 'tcp://host:port'. */
+  listen(url: string, options?: ListenOptions): Listener
   readonly options: EmberOptions
   /** 'ready' until close(), then 'end'. */
   readonly status: 'ready' | 'end'

@@ -18,7 +18,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
 
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::c_void;
 use std::ptr;
 
@@ -29,6 +29,7 @@ use parking_lot::Mutex;
 use crate::js::{self, JsResult};
 use crate::reply;
 use crate::state::Engine;
+use emberkv_resp::client::{Closer, Connection, Target};
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -250,13 +251,57 @@ pub unsafe fn init(env: napi_env, complete: napi_value) -> JsResult<()> {
     Ok(())
 }
 
-/// Runs `argv` (selecting `db` first) on a pool thread; the result comes
-/// back through `complete` under `id`.
+/// Where a blocking command runs: a new client of a local engine (in the
+/// connection's database), or a new socket to the server of a remote one.
+pub enum Work {
+    Local(Arc<Engine>, usize),
+    Remote(Target),
+}
+
+/// A remote blocking call in flight.
+enum Remote {
+    /// Queued for a pool thread.
+    Pending,
+    /// Waiting on the server: `cancel` shuts its socket down.
+    Running(Closer),
+    /// Cancelled before it started: it won't.
+    Cancelled,
+}
+
+/// Remote blocking calls by id, so `cancel` (close() with calls in flight)
+/// leaves no thread waiting forever on a server for a Promise nobody holds.
+static REMOTE: Mutex<Option<HashMap<u32, Remote>>> = Mutex::new(None);
+
+fn remote(id: u32, t: Target, argv: &[Vec<u8>]) -> Reply {
+    let err = |e: emberkv::Error| Reply::Error(format!("ERR {}", e.message()));
+    let mut c = match Connection::open(&t) {
+        Ok(c) => c,
+        Err(e) => return err(e),
+    };
+    {
+        let mut m = REMOTE.lock();
+        let m = m.get_or_insert_with(HashMap::new);
+        if matches!(m.get(&id), Some(Remote::Cancelled)) {
+            m.remove(&id);
+            return Reply::Error("ERR cancelled".into());
+        }
+        if let Ok(cl) = c.closer() {
+            m.insert(id, Remote::Running(cl));
+        }
+    }
+    let r = c.execute(argv).unwrap_or_else(err);
+    if let Some(m) = REMOTE.lock().as_mut() {
+        m.remove(&id);
+    }
+    r
+}
+
+/// Runs `argv` per `work` on a pool thread; the result comes back through
+/// `complete` under `id`.
 pub unsafe fn run(
     env: napi_env,
     id: u32,
-    eng: Arc<Engine>,
-    db: usize,
+    work: Work,
     argv: Vec<Vec<u8>>,
     flags: u32,
 ) -> JsResult<()> {
@@ -268,6 +313,20 @@ pub unsafe fn run(
     });
     let Some(shared) = shared else {
         return Err(unsafe { js::throw_error(env, "ERR", "emberkv: blockingInit was not called") });
+    };
+    let (eng, db) = match work {
+        Work::Local(eng, db) => (eng, db),
+        Work::Remote(t) => {
+            REMOTE
+                .lock()
+                .get_or_insert_with(HashMap::new)
+                .insert(id, Remote::Pending);
+            spawn(Box::new(move || {
+                let reply = remote(id, t, &argv);
+                shared.push(id, reply, flags);
+            }));
+            return Ok(());
+        }
     };
     spawn(Box::new(move || {
         let mut client = eng.db.client();
@@ -287,6 +346,17 @@ pub unsafe fn run(
 /// `cancelBlocking(...ids)`: close() gave up on these calls (their Promises
 /// were rejected); their results, if they ever come, are dropped.
 pub unsafe fn cancel(env: napi_env, ids: &[u32]) {
+    {
+        let mut m = REMOTE.lock();
+        let m = m.get_or_insert_with(HashMap::new);
+        for id in ids {
+            match m.get_mut(id) {
+                Some(Remote::Running(c)) => c.close(),
+                Some(r @ Remote::Pending) => *r = Remote::Cancelled,
+                _ => {}
+            }
+        }
+    }
     LOCAL.with_borrow_mut(|l| {
         if let Some(l) = l {
             for id in ids {

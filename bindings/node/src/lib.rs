@@ -102,8 +102,156 @@ unsafe extern "C" fn open_cb(env: napi_env, info: napi_callback_info) -> napi_va
             }
         };
         let client = eng.db.client();
-        let h = state::insert(state::Conn { eng, client });
+        let h = state::insert(state::Conn::Local { eng, client });
         js::uint32(env, h)
+    })
+}
+
+/// Throws a connection failure as an Error with an ioredis-like code.
+pub(crate) unsafe fn throw_conn_error(env: napi_env, e: &emberkv::Error) -> Thrown {
+    let msg = e.message();
+    let code = match e.kind() {
+        emberkv::ErrorKind::Config => "ERR_INVALID_URL",
+        emberkv::ErrorKind::Closed => "ECLOSED",
+        _ if msg.contains("refused") => "ECONNREFUSED",
+        _ if msg.contains("No such file") => "ENOENT",
+        _ if msg.starts_with("AUTH") => "WRONGPASS",
+        _ => "ECONNRESET",
+    };
+    unsafe { js::throw_error(env, code, msg) }
+}
+
+/// `connect(url) -> handle`: a connection to a server over its socket.
+unsafe extern "C" fn connect_cb(env: napi_env, info: napi_callback_info) -> napi_value {
+    guard(env, || unsafe {
+        let a = CbArgs::get(env, info)?;
+        let url = js::string_of(env, *a.as_slice().first().ok_or(Thrown)?)?;
+        let target =
+            emberkv_resp::client::Target::parse(&url).map_err(|e| throw_conn_error(env, &e))?;
+        let conn = emberkv_resp::client::Connection::open(&target)
+            .map_err(|e| throw_conn_error(env, &e))?;
+        let h = state::insert(state::Conn::Remote {
+            target: std::sync::Arc::new(target),
+            conn: Some(conn),
+        });
+        js::uint32(env, h)
+    })
+}
+
+/// `listen(h, url, [name, value, ...]) -> listener handle`.
+unsafe extern "C" fn listen_cb(env: napi_env, info: napi_callback_info) -> napi_value {
+    guard(env, || unsafe {
+        let a = CbArgs::get(env, info)?;
+        let a = a.as_slice();
+        if a.len() < 3 {
+            return Err(js::throw_type_error(
+                env,
+                "emberkv: listen(handle, url, params)",
+            ));
+        }
+        let h = js::get_u32(env, a[0], "handle")?;
+        let url = js::string_of(env, a[1])?;
+        let mut params = Vec::new();
+        let n = js::array_len(env, a[2])?;
+        for i in (0..n.saturating_sub(1)).step_by(2) {
+            let k = js::string_of(env, js::element(env, a[2], i)?)?;
+            let v = js::string_of(env, js::element(env, a[2], i + 1)?)?;
+            params.push((k, v));
+        }
+        let eng = match state::with_conn(h, |c| c.engine().cloned()) {
+            Access::Ok(Some(e)) => e,
+            Access::Ok(None) => {
+                return Err(js::throw_error(
+                    env,
+                    "ERR_EMBERKV_REMOTE",
+                    "emberkv: listen() serves an engine in this process; this connection is attached to a server",
+                ));
+            }
+            other => return Err(closed_or_invalid(env, &other)),
+        };
+        let l = match emberkv_resp::listen_with(&eng.db, &url, &params) {
+            Ok(l) => std::sync::Arc::new(l),
+            Err(e) => {
+                let code = match e.kind() {
+                    emberkv::ErrorKind::Config => "ERR_INVALID_ARG_VALUE",
+                    emberkv::ErrorKind::Closed => "ECLOSED",
+                    _ if e.message().contains("in use") => "EADDRINUSE",
+                    _ => "ERR_EMBERKV_LISTEN",
+                };
+                return Err(js::throw_error(
+                    env,
+                    code,
+                    &format!("emberkv: {}", e.message()),
+                ));
+            }
+        };
+        {
+            let mut ls = eng.listeners.lock();
+            ls.retain(|w| w.strong_count() > 0);
+            ls.push(std::sync::Arc::downgrade(&l));
+        }
+        let mut slab = LISTENERS.lock();
+        let id = match slab.iter().position(Option::is_none) {
+            Some(i) => {
+                slab[i] = Some(l);
+                i
+            }
+            None => {
+                slab.push(Some(l));
+                slab.len() - 1
+            }
+        };
+        js::uint32(env, id as u32)
+    })
+}
+
+/// Listeners by handle (process-wide: a listener may be closed from any thread).
+static LISTENERS: parking_lot::Mutex<Vec<Option<std::sync::Arc<emberkv_resp::Listener>>>> =
+    parking_lot::Mutex::new(Vec::new());
+
+/// `listenerInfo(lh) -> [address, closed]`, `listenerClose(lh)`, `listenerRelease(lh)`.
+unsafe extern "C" fn listener_info_cb(env: napi_env, info: napi_callback_info) -> napi_value {
+    guard(env, || unsafe {
+        let a = CbArgs::get(env, info)?;
+        let lh = js::get_u32(env, *a.as_slice().first().ok_or(Thrown)?, "listener")?;
+        let l = LISTENERS.lock().get(lh as usize).cloned().flatten();
+        let Some(l) = l else {
+            return Err(js::throw_error(
+                env,
+                "ERR_INVALID_HANDLE",
+                "emberkv: invalid listener handle",
+            ));
+        };
+        let out = js::array(env, 2)?;
+        js::set_element(
+            env,
+            out,
+            0,
+            js::string(env, l.local_addr().to_string().as_bytes())?,
+        )?;
+        js::set_element(env, out, 1, js::uint32(env, l.is_closed() as u32)?)?;
+        Ok(out)
+    })
+}
+
+unsafe extern "C" fn listener_close_cb(env: napi_env, info: napi_callback_info) -> napi_value {
+    guard(env, || unsafe {
+        let a = CbArgs::get(env, info)?;
+        let a = a.as_slice();
+        let lh = js::get_u32(env, *a.first().ok_or(Thrown)?, "listener")?;
+        let release = a.len() > 1 && js::type_of(env, a[1]) == sys::ValueType::napi_boolean;
+        let l = {
+            let mut slab = LISTENERS.lock();
+            match slab.get_mut(lh as usize) {
+                Some(slot) if release => slot.take(),
+                Some(slot) => slot.clone(),
+                None => None,
+            }
+        };
+        if let Some(l) = l {
+            l.close();
+        }
+        Ok(js::undefined(env))
     })
 }
 
@@ -112,13 +260,25 @@ unsafe extern "C" fn duplicate_cb(env: napi_env, info: napi_callback_info) -> na
     guard(env, || unsafe {
         let a = CbArgs::get(env, info)?;
         let h = js::get_u32(env, *a.as_slice().first().ok_or(Thrown)?, "handle")?;
-        let eng = match state::with_conn(h, |c| c.eng.clone()) {
-            Access::Ok(e) => e,
+        let conn = match state::with_conn(h, |c| match c {
+            state::Conn::Local { eng, .. } => {
+                eng.add_user();
+                Ok(state::Conn::Local {
+                    eng: eng.clone(),
+                    client: eng.db.client(),
+                })
+            }
+            state::Conn::Remote { target, .. } => emberkv_resp::client::Connection::open(target)
+                .map(|c| state::Conn::Remote {
+                    target: target.clone(),
+                    conn: Some(c),
+                }),
+        }) {
+            Access::Ok(Ok(c)) => c,
+            Access::Ok(Err(e)) => return Err(throw_conn_error(env, &e)),
             other => return Err(closed_or_invalid(env, &other)),
         };
-        eng.add_user();
-        let client = eng.db.client();
-        js::uint32(env, state::insert(state::Conn { eng, client }))
+        js::uint32(env, state::insert(conn))
     })
 }
 
@@ -172,8 +332,9 @@ unsafe extern "C" fn run_cb(env: napi_env, info: napi_callback_info) -> napi_val
             if n == 0 {
                 return Err(js::throw_type_error(env, "emberkv: empty command"));
             }
-            match state::with_conn(h, |c| args.with_slices(0, n, |argv| c.client.execute(argv))) {
-                Access::Ok(r) => Ok(r),
+            match state::with_conn(h, |c| args.with_slices(0, n, |argv| c.execute(argv))) {
+                Access::Ok(Ok(r)) => Ok(r),
+                Access::Ok(Err(e)) => Err(throw_conn_error(env, &e)),
                 other => Err(closed_or_invalid(env, &other)),
             }
         })();
@@ -211,11 +372,20 @@ unsafe extern "C" fn run_blocking_cb(env: napi_env, info: napi_callback_info) ->
             args.push_js(env, *v, i)?;
         }
         let argv = args.to_vecs(0, args.len());
-        let (eng, db) = match state::with_conn(h, |c| (c.eng.clone(), c.client.selected_db())) {
+        let job = match state::with_conn(h, |c| match c {
+            state::Conn::Local { eng, client } => {
+                blocking::Work::Local(eng.clone(), client.selected_db())
+            }
+            state::Conn::Remote { target, conn } => {
+                let mut t = (**target).clone();
+                t.db = conn.as_ref().map_or(t.db, |c| c.selected_db());
+                blocking::Work::Remote(t)
+            }
+        }) {
             Access::Ok(x) => x,
             other => return Err(closed_or_invalid(env, &other)),
         };
-        blocking::run(env, id, eng, db, argv, flags)?;
+        blocking::run(env, id, job, argv, flags)?;
         Ok(js::undefined(env))
     })
 }
@@ -285,12 +455,21 @@ unsafe extern "C" fn run_batch_cb(env: napi_env, info: napi_callback_info) -> na
             }
             cmds.push((flags, start, args.len()));
         }
-        let replies = match state::with_conn(h, |c| {
-            cmds.iter()
-                .map(|&(_, from, to)| args.with_slices(from, to, |argv| c.client.execute(argv)))
-                .collect::<Vec<_>>()
+        let replies = match state::with_conn(h, |c| match c {
+            state::Conn::Local { client, .. } => Ok(cmds
+                .iter()
+                .map(|&(_, from, to)| args.with_slices(from, to, |argv| client.execute(argv)))
+                .collect::<Vec<_>>()),
+            remote => {
+                let argvs: Vec<Vec<Vec<u8>>> = cmds
+                    .iter()
+                    .map(|&(_, from, to)| args.to_vecs(from, to))
+                    .collect();
+                remote.execute_many(&argvs)
+            }
         }) {
-            Access::Ok(r) => r,
+            Access::Ok(Ok(r)) => r,
+            Access::Ok(Err(e)) => return Err(throw_conn_error(env, &e)),
             other => return Err(closed_or_invalid(env, &other)),
         };
         let out = js::array(env, replies.len())?;
@@ -307,6 +486,10 @@ pub fn init(exports: Object, env: Env) -> napi::Result<()> {
     let fns: &[(&str, sys::napi_callback)] = &[
         ("init", Some(init_cb)),
         ("open", Some(open_cb)),
+        ("connect", Some(connect_cb)),
+        ("listen", Some(listen_cb)),
+        ("listenerInfo", Some(listener_info_cb)),
+        ("listenerClose", Some(listener_close_cb)),
         ("duplicate", Some(duplicate_cb)),
         ("close", Some(close_cb)),
         ("release", Some(release_cb)),

@@ -65,7 +65,7 @@ fn cost(m: &Message) -> usize {
 
 impl Shared {
     /// On the reader thread: queues `first` and whatever else the engine has queued.
-    fn push(&self, sub: &Subscription, first: Message) {
+    fn push(&self, sub: &Sub, first: Message) {
         let mut q = self.q.lock();
         if q.overflow.is_some() {
             return;
@@ -138,8 +138,60 @@ impl Shared {
     }
 }
 
+/// An engine subscription, or a subscriber connection to a server
+/// (`Ember.fromUrl`): the same methods, messages pushed either way.
+enum Sub {
+    Local(Subscription),
+    Remote(emberkv_resp::client::Subscriber),
+}
+
+macro_rules! both {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self {
+            Sub::Local($s) => $e,
+            Sub::Remote($s) => $e,
+        }
+    };
+}
+
+impl Sub {
+    fn recv(&self) -> Result<Message, emberkv::Error> {
+        both!(self, s => s.recv())
+    }
+    fn try_recv(&self) -> Result<Option<Message>, emberkv::Error> {
+        both!(self, s => s.try_recv())
+    }
+    fn closed_reason(&self) -> Option<emberkv::Error> {
+        both!(self, s => s.closed_reason())
+    }
+    fn channel_count(&self) -> usize {
+        both!(self, s => s.channel_count())
+    }
+    fn close(&self) {
+        both!(self, s => s.close())
+    }
+    fn subscribe<A: AsRef<[u8]>>(&self, n: &[A]) {
+        both!(self, s => s.subscribe(n))
+    }
+    fn psubscribe<A: AsRef<[u8]>>(&self, n: &[A]) {
+        both!(self, s => s.psubscribe(n))
+    }
+    fn ssubscribe<A: AsRef<[u8]>>(&self, n: &[A]) {
+        both!(self, s => s.ssubscribe(n))
+    }
+    fn unsubscribe<A: AsRef<[u8]>>(&self, n: &[A]) {
+        both!(self, s => s.unsubscribe(n))
+    }
+    fn punsubscribe<A: AsRef<[u8]>>(&self, n: &[A]) {
+        both!(self, s => s.punsubscribe(n))
+    }
+    fn sunsubscribe<A: AsRef<[u8]>>(&self, n: &[A]) {
+        both!(self, s => s.sunsubscribe(n))
+    }
+}
+
 struct SubHandle {
-    sub: Arc<Subscription>,
+    sub: Arc<Sub>,
     shared: Arc<Shared>,
     refed: bool,
 }
@@ -363,15 +415,27 @@ unsafe extern "C" fn sub_open_cb(env: napi_env, info: napi_callback_info) -> nap
             ));
         }
         let h = js::get_u32(env, a[0], "handle")?;
-        let eng = match state::with_conn(h, |c| c.eng.clone()) {
+        let backend = match state::with_conn(h, |c| match c {
+            state::Conn::Local { eng, .. } => Ok(eng.clone()),
+            state::Conn::Remote { target, .. } => Err(target.clone()),
+        }) {
             Access::Ok(e) => e,
             other => return Err(crate::closed_or_invalid(env, &other)),
+        };
+        // a remote subscriber connects first: a refused connection throws
+        // before anything else is set up
+        let (sub, limits) = match backend {
+            Ok(eng) => (Sub::Local(eng.db.subscribe()), pubsub_limits(&eng.db)),
+            Err(t) => match emberkv_resp::client::Subscriber::open(&t) {
+                Ok(s) => (Sub::Remote(s), (32 << 20, 8 << 20, 60)),
+                Err(e) => return Err(crate::throw_conn_error(env, &e)),
+            },
         };
         let shared = Arc::new(Shared {
             q: Mutex::new(Pending::default()),
             tsfn: Mutex::new(None),
             modes: AtomicU32::new(0),
-            limits: pubsub_limits(&eng.db),
+            limits,
         });
         let context = Arc::into_raw(shared.clone()) as *mut c_void;
         let name = js::string(env, b"emberkv.subscriber")?;
@@ -400,7 +464,7 @@ unsafe extern "C" fn sub_open_cb(env: napi_env, info: napi_callback_info) -> nap
         // idle until subscribed to something
         sys::napi_unref_threadsafe_function(env, tsfn);
         *shared.tsfn.lock() = Some(Tsfn(tsfn));
-        let sub = Arc::new(eng.db.subscribe());
+        let sub = Arc::new(sub);
         let (rsub, rshared) = (sub.clone(), shared.clone());
         let started = std::thread::Builder::new()
             .name("emberkv-subscriber".into())
@@ -408,7 +472,8 @@ unsafe extern "C" fn sub_open_cb(env: napi_env, info: napi_callback_info) -> nap
                 loop {
                     match rsub.recv() {
                         Ok(m) => rshared.push(&rsub, m),
-                        Err(e) if e.kind() == emberkv::ErrorKind::Overflow => {
+                        // overflow, or a remote subscriber's lost connection: JS is told
+                        Err(e) if e.kind() != emberkv::ErrorKind::Closed => {
                             rshared.engine_overflow(e.to_string());
                             return;
                         }

@@ -15,7 +15,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Weak};
 
-use emberkv::{Client, Config, Db};
+use emberkv::{Client, Config, Db, Reply};
+use emberkv_resp::client::{Connection, Target};
 use napi::sys::{napi_env, napi_value};
 use parking_lot::Mutex;
 
@@ -24,6 +25,8 @@ use crate::js::{self, Ref};
 
 pub struct Engine {
     pub db: Db,
+    /// Listeners serving it (`db.listen`), closed with it.
+    pub listeners: Mutex<Vec<Weak<emberkv_resp::Listener>>>,
     /// The directory it was opened on (registry key), if any.
     key: Option<PathBuf>,
     /// Connections open on it (guarded by `REGISTRY` for registered engines).
@@ -46,6 +49,7 @@ impl Engine {
             let db = Db::open(cfg).map_err(|e| e.to_string())?;
             return Ok(Arc::new(Engine {
                 db,
+                listeners: Mutex::new(Vec::new()),
                 key: None,
                 users: Mutex::new(1),
             }));
@@ -65,6 +69,7 @@ impl Engine {
         let db = Db::open(cfg).map_err(|e| e.to_string())?;
         let eng = Arc::new(Engine {
             db,
+            listeners: Mutex::new(Vec::new()),
             key: Some(key.clone()),
             users: Mutex::new(1),
         });
@@ -96,15 +101,78 @@ impl Engine {
         drop(reg);
     }
 
-    /// Closes the engine (which fails its blocked commands with an error).
+    /// Closes the engine (which fails its blocked commands with an error)
+    /// and its listeners.
     pub fn close(&self) {
+        let ls: Vec<_> = self
+            .listeners
+            .lock()
+            .drain(..)
+            .filter_map(|w| w.upgrade())
+            .collect();
+        ls.iter().for_each(|l| l.close());
         let _ = self.db.close();
     }
 }
 
-pub struct Conn {
-    pub eng: Arc<Engine>,
-    pub client: Client,
+/// A connection: an engine client in this process, or a socket to a server
+/// (`Ember.fromUrl`).
+pub enum Conn {
+    Local {
+        eng: Arc<Engine>,
+        client: Client,
+    },
+    Remote {
+        target: Arc<Target>,
+        /// None after the connection was lost: the next call reconnects.
+        conn: Option<Connection>,
+    },
+}
+
+impl Conn {
+    /// Runs one command; `Err` is a connection failure (its message).
+    pub fn execute<A: AsRef<[u8]>>(&mut self, argv: &[A]) -> Result<Reply, emberkv::Error> {
+        match self {
+            Conn::Local { client, .. } => Ok(client.execute(argv)),
+            Conn::Remote { target, conn } => {
+                let c = match conn {
+                    Some(c) => c,
+                    None => conn.insert(Connection::open(target)?),
+                };
+                let r = c.execute(argv);
+                if c.is_broken() {
+                    *conn = None;
+                }
+                r
+            }
+        }
+    }
+
+    /// Runs commands back to back (one round trip over a socket).
+    pub fn execute_many(&mut self, argvs: &[Vec<Vec<u8>>]) -> Result<Vec<Reply>, emberkv::Error> {
+        match self {
+            Conn::Local { client, .. } => Ok(argvs.iter().map(|a| client.execute(a)).collect()),
+            Conn::Remote { target, conn } => {
+                let c = match conn {
+                    Some(c) => c,
+                    None => conn.insert(Connection::open(target)?),
+                };
+                let r = c.execute_many(argvs);
+                if c.is_broken() {
+                    *conn = None;
+                }
+                r
+            }
+        }
+    }
+
+    /// The engine, for a local connection.
+    pub fn engine(&self) -> Option<&Arc<Engine>> {
+        match self {
+            Conn::Local { eng, .. } => Some(eng),
+            Conn::Remote { .. } => None,
+        }
+    }
 }
 
 enum Slot {
@@ -171,8 +239,9 @@ pub fn close(h: u32) {
         _ => None,
     });
     // dropped outside the borrow: closing may take a while (flush)
-    if let Some(conn) = conn {
-        let Conn { eng, client } = *conn;
+    if let Some(conn) = conn
+        && let Conn::Local { eng, client } = *conn
+    {
         drop(client);
         eng.remove_user();
     }

@@ -131,8 +131,9 @@ fn config_value(v: &Bound<'_, PyAny>) -> PyResult<String> {
 #[pyclass(frozen, weakref, module = "emberkv._emberkv")]
 pub struct Database {
     db: Mutex<Option<Arc<Db>>>,
-    /// Listeners serving this engine, closed with it.
-    listeners: Mutex<Vec<Weak<emberkv_resp::Listener>>>,
+    /// Listeners serving this engine: open until closed, or until the
+    /// engine closes (also when this object is collected).
+    listeners: Mutex<Vec<Arc<emberkv_resp::Listener>>>,
 }
 
 #[pymethods]
@@ -216,10 +217,12 @@ impl Database {
         // connect), a bad URL or option a ConfigError
         let l = errors::remote_call(py, move || emberkv_resp::listen_with(&db, &url, &pairs))?;
         let l = Arc::new(l);
-        for list in [&mut *LIVE_LISTENERS.lock(), &mut *self.listeners.lock()] {
-            list.retain(|w| w.strong_count() > 0);
-            list.push(Arc::downgrade(&l));
-        }
+        let mut live = LIVE_LISTENERS.lock();
+        live.retain(|w| w.strong_count() > 0);
+        live.push(Arc::downgrade(&l));
+        let mut mine = self.listeners.lock();
+        mine.retain(|l| !l.is_closed());
+        mine.push(l.clone());
         Ok(Listener { inner: l })
     }
 
@@ -228,12 +231,7 @@ impl Database {
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         let db = self.db.lock().take();
         if let Some(db) = db {
-            let ls: Vec<_> = self
-                .listeners
-                .lock()
-                .drain(..)
-                .filter_map(|w| w.upgrade())
-                .collect();
+            let ls: Vec<_> = std::mem::take(&mut *self.listeners.lock());
             engine_call(py, true, move || {
                 ls.iter().for_each(|l| l.close());
                 db.close()
@@ -250,6 +248,10 @@ impl Database {
 
 impl Drop for Database {
     fn drop(&mut self) {
+        let ls = std::mem::take(self.listeners.get_mut());
+        if !ls.is_empty() {
+            Python::attach(|py| py.detach(move || ls.iter().for_each(|l| l.close())));
+        }
         release_db(self.db.get_mut().take());
     }
 }

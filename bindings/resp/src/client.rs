@@ -510,6 +510,7 @@ pub struct Connection {
     resp3: bool,
     id: Option<u64>,
     broken: bool,
+    db: u32,
 }
 
 impl std::fmt::Debug for Connection {
@@ -531,6 +532,7 @@ impl Connection {
             resp3: false,
             id: None,
             broken: false,
+            db: 0,
         };
         if let Some(p) = &t.password {
             let r = match &t.username {
@@ -601,6 +603,15 @@ impl Connection {
             }
         } else if name.eq_ignore_ascii_case(b"RESET") && !r.is_error() {
             self.resp3 = false;
+            self.db = 0;
+        } else if name.eq_ignore_ascii_case(b"SELECT")
+            && !r.is_error()
+            && let Some(n) = argv
+                .get(1)
+                .and_then(|v| std::str::from_utf8(v.as_ref()).ok())
+            && let Ok(n) = n.parse()
+        {
+            self.db = n;
         }
     }
 
@@ -642,6 +653,11 @@ impl Connection {
             out.push(r);
         }
         Ok(out)
+    }
+
+    /// The database selected (by the target or a SELECT since).
+    pub fn selected_db(&self) -> u32 {
+        self.db
     }
 
     /// 3 after a successful `HELLO 3`, else 2.
