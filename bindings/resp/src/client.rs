@@ -719,6 +719,8 @@ const SUB_QUEUE: usize = 64 * 1024;
 struct SubQueue {
     msgs: VecDeque<Message>,
     closed: Option<Error>,
+    /// (Un)subscribe confirmations received so far.
+    confirmed: u64,
 }
 
 struct SubShared {
@@ -740,7 +742,8 @@ struct Held {
 /// A remote subscription with the engine `Subscription`'s methods (see the
 /// module documentation). Thread-safe.
 pub struct Subscriber {
-    writer: Mutex<Stream>,
+    /// The socket's writing half, and the confirmations asked for so far.
+    writer: Mutex<(Stream, u64)>,
     shared: Arc<SubShared>,
     held: Mutex<Held>,
     reader: Mutex<Option<JoinHandle<()>>>,
@@ -800,6 +803,12 @@ fn read_loop(mut stream: Stream, shared: Arc<SubShared>) {
             Ok(r) => {
                 let Some(m) = message_of(r) else { continue };
                 let mut q = shared.q.lock();
+                if !matches!(
+                    m.kind,
+                    MessageKind::Message | MessageKind::PMessage | MessageKind::SMessage
+                ) {
+                    q.confirmed += 1;
+                }
                 while q.msgs.len() >= SUB_QUEUE && q.closed.is_none() {
                     shared.room.wait(&mut q);
                 }
@@ -852,28 +861,46 @@ impl Subscriber {
             .spawn(move || read_loop(stream, s2))
             .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start a thread: {e}")))?;
         Ok(Subscriber {
-            writer: Mutex::new(writer),
+            writer: Mutex::new((writer, 0)),
             shared,
             held: Mutex::new(Held::default()),
             reader: Mutex::new(Some(h)),
         })
     }
 
-    fn send<A: AsRef<[u8]>>(&self, cmd: &str, names: &[A]) {
+    /// Sends the command and waits until the server has confirmed it
+    /// (`replies` confirmations), so that, as with the engine's own
+    /// subscriptions, a message published after this returns is received.
+    fn send<A: AsRef<[u8]>>(&self, cmd: &str, names: &[A], replies: usize) {
         let mut buf = Vec::new();
         let mut argv: Vec<&[u8]> = vec![cmd.as_bytes()];
         argv.extend(names.iter().map(|n| n.as_ref()));
         encode_command(&mut buf, &argv);
-        if let Err(e) = self.writer.lock().write_all(&buf) {
-            let mut q = self.shared.q.lock();
-            if q.closed.is_none() {
-                q.closed = Some(Error::new(
-                    ErrorKind::Io,
-                    format!("Error while writing to socket: {e}"),
-                ));
+        let target = {
+            let mut w = self.writer.lock();
+            if let Err(e) = w.0.write_all(&buf) {
+                drop(w);
+                let mut q = self.shared.q.lock();
+                if q.closed.is_none() {
+                    q.closed = Some(Error::new(
+                        ErrorKind::Io,
+                        format!("Error while writing to socket: {e}"),
+                    ));
+                }
+                drop(q);
+                self.shared.ready.notify_all();
+                return;
             }
-            drop(q);
-            self.shared.ready.notify_all();
+            w.1 += replies as u64;
+            w.1
+        };
+        // bounded: a server that never confirms must not hang the caller
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut q = self.shared.q.lock();
+        while q.confirmed < target && q.closed.is_none() {
+            if self.shared.ready.wait_until(&mut q, deadline).timed_out() {
+                break;
+            }
         }
     }
 
@@ -882,9 +909,16 @@ impl Subscriber {
         which: fn(&mut Held) -> &mut HashSet<Vec<u8>>,
         add: bool,
         names: &[A],
-    ) {
+    ) -> usize {
+        // confirmations the command gets: one per name; for "all", one per
+        // name held (at least one)
         let mut h = self.held.lock();
         let set = which(&mut h);
+        let replies = if names.is_empty() {
+            set.len().max(1)
+        } else {
+            names.len()
+        };
         if add {
             set.extend(names.iter().map(|n| n.as_ref().to_vec()));
         } else if names.is_empty() {
@@ -894,41 +928,42 @@ impl Subscriber {
                 set.remove(n.as_ref());
             }
         }
+        replies
     }
 
     pub fn subscribe<A: AsRef<[u8]>>(&self, channels: &[A]) {
         if channels.is_empty() {
             return;
         }
-        self.track(|h| &mut h.channels, true, channels);
-        self.send("SUBSCRIBE", channels);
+        let n = self.track(|h| &mut h.channels, true, channels);
+        self.send("SUBSCRIBE", channels, n);
     }
     pub fn psubscribe<A: AsRef<[u8]>>(&self, patterns: &[A]) {
         if patterns.is_empty() {
             return;
         }
-        self.track(|h| &mut h.patterns, true, patterns);
-        self.send("PSUBSCRIBE", patterns);
+        let n = self.track(|h| &mut h.patterns, true, patterns);
+        self.send("PSUBSCRIBE", patterns, n);
     }
     pub fn ssubscribe<A: AsRef<[u8]>>(&self, channels: &[A]) {
         if channels.is_empty() {
             return;
         }
-        self.track(|h| &mut h.shard, true, channels);
-        self.send("SSUBSCRIBE", channels);
+        let n = self.track(|h| &mut h.shard, true, channels);
+        self.send("SSUBSCRIBE", channels, n);
     }
     /// No names: from every channel.
     pub fn unsubscribe<A: AsRef<[u8]>>(&self, channels: &[A]) {
-        self.track(|h| &mut h.channels, false, channels);
-        self.send("UNSUBSCRIBE", channels);
+        let n = self.track(|h| &mut h.channels, false, channels);
+        self.send("UNSUBSCRIBE", channels, n);
     }
     pub fn punsubscribe<A: AsRef<[u8]>>(&self, patterns: &[A]) {
-        self.track(|h| &mut h.patterns, false, patterns);
-        self.send("PUNSUBSCRIBE", patterns);
+        let n = self.track(|h| &mut h.patterns, false, patterns);
+        self.send("PUNSUBSCRIBE", patterns, n);
     }
     pub fn sunsubscribe<A: AsRef<[u8]>>(&self, channels: &[A]) {
-        self.track(|h| &mut h.shard, false, channels);
-        self.send("SUNSUBSCRIBE", channels);
+        let n = self.track(|h| &mut h.shard, false, channels);
+        self.send("SUNSUBSCRIBE", channels, n);
     }
 
     /// Channels, patterns and shard channels asked for (counted here, so
@@ -1004,7 +1039,7 @@ impl Subscriber {
         }
         self.shared.ready.notify_all();
         self.shared.room.notify_all();
-        self.writer.lock().shutdown();
+        self.writer.lock().0.shutdown();
         let h = self.reader.lock().take();
         if let Some(h) = h
             && h.thread().id() != std::thread::current().id()

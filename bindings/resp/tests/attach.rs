@@ -61,6 +61,8 @@ fn a_subscriber_gets_pushed_messages_and_closes_cleanly() {
     sub.subscribe(&["room:1"]);
     sub.psubscribe(&["room:*"]);
     assert_eq!(sub.channel_count(), 2);
+    // subscribe returns once the server confirmed: a publish right after reaches it
+    assert_eq!(db.execute(&["PUBSUB", "NUMPAT"]), Reply::Int(1));
     let m = sub.recv_timeout(Duration::from_secs(5)).unwrap().unwrap();
     assert_eq!((m.kind, m.count), (MessageKind::Subscribe, 1));
     let m = sub.recv_timeout(Duration::from_secs(5)).unwrap().unwrap();
