@@ -25,10 +25,7 @@ fn main() {
         .unwrap_or(1_000_000);
     let db = emberkv::Db::in_memory();
     let mut c = db.client();
-    let nkeys: usize = args
-        .get(3)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(100_000);
+    let nkeys: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(100_000);
     let keys: Vec<Vec<u8>> = (0..nkeys)
         .map(|i| format!("user:{i}").into_bytes())
         .collect();
