@@ -92,7 +92,7 @@ fn array_len(r: &Reply) -> usize {
 fn flat_pairs(v: &[(Member, f64)]) -> Reply {
     let mut out = Vec::new();
     for (m, s) in v {
-        out.push(Reply::bulk(&m));
+        out.push(Reply::bulk(m));
         out.push(Reply::Double(*s));
     }
     Reply::Array(out)
