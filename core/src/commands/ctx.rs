@@ -387,9 +387,8 @@ impl<'a> Ctx<'a> {
     /// Stores `val`; `keep_ttl` keeps the current deadline.
     pub fn set_in(&mut self, db: usize, key: &[u8], val: Value, keep_ttl: bool) {
         self.expire_if_needed(db, key);
-        let eng = self.eng;
         let (part, h) = self.part_mut(db, key);
-        let created = part.insert(h, key, val, &eng.ks.hasher).is_none();
+        let created = part.insert(h, key, val).is_none();
         if !keep_ttl {
             part.remove_expire(key);
         }
