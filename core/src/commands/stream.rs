@@ -32,7 +32,13 @@ const fn cmd(
 }
 
 static XGROUP_SUBS: &[CommandSpec] = &[
-    cmd("xgroup|create", -5, WRITE | DENYOOM, (2, 2, 1), xgroup_create),
+    cmd(
+        "xgroup|create",
+        -5,
+        WRITE | DENYOOM,
+        (2, 2, 1),
+        xgroup_create,
+    ),
     cmd("xgroup|setid", -5, WRITE, (2, 2, 1), xgroup_setid),
     cmd("xgroup|destroy", 4, WRITE, (2, 2, 1), xgroup_destroy),
     cmd(
@@ -42,15 +48,33 @@ static XGROUP_SUBS: &[CommandSpec] = &[
         (2, 2, 1),
         xgroup_createconsumer,
     ),
-    cmd("xgroup|delconsumer", 5, WRITE, (2, 2, 1), xgroup_delconsumer),
-    cmd("xgroup|help", 2, LOADING | STALE | NO_KEYS, (0, 0, 0), xgroup_help),
+    cmd(
+        "xgroup|delconsumer",
+        5,
+        WRITE,
+        (2, 2, 1),
+        xgroup_delconsumer,
+    ),
+    cmd(
+        "xgroup|help",
+        2,
+        LOADING | STALE | NO_KEYS,
+        (0, 0, 0),
+        xgroup_help,
+    ),
 ];
 
 static XINFO_SUBS: &[CommandSpec] = &[
     cmd("xinfo|consumers", 4, READONLY, (2, 2, 1), xinfo_consumers),
     cmd("xinfo|groups", 3, READONLY, (2, 2, 1), xinfo_groups),
     cmd("xinfo|stream", -3, READONLY, (2, 2, 1), xinfo_stream),
-    cmd("xinfo|help", 2, LOADING | STALE | NO_KEYS, (0, 0, 0), xinfo_help),
+    cmd(
+        "xinfo|help",
+        2,
+        LOADING | STALE | NO_KEYS,
+        (0, 0, 0),
+        xinfo_help,
+    ),
 ];
 
 pub(crate) static COMMANDS: &[CommandSpec] = &[
@@ -60,15 +84,8 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     cmd("xrevrange", -4, READONLY, (1, 1, 1), xrevrange),
     cmd("xdel", -3, WRITE | FAST, (1, 1, 1), xdel),
     cmd("xtrim", -4, WRITE, (1, 1, 1), xtrim),
-    CommandSpec::new(
-        "xread",
-        -4,
-        READONLY | BLOCKING,
-        (0, 0, 0),
-        "stream",
-        xread,
-    )
-    .with_getkeys(xread_keys),
+    CommandSpec::new("xread", -4, READONLY | BLOCKING, (0, 0, 0), "stream", xread)
+        .with_getkeys(xread_keys),
     CommandSpec::new(
         "xreadgroup",
         -7,
@@ -784,7 +801,9 @@ fn xread(ctx: &mut Ctx, a: &[&[u8]]) -> R {
                 let r = if history {
                     read_history(s, gname, cname, gt, count, now)
                 } else {
-                    read_new(s, key, gname, cname, gt, count, noack, created, now, &mut prop)
+                    read_new(
+                        s, key, gname, cname, gt, count, noack, created, now, &mut prop,
+                    )
                 };
                 ctx.dirty += 1;
                 out.push((Reply::bulk(key), r));
@@ -834,7 +853,11 @@ fn block_argv(a: &[&[u8]], x: &XreadArgs, from: &[Option<ReadFrom>], count: usiz
     out.extend([v(b"COUNT"), count.to_string().into_bytes()]);
     out.extend([v(b"BLOCK"), v(b"0")]);
     out.push(v(b"STREAMS"));
-    out.extend(a[x.streams_at..x.streams_at + x.n].iter().map(|k| k.to_vec()));
+    out.extend(
+        a[x.streams_at..x.streams_at + x.n]
+            .iter()
+            .map(|k| k.to_vec()),
+    );
     for f in from {
         out.push(match f {
             Some(ReadFrom::After(id)) => id.to_bytes(),
@@ -1104,7 +1127,9 @@ fn xgroup_delconsumer(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 }
 
 fn help(lines: &[&str]) -> R {
-    Ok(Reply::Array(lines.iter().map(|l| Reply::simple(l)).collect()))
+    Ok(Reply::Array(
+        lines.iter().map(|l| Reply::simple(l)).collect(),
+    ))
 }
 
 /// `XGROUP HELP`
@@ -1276,7 +1301,10 @@ fn xclaim(ctx: &mut Ctx, a: &[&[u8]]) -> R {
             deliverytime = get_ll(a[j], Some("ERR Invalid TIME option argument for XCLAIM"))?;
         } else if opt.eq_ignore_ascii_case(b"retrycount") && more > 0 {
             j += 1;
-            retrycount = get_ll(a[j], Some("ERR Invalid RETRYCOUNT option argument for XCLAIM"))?;
+            retrycount = get_ll(
+                a[j],
+                Some("ERR Invalid RETRYCOUNT option argument for XCLAIM"),
+            )?;
         } else if opt.eq_ignore_ascii_case(b"lastid") && more > 0 {
             j += 1;
             last_id = parse_strict_id(a[j], 0)?;
@@ -1380,7 +1408,11 @@ fn xclaim(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 /// `XAUTOCLAIM key group consumer min-idle-time start [COUNT count] [JUSTID]`
 fn xautoclaim(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let (key, gname, cname) = (a[1], a[2], a[3]);
-    let minidle = get_ll(a[4], Some("ERR Invalid min-idle-time argument for XAUTOCLAIM"))?.max(0);
+    let minidle = get_ll(
+        a[4],
+        Some("ERR Invalid min-idle-time argument for XAUTOCLAIM"),
+    )?
+    .max(0);
     let start = interval_start(a[5])?;
     let mut count: i64 = 100;
     let mut justid = false;
@@ -1573,7 +1605,10 @@ fn xinfo_consumers(ctx: &mut Ctx, a: &[&[u8]]) -> R {
                 Reply::Map(vec![
                     (b("name"), Reply::bulk(n)),
                     (b("pending"), Reply::Int(c.pel.len() as i64)),
-                    (b("idle"), Reply::Int((now as i64 - c.seen_time as i64).max(0))),
+                    (
+                        b("idle"),
+                        Reply::Int((now as i64 - c.seen_time as i64).max(0)),
+                    ),
                 ])
             })
             .collect(),

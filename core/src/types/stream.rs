@@ -261,7 +261,12 @@ impl StreamValue {
         let seq_delta = id.seq.wrapping_sub(node.first.seq) as i64;
         let mut b = int_size(2) + int_size(ms_delta) + int_size(seq_delta);
         if same {
-            b += fields.iter().skip(1).step_by(2).map(|v| elem_size(v)).sum::<usize>();
+            b += fields
+                .iter()
+                .skip(1)
+                .step_by(2)
+                .map(|v| elem_size(v))
+                .sum::<usize>();
             b += int_size(3 + fields.len() as i64 / 2);
         } else {
             b += int_size(fields.len() as i64 / 2);
@@ -295,7 +300,10 @@ impl StreamValue {
         let it = self.entries.range(start..=end);
         let take = if count == 0 { usize::MAX } else { count };
         if rev {
-            it.rev().take(take).map(|(id, p)| (*id, unpack(p))).collect()
+            it.rev()
+                .take(take)
+                .map(|(id, p)| (*id, unpack(p)))
+                .collect()
         } else {
             it.take(take).map(|(id, p)| (*id, unpack(p))).collect()
         }
@@ -367,7 +375,8 @@ impl StreamValue {
             };
             if remove_node {
                 let (first, last) = (node.first, node.last);
-                let ids: Vec<StreamId> = self.entries.range(first..=last).map(|(k, _)| *k).collect();
+                let ids: Vec<StreamId> =
+                    self.entries.range(first..=last).map(|(k, _)| *k).collect();
                 for id in ids {
                     self.entries.remove(&id);
                 }
