@@ -279,7 +279,7 @@ fn aof_forms_replay_to_the_same_stream() {
         db.execute(&["XADD", "s", "*", "f", "w"]),
         b("1700000000000-1")
     );
-    assert_eq!(db.execute(&["XADD", "s", "7-*", "f", "w"]).is_error(), true);
+    assert!(db.execute(&["XADD", "s", "7-*", "f", "w"]).is_error());
     for i in 0..150 {
         db.execute(&["XADD", "t", &format!("{}-1", i + 1), "f", "v"]);
     }

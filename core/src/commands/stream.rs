@@ -639,7 +639,7 @@ fn parse_xread<'a>(a: &[&'a [u8]]) -> Result<XreadArgs<'a>, Reply> {
         } else if o.eq_ignore_ascii_case(b"streams") && more > 0 {
             x.streams_at = i + 1;
             let n = a.len() - x.streams_at;
-            if n % 2 != 0 {
+            if !n.is_multiple_of(2) {
                 // Redis 7.0 names XREAD and '$' for XREADGROUP too
                 return Err(Reply::error(
                     "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
