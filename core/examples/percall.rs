@@ -32,6 +32,12 @@ fn main() {
     for k in &keys {
         c.execute(&[&b"SET"[..], k, b"0123456789abcdef"]);
     }
+    for i in 0..1000 {
+        c.execute(&["RPUSH", "list", &format!("element-{i}")]);
+    }
+    for i in 0..10 {
+        c.execute(&["HSET", "hash", &format!("field:{i}"), &format!("value-{i}")]);
+    }
     let start = Instant::now();
     for i in 0..n {
         let k = &keys[(i * 7919) % keys.len()];
@@ -39,6 +45,8 @@ fn main() {
             "SET" => c.execute(&[&b"SET"[..], k, b"fedcba9876543210"]),
             "INCR" => c.execute(&[&b"INCR"[..], b"counter"]),
             "MISS" => c.execute(&[&b"GET"[..], b"nosuchkey"]),
+            "LRANGE" => c.execute(&["LRANGE", "list", "0", "49"]),
+            "HGETALL" => c.execute(&["HGETALL", "hash"]),
             _ => c.execute(&[&b"GET"[..], k]),
         };
         black_box(r);
