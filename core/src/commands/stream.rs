@@ -244,7 +244,7 @@ fn interval_end(arg: &[u8]) -> Result<StreamId, Reply> {
 }
 
 fn id_reply(id: StreamId) -> Reply {
-    Reply::Bulk(id.to_bytes())
+    Reply::bulk(id.to_bytes())
 }
 
 fn entry_reply(id: StreamId, fields: &[&[u8]]) -> Reply {
@@ -1224,7 +1224,7 @@ fn xpending(ctx: &mut Ctx, a: &[&[u8]]) -> R {
             .map(|(n, c)| {
                 Reply::Array(vec![
                     Reply::bulk(n),
-                    Reply::Bulk(c.pel.len().to_string().into_bytes()),
+                    Reply::bulk(c.pel.len().to_string()),
                 ])
             })
             .collect();
