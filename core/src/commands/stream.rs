@@ -1221,12 +1221,7 @@ fn xpending(ctx: &mut Ctx, a: &[&[u8]]) -> R {
             .consumers
             .iter()
             .filter(|(_, c)| !c.pel.is_empty())
-            .map(|(n, c)| {
-                Reply::Array(vec![
-                    Reply::bulk(n),
-                    Reply::bulk(c.pel.len().to_string()),
-                ])
-            })
+            .map(|(n, c)| Reply::Array(vec![Reply::bulk(n), Reply::bulk(c.pel.len().to_string())]))
             .collect();
         return Ok(Reply::Array(vec![
             Reply::Int(g.pel.len() as i64),
