@@ -786,6 +786,10 @@ fn xread(ctx: &mut Ctx, a: &[&[u8]]) -> R {
                     ReadFrom::After(id) => (true, true, id),
                     ReadFrom::New => (has_entries && last_valid > g.last_id, false, g.last_id),
                 };
+                // Redis 7.0 creates (and refreshes) the consumer only when it serves it
+                if !serve {
+                    continue;
+                }
                 let created = g.create_consumer(cname, now);
                 if let Some(c) = g.consumers.get_mut(cname) {
                     c.seen_time = now;
@@ -793,9 +797,6 @@ fn xread(ctx: &mut Ctx, a: &[&[u8]]) -> R {
                 if created {
                     ctx.notify(notify::STREAM, "xgroup-createconsumer", key);
                     ctx.dirty += 1;
-                }
-                if !serve {
-                    continue;
                 }
                 let s = stream_mut(ctx, key)?.expect("exists");
                 let r = if history {
