@@ -221,6 +221,7 @@ impl<'a> Ctx<'a> {
                 keys,
                 deadline,
                 timeout_reply: timeout_reply.clone(),
+                argv: None,
             });
         }
         timeout_reply

@@ -17,6 +17,7 @@ pub(crate) mod list;
 pub(crate) mod pubsub;
 pub(crate) mod server;
 pub(crate) mod set;
+pub(crate) mod stream;
 pub(crate) mod string;
 pub(crate) mod tx;
 pub(crate) mod zset;
@@ -178,6 +179,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         blocking::COMMANDS,
         set::COMMANDS,
         zset::COMMANDS,
+        stream::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -405,8 +407,11 @@ pub(crate) fn run(
         // appended while the locks are held; waited for (always) after
         let ticket = eng.aof.commit(&mut ctx);
         // Nothing to pop: register while the locks are still held, then wait.
-        let blocked = ctx.block.take().map(|block| {
-            let owned: Vec<Vec<u8>> = argv.iter().map(|a| a.to_vec()).collect();
+        let blocked = ctx.block.take().map(|mut block| {
+            let owned: Vec<Vec<u8>> = block
+                .argv
+                .take()
+                .unwrap_or_else(|| argv.iter().map(|a| a.to_vec()).collect());
             let waiter = eng
                 .blocking
                 .register(ctx.cl.id, ctx.db, spec, owned, &block);
