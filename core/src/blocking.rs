@@ -32,6 +32,9 @@ pub(crate) struct BlockOn {
     pub deadline: Option<Instant>,
     /// The reply when the timeout expires.
     pub timeout_reply: Reply,
+    /// The argv to wait with, when not the call's own (XREAD with `$`
+    /// resolved to the IDs seen when it blocked).
+    pub argv: Option<Vec<Vec<u8>>>,
 }
 
 enum State {

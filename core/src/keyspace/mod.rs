@@ -15,10 +15,13 @@
 use std::collections::BTreeSet;
 use std::hash::BuildHasher;
 
-use hashbrown::{HashMap, HashTable};
+use hashbrown::HashMap;
 use parking_lot::RwLock;
 
 use crate::types::{Key, Value};
+
+mod index;
+use index::Index;
 
 pub const NSHARDS: usize = 16;
 pub const SLOTS_PER_SHARD: usize = 64;
@@ -42,22 +45,26 @@ fn slot_of(h: u64) -> usize {
     ((h >> 40) as usize) & (SLOTS_PER_SHARD - 1)
 }
 
-/// One slot: entries stored densely, found through a table of indexes.
-/// Dense storage keeps the per-key cost near the entry's 48 bytes; the
-/// index table costs 5 bytes a bucket, so its power-of-two growth is cheap.
+/// One slot: entries stored densely, found through an [`Index`] of
+/// (hash tag, position) buckets. Dense storage keeps the per-key cost near
+/// the entry's 48 bytes; an index bucket costs 8 bytes.
 #[derive(Default, Clone)]
 struct Slot {
-    index: HashTable<u32>,
+    index: Index,
     entries: Vec<Entry>,
 }
 
 impl Slot {
+    /// The index bucket of `key`.
+    #[inline]
+    fn bucket(&self, h: u64, key: &[u8]) -> Option<usize> {
+        let entries = &self.entries;
+        self.index.find(h, |i| *entries[i as usize].key == *key)
+    }
+
     #[inline]
     fn find(&self, h: u64, key: &[u8]) -> Option<usize> {
-        let entries = &self.entries;
-        self.index
-            .find(h, |&i| *entries[i as usize].key == *key)
-            .map(|&i| i as usize)
+        self.bucket(h, key).map(|p| self.index.pos(p))
     }
 }
 
@@ -96,7 +103,7 @@ impl DbPart {
 
     /// Inserts or overwrites the value; the deadline, if any, is kept (callers
     /// clear it where Redis does).
-    pub fn insert(&mut self, h: u64, key: &[u8], val: Value, hasher: &KeyHasher) -> Option<Value> {
+    pub fn insert(&mut self, h: u64, key: &[u8], val: Value) -> Option<Value> {
         if self.slots.is_empty() {
             self.slots.resize_with(SLOTS_PER_SHARD, Slot::default);
         }
@@ -104,13 +111,12 @@ impl DbPart {
         if let Some(i) = slot.find(h, key) {
             return Some(std::mem::replace(&mut slot.entries[i].val, val));
         }
-        let Slot { index, entries } = slot;
-        let i = entries.len() as u32;
-        entries.push(Entry {
+        let i = slot.entries.len() as u32;
+        slot.entries.push(Entry {
             key: Key::new(key),
             val,
         });
-        index.insert_unique(h, i, |&j| hasher.hash(&entries[j as usize].key));
+        slot.index.insert(h, i);
         self.len += 1;
         None
     }
@@ -118,23 +124,21 @@ impl DbPart {
     /// Removes the key and its deadline.
     pub fn remove(&mut self, h: u64, key: &[u8], hasher: &KeyHasher) -> Option<Entry> {
         let slot = self.slots.get_mut(slot_of(h))?;
+        let p = slot.bucket(h, key)?;
+        let i = slot.index.pos(p);
+        slot.index.remove_at(p);
         let Slot { index, entries } = slot;
-        let i = match index.find_entry(h, |&j| *entries[j as usize].key == *key) {
-            Ok(occ) => occ.remove().0 as usize,
-            Err(_) => return None,
-        };
         let entry = entries.swap_remove(i);
         if i < entries.len() {
-            // the last entry moved into `i`: repoint its index
+            // the last entry moved into `i`: repoint its bucket
             let moved_from = entries.len() as u32;
             let mh = hasher.hash(&entries[i].key);
-            if let Some(slot_ref) = index.find_mut(mh, |&j| j == moved_from) {
-                *slot_ref = i as u32;
+            if let Some(q) = index.find(mh, |j| j == moved_from) {
+                index.set_pos(q, i as u32);
             }
         }
         if entries.len() * 4 < entries.capacity() {
             entries.shrink_to(entries.len() * 2);
-            index.shrink_to(entries.len(), |&j| hasher.hash(&entries[j as usize].key));
         }
         self.len -= 1;
         self.remove_expire(key);
@@ -206,10 +210,7 @@ impl DbPart {
     pub fn memory(&self) -> usize {
         let mut total = self.slots.capacity() * std::mem::size_of::<Slot>();
         for t in &self.slots {
-            if t.index.capacity() > 0 {
-                let buckets = (t.index.capacity() * 8 / 7).next_power_of_two();
-                total += buckets * (std::mem::size_of::<u32>() + 1) + 16;
-            }
+            total += t.index.buckets() * std::mem::size_of::<u64>();
             total += t.entries.capacity() * std::mem::size_of::<Entry>();
             for e in &t.entries {
                 total += e.key.heap_size() + e.val.heap_size();

@@ -10,9 +10,11 @@ pub use hash::HashValue;
 pub use list::ListValue;
 mod member_index;
 pub mod set;
+pub mod stream;
 pub mod zset;
 
 pub use set::SetValue;
+pub use stream::StreamValue;
 pub use zset::ZsetValue;
 
 /// A value stored under a key. 24 bytes: strings inline, collections boxed.
@@ -23,6 +25,7 @@ pub enum Value {
     Hash(Box<HashValue>),
     Set(Box<SetValue>),
     Zset(Box<ZsetValue>),
+    Stream(Box<StreamValue>),
 }
 
 impl Value {
@@ -34,6 +37,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::Zset(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -45,6 +49,7 @@ impl Value {
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
             Value::Zset(z) => z.encoding(),
+            Value::Stream(s) => s.encoding(),
         }
     }
 
@@ -104,6 +109,7 @@ impl Value {
                 });
                 flush(emit, &[b"ZADD", key], &mut items);
             }
+            Value::Stream(s) => stream::rebuild_commands(s, key, emit),
         }
     }
 
@@ -115,6 +121,7 @@ impl Value {
             Value::Hash(h) => h.heap_size(),
             Value::Set(s) => std::mem::size_of::<SetValue>() + s.heap_size(),
             Value::Zset(z) => std::mem::size_of::<ZsetValue>() + z.heap_size(),
+            Value::Stream(s) => s.heap_size(),
         }
     }
 }
