@@ -353,7 +353,7 @@ impl Parser<'_> {
             b'-' => Reply::Error(self.text()?),
             b':' => Reply::Int(self.int()?),
             b'$' => match self.blob()? {
-                Some(b) => Reply::Bulk(b),
+                Some(b) => Reply::bulk_vec(b),
                 None => Reply::Nil,
             },
             b'*' | b'~' | b'>' => {
