@@ -7,7 +7,8 @@
 # Env: REDIS_PY_VERSION (default: the redis-py of $PYTHON, else 8.1.0),
 # PYTHON (makes the venv; default /work-style .venv python or python3),
 # EMBERKV_COMPAT_CACHE (download + venv cache), COMPAT_PORT_REDIS/EMBER,
-# FILES="tests/test_commands.py ..." to run a subset, PER_FILE_TIMEOUT (s).
+# FILES="tests/test_commands.py ..." to run a subset, PER_FILE_TIMEOUT (s,
+# default 300), TEST_TIMEOUT (s per test, default 10; redis-py's own is 30).
 # Downloads: redis-py's sdist and pytest plugins from PyPI (pip) only.
 source "$(dirname "$0")/common.sh"
 
@@ -17,6 +18,7 @@ if [[ -z "$PY" ]]; then
 fi
 VER="${REDIS_PY_VERSION:-$("$PY" -c 'import redis; print(redis.__version__)' 2>/dev/null || echo 8.1.0)}"
 PER_FILE_TIMEOUT="${PER_FILE_TIMEOUT:-300}"
+TEST_TIMEOUT="${TEST_TIMEOUT:-10}"
 OUT="${1:-$WORK/redis-py}"
 mkdir -p "$OUT/redis" "$OUT/ember"
 
@@ -71,8 +73,8 @@ for f in $FILES; do
     log "$which $f"
     timeout -k 5 "$PER_FILE_TIMEOUT" "$VENV/bin/python" -m pytest "$f" \
       --redis-url="redis://127.0.0.1:$port" -m "$MARKERS" \
-      -p no:cacheprovider -o addopts="" -q --timeout=30 \
-      --junitxml="$OUT/$which/$id.xml" >"$OUT/$which/$id.log" 2>&1 || true
+      -p no:cacheprovider -o addopts="" -v -rfE --timeout="$TEST_TIMEOUT" \
+      >"$OUT/$which/$id.log" 2>&1 || true
   done
 done
 
@@ -80,8 +82,8 @@ done
   echo "## redis-py $VER test suite ($(date -u +%F))"
   echo
   versions
-  echo "- command: \`tests/compat/redis_py_suite.sh\` (pytest -m \"$MARKERS\" --timeout=30, ${PER_FILE_TIMEOUT}s per file)"
+  echo "- command: \`tests/compat/redis_py_suite.sh\` (pytest -m \"$MARKERS\" --timeout=$TEST_TIMEOUT per test, ${PER_FILE_TIMEOUT}s per file)"
   echo
-  "$VENV/bin/python" "$ROOT/tests/compat/junit_table.py" "$OUT/redis" "$OUT/ember" "$OUT"
+  "$VENV/bin/python" "$ROOT/tests/compat/pytest_table.py" "$OUT/redis" "$OUT/ember" "$OUT"
 } | tee "$OUT/table.md"
-log "logs, junit XML, regressions.txt in $OUT"
+log "logs, regressions.txt, ember_only_failures.txt in $OUT"

@@ -626,16 +626,32 @@ fn command(st: &mut State, argv: &[&[u8]]) -> Flow {
 }
 
 /// Encodes a reply in the client's protocol, unless CLIENT REPLY says not to.
+/// (Un)subscribe confirmations are pushes, which Redis sends whatever
+/// CLIENT REPLY says (in RESP2 too), as it does pub/sub messages.
 fn emit(st: &mut State, r: &Reply) {
+    let push = is_push(r);
     match st.mode {
         ReplyMode::On => {}
-        ReplyMode::Off => return,
+        ReplyMode::Off if !push => return,
+        ReplyMode::Off => {}
         ReplyMode::SkipNext => {
             st.mode = ReplyMode::On;
-            return;
+            if !push {
+                return;
+            }
         }
     }
     write_reply(r, st.client.protocol() == 3, &mut st.local);
+}
+
+fn is_push(r: &Reply) -> bool {
+    match r {
+        Reply::Push(_) => true,
+        Reply::Array(items) => {
+            !items.is_empty() && items.iter().all(|i| matches!(i, Reply::Push(_)))
+        }
+        _ => false,
+    }
 }
 
 fn write_reply(r: &Reply, resp3: bool, out: &mut Vec<u8>) {

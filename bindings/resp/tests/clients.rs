@@ -144,6 +144,52 @@ fn pubsub_resp3_push() {
     s.expect(b"$-1\r\n");
 }
 
+/// (Un)subscribe confirmations are pushes: Redis sends them whatever CLIENT
+/// REPLY says, in RESP2 and RESP3, like the messages (replies as recorded
+/// from redis-server 7.0.15; Redis's `unit/pubsub` "PubSub messages with
+/// CLIENT REPLY OFF" test waited forever for them).
+#[test]
+fn subscribe_confirmations_ignore_client_reply_off() {
+    let srv = Server::start();
+    for resp3 in [false, true] {
+        let mut s = srv.connect();
+        let mut p = srv.connect();
+        let h = if resp3 { ">" } else { "*" };
+        if resp3 {
+            s.cmd(&["HELLO", "3"]);
+            let _ = s.read_value();
+        }
+        s.send(
+            &[
+                encode(&["CLIENT", "REPLY", "OFF"]),
+                encode(&["PING"]),
+                encode(&["SUBSCRIBE", "ch", "ch2"]),
+            ]
+            .concat(),
+        );
+        s.expect(format!("{h}3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n").as_bytes());
+        s.expect(format!("{h}3\r\n$9\r\nsubscribe\r\n$3\r\nch2\r\n:2\r\n").as_bytes());
+        p.cmd(&["PUBLISH", "ch", "hi"]);
+        p.expect(b":1\r\n");
+        s.expect(format!("{h}3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n").as_bytes());
+        // the PING after it is an ordinary reply: still silenced
+        s.send(&[encode(&["UNSUBSCRIBE", "ch"]), encode(&["PING"])].concat());
+        s.expect(format!("{h}3\r\n$11\r\nunsubscribe\r\n$2\r\nch\r\n:1\r\n").as_bytes());
+        assert_eq!(s.read_for(Duration::from_millis(200)), (Vec::new(), false));
+        // SKIP: the confirmation is sent and the skip is used up
+        let mut k = srv.connect();
+        k.send(
+            &[
+                encode(&["CLIENT", "REPLY", "SKIP"]),
+                encode(&["SUBSCRIBE", "x"]),
+                encode(&["PING"]),
+            ]
+            .concat(),
+        );
+        k.expect(b"*3\r\n$9\r\nsubscribe\r\n$1\r\nx\r\n:1\r\n*2\r\n$4\r\npong\r\n$0\r\n\r\n");
+    }
+}
+
 #[test]
 fn confirmation_reaches_the_wire_before_messages() {
     let srv = Server::start();

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""Per-file table from pytest junit XML files: junit_table.py REDIS_DIR EMBER_DIR OUT_DIR.
+"""Per-file table from pytest logs: pytest_table.py REDIS_DIR EMBER_DIR OUT_DIR.
 
-Each dir holds one <file>.xml per test file (name = test path with '/' -> '__').
+Each dir holds one <file>.log per test file (name = test path with '/' ->
+'__'), the output of `pytest -v -rfEs`: the per-test PASSED/FAILED/ERROR/
+SKIPPED/XFAIL lines give the outcomes (also for a run cut by the per-file
+timeout: the tests it reached), the short summary the failure messages.
 Prints a markdown table (passed/failed/skipped per server; errors count as
 failed) and writes OUT_DIR/regressions.txt: tests that pass on redis-server but
 not on emberkv, with the first line of the failure message, and
@@ -10,42 +13,49 @@ OUT_DIR/ember_only_failures.txt: failing on emberkv, skipped on redis-server
 """
 import os
 import sys
-import xml.etree.ElementTree as ET
+import re
+
+
+STATUS = re.compile(r"^(tests/\S+::\S+) (PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b")
+SUMMARY = re.compile(r"^(FAILED|ERROR) (tests/\S+::\S+)(?: - (.*))?$")
+MAP = {"PASSED": "passed", "XPASS": "passed", "FAILED": "failed", "ERROR": "failed",
+       "SKIPPED": "skipped", "XFAIL": "skipped"}
 
 
 def load(d):
     res = {}
     for name in sorted(os.listdir(d)):
-        if not name.endswith(".xml"):
+        if not name.endswith(".log"):
             continue
         f = name[:-4].replace("__", "/")
-        cases = {}
-        try:
-            root = ET.parse(os.path.join(d, name)).getroot()
-        except ET.ParseError:
-            res[f] = None  # the run was cut by the per-file timeout
-            continue
-        for tc in root.iter("testcase"):
-            tid = f"{tc.get('classname')}::{tc.get('name')}"
-            st, msg = "passed", ""
-            for child in tc:
-                if child.tag in ("failure", "error"):
-                    st, msg = "failed", (child.get("message") or "")
-                    break
-                if child.tag == "skipped":
-                    st, msg = "skipped", (child.get("message") or "")
-            cases[tid] = (st, msg.strip().splitlines()[0] if msg.strip() else "")
-        res[f] = cases
+        cases, msgs, cut = {}, {}, True
+        for ln in open(os.path.join(d, name), errors="replace"):
+            ln = ln.rstrip("\n")
+            m = STATUS.match(ln)
+            if m:
+                st = MAP[m.group(2)]
+                # a test can report twice (call FAILED, teardown ERROR): worst wins
+                if cases.get(m.group(1)) != "failed":
+                    cases[m.group(1)] = st
+                continue
+            m = SUMMARY.match(ln)
+            if m:
+                msgs[m.group(2)] = m.group(3) or ""
+            if re.match(r"^=+ .*\bin [0-9.]+s", ln):
+                cut = False
+        out = {t: (st, msgs.get(t, "")) for t, st in cases.items()}
+        res[f] = (out, cut)
     return res
 
 
-def counts(cases):
-    if cases is None:
-        return "timeout"
+def counts(entry):
+    if entry is None:
+        return "-"
+    cases, cut = entry
     c = {"passed": 0, "failed": 0, "skipped": 0}
     for st, _ in cases.values():
         c[st] += 1
-    return f"{c['passed']}/{c['failed']}/{c['skipped']}"
+    return f"{c['passed']}/{c['failed']}/{c['skipped']}" + (" (cut by timeout)" if cut else "")
 
 
 def main():
@@ -57,10 +67,10 @@ def main():
     tot = {"r": [0, 0, 0], "e": [0, 0, 0], "reg": 0}
     regs, ember_only = [], []
     for f in files:
-        rc, ec = r.get(f), e.get(f)
+        rc, ec = (r.get(f) or ({}, 0))[0], (e.get(f) or ({}, 0))[0]
         n = 0
         for tid, (st, _) in (rc or {}).items():
-            est = (ec or {}).get(tid, ("missing", "timeout or not collected"))
+            est = (ec or {}).get(tid, ("missing", "not reached (per-file timeout)"))
             if st == "passed" and est[0] != "passed":
                 n += 1
                 regs.append(f"{tid}\t{est[0]}\t{est[1][:300]}")
@@ -71,7 +81,7 @@ def main():
             for st, _ in (cs or {}).values():
                 tot[k][["passed", "failed", "skipped"].index(st)] += 1
         tot["reg"] += n
-        print(f"| {f} | {counts(rc)} | {counts(ec)} | {n} |")
+        print(f"| {f} | {counts(r.get(f))} | {counts(e.get(f))} | {n} |")
     t = lambda v: "/".join(map(str, v))
     print(f"| **total** | {t(tot['r'])} | {t(tot['e'])} | {tot['reg']} |")
     with open(os.path.join(out, "regressions.txt"), "w") as fh:
