@@ -2,9 +2,11 @@
 """Per-file table from pytest logs: pytest_table.py REDIS_DIR EMBER_DIR OUT_DIR.
 
 Each dir holds one <file>.log per test file (name = test path with '/' ->
-'__'), the output of `pytest -v -rfEs`: the per-test PASSED/FAILED/ERROR/
+'__'), the output of `pytest -v --tb=line`: the per-test PASSED/FAILED/ERROR/
 SKIPPED/XFAIL lines give the outcomes (also for a run cut by the per-file
-timeout: the tests it reached), the short summary the failure messages.
+timeout: the tests it reached); the failure messages come from <file>.xml
+(--junitxml; absent when the run was cut). (--tb=line: pytest's long
+tracebacks of the asyncio tests cost ~0.3 s of CPU per failure.)
 Prints a markdown table (passed/failed/skipped per server; errors count as
 failed) and writes OUT_DIR/regressions.txt: tests that pass on redis-server but
 not on emberkv, with the first line of the failure message, and
@@ -14,6 +16,7 @@ OUT_DIR/ember_only_failures.txt: failing on emberkv, skipped on redis-server
 import os
 import sys
 import re
+import xml.etree.ElementTree as ET
 
 
 STATUS = re.compile(r"^(tests/\S+::\S+) (PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b")
@@ -43,6 +46,19 @@ def load(d):
                 msgs[m.group(2)] = m.group(3) or ""
             if re.match(r"^=+ .*\bin [0-9.]+s", ln):
                 cut = False
+        xml = os.path.join(d, name[:-4] + ".xml")
+        if os.path.exists(xml):
+            try:
+                for tc in ET.parse(xml).getroot().iter("testcase"):
+                    for child in tc:
+                        if child.tag in ("failure", "error"):
+                            mod = f.replace("/", ".")
+                            cls = tc.get("classname", "")[len(mod) + 1 :].replace(".", "::")
+                            tid = f"{f}.py::{cls + '::' if cls else ''}{tc.get('name')}"
+                            m = (child.get("message") or "").strip()
+                            msgs.setdefault(tid, m.splitlines()[0] if m else "")
+            except ET.ParseError:
+                pass
         out = {t: (st, msgs.get(t, "")) for t, st in cases.items()}
         res[f] = (out, cut)
     return res

@@ -73,8 +73,8 @@ for f in $FILES; do
     log "$which $f"
     timeout -k 5 "$PER_FILE_TIMEOUT" "$VENV/bin/python" -m pytest "$f" \
       --redis-url="redis://127.0.0.1:$port" -m "$MARKERS" \
-      -p no:cacheprovider -o addopts="" -v -rfE --timeout="$TEST_TIMEOUT" \
-      >"$OUT/$which/$id.log" 2>&1 || true
+      -p no:cacheprovider -o addopts="" -v --tb=line --timeout="$TEST_TIMEOUT" \
+      --junitxml="$OUT/$which/$id.xml" >"$OUT/$which/$id.log" 2>&1 || true
   done
 done
 

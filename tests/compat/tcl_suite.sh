@@ -9,6 +9,9 @@
 # Env: UNITS="unit/type/incr ..." for a subset, PER_UNIT_TIMEOUT (s, default
 # 240), TAGS (default "-slow -needs:debug -needs:repl -needs:pfdebug"),
 # EMBERKV_COMPAT_CACHE, COMPAT_PORT_REDIS/EMBER.
+# --ignore-encoding (the suite's own switch for other servers): emberkv's
+# OBJECT ENCODING follows Redis 7.2 (listpack lists), the suite is 7.0's, and
+# a setup-level encoding assert aborts a whole unit (unit/sort).
 # Needs tclsh 8.5+ (Debian: apt-get install tcl) and apt-get for the download
 # (a private sources.list with one deb-src line; the system's apt config and
 # lists are not touched).
@@ -63,10 +66,15 @@ for u in $UNITS; do
       start_server "$which"
     fi
     log "$which $u"
+    set +e
     timeout -k 5 "$PER_UNIT_TIMEOUT" ./runtest --host 127.0.0.1 --port "$port" --single "$u" \
-      --durable --clients 1 --timeout 60 --tags "$TAGS" </dev/null 2>&1 |
-      sed 's/\x1b\[[0-9;]*m//g' >"$OUT/$which/$id.log" || true
-    [[ ${PIPESTATUS[0]} == 124 ]] && echo "[timeout]: unit cut after ${PER_UNIT_TIMEOUT}s" >>"$OUT/$which/$id.log"
+      --durable --clients 1 --timeout 60 --ignore-encoding --tags "$TAGS" </dev/null 2>&1 |
+      sed 's/\x1b\[[0-9;]*m//g' >"$OUT/$which/$id.log"
+    st=${PIPESTATUS[0]}
+    set -e
+    if [[ $st == 124 || $st == 137 ]]; then
+      echo "[timeout]: unit cut after ${PER_UNIT_TIMEOUT}s" >>"$OUT/$which/$id.log"
+    fi
   done
 done
 
@@ -74,7 +82,7 @@ done
   echo "## Redis $(cat "$SUITE/src/version.h" | grep -o '"[0-9.]*"' | tr -d '"') Tcl test suite, external-server mode ($(date -u +%F))"
   echo
   versions
-  echo "- command: \`tests/compat/tcl_suite.sh\` (\`./runtest --host 127.0.0.1 --port P --single UNIT --durable --clients 1 --timeout 60 --tags \"$TAGS\"\`, ${PER_UNIT_TIMEOUT}s per unit)"
+  echo "- command: \`tests/compat/tcl_suite.sh\` (\`./runtest --host 127.0.0.1 --port P --single UNIT --durable --clients 1 --timeout 60 --ignore-encoding --tags \"$TAGS\"\`, ${PER_UNIT_TIMEOUT}s per unit)"
   echo
   python3 "$ROOT/tests/compat/tcl_table.py" "$OUT/redis" "$OUT/ember" "$OUT"
 } | tee "$OUT/table.md"

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Per-unit table from Redis Tcl test-suite logs: tcl_table.py REDIS_DIR EMBER_DIR OUT_DIR.
 
-Counts [ok] / [err] (an [exception] or a unit cut by the timeout counts as one
-err) / [ignore]+[skip] per unit; "ok on redis, not on emberkv" compares test
+Counts [ok] / [err] (an [exception], a test-client "*** [TIMEOUT]" or a unit
+cut by the per-unit timeout counts as one err) / [ignore]+[skip] per unit; "ok on redis, not on emberkv" compares test
 names (as a multiset). OUT_DIR/regressions.txt lists those tests with
 emberkv's [err] text when there is one.
 """
@@ -25,6 +25,11 @@ def load(d):
         errs = {}
         lines = open(os.path.join(d, name), errors="replace").read().splitlines()
         for i, ln in enumerate(lines):
+            if ln.startswith("*** [TIMEOUT]"):
+                # the test client got no reply for --timeout seconds
+                c["err"] += 1
+                errs["(test client timeout)"] = "no reply within the client timeout"
+                continue
             m = LINE.match(ln)
             if not m:
                 continue
