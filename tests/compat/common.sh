@@ -15,6 +15,8 @@ declare -A SERVER_PID=()
 log() { printf '[compat %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
 build_ember() {
+  # what the server is built from, taken now (the run takes minutes)
+  EMBER_GIT="$(cd "$ROOT" && git rev-parse --short HEAD)$(cd "$ROOT" && git diff --quiet HEAD -- core bindings || echo '+dirty')"
   if [[ -z "${EMBERKV_SERVER:-}" ]]; then
     (cd "$ROOT" && cargo build -q --release -p emberkv-resp --bin emberkv-server)
     EMBERKV_SERVER="$ROOT/target/release/emberkv-server"
@@ -74,6 +76,6 @@ trap 'exit 130' INT TERM
 
 versions() {
   echo "- redis-server: $("$REDIS_SERVER" --version)"
-  echo "- emberkv-server: $("$EMBERKV_SERVER" --version 2>&1 | head -1), git $(cd "$ROOT" && git rev-parse --short HEAD)$(cd "$ROOT" && git diff --quiet HEAD -- core bindings || echo '+dirty')"
+  echo "- emberkv-server: $("$EMBERKV_SERVER" --version 2>&1 | head -1), worktree at $EMBER_GIT when the run started${EMBERKV_SERVER_NOTE:+ ($EMBERKV_SERVER_NOTE)}"
   echo "- machine: $(nproc) cores, $(uname -sr)"
 }

@@ -42,8 +42,8 @@ def load(d):
                     cases[m.group(1)] = st
                 continue
             m = SUMMARY.match(ln)
-            if m:
-                msgs[m.group(2)] = m.group(3) or ""
+            if m and m.group(3):
+                msgs[m.group(2)] = m.group(3)
             if re.match(r"^=+ .*\bin [0-9.]+s", ln):
                 cut = False
         xml = os.path.join(d, name[:-4] + ".xml")
@@ -56,7 +56,8 @@ def load(d):
                             cls = tc.get("classname", "")[len(mod) + 1 :].replace(".", "::")
                             tid = f"{f}.py::{cls + '::' if cls else ''}{tc.get('name')}"
                             m = (child.get("message") or "").strip()
-                            msgs.setdefault(tid, m.splitlines()[0] if m else "")
+                            if m:
+                                msgs[tid] = m.splitlines()[0]
             except ET.ParseError:
                 pass
         out = {t: (st, msgs.get(t, "")) for t, st in cases.items()}
