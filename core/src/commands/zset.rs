@@ -16,9 +16,7 @@ use std::ffi::c_char;
 
 use super::flag::*;
 use super::keys::parse_scan_opts;
-use super::set::{
-    empty_scan, numkeys_positions, positive_long, range_long, sample_distinct, scan_cursor,
-};
+use super::set::{empty_scan, numkeys_positions, positive_long, range_long, sample_distinct};
 use super::{CommandSpec, Ctx, err};
 use crate::config::Tun;
 use crate::notify;
@@ -1163,7 +1161,7 @@ fn zdiffstore(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 
 /// `ZSCAN key cursor [MATCH pattern] [COUNT count]`
 fn zscan(ctx: &mut Ctx, a: &[&[u8]]) -> R {
-    let cursor = scan_cursor(a[2])?;
+    let cursor = crate::commands::keys::parse_cursor(a[2])?;
     let Some(z) = get_zset(ctx, a[1])? else {
         return Ok(empty_scan());
     };
