@@ -328,6 +328,7 @@ fn shutdown(eng: &Engine) -> Result<(), Error> {
     }
     eng.blocking
         .unblock_all(Reply::error("ERR the database is closed"));
+    eng.pubsub.close_all();
     {
         let (lock, cv) = &eng.bg_wake;
         *lock.lock() = true;
