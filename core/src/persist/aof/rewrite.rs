@@ -47,6 +47,10 @@ pub(crate) enum Mode {
 pub(crate) const IN_PROGRESS: &str =
     "ERR Background append only file rewriting already in progress";
 
+/// A background save holds the snapshot: the rewrite has to wait (Redis
+/// schedules it, as when another child process is active).
+pub(crate) const SNAPSHOT_BUSY: &str = "ERR a background save is in progress";
+
 struct Plan {
     mode: Mode,
     aofdir: PathBuf,
@@ -67,12 +71,16 @@ pub(crate) fn start(eng: &Engine, mode: Mode) -> Result<(), String> {
         if let Some(h) = c.handle.take() {
             let _ = h.join(); // finished: it cleared in_progress
         }
+        if !eng.snapshot.claim() {
+            return Err(SNAPSHOT_BUSY.into());
+        }
         c.in_progress = true;
         c.started = Some(Instant::now());
         c.abort = Arc::new(AtomicBool::new(false));
         c.abort.clone()
     };
     let fail = |e: String| {
+        eng.snapshot.release();
         finish(eng, Err(e.clone()));
         Err(e)
     };
@@ -177,6 +185,7 @@ fn prepare(eng: &Engine, mode: Mode) -> Result<(Plan, Option<Target>), String> {
 fn run(eng: &Arc<Engine>, plan: Plan, abort: &AtomicBool) {
     let res = write_base(eng, &plan, abort);
     eng.snapshot.end(&eng.ks);
+    eng.snapshot.release();
     let res = res.and_then(|size| install(eng, &plan, size));
     if res.is_err() {
         let _ = std::fs::remove_file(&plan.tmp);
@@ -371,6 +380,10 @@ pub(crate) fn run_and_wait(eng: &Engine) -> Result<(), crate::error::Error> {
         match start(eng, mode) {
             Ok(()) => break generation_seen,
             Err(e) if e == IN_PROGRESS => continue,
+            Err(e) if e == SNAPSHOT_BUSY => {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+                continue;
+            }
             Err(e) => return Err(Error::new(ErrorKind::Io, e)),
         }
     };

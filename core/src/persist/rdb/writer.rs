@@ -535,6 +535,33 @@ impl<W: Write> RdbWriter<W> {
         self.maybe_flush()
     }
 
+    /// A string key straight from its bytes (no [`RdbValue`] built).
+    pub fn string_entry(
+        &mut self,
+        key: &[u8],
+        value: &[u8],
+        expire_at_ms: Option<u64>,
+    ) -> Result<(), Error> {
+        if let Some(ms) = expire_at_ms {
+            self.buf.push(op::EXPIRETIME_MS);
+            self.buf.extend_from_slice(&ms.to_le_bytes());
+        }
+        self.buf.push(ty::STRING);
+        put_string(&mut self.buf, key, self.opts.compression);
+        put_string(&mut self.buf, value, self.opts.compression);
+        self.maybe_flush()
+    }
+
+    /// Back to a database already started with `select_db`: SELECTDB only.
+    pub fn switch_db(&mut self, db: usize) -> Result<(), Error> {
+        if self.db != Some(db) {
+            self.buf.push(op::SELECTDB);
+            put_len(&mut self.buf, db as u64);
+            self.db = Some(db);
+        }
+        self.maybe_flush()
+    }
+
     /// An entry, switching database (SELECTDB without RESIZEDB) when its
     /// `db` differs from the current one.
     pub fn write_entry(&mut self, e: &RdbEntry) -> Result<(), Error> {
