@@ -79,12 +79,16 @@ pub(crate) fn to_value(
             if items.is_empty() {
                 return Ok(None);
             }
+            // Redis 7.2's load rule: a quicklist, turned into a listpack when
+            // it is one node under half the fill limits (so a list RPUSH kept
+            // as a listpack may come back as a quicklist, as in Redis 7.2)
             let fill = Fill(lim.list_fill);
             let mut l = ListValue::new();
+            l.grow_check(fill, usize::MAX / 2, 1); // start as a quicklist
             for e in &items {
-                l.grow_check(fill, e.len(), 1);
                 l.push(End::Tail, e, fill);
             }
+            l.shrink_check(fill);
             Value::List(Box::new(l))
         }
         RdbValue::Set(members) => {
