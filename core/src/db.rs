@@ -393,7 +393,10 @@ impl Db {
     }
 
     /// Flushes and stops background work. Later calls on any handle fail
-    /// with a closed error.
+    /// with a closed error. With a data directory and save points (`save`,
+    /// by default Redis's "3600 1 300 100 60 10000"; `save ""` turns them
+    /// off) the RDB dump is written first, as Redis's SHUTDOWN does; an
+    /// error doing so is returned, but the engine is closed all the same.
     pub fn close(&self) -> Result<(), Error> {
         shutdown(&self.eng)
     }

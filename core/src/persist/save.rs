@@ -405,7 +405,10 @@ impl Rdb {
             if st.scheduled {
                 true
             } else {
-                let changes = eng.dirty.load(Ordering::Relaxed) - st.dirty_saved;
+                let changes = eng
+                    .dirty
+                    .load(Ordering::Relaxed)
+                    .saturating_sub(st.dirty_saved);
                 let retry_ok = st.last_bg_ok || now.saturating_sub(st.last_try) > RETRY_DELAY;
                 retry_ok
                     && save_points(eng)
@@ -460,7 +463,9 @@ impl Rdb {
         kv("current_save_keys_total", &0);
         kv(
             "rdb_changes_since_last_save",
-            &(eng.dirty.load(Ordering::Relaxed) - st.dirty_saved),
+            &eng.dirty
+                .load(Ordering::Relaxed)
+                .saturating_sub(st.dirty_saved),
         );
         kv("rdb_bgsave_in_progress", &(st.in_progress as u8));
         kv("rdb_last_save_time", &st.last_save);
@@ -526,6 +531,7 @@ pub(crate) fn write_value<W: std::io::Write>(
 ) -> Result<(), Error> {
     match val {
         Value::Str(s) => s.with_bytes(|b| w.string_entry(key, b, expire)),
+        Value::List(l) => w.list_entry(key, l.iter().peekable(), expire),
         v => w.entry(key, &convert::from_value(v), expire),
     }
 }
