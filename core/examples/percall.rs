@@ -7,6 +7,7 @@
 //! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/percall GET 300000
 //! ```
 //! (instructions per call = difference / 200000). Without valgrind it prints ns/call.
+//! A third argument sets the number of keys (default 100,000).
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -24,11 +25,18 @@ fn main() {
         .unwrap_or(1_000_000);
     let db = emberkv::Db::in_memory();
     let mut c = db.client();
-    let keys: Vec<Vec<u8>> = (0..100_000)
+    let nkeys: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(100_000);
+    let keys: Vec<Vec<u8>> = (0..nkeys)
         .map(|i| format!("user:{i}").into_bytes())
         .collect();
     for k in &keys {
         c.execute(&[&b"SET"[..], k, b"0123456789abcdef"]);
+    }
+    for i in 0..1000 {
+        c.execute(&["RPUSH", "list", &format!("element-{i}")]);
+    }
+    for i in 0..10 {
+        c.execute(&["HSET", "hash", &format!("field:{i}"), &format!("value-{i}")]);
     }
     let start = Instant::now();
     for i in 0..n {
@@ -37,6 +45,8 @@ fn main() {
             "SET" => c.execute(&[&b"SET"[..], k, b"fedcba9876543210"]),
             "INCR" => c.execute(&[&b"INCR"[..], b"counter"]),
             "MISS" => c.execute(&[&b"GET"[..], b"nosuchkey"]),
+            "LRANGE" => c.execute(&["LRANGE", "list", "0", "49"]),
+            "HGETALL" => c.execute(&["HGETALL", "hash"]),
             _ => c.execute(&[&b"GET"[..], k]),
         };
         black_box(r);

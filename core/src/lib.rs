@@ -9,6 +9,7 @@
 //! ```
 
 mod blocking;
+mod bytes_reply;
 mod client;
 mod clock;
 mod commands;
@@ -30,7 +31,7 @@ pub use config::{AppendFsync, Config};
 pub use db::Db;
 pub use error::{Error, ErrorKind};
 pub use pubsub::{Message, MessageKind, Subscription};
-pub use reply::Reply;
+pub use reply::{Bytes, Reply};
 
 /// The Redis version whose behaviour emberkv matches (INFO `redis_version`).
 pub const REDIS_VERSION: &str = "7.2.4";

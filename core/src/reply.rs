@@ -5,6 +5,8 @@
 
 use std::fmt;
 
+pub use crate::bytes_reply::Bytes;
+
 /// One reply. Error strings are Redis's, byte for byte, including the leading
 /// code (`ERR`, `WRONGTYPE`, …).
 #[derive(Clone, PartialEq)]
@@ -18,7 +20,8 @@ pub enum Reply {
     Int(i64),
     Double(f64),
     Bool(bool),
-    Bulk(Vec<u8>),
+    /// A bulk string (see [`Bytes`]: short ones carry no allocation).
+    Bulk(Bytes),
     Array(Vec<Reply>),
     /// Key, value, key, value … pairs.
     Map(Vec<(Reply, Reply)>),
@@ -41,7 +44,16 @@ impl Reply {
         Reply::Error(s.into())
     }
     pub fn bulk(b: impl AsRef<[u8]>) -> Reply {
-        Reply::Bulk(b.as_ref().to_vec())
+        Reply::Bulk(Bytes::new(b.as_ref()))
+    }
+    /// A bulk reply taking `v` (short payloads are moved inline).
+    #[inline]
+    pub fn bulk_vec(v: Vec<u8>) -> Reply {
+        if v.len() <= Bytes::INLINE {
+            Reply::Bulk(Bytes::new(&v))
+        } else {
+            Reply::Bulk(Bytes::from_vec(v))
+        }
     }
     /// Bulk or Nil.
     pub fn opt_bulk<B: AsRef<[u8]>>(b: Option<B>) -> Reply {
@@ -65,7 +77,8 @@ impl Reply {
     /// The payload of a bulk, simple or verbatim string.
     pub fn as_bytes(&self) -> Option<&[u8]> {
         match self {
-            Reply::Bulk(b) | Reply::Verbatim(_, b) => Some(b),
+            Reply::Bulk(b) => Some(b),
+            Reply::Verbatim(_, b) => Some(b),
             Reply::Simple(s) => Some(s.as_bytes()),
             _ => None,
         }

@@ -685,7 +685,7 @@ fn bgrewriteaof_and_info() {
     let dir = TempDir::new("aof-info");
     let db = Db::open(cfg_resp(dir.path(), "everysec")).unwrap();
     let info = |db: &Db| match db.execute(&["INFO", "persistence"]) {
-        Reply::Bulk(b) => String::from_utf8(b).unwrap(),
+        Reply::Bulk(b) => String::from_utf8(b.into_vec()).unwrap(),
         r => panic!("{r:?}"),
     };
     let field = |text: &str, k: &str| -> String {
@@ -753,7 +753,7 @@ fn bgrewriteaof_and_info() {
     assert_eq!(
         field(
             &match mem.execute(&["INFO", "persistence"]) {
-                Reply::Bulk(b) => String::from_utf8(b).unwrap(),
+                Reply::Bulk(b) => String::from_utf8(b.into_vec()).unwrap(),
                 r => panic!("{r:?}"),
             },
             "aof_enabled"

@@ -215,7 +215,7 @@ fn run_child(
 
 fn get(c: &mut emberkv::Client, k: &str) -> Option<Vec<u8>> {
     match c.execute(&["GET", k]) {
-        Reply::Bulk(b) => Some(b),
+        Reply::Bulk(b) => Some(b.into_vec()),
         Reply::Nil => None,
         r => panic!("GET {k}: {r:?}"),
     }

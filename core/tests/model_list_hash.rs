@@ -31,11 +31,11 @@ impl Rng {
 }
 
 fn b(s: &[u8]) -> Reply {
-    Reply::Bulk(s.to_vec())
+    Reply::bulk(s)
 }
 
 fn arr(items: impl IntoIterator<Item = Vec<u8>>) -> Reply {
-    Reply::Array(items.into_iter().map(Reply::Bulk).collect())
+    Reply::Array(items.into_iter().map(Reply::bulk_vec).collect())
 }
 
 fn elem(r: &mut Rng) -> Vec<u8> {
@@ -122,7 +122,10 @@ fn lists_match_model() {
                     };
                     if r.chance(50) {
                         let v = if left { m.pop_front() } else { m.pop_back() };
-                        (vec![name, key.to_vec()], v.map_or(Reply::Nil, Reply::Bulk))
+                        (
+                            vec![name, key.to_vec()],
+                            v.map_or(Reply::Nil, Reply::bulk_vec),
+                        )
                     } else {
                         let n = r.below(6);
                         let exp = if len == 0 {

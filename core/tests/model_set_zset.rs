@@ -92,14 +92,14 @@ fn array_len(r: &Reply) -> usize {
 fn flat_pairs(v: &[(Member, f64)]) -> Reply {
     let mut out = Vec::new();
     for (m, s) in v {
-        out.push(Reply::Bulk(m.clone()));
+        out.push(Reply::bulk(m));
         out.push(Reply::Double(*s));
     }
     Reply::Array(out)
 }
 
 fn bulks(v: impl IntoIterator<Item = Member>) -> Reply {
-    Reply::Array(v.into_iter().map(Reply::Bulk).collect())
+    Reply::Array(v.into_iter().map(Reply::bulk_vec).collect())
 }
 
 struct Runner {

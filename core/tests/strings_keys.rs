@@ -28,7 +28,7 @@ impl Rng {
 }
 
 fn bulk(v: &[u8]) -> Reply {
-    Reply::Bulk(v.to_vec())
+    Reply::bulk(v)
 }
 
 #[test]

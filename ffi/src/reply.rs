@@ -147,7 +147,8 @@ fn double_text(d: f64) -> Vec<u8> {
 fn string_payload(r: &Reply) -> Option<&[u8]> {
     match r {
         Reply::Simple(s) | Reply::Error(s) | Reply::BigNumber(s) => Some(s.as_bytes()),
-        Reply::Bulk(b) | Reply::Verbatim(_, b) => Some(b),
+        Reply::Bulk(b) => Some(b),
+        Reply::Verbatim(_, b) => Some(b),
         _ => None,
     }
 }
@@ -289,7 +290,7 @@ impl Builder {
             }
             Reply::Simple(s) => self.string(i, EKV_REPLY_STATUS, s.into_bytes()),
             Reply::Error(e) => self.string(i, EKV_REPLY_ERROR, e.into_bytes()),
-            Reply::Bulk(b) => self.string(i, EKV_REPLY_STRING, b),
+            Reply::Bulk(b) => self.string(i, EKV_REPLY_STRING, b.into_vec()),
             Reply::BigNumber(n) => self.string(
                 i,
                 if self.resp3 {
@@ -866,7 +867,7 @@ mod tests {
             let v: Vec<u8> = (0..n).map(|i| (i * 7) as u8).collect();
             let t = Tree(into_raw(
                 Reply::Array(vec![
-                    Reply::Bulk(v.clone()),
+                    Reply::bulk(&v),
                     Reply::Double(-0.25),
                     Reply::Int(n as i64),
                 ]),

@@ -36,7 +36,8 @@ pub unsafe fn to_js(env: napi_env, r: &Reply, flags: u32) -> JsResult<napi_value
     unsafe {
         match r {
             Reply::Nil | Reply::NilArray => Ok(js::null(env)),
-            Reply::Bulk(b) | Reply::Verbatim(_, b) => bytes(env, b, flags),
+            Reply::Bulk(b) => bytes(env, b, flags),
+            Reply::Verbatim(_, b) => bytes(env, b, flags),
             Reply::Simple(s) => bytes(env, s.as_bytes(), flags),
             Reply::BigNumber(s) => bytes(env, s.as_bytes(), flags),
             Reply::Int(i) => {

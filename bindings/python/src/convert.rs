@@ -293,7 +293,8 @@ fn value<'py>(
         Reply::Double(d) => text(py, &double_text(*d), codec)?,
         Reply::Bool(b) if resp3 => pyo3::types::PyBool::new(py, *b).to_owned().into_any(),
         Reply::Bool(b) => (*b as i64).into_pyobject(py)?.into_any(),
-        Reply::Bulk(b) | Reply::Verbatim(_, b) => text(py, b, codec)?,
+        Reply::Bulk(b) => text(py, b, codec)?,
+        Reply::Verbatim(_, b) => text(py, b, codec)?,
         Reply::BigNumber(n) => text(py, n.as_bytes(), codec)?,
         Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
             list(py, items, codec, resp3)?.into_any()

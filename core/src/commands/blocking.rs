@@ -80,7 +80,7 @@ fn bpop_generic(ctx: &mut Ctx, a: &[&[u8]], end: End) -> R {
             removed_elements(ctx, key, end, 1);
             let name: &[u8] = if end == End::Head { b"LPOP" } else { b"RPOP" };
             ctx.propagate_as(vec![vec![name.to_vec(), key.to_vec()]]);
-            return Ok(Reply::Array(vec![Reply::bulk(key), Reply::Bulk(v)]));
+            return Ok(Reply::Array(vec![Reply::bulk(key), Reply::bulk_vec(v)]));
         }
     }
     Ok(ctx.block_on(owned(keys), dl, Reply::NilArray))
@@ -114,7 +114,7 @@ fn bmove_generic(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End, time
                 name(from),
                 name(to),
             ]]);
-            Ok(Reply::Bulk(v))
+            Ok(Reply::bulk_vec(v))
         }
         None => Ok(ctx.block_on(vec![src.to_vec()], dl, Reply::Nil)),
     }
@@ -181,7 +181,7 @@ fn bzpop_generic(ctx: &mut Ctx, a: &[&[u8]], max: bool) -> R {
             ctx.propagate_as(vec![vec![name.to_vec(), key.to_vec()]]);
             return Ok(Reply::Array(vec![
                 Reply::bulk(key),
-                Reply::Bulk(m),
+                Reply::bulk_vec(m),
                 Reply::Double(s),
             ]));
         }

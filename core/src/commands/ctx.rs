@@ -350,23 +350,21 @@ impl<'a> Ctx<'a> {
     /// Deletes `key` if its deadline passed, recording the DEL to propagate
     /// and the `expired` event. Requires a write lock.
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
-        let now = self.now();
         let eng = self.eng;
-        let (part, h) = self.part_mut(db, key);
-        match part.expire_of(key) {
-            Some(at) if at <= now && !eng.is_loading() => {
-                part.remove(h, key, &eng.ks.hasher);
-                self.touch_in(db, key);
-                self.eng
-                    .stats
-                    .expired_keys
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                self.expired_dels.push((db, key.to_vec()));
-                self.notify_in(db, crate::notify::EXPIRED, "expired", key);
-                true
-            }
-            _ => false,
+        // the clock is read only for a key that has a deadline
+        match self.part(db, key).0.expire_of(key) {
+            Some(at) if at <= self.now() && !eng.is_loading() => {}
+            _ => return false,
         }
+        let (part, h) = self.part_mut(db, key);
+        part.remove(h, key, &eng.ks.hasher);
+        self.touch_in(db, key);
+        eng.stats
+            .expired_keys
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.expired_dels.push((db, key.to_vec()));
+        self.notify_in(db, crate::notify::EXPIRED, "expired", key);
+        true
     }
 
     /// Lookup for writing in database `db` (deletes the key first if expired).

@@ -240,7 +240,7 @@ fn hincrbyfloat(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         f.to_vec(),
         v.clone(),
     ]]);
-    Ok(Reply::Bulk(v))
+    Ok(Reply::bulk_vec(v))
 }
 
 // ----- reads -----

@@ -266,13 +266,15 @@ fn pop_generic(ctx: &mut Ctx, a: &[&[u8]], end: End) -> R {
                 return Ok(Reply::Nil);
             };
             removed_elements(ctx, key, end, 1);
-            Ok(Reply::Bulk(v))
+            Ok(Reply::bulk_vec(v))
         }
         Some(0) => Ok(Reply::Array(Vec::new())),
         Some(n) => {
             let items = pop_n(ctx, key, end, n);
             removed_elements(ctx, key, end, items.len());
-            Ok(Reply::Array(items.into_iter().map(Reply::Bulk).collect()))
+            Ok(Reply::Array(
+                items.into_iter().map(Reply::bulk_vec).collect(),
+            ))
         }
     }
 }
@@ -342,7 +344,7 @@ pub(crate) fn lmpop(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         ]]);
         return Ok(Reply::Array(vec![
             Reply::bulk(key),
-            Reply::Array(items.into_iter().map(Reply::Bulk).collect()),
+            Reply::Array(items.into_iter().map(Reply::bulk_vec).collect()),
         ]));
     }
     Ok(Reply::NilArray)

@@ -397,22 +397,28 @@ pub(crate) fn run(
     spec: &'static CommandSpec,
     argv: &[&[u8]],
 ) -> Reply {
-    let mut ctx = Ctx::new(eng, cl);
-    let mask = shard_mask(eng, spec, argv, &ctx.hash_cache);
-    ctx.lock(mask, spec.is_write());
-    let reply = call(&mut ctx, spec, argv);
-    // appended while the locks are held; waited for (always) after
-    let ticket = eng.aof.commit(&mut ctx);
-    let Some(block) = ctx.block.take() else {
-        drop(ctx);
+    // The Ctx ends with this block, where it lives: `drop(ctx)` would move
+    // its few hundred bytes first.
+    let (reply, ticket, blocked) = {
+        let mut ctx = Ctx::new(eng, cl);
+        let mask = shard_mask(eng, spec, argv, &ctx.hash_cache);
+        ctx.lock(mask, spec.is_write());
+        let reply = call(&mut ctx, spec, argv);
+        // appended while the locks are held; waited for (always) after
+        let ticket = eng.aof.commit(&mut ctx);
+        // Nothing to pop: register while the locks are still held, then wait.
+        let blocked = ctx.block.take().map(|block| {
+            let owned: Vec<Vec<u8>> = argv.iter().map(|a| a.to_vec()).collect();
+            let waiter = eng
+                .blocking
+                .register(ctx.cl.id, ctx.db, spec, owned, &block);
+            (block, waiter)
+        });
+        (reply, ticket, blocked)
+    };
+    let Some((block, waiter)) = blocked else {
         return eng.aof.settle(ticket, reply);
     };
-    // Nothing to pop: register while the locks are still held, then wait.
-    let db = ctx.db;
-    let id = ctx.cl.id;
-    let owned: Vec<Vec<u8>> = argv.iter().map(|a| a.to_vec()).collect();
-    let waiter = eng.blocking.register(id, db, spec, owned, &block);
-    drop(ctx);
     // expired-key DELs logged on the way
     let _ = eng.aof.settle(ticket, Reply::Nil);
     match eng

@@ -153,7 +153,7 @@ fn channels_generic(ctx: &mut Ctx, a: &[&[u8]], shard: bool) -> R {
     }
     let mut v = ctx.eng.pubsub.active_channels(a.get(2).copied(), shard);
     v.sort();
-    Ok(Reply::Array(v.into_iter().map(Reply::Bulk).collect()))
+    Ok(Reply::Array(v.into_iter().map(Reply::bulk_vec).collect()))
 }
 
 /// `PUBSUB CHANNELS [pattern]`

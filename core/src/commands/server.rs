@@ -342,7 +342,7 @@ fn client_getname(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
     Ok(if name.is_empty() {
         Reply::Nil
     } else {
-        Reply::Bulk(name)
+        Reply::bulk_vec(name)
     })
 }
 
@@ -1093,7 +1093,7 @@ fn info(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     Ok(if ctx.cl.resp == 3 {
         Reply::Verbatim("txt", out.into_bytes())
     } else {
-        Reply::Bulk(out.into_bytes())
+        Reply::bulk_vec(out.into_bytes())
     })
 }
 

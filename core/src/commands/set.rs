@@ -302,7 +302,9 @@ fn spop_count(ctx: &mut Ctx, key: &[u8], arg: &[u8]) -> R {
     ctx.touch(key);
     ctx.propagate_as(srem_batches(key, &popped));
     ctx.dirty += count as u64;
-    Ok(Reply::Set(popped.into_iter().map(Reply::Bulk).collect()))
+    Ok(Reply::Set(
+        popped.into_iter().map(Reply::bulk_vec).collect(),
+    ))
 }
 
 /// `SRANDMEMBER key [count]`

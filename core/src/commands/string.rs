@@ -449,7 +449,7 @@ fn incrbyfloat(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         new.clone(),
         b"KEEPTTL".to_vec(),
     ]]);
-    Ok(Reply::Bulk(new))
+    Ok(Reply::bulk_vec(new))
 }
 
 /// Redis's start/end clamping for GETRANGE; None = empty result.
@@ -635,6 +635,6 @@ fn lcs(ctx: &mut Ctx, a: &[&[u8]]) -> R {
             (Reply::bulk("len"), Reply::Int(total as i64)),
         ]))
     } else {
-        Ok(Reply::Bulk(result))
+        Ok(Reply::bulk_vec(result))
     }
 }

@@ -217,13 +217,13 @@ fn pairs_reply(ctx: &Ctx, items: Vec<(Vec<u8>, f64)>) -> Reply {
         Reply::Array(
             items
                 .into_iter()
-                .map(|(m, s)| Reply::Array(vec![Reply::Bulk(m), Reply::Double(s)]))
+                .map(|(m, s)| Reply::Array(vec![Reply::bulk_vec(m), Reply::Double(s)]))
                 .collect(),
         )
     } else {
         let mut out = Vec::with_capacity(items.len() * 2);
         for (m, s) in items {
-            out.push(Reply::Bulk(m));
+            out.push(Reply::bulk_vec(m));
             out.push(Reply::Double(s));
         }
         Reply::Array(out)
@@ -234,7 +234,7 @@ fn members_reply(ctx: &Ctx, items: Vec<(Vec<u8>, f64)>, withscores: bool) -> Rep
     if withscores {
         pairs_reply(ctx, items)
     } else {
-        Reply::Array(items.into_iter().map(|(m, _)| Reply::Bulk(m)).collect())
+        Reply::Array(items.into_iter().map(|(m, _)| Reply::bulk_vec(m)).collect())
     }
 }
 
@@ -773,7 +773,7 @@ fn zpop_generic(ctx: &mut Ctx, a: &[&[u8]], max: bool) -> R {
         None => {
             let mut v = Vec::with_capacity(2);
             for (m, s) in items {
-                v.push(Reply::Bulk(m));
+                v.push(Reply::bulk_vec(m));
                 v.push(Reply::Double(s));
             }
             Reply::Array(v)
@@ -839,7 +839,7 @@ pub(crate) fn zmpop(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         ]]);
         let pairs = items
             .into_iter()
-            .map(|(m, s)| Reply::Array(vec![Reply::Bulk(m), Reply::Double(s)]))
+            .map(|(m, s)| Reply::Array(vec![Reply::bulk_vec(m), Reply::Double(s)]))
             .collect();
         return Ok(Reply::Array(vec![Reply::bulk(key), Reply::Array(pairs)]));
     }
@@ -1172,7 +1172,7 @@ fn zscan(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let next = z.scan(cursor, opts.count, |m, score| {
         if opts.pattern.is_none_or(|p| glob_match(p, m)) {
             items.push(Reply::bulk(m));
-            items.push(Reply::Bulk(score));
+            items.push(Reply::bulk_vec(score));
         }
     });
     Ok(Reply::Array(vec![

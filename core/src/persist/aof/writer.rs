@@ -63,6 +63,8 @@ struct State {
     dead: bool,
     /// Unix seconds of the last `#TS:` annotation.
     last_ts: u64,
+    /// Appends since the flusher last took the buffer (group commit sizing).
+    appends: usize,
 }
 
 pub(crate) struct Log {
@@ -108,6 +110,7 @@ impl Log {
                 stop: false,
                 dead: true,
                 last_ts: 0,
+                appends: 0,
             }),
             work: Condvar::new(),
             done: Condvar::new(),
@@ -169,6 +172,7 @@ impl Log {
             }
         }
         f(&mut Appender { st: &mut st });
+        st.appends += 1;
         let added = (st.buf.len() - before) as u64;
         st.appended += added;
         let end = st.appended;
@@ -305,10 +309,17 @@ struct Batch {
     switches: VecDeque<(u64, Option<Target>)>,
 }
 
+/// How long the flusher waits for the writers of the previous group to
+/// append again before an `always` fsync (it waits only when that group had
+/// more than one writer, so a lone writer never waits).
+const GROUP_COMMIT_WAIT: Duration = Duration::from_micros(200);
+
 fn flusher(log: Arc<Log>, mut target: Option<Target>) {
     let mut last_fsync = Instant::now();
     let mut carry: Option<Batch> = None;
     let mut failed_at: Option<Instant> = None;
+    // appends the previous batch held
+    let mut last_group = 0usize;
     loop {
         let policy = log.policy();
         let mut st = log.st.lock();
@@ -345,7 +356,23 @@ fn flusher(log: Arc<Log>, mut target: Option<Target>) {
             st.parked = false;
         }
         let stopping = st.stop;
+        // Group commit under `always`: when the last fsync covered several
+        // writers, they are appending again right now; wait (briefly) for
+        // as many before the next fsync, instead of syncing the first one
+        // alone and the rest a whole fsync later.
+        if policy == AppendFsync::Always && !stopping && last_group > 1 && carry.is_none() {
+            let deadline = Instant::now() + GROUP_COMMIT_WAIT;
+            while st.appends < last_group && !st.stop {
+                st.parked = true;
+                let timed_out = log.work.wait_until(&mut st, deadline).timed_out();
+                st.parked = false;
+                if timed_out {
+                    break;
+                }
+            }
+        }
         if carry.is_none() && (!st.buf.is_empty() || !st.switches.is_empty()) {
+            last_group = std::mem::take(&mut st.appends);
             let spare = std::mem::take(&mut st.spare);
             let data = std::mem::replace(&mut st.buf, spare);
             let start = st.taken;
