@@ -224,7 +224,7 @@ fn info_field(db: &Db, name: &str) -> String {
     let Reply::Bulk(text) = db.execute(&["INFO", "persistence"]) else {
         panic!()
     };
-    let text = String::from_utf8(text).unwrap();
+    let text = String::from_utf8(text.to_vec()).unwrap();
     text.lines()
         .find_map(|l| l.strip_prefix(&format!("{name}:")))
         .unwrap_or_else(|| panic!("no {name} in {text}"))
@@ -420,7 +420,7 @@ fn restore_propagates_absolute_ttl_to_the_aof() {
     );
     assert!(text.contains("DEL\r\n$1\r\ns\r\n"), "{text}");
     let db = Db::open(c).unwrap();
-    assert_eq!(db.execute(&["GET", "r1"]), Reply::Bulk(b("hello")));
+    assert_eq!(db.execute(&["GET", "r1"]), Reply::Bulk(b("hello").into()));
     assert_eq!(db.execute(&["EXISTS", "s", "r2"]), Reply::Int(0));
 }
 
@@ -444,7 +444,7 @@ fn loading_drops_expired_keys_and_refuses_what_it_cannot_hold() {
     write(vec![old, live]);
     let db = Db::open(cfg(dir.path())).unwrap();
     assert_eq!(db.execute(&["EXISTS", "old"]), Reply::Int(0));
-    assert_eq!(db.execute(&["GET", "live"]), Reply::Bulk(b("y")));
+    assert_eq!(db.execute(&["GET", "live"]), Reply::Bulk(b("y").into()));
     assert_eq!(info_field(&db, "rdb_last_load_keys_expired"), "1");
     db.execute(&["CONFIG", "SET", "save", ""]);
     db.close().unwrap();
@@ -608,7 +608,7 @@ fn bgsave_is_a_point_in_time_view_while_writers_run() {
         let a = db.execute(&["GET", &format!("a{i}")]);
         let bv = db.execute(&["GET", &format!("b{i}")]);
         assert_eq!(a, bv, "pair {i} torn in the snapshot");
-        moved += (a != Reply::Bulk(b("0"))) as usize;
+        moved += (a != Reply::Bulk(b("0").into())) as usize;
     }
     assert!(moved > 0, "the writers never ran before the cut");
     assert_eq!(
@@ -684,7 +684,7 @@ fn a_failed_bgsave_stops_writes_until_a_save_succeeds() {
         matches!(&r, Reply::Error(e) if e.starts_with("MISCONF ")),
         "{r:?}"
     );
-    assert_eq!(db.execute(&["GET", "k"]), Reply::Bulk(b("v")));
+    assert_eq!(db.execute(&["GET", "k"]), Reply::Bulk(b("v").into()));
     ok(db.execute(&["CONFIG", "SET", "stop-writes-on-bgsave-error", "no"]));
     ok(db.execute(&["SET", "k", "w"]));
     ok(db.execute(&["CONFIG", "SET", "stop-writes-on-bgsave-error", "yes"]));

@@ -63,7 +63,7 @@ fn dump(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let opts = convert::write_options(&ctx.eng.params);
     let payload = rdb::dump_payload_with(&convert::from_value(v), &opts)
         .map_err(|e| Reply::Error(format!("ERR {e}")))?;
-    Ok(Reply::Bulk(payload))
+    Ok(Reply::Bulk(payload.into()))
 }
 
 /// `RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]`
