@@ -287,8 +287,12 @@ pub(crate) fn corrupt(msg: impl Into<String>) -> Error {
 /// (u16 LE) and the CRC-64 of all that (u64 LE). Strings use LZF when it
 /// pays, as with `rdbcompression yes`.
 pub fn dump_payload(value: &RdbValue) -> Result<Vec<u8>, Error> {
-    let opts = WriteOptions::default();
-    let mut out = writer::encode_value(value, &opts)?;
+    dump_payload_with(value, &WriteOptions::default())
+}
+
+/// [`dump_payload`] with the encodings and compression of `opts`.
+pub fn dump_payload_with(value: &RdbValue, opts: &WriteOptions) -> Result<Vec<u8>, Error> {
+    let mut out = writer::encode_value(value, opts)?;
     out.extend_from_slice(&RDB_VERSION.to_le_bytes());
     let crc = crc64::crc64(0, &out);
     out.extend_from_slice(&crc.to_le_bytes());

@@ -188,6 +188,10 @@ fn ql_node_allows(fill: i64, node_bytes: usize, count: usize, sz: usize) -> bool
 }
 
 fn put_list(out: &mut Vec<u8>, items: &[Vec<u8>], o: &WriteOptions) {
+    put_list_iter(out, items.iter().map(|v| v.as_slice()), o)
+}
+
+fn put_list_iter<'a>(out: &mut Vec<u8>, items: impl Iterator<Item = &'a [u8]>, o: &WriteOptions) {
     // Nodes: (is_plain, blob).
     let mut nodes: Vec<(bool, Vec<u8>)> = Vec::new();
     let mut cur: Option<listpack::Builder> = None;
@@ -196,7 +200,7 @@ fn put_list(out: &mut Vec<u8>, items: &[Vec<u8>], o: &WriteOptions) {
             if let Some(b) = cur.take() {
                 nodes.push((false, b.finish()));
             }
-            nodes.push((true, it.clone()));
+            nodes.push((true, it.to_vec()));
             continue;
         }
         if let Some(b) = &cur
@@ -532,6 +536,54 @@ impl<W: Write> RdbWriter<W> {
         self.buf.push(t);
         put_string(&mut self.buf, key, self.opts.compression);
         put_value(&mut self.buf, value, t, &self.opts);
+        self.maybe_flush()
+    }
+
+    /// A string key straight from its bytes (no [`RdbValue`] built).
+    pub fn string_entry(
+        &mut self,
+        key: &[u8],
+        value: &[u8],
+        expire_at_ms: Option<u64>,
+    ) -> Result<(), Error> {
+        if let Some(ms) = expire_at_ms {
+            self.buf.push(op::EXPIRETIME_MS);
+            self.buf.extend_from_slice(&ms.to_le_bytes());
+        }
+        self.buf.push(ty::STRING);
+        put_string(&mut self.buf, key, self.opts.compression);
+        put_string(&mut self.buf, value, self.opts.compression);
+        self.maybe_flush()
+    }
+
+    /// A list key straight from its elements, head to tail (no
+    /// [`RdbValue`] built). An empty list is skipped.
+    pub fn list_entry<'a>(
+        &mut self,
+        key: &[u8],
+        mut items: std::iter::Peekable<impl Iterator<Item = &'a [u8]>>,
+        expire_at_ms: Option<u64>,
+    ) -> Result<(), Error> {
+        if items.peek().is_none() {
+            return Ok(());
+        }
+        if let Some(ms) = expire_at_ms {
+            self.buf.push(op::EXPIRETIME_MS);
+            self.buf.extend_from_slice(&ms.to_le_bytes());
+        }
+        self.buf.push(ty::LIST_QUICKLIST_2);
+        put_string(&mut self.buf, key, self.opts.compression);
+        put_list_iter(&mut self.buf, items, &self.opts);
+        self.maybe_flush()
+    }
+
+    /// Back to a database already started with `select_db`: SELECTDB only.
+    pub fn switch_db(&mut self, db: usize) -> Result<(), Error> {
+        if self.db != Some(db) {
+            self.buf.push(op::SELECTDB);
+            put_len(&mut self.buf, db as u64);
+            self.db = Some(db);
+        }
         self.maybe_flush()
     }
 
