@@ -76,22 +76,14 @@ pub(crate) fn to_value(
     };
     Ok(Some(match v {
         RdbValue::Str(s) => Value::Str(Str::from_bytes(&s)),
-        RdbValue::List(items) => {
-            if items.is_empty() {
-                return Ok(None);
-            }
-            // Redis 7.2's load rule: a quicklist, turned into a listpack when
-            // it is one node under half the fill limits (so a list RPUSH kept
-            // as a listpack may come back as a quicklist, as in Redis 7.2)
-            let fill = Fill(lim.list_fill);
-            let mut l = ListValue::new();
-            l.grow_check(fill, usize::MAX / 2, 1); // start as a quicklist
-            for e in &items {
-                l.push(End::Tail, e, fill);
-            }
-            l.shrink_check(fill);
-            Value::List(Box::new(l))
-        }
+        RdbValue::List(items) => match build_list(items.iter().map(|e| &e[..]), lim) {
+            Some(l) => Value::List(Box::new(l)),
+            None => return Ok(None),
+        },
+        RdbValue::ListFlat(items) => match build_list(items.iter(), lim) {
+            Some(l) => Value::List(Box::new(l)),
+            None => return Ok(None),
+        },
         RdbValue::Set(members) => {
             let Some(first) = members.first() else {
                 return Ok(None);
@@ -149,6 +141,23 @@ pub(crate) fn to_value(
             return refuse(&format!("module value (module type '{}')", m.name()));
         }
     }))
+}
+
+/// Redis 7.2's load rule: a quicklist, turned into a listpack when it is one
+/// node under half the fill limits (so a list RPUSH kept as a listpack may
+/// come back as a quicklist, as in Redis 7.2). `None` when empty.
+fn build_list<'a>(items: impl Iterator<Item = &'a [u8]>, lim: &Limits) -> Option<ListValue> {
+    let fill = Fill(lim.list_fill);
+    let mut l = ListValue::new();
+    l.grow_check(fill, usize::MAX / 2, 1); // start as a quicklist
+    for e in items {
+        l.push(End::Tail, e, fill);
+    }
+    if l.is_empty() {
+        return None;
+    }
+    l.shrink_check(fill);
+    Some(l)
 }
 
 fn build_hash<'a>(

@@ -163,6 +163,8 @@ impl Rdb {
         }
         let opts = ReadOptions {
             verify_checksum: eng.params.get("rdbchecksum").as_deref() != Some("no"),
+            // elements go straight into the engine's list nodes
+            flat_lists: true,
             ..Default::default()
         };
         let f = std::fs::File::open(&path).map_err(|e| io_err(&path, e))?;

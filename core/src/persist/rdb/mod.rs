@@ -179,8 +179,43 @@ pub enum RdbValue {
     /// absolute expiry in unix ms). Only produced when some field has a TTL.
     HashTtl(Vec<(Vec<u8>, Vec<u8>, Option<u64>)>),
     Stream(Box<StreamValue>),
+    /// A list read with [`ReadOptions::flat_lists`]: the same elements as
+    /// `List`, stored back to back (no allocation per element), for loaders
+    /// that copy them into their own structures anyway.
+    ListFlat(FlatList),
     /// A module value (type 7), kept opaque so it can be written back.
     Module(ModuleValue),
+}
+
+/// List elements back to back: `ends[i]` is where element `i` ends in `data`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FlatList {
+    pub data: Vec<u8>,
+    pub ends: Vec<u32>,
+}
+
+impl FlatList {
+    pub fn push(&mut self, e: &[u8]) {
+        self.data.extend_from_slice(e);
+        self.ends.push(self.data.len() as u32);
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let mut start = 0usize;
+        self.ends.iter().map(move |&e| {
+            let s = &self.data[start..e as usize];
+            start = e as usize;
+            s
+        })
+    }
 }
 
 impl RdbValue {
@@ -188,7 +223,7 @@ impl RdbValue {
     pub fn type_name(&self) -> &str {
         match self {
             RdbValue::Str(_) => "string",
-            RdbValue::List(_) => "list",
+            RdbValue::List(_) | RdbValue::ListFlat(_) => "list",
             RdbValue::Set(_) => "set",
             RdbValue::ZSet(_) => "zset",
             RdbValue::Hash(_) | RdbValue::HashTtl(_) => "hash",

@@ -127,7 +127,7 @@ pub(super) fn put_string(out: &mut Vec<u8>, s: &[u8], compress: bool) {
 fn choose_type(v: &RdbValue, o: &WriteOptions) -> Result<u8, Error> {
     Ok(match v {
         RdbValue::Str(_) => ty::STRING,
-        RdbValue::List(_) => ty::LIST_QUICKLIST_2,
+        RdbValue::List(_) | RdbValue::ListFlat(_) => ty::LIST_QUICKLIST_2,
         RdbValue::Set(m) => {
             if m.len() <= o.set_max_intset_entries && m.iter().all(|x| parse_i64(x).is_some()) {
                 ty::SET_INTSET
@@ -271,6 +271,7 @@ fn put_value(out: &mut Vec<u8>, v: &RdbValue, t: u8, o: &WriteOptions) {
     match v {
         RdbValue::Str(s) => put_string(out, s, c),
         RdbValue::List(items) => put_list(out, items, o),
+        RdbValue::ListFlat(l) => put_list_iter(out, l.iter(), o),
         RdbValue::Set(m) => {
             if t == ty::SET_INTSET {
                 let mut ints: Vec<i64> = m.iter().filter_map(|x| parse_i64(x)).collect();
@@ -367,6 +368,7 @@ fn put_value(out: &mut Vec<u8>, v: &RdbValue, t: u8, o: &WriteOptions) {
 fn is_empty_collection(v: &RdbValue) -> bool {
     match v {
         RdbValue::List(x) | RdbValue::Set(x) => x.is_empty(),
+        RdbValue::ListFlat(x) => x.is_empty(),
         RdbValue::ZSet(x) => x.is_empty(),
         RdbValue::Hash(x) => x.is_empty(),
         RdbValue::HashTtl(x) => x.is_empty(),
