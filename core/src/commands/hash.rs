@@ -49,11 +49,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
 
 /// The hash under `key` for reading: Ok(None) if missing, WRONGTYPE if not a hash.
 pub(crate) fn hash<'c>(ctx: &'c Ctx, key: &[u8]) -> Result<Option<&'c HashValue>, Reply> {
-    match ctx.lookup(key) {
-        None => Ok(None),
-        Some(Value::Hash(h)) => Ok(Some(h)),
-        Some(_) => Err(err::wrongtype()),
-    }
+    ctx.typed(key)
 }
 
 /// The hash under `key` for writing.
@@ -61,11 +57,7 @@ pub(crate) fn hash_mut<'c>(
     ctx: &'c mut Ctx,
     key: &[u8],
 ) -> Result<Option<&'c mut HashValue>, Reply> {
-    match ctx.lookup_mut(key) {
-        None => Ok(None),
-        Some(Value::Hash(h)) => Ok(Some(h)),
-        Some(_) => Err(err::wrongtype()),
-    }
+    ctx.typed_mut(key)
 }
 
 /// Runs `f` on the hash under `key`, creating it when missing (Redis's

@@ -81,19 +81,11 @@ pub(crate) fn set_limits(ctx: &Ctx) -> SetLimits {
 
 /// The set under `key` (read): Ok(None) when missing, WRONGTYPE if not a set.
 pub(crate) fn get_set<'a>(ctx: &'a Ctx, key: &[u8]) -> Result<Option<&'a SetValue>, Reply> {
-    match ctx.lookup(key) {
-        None => Ok(None),
-        Some(Value::Set(s)) => Ok(Some(s)),
-        Some(_) => Err(err::wrongtype()),
-    }
+    ctx.typed(key)
 }
 
 fn get_set_mut<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut SetValue>, Reply> {
-    match ctx.lookup_mut(key) {
-        None => Ok(None),
-        Some(Value::Set(s)) => Ok(Some(s)),
-        Some(_) => Err(err::wrongtype()),
-    }
+    ctx.typed_mut(key)
 }
 
 fn member_reply(m: Member) -> Reply {

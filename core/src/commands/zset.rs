@@ -105,22 +105,14 @@ pub(crate) fn zset_limits(ctx: &Ctx) -> ZsetLimits {
 
 /// The sorted set under `key` (read): Ok(None) when missing, WRONGTYPE otherwise.
 pub(crate) fn get_zset<'a>(ctx: &'a Ctx, key: &[u8]) -> Result<Option<&'a ZsetValue>, Reply> {
-    match ctx.lookup(key) {
-        None => Ok(None),
-        Some(Value::Zset(z)) => Ok(Some(z)),
-        Some(_) => Err(err::wrongtype()),
-    }
+    ctx.typed(key)
 }
 
 pub(crate) fn get_zset_mut<'a>(
     ctx: &'a mut Ctx,
     key: &[u8],
 ) -> Result<Option<&'a mut ZsetValue>, Reply> {
-    match ctx.lookup_mut(key) {
-        None => Ok(None),
-        Some(Value::Zset(z)) => Ok(Some(z)),
-        Some(_) => Err(err::wrongtype()),
-    }
+    ctx.typed_mut(key)
 }
 
 fn is(arg: &[u8], word: &str) -> bool {
