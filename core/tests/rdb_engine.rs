@@ -912,3 +912,39 @@ fn a_crash_during_a_save_leaves_the_previous_dump() {
         db.execute(&["CONFIG", "SET", "save", ""]);
     }
 }
+
+/// DEBUG OBJECT's serializedlength is the value's RDB body length, as in
+/// redis-server (values short enough that LZF does not apply).
+#[test]
+fn debug_object_serializedlength_matches_redis() {
+    let Some(srv) = RedisServer::start_with(None, &["--enable-debug-command", "yes"]) else {
+        return;
+    };
+    let mut rc = srv.conn();
+    let db = Db::in_memory();
+    let setup: &[&[&str]] = &[
+        &["SET", "s", "hello"],
+        &["SET", "n", "12345"],
+        &["RPUSH", "l", "a", "b", "c"],
+        &["HSET", "h", "f", "v", "g", "w"],
+        &["SADD", "i", "1", "2", "3"],
+        &["SADD", "t", "x", "y"],
+        &["ZADD", "z", "1", "a", "2.5", "b"],
+    ];
+    for c in setup {
+        rc.ask(&argv(c));
+        db.execute(c);
+    }
+    for k in ["s", "n", "l", "h", "i", "t", "z"] {
+        let field = |r: &[u8]| {
+            let t = String::from_utf8_lossy(r).into_owned();
+            t.split(' ')
+                .find(|w| w.starts_with("serializedlength:"))
+                .map(str::to_owned)
+                .unwrap_or_else(|| panic!("{k}: {t}"))
+        };
+        let theirs = field(&rc.ask(&argv(&["DEBUG", "OBJECT", k])));
+        let ours = field(&db.execute(&["DEBUG", "OBJECT", k]).to_resp2());
+        assert_eq!(ours, theirs, "{k}");
+    }
+}

@@ -1262,11 +1262,12 @@ fn debug_object(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let Some(v) = ctx.peek(a[2]) else {
         return Err(Reply::error(err::NO_KEY));
     };
-    let serlen = match v {
-        crate::types::Value::Str(s) => s.len(),
-        #[allow(unreachable_patterns)]
-        _ => 0,
-    };
+    // Redis's rdbSavedObjectLen: the RDB body of the value (a DUMP payload
+    // is type byte + body + 2-byte version + 8-byte CRC)
+    let opts = crate::persist::convert::write_options(&ctx.eng.params);
+    let serlen =
+        crate::persist::rdb::dump_payload_with(&crate::persist::convert::from_value(v), &opts)
+            .map_or(0, |p| p.len().saturating_sub(11));
     Ok(Reply::Simple(format!(
         "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:0 lru_seconds_idle:0",
         v.encoding(),
