@@ -4,10 +4,14 @@
 //! - 100k lists of 50 messages,
 //! - one sorted set of 1M members.
 //!
-//! emberkv's side goes through the RDB layer's intermediate representation
-//! (writer from `RdbEntry`s, reader back to `RdbEntry`s); redis-server's side
-//! is its SAVE (timed round trip) and its start-up load ("DB loaded from
-//! disk" in its log). The example starts and stops redis-server itself.
+//! emberkv's side is the engine: the dataset built with commands in a `Db`
+//! with a data directory, `Db::save` (SAVE) timed, then `Db::open` of the
+//! directory (the dump loaded into the keyspace) timed; then the peak extra
+//! RSS during a BGSAVE (`Db::bgsave`), without writers and with a writer
+//! rewriting every key while the save runs (the worst case: every shard is
+//! copied). redis-server's side is its SAVE (timed round trip) and its
+//! start-up load ("DB loaded from disk" in its log). The example starts and
+//! stops redis-server itself.
 //!
 //! `cargo run --release --example rdb_bench` (optional argument: a scale
 //! factor, e.g. `0.1` for a quick run).
@@ -18,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use emberkv::persist::rdb::{RdbEntry, RdbItem, RdbReader, RdbValue, RdbWriter};
+use emberkv::{Config, Db};
 
 struct Redis {
     child: Child,
@@ -167,7 +171,7 @@ type Commands = Box<dyn Iterator<Item = Vec<Vec<u8>>>>;
 
 struct Dataset {
     name: &'static str,
-    entries: Vec<RdbEntry>,
+    keys: usize,
     commands: Box<dyn Fn() -> Commands>,
 }
 
@@ -179,15 +183,7 @@ fn datasets(scale: f64) -> Vec<Dataset> {
     vec![
         Dataset {
             name: "1M strings",
-            entries: (0..n_str)
-                .map(|i| {
-                    RdbEntry::new(
-                        0,
-                        format!("key:{i:08}"),
-                        RdbValue::Str(format!("value-{i}-abcdefgh").into_bytes()),
-                    )
-                })
-                .collect(),
+            keys: n_str,
             commands: Box::new(move || {
                 Box::new((0..n_str).step_by(500).map(move |s| {
                     let mut argv = vec![b"MSET".to_vec()];
@@ -201,15 +197,7 @@ fn datasets(scale: f64) -> Vec<Dataset> {
         },
         Dataset {
             name: "100k lists x 50",
-            entries: (0..n_lists)
-                .map(|i| {
-                    RdbEntry::new(
-                        0,
-                        format!("room:{i}"),
-                        RdbValue::List((0..50).map(|j| msg(i, j)).collect()),
-                    )
-                })
-                .collect(),
+            keys: n_lists,
             commands: Box::new(move || {
                 Box::new((0..n_lists).map(|i| {
                     let mut argv = vec![b"RPUSH".to_vec(), format!("room:{i}").into_bytes()];
@@ -220,15 +208,7 @@ fn datasets(scale: f64) -> Vec<Dataset> {
         },
         Dataset {
             name: "zset 1M members",
-            entries: vec![RdbEntry::new(
-                0,
-                "leaderboard",
-                RdbValue::ZSet(
-                    (0..n_zset)
-                        .map(|i| (format!("player:{i}").into_bytes(), score(i)))
-                        .collect(),
-                ),
-            )],
+            keys: 1,
             commands: Box::new(move || {
                 Box::new((0..n_zset).step_by(500).map(move |s| {
                     let mut argv = vec![b"ZADD".to_vec(), b"leaderboard".to_vec()];
@@ -246,35 +226,89 @@ fn datasets(scale: f64) -> Vec<Dataset> {
 /// (save wall, save cpu, load wall, load cpu, file size)
 type Figures = (f64, f64, f64, f64, u64);
 
-fn ours(dir: &Path, d: &Dataset) -> Figures {
+fn engine_cfg(dir: &Path) -> Config {
+    let mut c = Config::default();
+    c.set("dir", dir.to_str().unwrap()).unwrap();
+    c.set("save", "").unwrap();
+    c.set("dbfilename", "ours.rdb").unwrap();
+    c
+}
+
+fn rss_bytes() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        .unwrap_or(0)
+        * 1024
+}
+
+/// Peak RSS above the level before the BGSAVE, sampled every ms while it runs.
+fn bgsave_peak(db: &Db, writer: Option<&dyn Fn()>) -> u64 {
+    let base = rss_bytes();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(rss_bytes());
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            peak
+        })
+    };
+    std::thread::scope(|s| {
+        let h = s.spawn(|| db.bgsave().unwrap());
+        if let Some(w) = writer {
+            w();
+        }
+        h.join().unwrap();
+    });
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    sampler.join().unwrap().saturating_sub(base)
+}
+
+/// (save wall, save cpu, load wall, load cpu, file size), peak extra RSS
+/// during BGSAVE (no writers, a writer rewriting every key).
+fn ours(dir: &Path, d: &Dataset) -> (Figures, u64, u64) {
     let path = dir.join("ours.rdb");
+    let _ = std::fs::remove_file(&path);
+    let db = Db::open(engine_cfg(dir)).unwrap();
+    for argv in (d.commands)() {
+        let r = db.execute(&argv);
+        assert!(!matches!(r, emberkv::Reply::Error(_)), "{r:?}");
+    }
     let c = self_cpu();
     let t = Instant::now();
-    let f = BufWriter::with_capacity(1 << 16, std::fs::File::create(&path).unwrap());
-    let mut w = RdbWriter::new(f);
-    w.select_db(0, d.entries.len() as u64, 0).unwrap();
-    for e in &d.entries {
-        w.entry(&e.key, &e.value, e.expire_at_ms).unwrap();
-    }
-    let f = w.finish().unwrap();
-    f.into_inner().unwrap().sync_all().unwrap();
+    db.save().unwrap();
     let save = t.elapsed().as_secs_f64();
     let save_cpu = self_cpu() - c;
     let size = std::fs::metadata(&path).unwrap().len();
+    db.close().unwrap();
+    drop(db);
     let c = self_cpu();
     let t = Instant::now();
-    let mut r = RdbReader::open(&path).unwrap();
-    let mut loaded = Vec::with_capacity(d.entries.len());
-    while let Some(item) = r.next_item().unwrap() {
-        if let RdbItem::Entry(e) = item {
-            loaded.push(e);
-        }
-    }
+    let db = Db::open(engine_cfg(dir)).unwrap();
     let load = t.elapsed().as_secs_f64();
     let load_cpu = self_cpu() - c;
-    assert_eq!(loaded.len(), d.entries.len());
-    drop(loaded);
-    (save, save_cpu, load, load_cpu, size)
+    assert_eq!(
+        db.execute(&["DBSIZE"]),
+        emberkv::Reply::Int(d.keys as i64),
+        "{}",
+        d.name
+    );
+    let quiet = bgsave_peak(&db, None);
+    // a writer overwriting every key while the save runs: every shard is
+    // copied before the saver reaches it (the bound: one dataset copy)
+    let rewrite_all = || {
+        for argv in (d.commands)() {
+            db.execute(&argv);
+        }
+    };
+    let busy = bgsave_peak(&db, Some(&rewrite_all));
+    db.close().unwrap();
+    ((save, save_cpu, load, load_cpu, size), quiet, busy)
 }
 
 fn redis(dir: &Path, d: &Dataset) -> Figures {
@@ -305,18 +339,18 @@ fn main() {
     std::fs::create_dir_all(&dir).unwrap();
     println!("Wall time, with on-CPU time in parentheses (the machine may be shared).");
     println!(
-        "| dataset | emberkv save | redis SAVE | emberkv load | redis load | emberkv file | redis file | size ratio |"
+        "| dataset | emberkv SAVE | redis SAVE | emberkv load (Db::open) | redis load | emberkv file | redis file | size ratio | BGSAVE peak extra RSS (quiet / writer rewriting all) |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for d in datasets(scale) {
-        let (os, osc, ol, olc, osz) = ours(&dir, &d);
+        let ((os, osc, ol, olc, osz), quiet, busy) = ours(&dir, &d);
         let (rs, rsc, rl, rlc, rsz) = if std::env::var("RDB_BENCH_OURS_ONLY").is_ok() {
             (f64::NAN, f64::NAN, f64::NAN, f64::NAN, 1)
         } else {
             redis(&dir, &d)
         };
         println!(
-            "| {} | {:.3} s ({:.3}) | {:.3} s ({:.3}) | {:.3} s ({:.3}) | {:.3} s ({:.3}) | {:.1} MB | {:.1} MB | {:.3} |",
+            "| {} | {:.3} s ({:.3}) | {:.3} s ({:.3}) | {:.3} s ({:.3}) | {:.3} s ({:.3}) | {:.1} MB | {:.1} MB | {:.3} | {:.0} MB / {:.0} MB |",
             d.name,
             os,
             osc,
@@ -328,7 +362,9 @@ fn main() {
             rlc,
             osz as f64 / 1e6,
             rsz as f64 / 1e6,
-            osz as f64 / rsz as f64
+            osz as f64 / rsz as f64,
+            quiet as f64 / 1e6,
+            busy as f64 / 1e6
         );
     }
     let _ = std::fs::remove_dir_all(&dir);

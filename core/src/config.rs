@@ -146,6 +146,8 @@ pub(crate) enum Kind {
     KeyspaceEvents,
     /// `client-output-buffer-limit`: class hard soft seconds, repeated.
     BufferLimits,
+    /// `save`: "seconds changes" pairs, or "" for none.
+    Save,
 }
 
 pub(crate) struct ParamSpec {
@@ -300,6 +302,23 @@ pub(crate) static PARAMS: &[ParamSpec] = &[
         true,
         Some(Tun::AofTimestampEnabled),
     ),
+    // RDB snapshots (`persist/save.rs`)
+    p("save", "3600 1 300 100 60 10000", Kind::Save, true, None),
+    p("dbfilename", "dump.rdb", Kind::FileName, false, None),
+    p("rdbcompression", "yes", Kind::Bool, true, None),
+    p("rdbchecksum", "yes", Kind::Bool, false, None),
+    p("stop-writes-on-bgsave-error", "yes", Kind::Bool, true, None),
+    p(
+        "rdb-key-save-delay",
+        "0",
+        Kind::Int {
+            min: i32::MIN as i64,
+            max: i32::MAX as i64,
+        },
+        true,
+        None,
+    ),
+    p("aof-use-rdb-preamble", "yes", Kind::Bool, true, None),
     p(
         "client-output-buffer-limit",
         "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
@@ -500,6 +519,9 @@ pub(crate) fn check(spec: &ParamSpec, value: &str) -> Result<i64, String> {
             .map(|v| v as i64)
             .ok_or_else(|| "argument must be a memory value".into()),
         Kind::BufferLimits => parse_buffer_limits(value).map(|_| 0),
+        Kind::Save => crate::persist::save::parse_save(value)
+            .map(|_| 0)
+            .ok_or_else(|| "Invalid save parameters".into()),
         Kind::KeyspaceEvents => crate::notify::parse_flags(value)
             .map(|f| f as i64)
             .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into()),

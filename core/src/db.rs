@@ -86,6 +86,8 @@ pub(crate) struct Engine {
     pub aof: Aof,
     /// The point-in-time view background saves read.
     pub snapshot: Snapshot,
+    /// RDB snapshots: SAVE, BGSAVE, save points, the dump loaded at open.
+    pub rdb: crate::persist::save::Rdb,
     /// Replaying the AOF at open: nothing expires meanwhile.
     pub loading: AtomicBool,
     /// This engine's own Arc (for background threads it starts).
@@ -105,6 +107,7 @@ impl Engine {
             Some(m) => Clock::Manual(m.clone()),
             None => Clock::Real,
         };
+        let now_ms = clock.now_ms();
         let seed = clock.now_us() ^ (std::process::id() as u64).rotate_left(40);
         let mut rng = crate::util::rng::Rng::seeded(seed);
         let run_id = (0..40)
@@ -129,6 +132,7 @@ impl Engine {
             bg_thread: Mutex::new(None),
             aof: Aof::new(cfg),
             snapshot: Snapshot::default(),
+            rdb: crate::persist::save::Rdb::new(cfg, now_ms),
             loading: AtomicBool::new(false),
             me: OnceLock::new(),
         })
@@ -328,6 +332,7 @@ fn shutdown(eng: &Engine) -> Result<(), Error> {
     }
     eng.blocking
         .unblock_all(Reply::error("ERR the database is closed"));
+    eng.pubsub.close_all();
     {
         let (lock, cv) = &eng.bg_wake;
         *lock.lock() = true;
@@ -339,7 +344,11 @@ fn shutdown(eng: &Engine) -> Result<(), Error> {
     {
         let _ = h.join();
     }
-    eng.aof.close(eng)
+    // as Redis's SHUTDOWN: stop a background save, save when save points
+    // are configured, then flush the AOF
+    let saved = eng.rdb.close(eng);
+    let flushed = eng.aof.close(eng);
+    saved.and(flushed)
 }
 
 impl Db {
@@ -347,6 +356,10 @@ impl Db {
     pub fn open(cfg: Config) -> Result<Db, Error> {
         let eng = Arc::new(Engine::new(&cfg)?);
         let _ = eng.me.set(Arc::downgrade(&eng));
+        if !cfg.appendonly {
+            // the dump is loaded when there is no AOF to load (as Redis)
+            eng.rdb.load_at_open(&eng)?;
+        }
         eng.aof.open(&eng, &cfg)?;
         let weak = Arc::downgrade(&eng);
         let handle = std::thread::Builder::new()
@@ -381,7 +394,10 @@ impl Db {
     }
 
     /// Flushes and stops background work. Later calls on any handle fail
-    /// with a closed error.
+    /// with a closed error. With a data directory and save points (`save`,
+    /// by default Redis's "3600 1 300 100 60 10000"; `save ""` turns them
+    /// off) the RDB dump is written first, as Redis's SHUTDOWN does; an
+    /// error doing so is returned, but the engine is closed all the same.
     pub fn close(&self) -> Result<(), Error> {
         shutdown(&self.eng)
     }
@@ -395,6 +411,24 @@ impl Db {
 
     pub fn is_closed(&self) -> bool {
         self.eng.is_closed()
+    }
+
+    /// Writes the RDB dump (`dir/dbfilename`) now, as SAVE: readers go on,
+    /// writers wait until the file is complete. Fails without a data
+    /// directory.
+    pub fn save(&self) -> Result<(), Error> {
+        self.eng
+            .rdb
+            .save_sync(&self.eng)
+            .map_err(|e| Error::new(ErrorKind::Io, e.trim_start_matches("ERR ").to_string()))
+    }
+
+    /// Writes the RDB dump from a point-in-time snapshot, as BGSAVE, and
+    /// waits until it is in place. Writers keep going meanwhile (each
+    /// blocked at most for one shard copy). Waits first for a background
+    /// save or AOF rewrite already running.
+    pub fn bgsave(&self) -> Result<(), Error> {
+        self.eng.rdb.bgsave_and_wait(&self.eng)
     }
 
     /// For wire front ends: counts a connection refused before it became a
@@ -442,6 +476,7 @@ fn background(weak: Weak<Engine>) {
         let period = Duration::from_millis(1000 / eng.hz());
         eng.active_expire(Duration::from_millis(25));
         eng.aof.cron(&eng);
+        eng.rdb.cron(&eng);
         let (lock, cv) = &eng.bg_wake;
         let mut stop = lock.lock();
         if !*stop {

@@ -302,6 +302,22 @@ impl Subscriber {
         timed_out
     }
 
+    /// Ends the subscription (keeping an earlier reason, e.g. an overflow)
+    /// and wakes whoever waits on it.
+    fn shut(&self, reason: Error) {
+        let mut q = self.q.lock();
+        if q.closed.is_none() {
+            q.closed = Some(reason);
+        }
+        q.callback = None;
+        self.ready.store(q.msgs.len() + 1, Ordering::Release);
+        drop(q);
+        self.cv.notify_all();
+        if let Some(w) = self.waker.get() {
+            w();
+        }
+    }
+
     /// (channels, patterns, shard channels) held.
     pub fn counts(&self) -> [usize; 3] {
         let s = self.subs.lock();
@@ -326,6 +342,9 @@ pub(crate) struct Registry {
 #[derive(Default)]
 pub(crate) struct PubSub {
     reg: RwLock<Registry>,
+    /// Every subscription made (subscribed to something or not), so closing
+    /// the Db can close them all.
+    all: Mutex<Vec<std::sync::Weak<Subscriber>>>,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -337,7 +356,7 @@ pub(crate) enum Class {
 
 impl PubSub {
     pub fn new_subscriber(&self, limits: Limits) -> Arc<Subscriber> {
-        Arc::new(Subscriber {
+        let sub = Arc::new(Subscriber {
             q: Mutex::new(Queue {
                 msgs: VecDeque::new(),
                 bytes: 0,
@@ -352,7 +371,26 @@ impl PubSub {
             subs: Mutex::new(Subs::default()),
             limits,
             waker: std::sync::OnceLock::new(),
-        })
+        });
+        let mut all = self.all.lock();
+        if all.len() >= 64 && all.len().is_power_of_two() {
+            all.retain(|w| w.strong_count() > 0);
+        }
+        all.push(Arc::downgrade(&sub));
+        sub
+    }
+
+    /// Closing the Db: every subscription is unsubscribed and ends, its
+    /// `recv` returning a Closed error ("the database is closed").
+    pub fn close_all(&self) {
+        let subs: Vec<Arc<Subscriber>> = std::mem::take(&mut *self.all.lock())
+            .iter()
+            .filter_map(std::sync::Weak::upgrade)
+            .collect();
+        for sub in subs {
+            self.forget(&sub);
+            sub.shut(Error::new(ErrorKind::Closed, "the database is closed"));
+        }
     }
 
     /// PUBLISH: the number of deliveries (channel subscribers plus pattern
@@ -694,17 +732,8 @@ impl Subscription {
     /// Unsubscribes from everything and wakes any waiting `recv`.
     pub fn close(&self) {
         self.ps.forget(&self.sub);
-        let mut q = self.sub.q.lock();
-        if q.closed.is_none() {
-            q.closed = Some(Error::new(ErrorKind::Closed, "subscription closed"));
-        }
-        q.callback = None;
-        self.sub.ready.store(q.msgs.len() + 1, Ordering::Release);
-        drop(q);
-        self.sub.cv.notify_all();
-        if let Some(w) = self.sub.waker.get() {
-            w();
-        }
+        self.sub
+            .shut(Error::new(ErrorKind::Closed, "subscription closed"));
     }
 
     /// Whether the subscription was closed (by `close` or an overflow), and why.

@@ -19,6 +19,14 @@ fn cfg(dir: &Path, fsync: &str) -> Config {
     c
 }
 
+/// With the rewrite base in RESP form (`aof-use-rdb-preamble no`), for the
+/// tests that look inside the base.
+fn cfg_resp(dir: &Path, fsync: &str) -> Config {
+    let mut c = cfg(dir, fsync);
+    c.set("aof-use-rdb-preamble", "no").unwrap();
+    c
+}
+
 fn aofdir(dir: &Path) -> PathBuf {
     dir.join("appendonlydir")
 }
@@ -341,20 +349,10 @@ fn redis_fixtures_load() {
                     assert_eq!(std::fs::metadata(incr).unwrap().len(), 1082);
                 }
             }
-            Err(e) => {
-                // Only the RDB-preamble base may still be refused: the RDB
-                // base loader knows strings only until the RDB work lands.
-                let m = e.message();
-                assert!(
-                    name == "aof_rewritten" && m.contains("not supported in an RDB base"),
-                    "{name}: {e}"
-                );
-                assert_eq!(e.kind(), ErrorKind::Corrupt);
-                eprintln!("{name}: not loadable by this build yet: {m}");
-            }
+            Err(e) => panic!("{name}: {e}"),
         }
     }
-    assert!(loaded >= 3, "{loaded} of 4 fixtures loaded");
+    assert_eq!(loaded, 4, "{loaded} of 4 fixtures loaded");
     eprintln!("{loaded} of 4 Redis AOF fixtures loaded in full");
 }
 
@@ -586,7 +584,7 @@ fn truncated_tail_is_cut_like_redis() {
 #[test]
 fn damage_is_an_error_never_a_panic() {
     let dir = TempDir::new("aof-damage");
-    let db = Db::open(cfg(dir.path(), "no")).unwrap();
+    let db = Db::open(cfg_resp(dir.path(), "no")).unwrap();
     for i in 0..50 {
         db.execute(&["SET", &format!("k{i}"), &format!("v{i}")]);
     }
@@ -727,7 +725,7 @@ fn rewrite_keeps_everything_while_writers_run() {
     let before = contents(&db);
     db.close().unwrap();
     let m = manifest(dir.path());
-    assert!(m.contains("appendonly.aof.4.base.aof seq 4 type b"), "{m}");
+    assert!(m.contains("appendonly.aof.4.base.rdb seq 4 type b"), "{m}");
     let files: Vec<_> = std::fs::read_dir(aofdir(dir.path()))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -754,7 +752,7 @@ fn rewrite_keeps_everything_while_writers_run() {
 #[test]
 fn bgrewriteaof_and_info() {
     let dir = TempDir::new("aof-info");
-    let db = Db::open(cfg(dir.path(), "everysec")).unwrap();
+    let db = Db::open(cfg_resp(dir.path(), "everysec")).unwrap();
     let info = |db: &Db| match db.execute(&["INFO", "persistence"]) {
         Reply::Bulk(b) => String::from_utf8(b.into_vec()).unwrap(),
         r => panic!("{r:?}"),
@@ -982,7 +980,21 @@ fn check_in_redis(dir: &Path, want: &Dump, stage: &str) {
 /// before any rewrite (empty base + increment) and after one (base with data).
 #[test]
 fn emberkv_directory_loads_in_redis_server() {
+    directory_loads_in_redis_server(true);
+    directory_loads_in_redis_server(false);
+}
+
+/// `preamble`: `aof-use-rdb-preamble yes` (the base is `*.base.rdb`, Redis 7's
+/// default) or `no` (a RESP base).
+fn directory_loads_in_redis_server(preamble: bool) {
     let dir = TempDir::new("aof-to-redis");
+    let cfg = |d: &Path, f: &str| {
+        let mut c = cfg(d, f);
+        c.set("aof-use-rdb-preamble", if preamble { "yes" } else { "no" })
+            .unwrap();
+        c.set("save", "").unwrap();
+        c
+    };
     let db = Db::open(cfg(dir.path(), "everysec")).unwrap();
     write_sample(&db);
     let mut c = db.client();
@@ -1009,8 +1021,21 @@ fn emberkv_directory_loads_in_redis_server() {
     drop(c);
     let want = contents(&db);
     db.close().unwrap();
-    assert!(manifest(dir.path()).contains("appendonly.aof.2.base.aof"));
+    let base = if preamble {
+        "appendonly.aof.2.base.rdb"
+    } else {
+        "appendonly.aof.2.base.aof"
+    };
+    assert!(manifest(dir.path()).contains(base));
+    if preamble {
+        let b = read(aofdir(dir.path()).join(base));
+        assert!(b.starts_with(b"REDIS0010"), "an RDB base");
+    }
     check_in_redis(dir.path(), &want, "after rewrite");
+    // and emberkv loads it back (the RDB base through the full RDB reader)
+    let db = Db::open(cfg(dir.path(), "everysec")).unwrap();
+    assert_eq!(contents(&db), want);
+    db.close().unwrap();
 }
 
 #[test]

@@ -407,3 +407,19 @@ fn keyspace_notifications_match_redis() {
     );
     assert_eq!(got, expected);
 }
+
+#[test]
+fn closing_the_db_ends_every_subscription() {
+    let db = Db::in_memory();
+    let subscribed = db.subscribe();
+    subscribed.subscribe(&["room:1"]);
+    assert_eq!(subscribed.recv().unwrap().kind, MessageKind::Subscribe);
+    let idle = db.subscribe();
+    let waiter = std::thread::spawn(move || subscribed.recv());
+    std::thread::sleep(Duration::from_millis(50));
+    db.close().unwrap();
+    let err = waiter.join().unwrap().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Closed);
+    let err = idle.recv_timeout(Duration::from_secs(5)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Closed);
+}

@@ -368,6 +368,26 @@ impl<'a> Ctx<'a> {
         true
     }
 
+    /// The value under `key` as collection type `T`, for reading:
+    /// Ok(None) when missing, WRONGTYPE when it holds another type.
+    pub fn typed<T: crate::types::Typed>(&self, key: &[u8]) -> Result<Option<&T>, Reply> {
+        match self.lookup(key) {
+            None => Ok(None),
+            Some(v) => T::of(v).map(Some).ok_or_else(err::wrongtype),
+        }
+    }
+
+    /// As [`Ctx::typed`], for writing.
+    pub fn typed_mut<T: crate::types::Typed>(
+        &mut self,
+        key: &[u8],
+    ) -> Result<Option<&mut T>, Reply> {
+        match self.lookup_mut(key) {
+            None => Ok(None),
+            Some(v) => T::of_mut(v).map(Some).ok_or_else(err::wrongtype),
+        }
+    }
+
     /// Lookup for writing in database `db` (deletes the key first if expired).
     pub fn lookup_mut_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Value> {
         self.expire_if_needed(db, key);

@@ -49,11 +49,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
 
 /// The hash under `key` for reading: Ok(None) if missing, WRONGTYPE if not a hash.
 pub(crate) fn hash<'c>(ctx: &'c Ctx, key: &[u8]) -> Result<Option<&'c HashValue>, Reply> {
-    match ctx.lookup(key) {
-        None => Ok(None),
-        Some(Value::Hash(h)) => Ok(Some(h)),
-        Some(_) => Err(err::wrongtype()),
-    }
+    ctx.typed(key)
 }
 
 /// The hash under `key` for writing.
@@ -61,11 +57,7 @@ pub(crate) fn hash_mut<'c>(
     ctx: &'c mut Ctx,
     key: &[u8],
 ) -> Result<Option<&'c mut HashValue>, Reply> {
-    match ctx.lookup_mut(key) {
-        None => Ok(None),
-        Some(Value::Hash(h)) => Ok(Some(h)),
-        Some(_) => Err(err::wrongtype()),
-    }
+    ctx.typed_mut(key)
 }
 
 /// Runs `f` on the hash under `key`, creating it when missing (Redis's
@@ -398,44 +390,9 @@ fn hrandfield(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     Ok(Reply::Array(out))
 }
 
-/// SCAN's cursor as Redis reads it (`strtoul`: a sign is allowed and
-/// wraps, leading space is not, the empty string is 0).
-fn parse_scan_cursor(arg: &[u8]) -> Result<u64, Reply> {
-    let bad = || Reply::error("ERR invalid cursor");
-    if arg
-        .first()
-        .is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
-    {
-        return Err(bad());
-    }
-    let s = match arg.iter().position(|&c| c == 0) {
-        Some(i) => &arg[..i],
-        None => arg,
-    };
-    if s.is_empty() {
-        return Ok(0);
-    }
-    let (neg, digits) = match s[0] {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(bad());
-    }
-    let mut v: u64 = 0;
-    for &c in digits {
-        v = v
-            .checked_mul(10)
-            .and_then(|v| v.checked_add((c - b'0') as u64))
-            .ok_or_else(bad)?;
-    }
-    Ok(if neg { v.wrapping_neg() } else { v })
-}
-
 /// `HSCAN key cursor [MATCH pattern] [COUNT count]`
 fn hscan(ctx: &mut Ctx, a: &[&[u8]]) -> R {
-    let cursor = parse_scan_cursor(a[2])?;
+    let cursor = crate::commands::keys::parse_cursor(a[2])?;
     let empty = || Reply::Array(vec![Reply::bulk("0"), Reply::Array(Vec::new())]);
     let Some(h) = hash(ctx, a[1])? else {
         return Ok(empty());
@@ -500,22 +457,5 @@ mod tests {
             c.execute(&["HSCAN", "h", "0"]),
             Reply::Array(vec![bulk("0"), Reply::Array(vec![bulk("f"), bulk("v")])])
         );
-    }
-
-    #[test]
-    fn cursor_parses_like_strtoul() {
-        assert_eq!(parse_scan_cursor(b"0").ok(), Some(0));
-        assert_eq!(parse_scan_cursor(b"").ok(), Some(0));
-        assert_eq!(parse_scan_cursor(b"+7").ok(), Some(7));
-        assert_eq!(parse_scan_cursor(b"-1").ok(), Some(u64::MAX));
-        assert_eq!(
-            parse_scan_cursor(b"18446744073709551615").ok(),
-            Some(u64::MAX)
-        );
-        assert!(parse_scan_cursor(b"18446744073709551616").is_err());
-        assert!(parse_scan_cursor(b" 1").is_err());
-        assert!(parse_scan_cursor(b"1 ").is_err());
-        assert!(parse_scan_cursor(b"-").is_err());
-        assert!(parse_scan_cursor(b"0x1").is_err());
     }
 }

@@ -56,11 +56,7 @@ pub(crate) fn fill(ctx: &Ctx) -> Fill {
 
 /// The list under `key` for reading: Ok(None) if missing, WRONGTYPE if not a list.
 pub(crate) fn list<'c>(ctx: &'c Ctx, key: &[u8]) -> Result<Option<&'c ListValue>, Reply> {
-    match ctx.lookup(key) {
-        None => Ok(None),
-        Some(Value::List(l)) => Ok(Some(l)),
-        Some(_) => Err(err::wrongtype()),
-    }
+    ctx.typed(key)
 }
 
 /// The list under `key` for writing.
@@ -68,11 +64,7 @@ pub(crate) fn list_mut<'c>(
     ctx: &'c mut Ctx,
     key: &[u8],
 ) -> Result<Option<&'c mut ListValue>, Reply> {
-    match ctx.lookup_mut(key) {
-        None => Ok(None),
-        Some(Value::List(l)) => Ok(Some(l)),
-        Some(_) => Err(err::wrongtype()),
-    }
+    ctx.typed_mut(key)
 }
 
 /// Redis's `getLongFromObjectOrReply`: `msg` replaces the default error.

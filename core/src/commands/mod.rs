@@ -14,6 +14,7 @@ pub(crate) mod err;
 pub(crate) mod hash;
 pub(crate) mod keys;
 pub(crate) mod list;
+pub(crate) mod persist;
 pub(crate) mod pubsub;
 pub(crate) mod server;
 pub(crate) mod set;
@@ -180,6 +181,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         set::COMMANDS,
         zset::COMMANDS,
         stream::COMMANDS,
+        persist::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -376,7 +378,7 @@ pub(crate) fn dispatch(eng: &Engine, cl: &mut ClientState, argv: &[&[u8]]) -> Re
         return Reply::error("NOAUTH Authentication required.");
     }
     if spec.is_write()
-        && let Some(r) = eng.aof.write_denied()
+        && let Some(r) = eng.aof.write_denied().or_else(|| eng.rdb.write_denied(eng))
     {
         cl.note_refused();
         return r;

@@ -681,6 +681,10 @@ fn config_set(ctx: &mut Ctx, a: &[&[u8]]) -> R {
                 "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
             ))
         };
+        if matches!(spec.name, "dir" | "dbfilename") {
+            // Redis 7's `enable-protected-configs no` default
+            return Err(fail("can't set protected config"));
+        }
         if !spec.mutable {
             return Err(fail("can't set immutable config"));
         }
@@ -746,8 +750,9 @@ fn bgrewriteaof(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
     if aof.rw.lock().in_progress {
         return Err(Reply::error(rewrite::IN_PROGRESS));
     }
-    if ctx.holds_locks() {
-        // inside EXEC every shard is locked: the background thread starts it
+    if ctx.holds_locks() || ctx.eng.snapshot.is_claimed() {
+        // inside EXEC every shard is locked, or a background save holds the
+        // snapshot: the background thread starts it (Redis schedules it too)
         aof.rw.lock().scheduled = true;
         return Ok(Reply::simple(
             "Background append only file rewriting scheduled",
@@ -1149,13 +1154,7 @@ fn info_section(ctx: &Ctx, sec: &str, out: &mut String) {
         }
         "persistence" => {
             out.push_str("# Persistence\r\n");
-            kv!("loading", 0);
-            kv!("async_loading", 0);
-            kv!(
-                "rdb_changes_since_last_save",
-                eng.dirty.load(Ordering::Relaxed)
-            );
-            kv!("rdb_bgsave_in_progress", 0);
+            eng.rdb.info(eng, out);
             eng.aof.info(out);
         }
         "stats" => {
@@ -1263,11 +1262,12 @@ fn debug_object(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let Some(v) = ctx.peek(a[2]) else {
         return Err(Reply::error(err::NO_KEY));
     };
-    let serlen = match v {
-        crate::types::Value::Str(s) => s.len(),
-        #[allow(unreachable_patterns)]
-        _ => 0,
-    };
+    // Redis's rdbSavedObjectLen: the RDB body of the value (a DUMP payload
+    // is type byte + body + 2-byte version + 8-byte CRC)
+    let opts = crate::persist::convert::write_options(&ctx.eng.params);
+    let serlen =
+        crate::persist::rdb::dump_payload_with(&crate::persist::convert::from_value(v), &opts)
+            .map_or(0, |p| p.len().saturating_sub(11));
     Ok(Reply::Simple(format!(
         "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:0 lru_seconds_idle:0",
         v.encoding(),

@@ -81,19 +81,11 @@ pub(crate) fn set_limits(ctx: &Ctx) -> SetLimits {
 
 /// The set under `key` (read): Ok(None) when missing, WRONGTYPE if not a set.
 pub(crate) fn get_set<'a>(ctx: &'a Ctx, key: &[u8]) -> Result<Option<&'a SetValue>, Reply> {
-    match ctx.lookup(key) {
-        None => Ok(None),
-        Some(Value::Set(s)) => Ok(Some(s)),
-        Some(_) => Err(err::wrongtype()),
-    }
+    ctx.typed(key)
 }
 
 fn get_set_mut<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut SetValue>, Reply> {
-    match ctx.lookup_mut(key) {
-        None => Ok(None),
-        Some(Value::Set(s)) => Ok(Some(s)),
-        Some(_) => Err(err::wrongtype()),
-    }
+    ctx.typed_mut(key)
 }
 
 fn member_reply(m: Member) -> Reply {
@@ -595,7 +587,7 @@ fn sdiffstore(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 
 /// `SSCAN key cursor [MATCH pattern] [COUNT count]`
 fn sscan(ctx: &mut Ctx, a: &[&[u8]]) -> R {
-    let cursor = scan_cursor(a[2])?;
+    let cursor = crate::commands::keys::parse_cursor(a[2])?;
     let Some(s) = get_set(ctx, a[1])? else {
         return Ok(empty_scan());
     };
@@ -612,39 +604,6 @@ fn sscan(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         Reply::bulk(next.to_string()),
         Reply::Array(items),
     ]))
-}
-
-/// Redis's `parseScanCursorOrReply`: `strtoull` in base 10 over the C
-/// string view, so a sign is accepted (`-1` wraps), an empty cursor is 0,
-/// and a leading space or trailing junk or overflow is an error.
-pub(crate) fn scan_cursor(arg: &[u8]) -> Result<u64, Reply> {
-    let invalid = || Reply::error("ERR invalid cursor");
-    let s = match arg.iter().position(|&b| b == 0) {
-        Some(i) => &arg[..i],
-        None => arg,
-    };
-    let Some(&first) = s.first() else {
-        return Ok(0);
-    };
-    if matches!(first, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
-        return Err(invalid());
-    }
-    let (neg, digits) = match first {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(invalid());
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        v = v
-            .checked_mul(10)
-            .and_then(|v| v.checked_add((d - b'0') as u64))
-            .ok_or_else(invalid)?;
-    }
-    Ok(if neg { v.wrapping_neg() } else { v })
 }
 
 pub(crate) fn empty_scan() -> Reply {

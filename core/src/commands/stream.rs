@@ -109,19 +109,11 @@ const INVALID_ID: &str = "ERR Invalid stream ID specified as stream command argu
 // ----- helpers -----
 
 fn stream<'c>(ctx: &'c Ctx, key: &[u8]) -> Result<Option<&'c StreamValue>, Reply> {
-    match ctx.lookup(key) {
-        None => Ok(None),
-        Some(Value::Stream(s)) => Ok(Some(s)),
-        Some(_) => Err(err::wrongtype()),
-    }
+    ctx.typed(key)
 }
 
 fn stream_mut<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut StreamValue>, Reply> {
-    match ctx.lookup_mut(key) {
-        None => Ok(None),
-        Some(Value::Stream(s)) => Ok(Some(s)),
-        Some(_) => Err(err::wrongtype()),
-    }
+    ctx.typed_mut(key)
 }
 
 fn lossy(b: &[u8]) -> String {

@@ -16,9 +16,7 @@ use std::ffi::c_char;
 
 use super::flag::*;
 use super::keys::parse_scan_opts;
-use super::set::{
-    empty_scan, numkeys_positions, positive_long, range_long, sample_distinct, scan_cursor,
-};
+use super::set::{empty_scan, numkeys_positions, positive_long, range_long, sample_distinct};
 use super::{CommandSpec, Ctx, err};
 use crate::config::Tun;
 use crate::notify;
@@ -107,22 +105,14 @@ pub(crate) fn zset_limits(ctx: &Ctx) -> ZsetLimits {
 
 /// The sorted set under `key` (read): Ok(None) when missing, WRONGTYPE otherwise.
 pub(crate) fn get_zset<'a>(ctx: &'a Ctx, key: &[u8]) -> Result<Option<&'a ZsetValue>, Reply> {
-    match ctx.lookup(key) {
-        None => Ok(None),
-        Some(Value::Zset(z)) => Ok(Some(z)),
-        Some(_) => Err(err::wrongtype()),
-    }
+    ctx.typed(key)
 }
 
 pub(crate) fn get_zset_mut<'a>(
     ctx: &'a mut Ctx,
     key: &[u8],
 ) -> Result<Option<&'a mut ZsetValue>, Reply> {
-    match ctx.lookup_mut(key) {
-        None => Ok(None),
-        Some(Value::Zset(z)) => Ok(Some(z)),
-        Some(_) => Err(err::wrongtype()),
-    }
+    ctx.typed_mut(key)
 }
 
 fn is(arg: &[u8], word: &str) -> bool {
@@ -1163,7 +1153,7 @@ fn zdiffstore(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 
 /// `ZSCAN key cursor [MATCH pattern] [COUNT count]`
 fn zscan(ctx: &mut Ctx, a: &[&[u8]]) -> R {
-    let cursor = scan_cursor(a[2])?;
+    let cursor = crate::commands::keys::parse_cursor(a[2])?;
     let Some(z) = get_zset(ctx, a[1])? else {
         return Ok(empty_scan());
     };

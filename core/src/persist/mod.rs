@@ -10,5 +10,7 @@
 //!   saves and AOF rewrites read.
 
 pub(crate) mod aof;
+pub(crate) mod convert;
 pub mod rdb;
+pub(crate) mod save;
 pub(crate) mod snapshot;

@@ -24,12 +24,30 @@ use crate::keyspace::{DbPart, Keyspace, NSHARDS, Shard};
 
 #[derive(Default)]
 pub(crate) struct Snapshot {
+    /// Claimed by a user (BGSAVE or an AOF rewrite) from before `begin`
+    /// until after `end`: one snapshot at a time.
+    claimed: AtomicBool,
     active: AtomicBool,
     pending: [AtomicBool; NSHARDS],
     copies: [Mutex<Option<Vec<DbPart>>>; NSHARDS],
 }
 
 impl Snapshot {
+    /// Reserves the snapshot for one user; false if another holds it.
+    pub fn claim(&self) -> bool {
+        !self.claimed.swap(true, Ordering::AcqRel)
+    }
+
+    /// Gives the snapshot back (after `end`, or when `begin` never came).
+    pub fn release(&self) {
+        self.claimed.store(false, Ordering::Release);
+    }
+
+    /// Whether some user holds the snapshot.
+    pub fn is_claimed(&self) -> bool {
+        self.claimed.load(Ordering::Acquire)
+    }
+
     /// Starts a snapshot. The caller holds every shard lock.
     pub fn begin(&self) {
         for (p, c) in self.pending.iter().zip(&self.copies) {

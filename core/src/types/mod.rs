@@ -28,6 +28,36 @@ pub enum Value {
     Stream(Box<StreamValue>),
 }
 
+/// A collection type as it sits in a [`Value`]: lets command code ask for
+/// "the list under this key" once, generically (`Ctx::typed`).
+pub(crate) trait Typed {
+    fn of(v: &Value) -> Option<&Self>;
+    fn of_mut(v: &mut Value) -> Option<&mut Self>;
+}
+
+macro_rules! typed {
+    ($($variant:ident => $ty:ty),*) => {$(
+        impl Typed for $ty {
+            #[inline]
+            fn of(v: &Value) -> Option<&Self> {
+                match v {
+                    Value::$variant(x) => Some(x),
+                    _ => None,
+                }
+            }
+            #[inline]
+            fn of_mut(v: &mut Value) -> Option<&mut Self> {
+                match v {
+                    Value::$variant(x) => Some(x),
+                    _ => None,
+                }
+            }
+        }
+    )*};
+}
+
+typed!(List => ListValue, Hash => HashValue, Set => SetValue, Zset => ZsetValue, Stream => StreamValue);
+
 impl Value {
     /// TYPE's answer.
     pub fn type_name(&self) -> &'static str {

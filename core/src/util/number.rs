@@ -55,27 +55,6 @@ pub fn parse_i64(s: &[u8]) -> Option<i64> {
     }
 }
 
-/// Redis's `string2ull`-style parse for unsigned values (BITFIELD u63 etc).
-pub fn parse_u64(s: &[u8]) -> Option<u64> {
-    if s.is_empty() || s.len() > 20 {
-        return None;
-    }
-    if s == b"0" {
-        return Some(0);
-    }
-    if s[0] < b'1' || s[0] > b'9' {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &c in s {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
-    }
-    Some(v)
-}
-
 fn with_cstr<R>(s: &[u8], f: impl FnOnce(*const c_char) -> R) -> R {
     let mut stack = [0u8; 128];
     if s.len() < stack.len() {

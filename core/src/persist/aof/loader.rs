@@ -199,10 +199,10 @@ fn load_file(
     let mut start = 0u64;
     if r.fill_buf().map_err(io)?.starts_with(b"REDIS") {
         // RDB base (or an RDB preamble followed by commands)
-        let mut bytes = Vec::new();
-        r.read_to_end(&mut bytes).map_err(io)?;
-        let used = super::rdb_base::load(eng, &bytes, name)?;
-        start = used as u64;
+        // keys already expired are kept: the AOF that follows decides
+        let rd = crate::persist::rdb::RdbReader::new(&mut r, name, Some(size))?;
+        let used = crate::persist::save::load(eng, rd, name, false)?.bytes;
+        start = used;
         if start == size {
             return Ok(size);
         }

@@ -19,7 +19,6 @@
 
 pub(crate) mod loader;
 pub(crate) mod manifest;
-pub(crate) mod rdb_base;
 pub(crate) mod rewrite;
 pub(crate) mod writer;
 
@@ -527,7 +526,14 @@ impl Aof {
         if yes {
             // a base-only rewrite in progress gives way to the real one
             rewrite::abort_and_wait(eng);
-            rewrite::start(eng, rewrite::Mode::Enable)
+            match rewrite::start(eng, rewrite::Mode::Enable) {
+                // a background save holds the snapshot: the cron retries
+                Err(e) if e == rewrite::SNAPSHOT_BUSY => {
+                    self.rw.lock().pending_switch = Some(true);
+                    Ok(())
+                }
+                r => r,
+            }
         } else {
             self.disable(eng)
         }
@@ -571,8 +577,10 @@ impl Aof {
             } else {
                 rewrite::Mode::BaseOnly
             };
-            if let Err(e) = rewrite::start(eng, mode) {
-                eprintln!("emberkv: scheduled AOF rewrite: {e}");
+            match rewrite::start(eng, mode) {
+                Err(e) if e == rewrite::SNAPSHOT_BUSY => self.rw.lock().scheduled = true,
+                Err(e) => eprintln!("emberkv: scheduled AOF rewrite: {e}"),
+                Ok(()) => {}
             }
             return;
         }

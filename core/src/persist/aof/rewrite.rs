@@ -47,6 +47,10 @@ pub(crate) enum Mode {
 pub(crate) const IN_PROGRESS: &str =
     "ERR Background append only file rewriting already in progress";
 
+/// A background save holds the snapshot: the rewrite has to wait (Redis
+/// schedules it, as when another child process is active).
+pub(crate) const SNAPSHOT_BUSY: &str = "ERR a background save is in progress";
+
 struct Plan {
     mode: Mode,
     aofdir: PathBuf,
@@ -54,6 +58,8 @@ struct Plan {
     base_seq: u64,
     incr: Option<FileInfo>,
     tmp: PathBuf,
+    /// `aof-use-rdb-preamble yes`: the base is an RDB file (`*.base.rdb`).
+    rdb: bool,
 }
 
 /// Starts a rewrite in the background. The caller holds no shard lock.
@@ -67,12 +73,16 @@ pub(crate) fn start(eng: &Engine, mode: Mode) -> Result<(), String> {
         if let Some(h) = c.handle.take() {
             let _ = h.join(); // finished: it cleared in_progress
         }
+        if !eng.snapshot.claim() {
+            return Err(SNAPSHOT_BUSY.into());
+        }
         c.in_progress = true;
         c.started = Some(Instant::now());
         c.abort = Arc::new(AtomicBool::new(false));
         c.abort.clone()
     };
     let fail = |e: String| {
+        eng.snapshot.release();
         finish(eng, Err(e.clone()));
         Err(e)
     };
@@ -169,6 +179,7 @@ fn prepare(eng: &Engine, mode: Mode) -> Result<(Plan, Option<Target>), String> {
             base_seq,
             incr,
             tmp,
+            rdb: eng.params.get("aof-use-rdb-preamble").as_deref() != Some("no"),
         },
         target,
     ))
@@ -177,6 +188,7 @@ fn prepare(eng: &Engine, mode: Mode) -> Result<(Plan, Option<Target>), String> {
 fn run(eng: &Arc<Engine>, plan: Plan, abort: &AtomicBool) {
     let res = write_base(eng, &plan, abort);
     eng.snapshot.end(&eng.ks);
+    eng.snapshot.release();
     let res = res.and_then(|size| install(eng, &plan, size));
     if res.is_err() {
         let _ = std::fs::remove_file(&plan.tmp);
@@ -221,8 +233,54 @@ fn finish(eng: &Engine, res: Result<(), String>) {
     eng.aof.rw_done.notify_all();
 }
 
+/// Step 3: the snapshot as an RDB file (`aof-use-rdb-preamble yes`, as
+/// Redis 7 writes it: AUX `aof-base` 1, keys already expired kept), in a
+/// temp file, fsynced.
+fn write_rdb_base(eng: &Engine, plan: &Plan, abort: &AtomicBool) -> Result<u64, String> {
+    use crate::persist::rdb::RdbWriter;
+    let ioe = |e: std::io::Error| format!("{}: {e}", plan.tmp.display());
+    let f = File::create(&plan.tmp).map_err(ioe)?;
+    let mut opts = crate::persist::convert::write_options(&eng.params);
+    opts.aof_base = true;
+    let mut w = RdbWriter::with_options(BufWriter::with_capacity(1 << 20, f), opts);
+    let s = |e: crate::error::Error| e.to_string();
+    for i in 0..NSHARDS {
+        if abort.load(Ordering::Relaxed) {
+            return Err("aborted".into());
+        }
+        let parts = eng
+            .snapshot
+            .take(&eng.ks, i)
+            .ok_or("the snapshot was abandoned")?;
+        for (db, part) in parts.iter().enumerate() {
+            if part.is_empty() {
+                continue;
+            }
+            w.switch_db(db).map_err(s)?;
+            for (n, e) in part.entries().enumerate() {
+                crate::persist::save::write_value(&mut w, &e.key, &e.val, part.expire_of(&e.key))
+                    .map_err(s)?;
+                if n % 1024 == 1023 && abort.load(Ordering::Relaxed) {
+                    return Err("aborted".into());
+                }
+            }
+        }
+    }
+    let size = w.bytes_written() + 9;
+    let f = w
+        .finish()
+        .map_err(s)?
+        .into_inner()
+        .map_err(|e| ioe(e.into_error()))?;
+    f.sync_all().map_err(ioe)?;
+    Ok(size)
+}
+
 /// Step 3: the snapshot as commands, in a temp file, fsynced.
 fn write_base(eng: &Engine, plan: &Plan, abort: &AtomicBool) -> Result<u64, String> {
+    if plan.rdb {
+        return write_rdb_base(eng, plan, abort);
+    }
     let ioe = |e: std::io::Error| format!("{}: {e}", plan.tmp.display());
     let f = File::create(&plan.tmp).map_err(ioe)?;
     let mut w = BufWriter::with_capacity(1 << 20, f);
@@ -278,7 +336,7 @@ fn write_base(eng: &Engine, plan: &Plan, abort: &AtomicBool) -> Result<u64, Stri
 /// Step 4: the new base in place, the manifest switched, old files gone.
 fn install(eng: &Engine, plan: &Plan, base_size: u64) -> Result<(), String> {
     let s = |e: crate::error::Error| e.to_string();
-    let base_name = manifest::base_name(&plan.prefix, plan.base_seq, false);
+    let base_name = manifest::base_name(&plan.prefix, plan.base_seq, plan.rdb);
     let base_path = plan.aofdir.join(&base_name);
     std::fs::rename(&plan.tmp, &base_path).map_err(|e| format!("{}: {e}", base_path.display()))?;
     sync_dir(&plan.aofdir).map_err(s)?;
@@ -371,6 +429,10 @@ pub(crate) fn run_and_wait(eng: &Engine) -> Result<(), crate::error::Error> {
         match start(eng, mode) {
             Ok(()) => break generation_seen,
             Err(e) if e == IN_PROGRESS => continue,
+            Err(e) if e == SNAPSHOT_BUSY => {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+                continue;
+            }
             Err(e) => return Err(Error::new(ErrorKind::Io, e)),
         }
     };

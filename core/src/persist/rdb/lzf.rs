@@ -56,13 +56,13 @@ pub fn decompress(input: &[u8], out_len: usize) -> Result<Vec<u8>, &'static str>
                 return Err("LZF data decompresses to more than the declared length");
             }
             let start = out.len() - back;
-            if back >= n {
-                out.extend_from_within(start..start + n);
-            } else {
-                for i in 0..n {
-                    let c = out[start + i];
-                    out.push(c);
-                }
+            // An overlapping reference repeats the `back` bytes before the
+            // end: copy that period whole, then ever longer runs of it.
+            let mut left = n;
+            while left > 0 {
+                let k = (out.len() - start).min(left);
+                out.extend_from_within(start..start + k);
+                left -= k;
             }
         }
     }

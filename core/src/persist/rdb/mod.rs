@@ -179,8 +179,43 @@ pub enum RdbValue {
     /// absolute expiry in unix ms). Only produced when some field has a TTL.
     HashTtl(Vec<(Vec<u8>, Vec<u8>, Option<u64>)>),
     Stream(Box<StreamValue>),
+    /// A list read with [`ReadOptions::flat_lists`]: the same elements as
+    /// `List`, stored back to back (no allocation per element), for loaders
+    /// that copy them into their own structures anyway.
+    ListFlat(FlatList),
     /// A module value (type 7), kept opaque so it can be written back.
     Module(ModuleValue),
+}
+
+/// List elements back to back: `ends[i]` is where element `i` ends in `data`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FlatList {
+    pub data: Vec<u8>,
+    pub ends: Vec<u32>,
+}
+
+impl FlatList {
+    pub fn push(&mut self, e: &[u8]) {
+        self.data.extend_from_slice(e);
+        self.ends.push(self.data.len() as u32);
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let mut start = 0usize;
+        self.ends.iter().map(move |&e| {
+            let s = &self.data[start..e as usize];
+            start = e as usize;
+            s
+        })
+    }
 }
 
 impl RdbValue {
@@ -188,7 +223,7 @@ impl RdbValue {
     pub fn type_name(&self) -> &str {
         match self {
             RdbValue::Str(_) => "string",
-            RdbValue::List(_) => "list",
+            RdbValue::List(_) | RdbValue::ListFlat(_) => "list",
             RdbValue::Set(_) => "set",
             RdbValue::ZSet(_) => "zset",
             RdbValue::Hash(_) | RdbValue::HashTtl(_) => "hash",
@@ -287,8 +322,12 @@ pub(crate) fn corrupt(msg: impl Into<String>) -> Error {
 /// (u16 LE) and the CRC-64 of all that (u64 LE). Strings use LZF when it
 /// pays, as with `rdbcompression yes`.
 pub fn dump_payload(value: &RdbValue) -> Result<Vec<u8>, Error> {
-    let opts = WriteOptions::default();
-    let mut out = writer::encode_value(value, &opts)?;
+    dump_payload_with(value, &WriteOptions::default())
+}
+
+/// [`dump_payload`] with the encodings and compression of `opts`.
+pub fn dump_payload_with(value: &RdbValue, opts: &WriteOptions) -> Result<Vec<u8>, Error> {
+    let mut out = writer::encode_value(value, opts)?;
     out.extend_from_slice(&RDB_VERSION.to_le_bytes());
     let crc = crc64::crc64(0, &out);
     out.extend_from_slice(&crc.to_le_bytes());

@@ -54,6 +54,8 @@ pub struct ReadOptions {
     pub verify_checksum: bool,
     /// Refuse sets, hashes and zsets with duplicate members (Redis does).
     pub check_duplicates: bool,
+    /// Quicklists come back as [`RdbValue::ListFlat`] instead of `List`.
+    pub flat_lists: bool,
 }
 
 impl Default for ReadOptions {
@@ -61,6 +63,7 @@ impl Default for ReadOptions {
         ReadOptions {
             verify_checksum: true,
             check_duplicates: true,
+            flat_lists: false,
         }
     }
 }
@@ -552,6 +555,7 @@ impl<R: Read> Values<'_, R> {
             ty::LIST_QUICKLIST | ty::LIST_QUICKLIST_2 => {
                 let n = self.src.count("quicklist node count", 1)?;
                 let mut v = Vec::new();
+                let mut flat = super::FlatList::default();
                 for _ in 0..n {
                     let container = if t == ty::LIST_QUICKLIST_2 {
                         let cat = self.src.offset();
@@ -567,7 +571,11 @@ impl<R: Read> Values<'_, R> {
                     };
                     let (bat, b) = self.blob()?;
                     if container == 1 {
-                        v.push(b);
+                        if self.opts.flat_lists {
+                            flat.push(&b);
+                        } else {
+                            v.push(b);
+                        }
                         continue;
                     }
                     let items = if t == ty::LIST_QUICKLIST {
@@ -577,9 +585,22 @@ impl<R: Read> Values<'_, R> {
                         listpack::parse(&b)
                             .map_err(|e| self.blob_err(bat, "quicklist listpack node", e))?
                     };
-                    v.extend(items.into_iter().map(|i| i.to_vec()));
+                    if self.opts.flat_lists {
+                        for i in items {
+                            match i {
+                                listpack::LpItem::Str(s) => flat.push(s),
+                                listpack::LpItem::Int(n) => flat.push(n.to_string().as_bytes()),
+                            }
+                        }
+                    } else {
+                        v.extend(items.into_iter().map(|i| i.to_vec()));
+                    }
                 }
-                RdbValue::List(v)
+                if self.opts.flat_lists {
+                    RdbValue::ListFlat(flat)
+                } else {
+                    RdbValue::List(v)
+                }
             }
             ty::HASH_LISTPACK => {
                 let (bat, b) = self.blob()?;
@@ -664,6 +685,7 @@ impl<R: Read> Values<'_, R> {
         };
         let empty = match &v {
             RdbValue::List(x) | RdbValue::Set(x) => x.is_empty(),
+            RdbValue::ListFlat(x) => x.is_empty(),
             RdbValue::ZSet(x) => x.is_empty(),
             RdbValue::Hash(x) => x.is_empty(),
             RdbValue::HashTtl(x) => x.is_empty(),

@@ -401,3 +401,41 @@ fn writer_round_trip_with_aux_functions_and_lru() {
     assert!(aux.contains(&("ctime".into(), "1700000000".into())));
     assert!(aux.contains(&("custom".into(), "x".into())));
 }
+
+/// `flat_lists` reads the same elements as the default `List` form, for
+/// every quicklist node kind (listpack nodes with integers and strings,
+/// compressed nodes, plain nodes for big elements).
+#[test]
+fn flat_lists_hold_the_same_elements() {
+    let mut elems: Vec<Vec<u8>> = (0..3000).map(|i: i32| i.to_string().into_bytes()).collect();
+    elems.extend(
+        (0..500).map(|i| format!("message {i} with some text, hello hello hello").into_bytes()),
+    );
+    elems.push(vec![b'x'; 20_000]); // a plain node
+    elems.push(b"-17".to_vec());
+    let mut w = RdbWriter::new(Vec::new());
+    w.write_entry(&RdbEntry::new(0, b("l"), RdbValue::List(elems.clone())))
+        .unwrap();
+    let bytes = w.finish().unwrap();
+    let opts = ReadOptions {
+        flat_lists: true,
+        ..Default::default()
+    };
+    let mut r =
+        RdbReader::with_options(&bytes[..], "t.rdb", Some(bytes.len() as u64), opts).unwrap();
+    let mut got = None;
+    while let Some(item) = r.next_item().unwrap() {
+        if let RdbItem::Entry(e) = item {
+            got = Some(e.value);
+        }
+    }
+    let Some(RdbValue::ListFlat(flat)) = got else {
+        panic!("expected a flat list: {got:?}")
+    };
+    let flat: Vec<Vec<u8>> = flat.iter().map(|e| e.to_vec()).collect();
+    assert_eq!(flat, elems);
+    assert_eq!(
+        read(&bytes).unwrap().entries[0].value,
+        RdbValue::List(elems)
+    );
+}

@@ -127,7 +127,7 @@ pub(super) fn put_string(out: &mut Vec<u8>, s: &[u8], compress: bool) {
 fn choose_type(v: &RdbValue, o: &WriteOptions) -> Result<u8, Error> {
     Ok(match v {
         RdbValue::Str(_) => ty::STRING,
-        RdbValue::List(_) => ty::LIST_QUICKLIST_2,
+        RdbValue::List(_) | RdbValue::ListFlat(_) => ty::LIST_QUICKLIST_2,
         RdbValue::Set(m) => {
             if m.len() <= o.set_max_intset_entries && m.iter().all(|x| parse_i64(x).is_some()) {
                 ty::SET_INTSET
@@ -188,6 +188,10 @@ fn ql_node_allows(fill: i64, node_bytes: usize, count: usize, sz: usize) -> bool
 }
 
 fn put_list(out: &mut Vec<u8>, items: &[Vec<u8>], o: &WriteOptions) {
+    put_list_iter(out, items.iter().map(|v| v.as_slice()), o)
+}
+
+fn put_list_iter<'a>(out: &mut Vec<u8>, items: impl Iterator<Item = &'a [u8]>, o: &WriteOptions) {
     // Nodes: (is_plain, blob).
     let mut nodes: Vec<(bool, Vec<u8>)> = Vec::new();
     let mut cur: Option<listpack::Builder> = None;
@@ -196,7 +200,7 @@ fn put_list(out: &mut Vec<u8>, items: &[Vec<u8>], o: &WriteOptions) {
             if let Some(b) = cur.take() {
                 nodes.push((false, b.finish()));
             }
-            nodes.push((true, it.clone()));
+            nodes.push((true, it.to_vec()));
             continue;
         }
         if let Some(b) = &cur
@@ -267,6 +271,7 @@ fn put_value(out: &mut Vec<u8>, v: &RdbValue, t: u8, o: &WriteOptions) {
     match v {
         RdbValue::Str(s) => put_string(out, s, c),
         RdbValue::List(items) => put_list(out, items, o),
+        RdbValue::ListFlat(l) => put_list_iter(out, l.iter(), o),
         RdbValue::Set(m) => {
             if t == ty::SET_INTSET {
                 let mut ints: Vec<i64> = m.iter().filter_map(|x| parse_i64(x)).collect();
@@ -363,6 +368,7 @@ fn put_value(out: &mut Vec<u8>, v: &RdbValue, t: u8, o: &WriteOptions) {
 fn is_empty_collection(v: &RdbValue) -> bool {
     match v {
         RdbValue::List(x) | RdbValue::Set(x) => x.is_empty(),
+        RdbValue::ListFlat(x) => x.is_empty(),
         RdbValue::ZSet(x) => x.is_empty(),
         RdbValue::Hash(x) => x.is_empty(),
         RdbValue::HashTtl(x) => x.is_empty(),
@@ -532,6 +538,54 @@ impl<W: Write> RdbWriter<W> {
         self.buf.push(t);
         put_string(&mut self.buf, key, self.opts.compression);
         put_value(&mut self.buf, value, t, &self.opts);
+        self.maybe_flush()
+    }
+
+    /// A string key straight from its bytes (no [`RdbValue`] built).
+    pub fn string_entry(
+        &mut self,
+        key: &[u8],
+        value: &[u8],
+        expire_at_ms: Option<u64>,
+    ) -> Result<(), Error> {
+        if let Some(ms) = expire_at_ms {
+            self.buf.push(op::EXPIRETIME_MS);
+            self.buf.extend_from_slice(&ms.to_le_bytes());
+        }
+        self.buf.push(ty::STRING);
+        put_string(&mut self.buf, key, self.opts.compression);
+        put_string(&mut self.buf, value, self.opts.compression);
+        self.maybe_flush()
+    }
+
+    /// A list key straight from its elements, head to tail (no
+    /// [`RdbValue`] built). An empty list is skipped.
+    pub fn list_entry<'a>(
+        &mut self,
+        key: &[u8],
+        mut items: std::iter::Peekable<impl Iterator<Item = &'a [u8]>>,
+        expire_at_ms: Option<u64>,
+    ) -> Result<(), Error> {
+        if items.peek().is_none() {
+            return Ok(());
+        }
+        if let Some(ms) = expire_at_ms {
+            self.buf.push(op::EXPIRETIME_MS);
+            self.buf.extend_from_slice(&ms.to_le_bytes());
+        }
+        self.buf.push(ty::LIST_QUICKLIST_2);
+        put_string(&mut self.buf, key, self.opts.compression);
+        put_list_iter(&mut self.buf, items, &self.opts);
+        self.maybe_flush()
+    }
+
+    /// Back to a database already started with `select_db`: SELECTDB only.
+    pub fn switch_db(&mut self, db: usize) -> Result<(), Error> {
+        if self.db != Some(db) {
+            self.buf.push(op::SELECTDB);
+            put_len(&mut self.buf, db as u64);
+            self.db = Some(db);
+        }
         self.maybe_flush()
     }
 
