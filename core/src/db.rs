@@ -196,8 +196,9 @@ impl Engine {
             ctx.touched_dbs.clear();
             let touched = std::mem::take(&mut ctx.touched);
             if self.blocking.active() {
-                for (db, key) in &touched {
-                    self.serve_blocked(ctx, *db, key);
+                match ctx.deferred_ready.as_mut() {
+                    Some(later) => later.extend(touched),
+                    None => self.serve_ready(ctx, &touched),
                 }
             }
         }
@@ -206,6 +207,16 @@ impl Engine {
             for (_, event, db, key) in ctx.events.drain(..) {
                 crate::pubsub::notify(&self.pubsub, flags, event, db, &key);
             }
+        }
+    }
+
+    /// Serves the clients blocked on each of `keys` (see `serve_blocked`).
+    pub(crate) fn serve_ready(&self, ctx: &mut Ctx, keys: &[(usize, Vec<u8>)]) {
+        for (i, (db, key)) in keys.iter().enumerate() {
+            if keys[..i].iter().any(|(d, k)| d == db && k == key) {
+                continue;
+            }
+            self.serve_blocked(ctx, *db, key);
         }
     }
 

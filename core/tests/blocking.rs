@@ -213,3 +213,42 @@ fn many_producers_and_consumers_lose_nothing() {
     all.dedup();
     assert_eq!(all.len(), 4 * per);
 }
+
+/// Redis serves blocked clients after the whole transaction: a value pushed
+/// and deleted inside MULTI/EXEC is never seen (Redis's "MULTI/EXEC is
+/// isolated from the point of view of BLPOP" and "BLPOP, LPUSH + DEL
+/// should not awake blocked client" tests).
+#[test]
+fn a_transaction_is_seen_whole_by_blocked_clients() {
+    let db = Db::in_memory();
+    let h = spawn(&db, &["BLPOP", "L", "0"]);
+    wait_blocked(&db, 1);
+    let mut c = db.client();
+    c.execute(&["MULTI"]);
+    c.execute(&["LPUSH", "L", "a"]);
+    c.execute(&["DEL", "L"]);
+    assert_eq!(
+        c.execute(&["EXEC"]),
+        Reply::Array(vec![Reply::Int(1), Reply::Int(1)])
+    );
+    wait_blocked(&db, 1);
+    c.execute(&["LPUSH", "L", "b"]);
+    assert_eq!(
+        h.join().unwrap(),
+        Reply::Array(vec![Reply::bulk("L"), Reply::bulk("b")])
+    );
+
+    // pushes inside the transaction are served once it ends, with its final state
+    let h = spawn(&db, &["BLPOP", "M", "0"]);
+    wait_blocked(&db, 1);
+    c.execute(&["MULTI"]);
+    c.execute(&["RPUSH", "M", "x"]);
+    c.execute(&["RPUSH", "M", "y"]);
+    c.execute(&["LPOP", "M"]);
+    c.execute(&["EXEC"]);
+    assert_eq!(
+        h.join().unwrap(),
+        Reply::Array(vec![Reply::bulk("M"), Reply::bulk("y")])
+    );
+    assert_eq!(db.execute(&["EXISTS", "M"]), Reply::Int(0));
+}

@@ -77,6 +77,10 @@ pub(crate) struct Ctx<'a> {
     pub no_block: bool,
     /// While serving a blocked client: the key that became ready.
     pub ready_key: Option<Vec<u8>>,
+    /// Inside EXEC: keys made ready for blocked clients, served once the
+    /// whole transaction has run (Redis's rule: a blocked client never sees
+    /// a state from the middle of a transaction). None: serve at once.
+    pub deferred_ready: Option<Vec<(usize, Vec<u8>)>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -101,6 +105,7 @@ impl<'a> Ctx<'a> {
             block: None,
             no_block: false,
             ready_key: None,
+            deferred_ready: None,
         }
     }
 

@@ -186,9 +186,17 @@ pub(crate) fn exec(eng: &Engine, cl: &mut ClientState) -> Reply {
     // Keys touched by the transaction itself must not matter any more.
     let ws = ctx.cl.watch.take();
     let mut replies = Vec::with_capacity(m.queue.len());
+    ctx.deferred_ready = Some(Vec::new());
     for (spec, argv) in &m.queue {
         let args: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
         replies.push(super::call(&mut ctx, spec, &args));
+    }
+    // blocked clients see the state after the whole transaction, still
+    // under its locks: a key pushed then deleted inside it serves nobody
+    if let Some(ready) = ctx.deferred_ready.take()
+        && !ready.is_empty()
+    {
+        eng.serve_ready(&mut ctx, &ready);
     }
     // one MULTI … EXEC block in the AOF, appended under the locks
     let ticket = eng.aof.commit(&mut ctx);
