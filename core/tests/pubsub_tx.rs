@@ -423,3 +423,21 @@ fn closing_the_db_ends_every_subscription() {
     let err = idle.recv_timeout(Duration::from_secs(5)).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Closed);
 }
+
+/// PUBSUB NUMSUB / SHARDNUMSUB answer a flat array in RESP3 too; the bytes
+/// are redis-server 7.0's for the same commands after HELLO 3.
+#[test]
+fn numsub_is_a_flat_array_in_resp3() {
+    let db = Db::in_memory();
+    let mut c = db.client();
+    c.execute(&["HELLO", "3"]);
+    let mut out = Vec::new();
+    c.execute(&["PUBSUB", "NUMSUB", "a", "b"])
+        .write_resp3(&mut out);
+    c.execute(&["PUBSUB", "SHARDNUMSUB", "a"])
+        .write_resp3(&mut out);
+    assert_eq!(
+        out,
+        b"*4\r\n$1\r\na\r\n:0\r\n$1\r\nb\r\n:0\r\n*2\r\n$1\r\na\r\n:0\r\n"
+    );
+}

@@ -166,18 +166,15 @@ fn pubsub_shardchannels(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     channels_generic(ctx, a, true)
 }
 
+/// A flat array of channel, count pairs in RESP2 and RESP3 alike (Redis
+/// replies with an array here, not a map).
 fn numsub_generic(ctx: &mut Ctx, a: &[&[u8]], shard: bool) -> R {
-    Ok(Reply::Map(
-        a[2..]
-            .iter()
-            .map(|c| {
-                (
-                    Reply::bulk(c),
-                    Reply::Int(ctx.eng.pubsub.numsub(c, shard) as i64),
-                )
-            })
-            .collect(),
-    ))
+    let mut out = Vec::with_capacity(2 * (a.len() - 2));
+    for c in &a[2..] {
+        out.push(Reply::bulk(c));
+        out.push(Reply::Int(ctx.eng.pubsub.numsub(c, shard) as i64));
+    }
+    Ok(Reply::Array(out))
 }
 
 /// `PUBSUB NUMSUB [channel [channel ...]]`
