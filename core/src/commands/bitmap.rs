@@ -153,6 +153,11 @@ fn bitcount(ctx: &mut Ctx, a: &[&[u8]]) -> R {
             } else {
                 false
             };
+            // Redis: two negative indexes the wrong way round count nothing
+            // (clamping would otherwise turn them into the first byte)
+            if s < 0 && e < 0 && s > e {
+                return Ok(Reply::Int(0));
+            }
             let total = if isbit {
                 b.len() as i64 * 8
             } else {
