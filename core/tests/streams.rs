@@ -172,6 +172,38 @@ fn destroying_the_group_unblocks_with_nogroup() {
     );
 }
 
+/// A blocked XREADGROUP whose stream is deleted, or replaced by another
+/// type, gets redis-server 7.0's "UNBLOCKED the stream key no longer exists".
+#[test]
+fn deleting_or_retyping_the_stream_unblocks_xreadgroup() {
+    let db = Db::in_memory();
+    for replace in [&["DEL", "s"][..], &["SET", "s", "x"][..]] {
+        db.execute(&["DEL", "s"]);
+        db.execute(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
+        let h = spawn(
+            &db,
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "a",
+                "BLOCK",
+                "0",
+                "STREAMS",
+                "s",
+                ">",
+            ],
+        );
+        wait_blocked(&db, 1);
+        db.execute(replace);
+        assert_eq!(
+            h.join().unwrap(),
+            Reply::error("UNBLOCKED the stream key no longer exists"),
+            "{replace:?}"
+        );
+    }
+}
+
 #[test]
 fn xreadgroup_inside_multi_does_not_block() {
     let db = Db::in_memory();

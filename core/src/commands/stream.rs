@@ -708,7 +708,14 @@ fn xread(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         if ready.as_deref().is_some_and(|r| r != keys[i]) {
             continue;
         }
-        let s = stream(ctx, keys[i])?;
+        let s = match stream(ctx, keys[i]) {
+            // a blocked XREADGROUP whose stream was deleted or replaced by
+            // another type is told so (redis-server 7.0's reply)
+            Err(_) | Ok(None) if ready.is_some() && x.group.is_some() => {
+                return Err(Reply::error("UNBLOCKED the stream key no longer exists"));
+            }
+            r => r?,
+        };
         if let Some((g, _)) = x.group
             && s.is_none_or(|s| !s.groups.contains_key(g))
         {
