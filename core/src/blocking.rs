@@ -160,6 +160,16 @@ impl Blocking {
         }
     }
 
+    /// The keys of database `db` that clients wait on (FLUSHDB, SWAPDB:
+    /// every such key may have changed).
+    pub fn keys_in(&self, db: usize) -> Vec<Vec<u8>> {
+        let q = self.queues.lock();
+        q.keys()
+            .filter(|(d, _)| *d == db)
+            .map(|(_, k)| k.clone())
+            .collect()
+    }
+
     /// The first unclaimed waiter on (db, key), now claimed.
     pub fn claim_first(&self, db: usize, key: &[u8]) -> Option<Arc<Waiter>> {
         let q = self.queues.lock();

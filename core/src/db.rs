@@ -193,9 +193,13 @@ impl Engine {
         ctx.expired_dels.clear();
         if !ctx.touched.is_empty() || !ctx.touched_dbs.is_empty() {
             self.signal_watchers(&ctx.touched, &ctx.touched_dbs);
-            ctx.touched_dbs.clear();
-            let touched = std::mem::take(&mut ctx.touched);
+            let dbs = std::mem::take(&mut ctx.touched_dbs);
+            let mut touched = std::mem::take(&mut ctx.touched);
             if self.blocking.active() {
+                // a whole database changed: every key waited on in it may be ready
+                for db in dbs {
+                    touched.extend(self.blocking.keys_in(db).into_iter().map(|k| (db, k)));
+                }
                 match ctx.deferred_ready.as_mut() {
                     Some(later) => later.extend(touched),
                     None => self.serve_ready(ctx, &touched),

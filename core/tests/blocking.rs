@@ -252,3 +252,52 @@ fn a_transaction_is_seen_whole_by_blocked_clients() {
     );
     assert_eq!(db.execute(&["EXISTS", "M"]), Reply::Int(0));
 }
+
+/// SWAPDB and FLUSHALL reach blocked clients as in redis-server 7.0: a BLPOP
+/// in db 9 is served by a list swapped in from db 1 (which the pop then
+/// empties in both), and a blocked XREADGROUP learns its stream is gone.
+#[test]
+fn swapdb_and_flushall_reach_blocked_clients() {
+    let db = Db::in_memory();
+    let h = {
+        let db = db.clone();
+        std::thread::spawn(move || {
+            let mut c = db.client();
+            c.execute(&["SELECT", "9"]);
+            c.execute(&["BLPOP", "L", "0"])
+        })
+    };
+    wait_blocked(&db, 1);
+    let mut c = db.client();
+    c.execute(&["SELECT", "1"]);
+    c.execute(&["RPUSH", "L", "v1"]);
+    assert_eq!(c.execute(&["SWAPDB", "1", "9"]), Reply::ok());
+    assert_eq!(
+        h.join().unwrap(),
+        Reply::Array(vec![Reply::bulk("L"), Reply::bulk("v1")])
+    );
+    assert_eq!(c.execute(&["LLEN", "L"]), Reply::Int(0));
+
+    c.execute(&["SELECT", "0"]);
+    c.execute(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
+    let h = spawn(
+        &db,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    );
+    wait_blocked(&db, 1);
+    assert_eq!(c.execute(&["FLUSHALL"]), Reply::ok());
+    assert_eq!(
+        h.join().unwrap(),
+        Reply::error("UNBLOCKED the stream key no longer exists")
+    );
+}

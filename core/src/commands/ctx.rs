@@ -469,7 +469,7 @@ impl<'a> Ctx<'a> {
 
     /// Records a whole-database modification (FLUSHDB, SWAPDB).
     pub fn touch_db(&mut self, db: usize) {
-        if self.eng.watchers_active() {
+        if self.eng.watchers_active() || self.eng.blocking.active() {
             self.touched_dbs.push(db);
         }
     }
