@@ -210,7 +210,12 @@ fn propagation_forms() {
     clock.advance_ms(600);
     cl.execute(&["APPEND", "b", "z"]);
     db.close().unwrap();
-    let got = commands(&read(aofdir(dir.path()).join("appendonly.aof.1.incr.aof")));
+    let mut got = commands(&read(aofdir(dir.path()).join("appendonly.aof.1.incr.aof")));
+    // `a` expired too (100 ms, the clock moved 600): the background cycle may
+    // reclaim it before close, and then logs its DEL last, as Redis would
+    if got.last().is_some_and(|c| c == "DEL a") {
+        got.pop();
+    }
     let want = [
         "SELECT 0",
         "SET a 1 PXAT 1700000010000",
