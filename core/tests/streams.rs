@@ -30,6 +30,30 @@ fn spawn(db: &Db, argv: &'static [&'static str]) -> std::thread::JoinHandle<Repl
     std::thread::spawn(move || db.client().execute(argv))
 }
 
+/// A consumer of group `g` blocked on `s` for new entries.
+const XREADGROUP_A: [&str; 9] = [
+    "XREADGROUP",
+    "GROUP",
+    "g",
+    "a",
+    "BLOCK",
+    "0",
+    "STREAMS",
+    "s",
+    ">",
+];
+const XREADGROUP_B: [&str; 9] = [
+    "XREADGROUP",
+    "GROUP",
+    "g",
+    "b",
+    "BLOCK",
+    "0",
+    "STREAMS",
+    "s",
+    ">",
+];
+
 fn b(s: &str) -> Reply {
     Reply::bulk(s)
 }
@@ -90,35 +114,9 @@ fn xread_on_a_missing_key_and_timeout() {
 fn xreadgroup_blocked_consumers_share_new_entries() {
     let db = Db::in_memory();
     db.execute(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
-    let h1 = spawn(
-        &db,
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "g",
-            "a",
-            "BLOCK",
-            "0",
-            "STREAMS",
-            "s",
-            ">",
-        ],
-    );
+    let h1 = spawn(&db, &XREADGROUP_A);
     wait_blocked(&db, 1);
-    let h2 = spawn(
-        &db,
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "g",
-            "b",
-            "BLOCK",
-            "0",
-            "STREAMS",
-            "s",
-            ">",
-        ],
-    );
+    let h2 = spawn(&db, &XREADGROUP_B);
     wait_blocked(&db, 2);
     db.execute(&["XADD", "s", "1-1", "f", "1"]);
     assert_eq!(
@@ -150,20 +148,7 @@ fn xreadgroup_blocked_consumers_share_new_entries() {
 fn destroying_the_group_unblocks_with_nogroup() {
     let db = Db::in_memory();
     db.execute(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
-    let h = spawn(
-        &db,
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "g",
-            "a",
-            "BLOCK",
-            "0",
-            "STREAMS",
-            "s",
-            ">",
-        ],
-    );
+    let h = spawn(&db, &XREADGROUP_A);
     wait_blocked(&db, 1);
     assert_eq!(db.execute(&["XGROUP", "DESTROY", "s", "g"]), Reply::Int(1));
     assert_eq!(
@@ -180,20 +165,7 @@ fn deleting_or_retyping_the_stream_unblocks_xreadgroup() {
     for replace in [&["DEL", "s"][..], &["SET", "s", "x"][..]] {
         db.execute(&["DEL", "s"]);
         db.execute(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
-        let h = spawn(
-            &db,
-            &[
-                "XREADGROUP",
-                "GROUP",
-                "g",
-                "a",
-                "BLOCK",
-                "0",
-                "STREAMS",
-                "s",
-                ">",
-            ],
-        );
+        let h = spawn(&db, &XREADGROUP_A);
         wait_blocked(&db, 1);
         db.execute(replace);
         assert_eq!(

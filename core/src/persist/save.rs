@@ -38,7 +38,6 @@ use crate::commands::Ctx;
 use crate::config::Config;
 use crate::db::Engine;
 use crate::error::{Error, ErrorKind};
-use crate::keyspace::NSHARDS;
 use crate::persist::convert::{self, Limits};
 use crate::persist::rdb::{self, RdbItem, RdbReader, RdbWriter, ReadOptions};
 use crate::types::Value;
@@ -549,35 +548,25 @@ fn write_snapshot(
 ) -> Result<(), String> {
     let mut selected = vec![false; counts.len()];
     rdb::save_file(path, opts, |w| {
-        for i in 0..NSHARDS {
-            if abort.load(Ordering::Relaxed) {
-                return Err(Error::new(ErrorKind::Io, "aborted"));
+        let io = |m: &'static str| Error::new(ErrorKind::Io, m);
+        crate::persist::snapshot::for_each_part(eng, abort, io, |db, part| {
+            if !selected[db] {
+                w.select_db(db, counts[db].0, counts[db].1)?;
+                selected[db] = true;
+            } else {
+                w.switch_db(db)?;
             }
-            let parts = eng
-                .snapshot
-                .take(&eng.ks, i)
-                .ok_or_else(|| Error::new(ErrorKind::Io, "the snapshot was abandoned"))?;
-            for (db, part) in parts.iter().enumerate() {
-                if part.is_empty() {
-                    continue;
+            for (n, e) in part.entries().enumerate() {
+                write_value(w, &e.key, &e.val, part.expire_of(&e.key))?;
+                if let Some(d) = delay {
+                    std::thread::sleep(d);
                 }
-                if !selected[db] {
-                    w.select_db(db, counts[db].0, counts[db].1)?;
-                    selected[db] = true;
-                } else {
-                    w.switch_db(db)?;
-                }
-                for (n, e) in part.entries().enumerate() {
-                    write_value(w, &e.key, &e.val, part.expire_of(&e.key))?;
-                    if let Some(d) = delay {
-                        std::thread::sleep(d);
-                    }
-                    if n % 1024 == 1023 && abort.load(Ordering::Relaxed) {
-                        return Err(Error::new(ErrorKind::Io, "aborted"));
-                    }
+                if n % 1024 == 1023 && abort.load(Ordering::Relaxed) {
+                    return Err(io("aborted"));
                 }
             }
-        }
+            Ok(())
+        })?;
         Ok(())
     })
     .map(|_| ())

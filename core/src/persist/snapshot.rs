@@ -92,3 +92,29 @@ impl Snapshot {
         }
     }
 }
+
+/// Walks the snapshot shard by shard (each shard's copy is taken, then
+/// released), calling `f` with every non-empty database part; `err` makes
+/// the caller's error from "aborted" / "the snapshot was abandoned".
+pub(crate) fn for_each_part<E>(
+    eng: &crate::db::Engine,
+    abort: &std::sync::atomic::AtomicBool,
+    err: impl Fn(&'static str) -> E,
+    mut f: impl FnMut(usize, &crate::keyspace::DbPart) -> Result<(), E>,
+) -> Result<(), E> {
+    for i in 0..crate::keyspace::NSHARDS {
+        if abort.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(err("aborted"));
+        }
+        let parts = eng
+            .snapshot
+            .take(&eng.ks, i)
+            .ok_or_else(|| err("the snapshot was abandoned"))?;
+        for (db, part) in parts.iter().enumerate() {
+            if !part.is_empty() {
+                f(db, part)?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -32,7 +32,6 @@ use super::{
 };
 use crate::config::Tun;
 use crate::db::Engine;
-use crate::keyspace::NSHARDS;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Mode {
@@ -244,18 +243,11 @@ fn write_rdb_base(eng: &Engine, plan: &Plan, abort: &AtomicBool) -> Result<u64, 
     opts.aof_base = true;
     let mut w = RdbWriter::with_options(BufWriter::with_capacity(1 << 20, f), opts);
     let s = |e: crate::error::Error| e.to_string();
-    for i in 0..NSHARDS {
-        if abort.load(Ordering::Relaxed) {
-            return Err("aborted".into());
-        }
-        let parts = eng
-            .snapshot
-            .take(&eng.ks, i)
-            .ok_or("the snapshot was abandoned")?;
-        for (db, part) in parts.iter().enumerate() {
-            if part.is_empty() {
-                continue;
-            }
+    crate::persist::snapshot::for_each_part(
+        eng,
+        abort,
+        |m| m.to_string(),
+        |db, part| {
             w.switch_db(db).map_err(s)?;
             for (n, e) in part.entries().enumerate() {
                 crate::persist::save::write_value(&mut w, &e.key, &e.val, part.expire_of(&e.key))
@@ -264,8 +256,9 @@ fn write_rdb_base(eng: &Engine, plan: &Plan, abort: &AtomicBool) -> Result<u64, 
                     return Err("aborted".into());
                 }
             }
-        }
-    }
+            Ok(())
+        },
+    )?;
     let size = w.bytes_written() + 9;
     let f = w
         .finish()
@@ -290,18 +283,11 @@ fn write_base(eng: &Engine, plan: &Plan, abort: &AtomicBool) -> Result<u64, Stri
         buf.extend_from_slice(format!("#TS:{}\r\n", eng.clock.now_ms() / 1000).as_bytes());
     }
     let mut cur_db = None;
-    for i in 0..NSHARDS {
-        if abort.load(Ordering::Relaxed) {
-            return Err("aborted".into());
-        }
-        let parts = eng
-            .snapshot
-            .take(&eng.ks, i)
-            .ok_or("the snapshot was abandoned")?;
-        for (db, part) in parts.iter().enumerate() {
-            if part.is_empty() {
-                continue;
-            }
+    crate::persist::snapshot::for_each_part(
+        eng,
+        abort,
+        |m| m.to_string(),
+        |db, part| {
             if cur_db != Some(db) {
                 encode_command(&mut buf, &[&b"SELECT"[..], db.to_string().as_bytes()]);
                 cur_db = Some(db);
@@ -324,8 +310,9 @@ fn write_base(eng: &Engine, plan: &Plan, abort: &AtomicBool) -> Result<u64, Stri
                     }
                 }
             }
-        }
-    }
+            Ok(())
+        },
+    )?;
     w.write_all(&buf).map_err(ioe)?;
     total += buf.len() as u64;
     let f = w.into_inner().map_err(|e| ioe(e.into_error()))?;
