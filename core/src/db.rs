@@ -131,7 +131,7 @@ impl Engine {
             bg_wake: (Mutex::new(false), Condvar::new()),
             bg_thread: Mutex::new(None),
             aof: Aof::new(cfg),
-            snapshot: Snapshot::default(),
+            snapshot: Snapshot::new(cfg.databases),
             rdb: crate::persist::save::Rdb::new(cfg, now_ms),
             loading: AtomicBool::new(false),
             me: OnceLock::new(),

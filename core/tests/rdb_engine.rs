@@ -948,3 +948,91 @@ fn debug_object_serializedlength_matches_redis() {
         assert_eq!(ours, theirs, "{k}");
     }
 }
+
+/// The snapshot is copied on write slot by slot: deletes, new keys, changed
+/// deadlines and commands that replace whole databases (SWAPDB, FLUSHDB,
+/// FLUSHALL) during a BGSAVE must all leave the file as it was at the cut.
+#[test]
+fn bgsave_keeps_the_cut_through_deletes_deadlines_and_whole_db_changes() {
+    let dir = TempDir::new("rdb-eng-cow");
+    let db = Db::open(cfg(dir.path())).unwrap();
+    db.execute(&["CONFIG", "SET", "save", ""]);
+    let at = "4102444800000"; // 2100-01-01, in ms
+    let mut c = db.client();
+    for i in 0..3000 {
+        c.execute(&["SET", &format!("k{i}"), &format!("v{i}")]);
+        if i % 3 == 0 {
+            c.execute(&["PEXPIREAT", &format!("k{i}"), at]);
+        }
+    }
+    c.execute(&["SELECT", "1"]);
+    for i in 0..1000 {
+        c.execute(&["HSET", &format!("h{i}"), "f", &format!("{i}")]);
+    }
+    c.execute(&["SELECT", "2"]);
+    for i in 0..500 {
+        c.execute(&["RPUSH", &format!("l{i}"), "a", &format!("{i}")]);
+    }
+    // slow the saver down so every change below lands during the save
+    ok(db.execute(&["CONFIG", "SET", "rdb-key-save-delay", "200"]));
+    let r = db.execute(&["BGSAVE"]);
+    assert_eq!(r, Reply::Simple("Background saving started".into()));
+    c.execute(&["SELECT", "0"]);
+    for i in (0..3000).step_by(2) {
+        c.execute(&["DEL", &format!("k{i}")]);
+    }
+    for i in (1..3000).step_by(6) {
+        c.execute(&["PERSIST", &format!("k{i}")]);
+        c.execute(&["EXPIRE", &format!("k{}", i + 2), "100000"]);
+    }
+    for i in 0..2000 {
+        c.execute(&["SET", &format!("new{i}"), "x"]);
+    }
+    c.execute(&["SWAPDB", "0", "1"]);
+    c.execute(&["SELECT", "2"]);
+    c.execute(&["FLUSHDB"]);
+    c.execute(&["RPUSH", "l1", "changed"]);
+    c.execute(&["FLUSHALL"]);
+    assert_eq!(
+        info_field(&db, "rdb_bgsave_in_progress"),
+        "1",
+        "the changes must overlap the save"
+    );
+    db.execute(&["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+    let t = Instant::now();
+    while info_field(&db, "rdb_bgsave_in_progress") == "1" {
+        assert!(t.elapsed() < Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(info_field(&db, "rdb_last_bgsave_status"), "ok");
+    db.close().unwrap();
+
+    let dir2 = TempDir::new("rdb-eng-cow2");
+    std::fs::copy(dir.path().join("dump.rdb"), dir2.path().join("dump.rdb")).unwrap();
+    let db = Db::open(cfg(dir2.path())).unwrap();
+    db.execute(&["CONFIG", "SET", "save", ""]);
+    let mut c = db.client();
+    assert_eq!(c.execute(&["DBSIZE"]), Reply::Int(3000));
+    for i in 0..3000 {
+        let k = format!("k{i}");
+        assert_eq!(
+            c.execute(&["GET", &k]),
+            Reply::Bulk(b(&format!("v{i}")).into())
+        );
+        let want = if i % 3 == 0 { at.parse().unwrap() } else { -1 };
+        assert_eq!(c.execute(&["PEXPIRETIME", &k]), Reply::Int(want), "{k}");
+    }
+    c.execute(&["SELECT", "1"]);
+    assert_eq!(c.execute(&["DBSIZE"]), Reply::Int(1000));
+    for i in 0..1000 {
+        assert_eq!(
+            c.execute(&["HGET", &format!("h{i}"), "f"]),
+            Reply::Bulk(b(&format!("{i}")).into())
+        );
+    }
+    c.execute(&["SELECT", "2"]);
+    assert_eq!(c.execute(&["DBSIZE"]), Reply::Int(500));
+    for i in 0..500 {
+        assert_eq!(c.execute(&["LLEN", &format!("l{i}")]), Reply::Int(2));
+    }
+}

@@ -13,7 +13,7 @@ use parking_lot::{RwLockReadGuard, RwLockWriteGuard};
 
 use crate::client::ClientState;
 use crate::db::Engine;
-use crate::keyspace::{DbPart, NSHARDS, Shard, shard_of};
+use crate::keyspace::{DbPart, NSHARDS, Shard, shard_of, slot_of};
 use crate::reply::Reply;
 use crate::types::{Str, Value};
 
@@ -188,10 +188,6 @@ impl<'a> Ctx<'a> {
 
     #[inline]
     fn shard_mut(&mut self, i: usize) -> &mut Shard {
-        if self.eng.snapshot.is_active() {
-            // a snapshot is being taken: it gets the shard before any change
-            self.eng.snapshot.before_write(i, self.shard(i));
-        }
         let g = match &mut self.locks {
             Locks::One(j, g) if *j == i => Some(g),
             Locks::Many(all) => all[i].as_mut(),
@@ -265,10 +261,17 @@ impl<'a> Ctx<'a> {
         (&self.shard(shard_of(h)).dbs[db], h)
     }
 
+    /// `key`'s part of database `db`, for changing `key` (and only `key`:
+    /// a snapshot in progress copies `key`'s slot first).
     #[inline]
     pub fn part_mut(&mut self, db: usize, key: &[u8]) -> (&mut DbPart, u64) {
         let h = self.hash(key);
-        (&mut self.shard_mut(shard_of(h)).dbs[db], h)
+        let i = shard_of(h);
+        if self.eng.snapshot.is_active() {
+            let part = &self.shard(i).dbs[db];
+            self.eng.snapshot.before_write(i, db, slot_of(h), part);
+        }
+        (&mut self.shard_mut(i).dbs[db], h)
     }
 
     /// All locked parts of database `db`, in shard order.
@@ -285,7 +288,7 @@ impl<'a> Ctx<'a> {
         if self.eng.snapshot.is_active() {
             for i in 0..NSHARDS {
                 if let Some(Guard::W(g)) = self.guard(i) {
-                    self.eng.snapshot.before_write(i, g);
+                    self.eng.snapshot.before_write_shard(i, g);
                 }
             }
         }

@@ -41,7 +41,7 @@ pub fn shard_of(h: u64) -> usize {
 }
 
 #[inline]
-fn slot_of(h: u64) -> usize {
+pub fn slot_of(h: u64) -> usize {
     ((h >> 40) as usize) & (SLOTS_PER_SHARD - 1)
 }
 
@@ -68,8 +68,15 @@ impl Slot {
     }
 }
 
+/// One slot's keys and their deadlines as they were when a snapshot began
+/// (`persist/snapshot.rs`).
+pub struct SlotCopy {
+    slot: Slot,
+    expires: Vec<(Key, u64)>,
+}
+
 /// One database's keys within one shard.
-#[derive(Default, Clone)]
+#[derive(Default)]
 pub struct DbPart {
     slots: Vec<Slot>,
     expires: HashMap<Key, u64>,
@@ -203,6 +210,55 @@ impl DbPart {
             n -= t.entries.len();
         }
         None
+    }
+
+    /// Bit `s` set for every slot holding keys.
+    pub fn occupied_slots(&self) -> u64 {
+        let mut bits = 0u64;
+        for (s, t) in self.slots.iter().enumerate() {
+            if !t.entries.is_empty() {
+                bits |= 1 << s;
+            }
+        }
+        bits
+    }
+
+    /// A copy of slot `s`'s keys, values and deadlines.
+    pub fn copy_slot(&self, s: usize) -> SlotCopy {
+        let Some(slot) = self.slots.get(s) else {
+            return SlotCopy {
+                slot: Slot::default(),
+                expires: Vec::new(),
+            };
+        };
+        let expires = if self.expires.is_empty() {
+            Vec::new()
+        } else {
+            slot.entries
+                .iter()
+                .filter_map(|e| self.expires.get(&*e.key).map(|at| (e.key.clone(), *at)))
+                .collect()
+        };
+        SlotCopy {
+            slot: slot.clone(),
+            expires,
+        }
+    }
+
+    /// A part made of slot copies, for reading only: its deadlines answer
+    /// `expire_of` but are not ordered for active expiry.
+    pub fn from_copies(copies: Vec<(usize, SlotCopy)>) -> DbPart {
+        let mut part = DbPart::default();
+        if copies.is_empty() {
+            return part;
+        }
+        part.slots.resize_with(SLOTS_PER_SHARD, Slot::default);
+        for (s, c) in copies {
+            part.len += c.slot.entries.len();
+            part.expires.extend(c.expires);
+            part.slots[s] = c.slot;
+        }
+        part
     }
 
     /// Approximate bytes used: index buckets, entries, and what keys and

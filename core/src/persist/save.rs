@@ -303,7 +303,7 @@ impl Rdb {
                 }
             }
             self.st.lock().dirty_at_cut = eng.dirty.load(Ordering::Relaxed);
-            eng.snapshot.begin();
+            eng.snapshot.begin(&ctx);
         }
         let opts = convert::write_options(&eng.params);
         let delay = key_delay(eng);

@@ -545,7 +545,7 @@ impl Aof {
         if !self.is_on() {
             return Ok(());
         }
-        with_all_shards(eng, || {
+        with_all_shards(eng, |_| {
             self.set_on(false);
             self.log.switch_at_end(None);
         });
@@ -643,11 +643,11 @@ impl Aof {
 
 /// Runs `f` while holding every shard lock (read locks: writers are held
 /// off, readers go on).
-pub(crate) fn with_all_shards<R>(eng: &Engine, f: impl FnOnce() -> R) -> R {
+pub(crate) fn with_all_shards<R>(eng: &Engine, f: impl FnOnce(&Ctx) -> R) -> R {
     let mut cl = ClientState::internal();
     let mut ctx = Ctx::new(eng, &mut cl);
     ctx.lock(Ctx::shard_mask_all(), false);
-    let r = f();
+    let r = f(&ctx);
     drop(ctx);
     r
 }

@@ -95,14 +95,14 @@ pub(crate) fn start(eng: &Engine, mode: Mode) -> Result<(), String> {
         let _ = std::fs::remove_file(plan.aofdir.join(&plan.incr.as_ref().expect("enable").name));
         return fail(e.to_string());
     }
-    with_all_shards(eng, || {
+    with_all_shards(eng, |ctx| {
         if let Some(t) = target {
             aof.log.switch_at_end(Some(t));
         }
         if mode == Mode::Enable {
             aof.set_on(true);
         }
-        eng.snapshot.begin();
+        eng.snapshot.begin(ctx);
     });
     let Some(arc) = eng.arc() else {
         eng.snapshot.end(&eng.ks);
@@ -193,7 +193,7 @@ fn run(eng: &Arc<Engine>, plan: Plan, abort: &AtomicBool) {
         let _ = std::fs::remove_file(&plan.tmp);
         if plan.mode == Mode::Enable {
             // the log never became a valid AOF: stop it again
-            with_all_shards(eng, || {
+            with_all_shards(eng, |_| {
                 eng.aof.set_on(false);
                 eng.aof.log.switch_at_end(None);
             });
