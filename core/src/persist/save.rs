@@ -8,11 +8,12 @@
 //! - BGSAVE uses the point-in-time snapshot (`snapshot.rs`), shared with the
 //!   AOF rewrite (one at a time, as Redis has one child): the cut takes every
 //!   shard lock for an instant; then a thread writes each shard as it was at
-//!   the cut. A writer about to change a shard not yet written copies that
-//!   shard first, so it waits for at most one shard copy (1/16 of the
-//!   keyspace), and the extra memory is bounded by the shard copies not yet
-//!   written: at most one copy of the dataset when writers touch every shard
-//!   during the save, 1/16 of it when nobody writes (the saver's own copy).
+//!   the cut. A writer about to change a key whose slot (1/1,024 of a
+//!   database) is not yet written copies that slot first, so it waits for
+//!   one slot copy (~0.1 ms with 1M keys), and the extra memory is bounded
+//!   by the slot copies not yet written plus the shard being written: at
+//!   most one copy of the dataset when writers touch every slot during the
+//!   save, 1/16 of it when nobody writes (the saver's own copy).
 //! - Both write a temp file in the same directory, fsync it, rename it over
 //!   the dump and fsync the directory: a crash leaves the previous dump.
 //! - Save points (`save "3600 1 300 100 60 10000"`): the background thread
