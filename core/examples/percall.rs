@@ -47,6 +47,8 @@ fn main() {
             "MISS" => c.execute(&[&b"GET"[..], b"nosuchkey"]),
             "LRANGE" => c.execute(&["LRANGE", "list", "0", "49"]),
             "HGETALL" => c.execute(&["HGETALL", "hash"]),
+            "PUBLISH" => c.execute(&["PUBLISH", "channel", "hello"]),
+            "LPUSH" => c.execute(&[&b"LPUSH"[..], b"pushed", b"xxx"]),
             _ => c.execute(&[&b"GET"[..], k]),
         };
         black_box(r);

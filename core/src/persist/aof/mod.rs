@@ -131,6 +131,7 @@ impl Pending {
         self.ops.push((db, self.buf.len()));
     }
 
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty() && self.end.is_none() && self.failed.is_none()
     }
@@ -255,6 +256,7 @@ impl Aof {
 
     /// Whether writes are logged (hot path: one relaxed load).
     #[inline]
+    #[inline]
     pub fn is_on(&self) -> bool {
         self.on.load(Ordering::Relaxed)
     }
@@ -275,10 +277,15 @@ impl Aof {
     /// in MULTI … EXEC). Appended at once, inside the command's locks; inside
     /// EXEC collected for `commit` instead.
     #[inline]
+    #[inline]
     pub fn capture(&self, ctx: &mut Ctx, argv: &[&[u8]]) {
-        if !self.is_on() {
-            return;
+        if self.is_on() {
+            self.capture_on(ctx, argv);
         }
+    }
+
+    #[inline(never)]
+    fn capture_on(&self, ctx: &mut Ctx, argv: &[&[u8]]) {
         let cmd = ctx.dirty > 0 && !matches!(ctx.prop, Prop::Nothing);
         if !cmd && ctx.expired_dels.is_empty() {
             return;
@@ -335,10 +342,16 @@ impl Aof {
     /// Call while the Ctx still holds its locks: appends an EXEC's commands
     /// as one block (wrapped in MULTI … EXEC when more than one), and says
     /// what to wait for after the locks are released.
+    #[inline]
     pub fn commit(&self, ctx: &mut Ctx) -> Ticket {
         if ctx.aof.is_empty() {
             return Ticket::Done;
         }
+        self.commit_slow(ctx)
+    }
+
+    #[inline(never)]
+    fn commit_slow(&self, ctx: &mut Ctx) -> Ticket {
         if !ctx.aof.ops.is_empty() {
             let ts = self.timestamp(ctx);
             let p = &ctx.aof;
@@ -365,7 +378,16 @@ impl Aof {
     }
 
     /// After the locks are released: waits for durability when needed.
+    #[inline]
     pub fn settle(&self, t: Ticket, reply: Reply) -> Reply {
+        match t {
+            Ticket::Done => reply,
+            t => self.settle_slow(t, reply),
+        }
+    }
+
+    #[inline(never)]
+    fn settle_slow(&self, t: Ticket, reply: Reply) -> Reply {
         match t {
             Ticket::Done => reply,
             Ticket::Durable(off) => match self.log.wait_durable(off) {
