@@ -19,13 +19,12 @@ from urllib.parse import parse_qsl, quote, unquote, urlparse
 
 from . import _emberkv
 from ._callbacks import EMPTY_RESPONSE, RESPONSE_CALLBACKS
-from ._commands import CoreCommands, list_or_args
+from ._commands import CoreCommands
+from ._shared import Commands, PipelineCore, PubSubCore
 from .exceptions import (
     ConfigError,
     ConnectionError,
     DatabaseClosedError,
-    ExecAbortError,
-    PubSubError,
     RedisError,
     ResponseError,
     StorageError,
@@ -366,44 +365,16 @@ class _Encoder:
 # ---- pipelines ----------------------------------------------------------------
 
 
-def _annotate(exception: BaseException, number: int, command: Tuple[Any, ...]) -> None:
-    cmd = " ".join(map(_safe_str, command))
-    if len(cmd) > 100:
-        cmd = cmd[:97] + "..."
-    msg = f"Command # {number} ({cmd}) of pipeline caused error: {exception.args[0]}"
-    exception.args = (msg,) + exception.args[1:]
-
-
-def _safe_str(value: Any) -> str:
-    try:
-        return str(value.decode("utf-8", errors="ignore") if isinstance(value, bytes) else value)
-    except Exception:
-        return repr(value)
-
-
-class Pipeline(CoreCommands):
+class Pipeline(PipelineCore, CoreCommands):
     """redis-py's ``Pipeline``: command methods buffer and return the
     pipeline; ``execute()`` runs the batch (in MULTI/EXEC when
     ``transaction``) and returns the results. ``watch()`` switches to
     immediate mode until ``multi()``. The pipeline owns its own engine
     client, so its MULTI state and WATCHed keys are its own."""
 
-    UNWATCH_COMMANDS = {"DISCARD", "EXEC", "UNWATCH"}
-
     def __init__(self, redis: Redis, transaction: bool = True) -> None:
-        self._redis = redis
-        self._session: Optional[_emberkv.Session] = None
-        self.response_callbacks = redis.response_callbacks
+        self._setup(redis)
         self.transaction = transaction
-        self.watching = False
-        self.explicit_transaction = False
-        self.command_stack: List[Tuple[Tuple[Any, ...], Dict[str, Any]]] = []
-
-    def _sess(self) -> _emberkv.Session:
-        s = self._session
-        if s is None:
-            s = self._session = self._redis._conn.session()
-        return s
 
     def __enter__(self) -> "Pipeline":
         return self
@@ -414,45 +385,17 @@ class Pipeline(CoreCommands):
     def __del__(self) -> None:
         try:
             self.reset()
-            if self._session is not None:
-                self._session.close()
         except Exception:
             pass
-
-    def __len__(self) -> int:
-        return len(self.command_stack)
-
-    def __bool__(self) -> bool:
-        return True
+        self._close_session()
 
     def reset(self) -> None:
-        self.command_stack = []
-        if self.watching and self._session is not None:
-            try:
-                self._session.execute("UNWATCH")
-            except ConnectionError:
-                pass
-        self.watching = False
-        self.explicit_transaction = False
+        self._clear()
 
     def close(self) -> None:
         self.reset()
 
-    def multi(self) -> None:
-        """Starts the transactional block after WATCH commands."""
-        if self.explicit_transaction:
-            raise RedisError("Cannot issue nested calls to MULTI")
-        if self.command_stack:
-            raise RedisError("Commands without an initial WATCH have already been issued")
-        self.explicit_transaction = True
-
-    def execute_command(self, *args: Any, **kwargs: Any) -> Any:
-        if (self.watching or args[0] == "WATCH") and not self.explicit_transaction:
-            return self.immediate_execute_command(*args, **kwargs)
-        return self.pipeline_execute_command(*args, **kwargs)
-
     def immediate_execute_command(self, *args: Any, **options: Any) -> Any:
-        name = args[0]
         try:
             response = self._sess().execute(*args)
         except ResponseError:
@@ -462,95 +405,17 @@ class Pipeline(CoreCommands):
         except ConnectionError as e:
             if self.watching:
                 self.reset()
-                raise WatchError(f"A {type(e).__name__} occurred while watching one or more keys") from e
+                raise self._watch_lost(e) from e
             raise
-        if name in self.UNWATCH_COMMANDS:
-            self.watching = False
-        elif name == "WATCH":
-            self.watching = True
-        return self._callback(name, response, options)
+        return self._immediate_reply(args[0], response, options)
 
-    def _callback(self, name: Any, response: Any, options: Dict[str, Any]) -> Any:
-        cb = self.response_callbacks.get(name)
-        if cb is None and isinstance(name, (str, bytes)):
-            key = name.decode("latin-1") if isinstance(name, bytes) else name
-            cb = self.response_callbacks.get(key.upper())
-        if cb is None:
-            return response
-        options.pop("keys", None)
-        options.pop(EMPTY_RESPONSE, None)
-        return cb(response, **options)
+    def _execute_transaction(self, commands: Commands, raise_on_error: bool) -> List[Any]:
+        replies = self._sess().execute_many(self._transaction_argv(commands))
+        return self._transaction_result(commands, replies, raise_on_error)
 
-    def pipeline_execute_command(self, *args: Any, **options: Any) -> "Pipeline":
-        self.command_stack.append((args, options))
-        return self
-
-    def _execute_transaction(self, commands: List[Tuple[Tuple[Any, ...], Dict[str, Any]]], raise_on_error: bool) -> List[Any]:
-        sent = [args for args, options in commands if EMPTY_RESPONSE not in options]
-        replies = self._sess().execute_many([("MULTI",), *sent, ("EXEC",)])
-        it = iter(replies)
-        errors: List[Tuple[int, BaseException]] = []
-        multi = next(it)
-        if isinstance(multi, ResponseError):
-            errors.append((0, multi))
-        for i, (args, options) in enumerate(commands):
-            if EMPTY_RESPONSE in options:
-                errors.append((i, options[EMPTY_RESPONSE]))
-                continue
-            r = next(it)
-            if isinstance(r, ResponseError):
-                _annotate(r, i + 1, args)
-                errors.append((i, r))
-        response = next(it)
-        if isinstance(response, ExecAbortError):
-            if errors:
-                raise errors[0][1]
-            raise response
-        if isinstance(response, BaseException):
-            raise response
-        self.watching = False
-        if response is None:
-            raise WatchError("Watched variable changed.")
-        for i, e in errors:
-            response.insert(i, e)
-        if len(response) != len(commands):
-            raise ResponseError("Wrong number of response items from pipeline execution")
-        if raise_on_error:
-            self.raise_first_error(commands, response)
-        data = []
-        for r, (args, options) in zip(response, commands):
-            if not isinstance(r, Exception):
-                r = self._callback(args[0], r, dict(options))
-            data.append(r)
-        return data
-
-    def _execute_pipeline(self, commands: List[Tuple[Tuple[Any, ...], Dict[str, Any]]], raise_on_error: bool) -> List[Any]:
+    def _execute_pipeline(self, commands: Commands, raise_on_error: bool) -> List[Any]:
         replies = self._sess().execute_many([args for args, _ in commands])
-        out = []
-        for r, (args, options) in zip(replies, commands):
-            if isinstance(r, ResponseError):
-                if EMPTY_RESPONSE in options:
-                    r = options[EMPTY_RESPONSE]
-                out.append(r)
-                continue
-            name = args[0]
-            if name in self.UNWATCH_COMMANDS:
-                self.watching = False
-            elif name == "WATCH":
-                self.watching = True
-            out.append(self._callback(name, r, dict(options)))
-        if raise_on_error:
-            self.raise_first_error(commands, out)
-        return out
-
-    def raise_first_error(self, commands: List[Tuple[Tuple[Any, ...], Dict[str, Any]]], response: List[Any]) -> None:
-        for i, r in enumerate(response):
-            if isinstance(r, ResponseError):
-                _annotate(r, i + 1, commands[i][0])
-                raise r
-
-    def annotate_exception(self, exception: BaseException, number: int, command: Tuple[Any, ...]) -> None:
-        _annotate(exception, number, command)
+        return self._pipeline_result(commands, replies, raise_on_error)
 
     def execute(self, raise_on_error: bool = True) -> List[Any]:
         """Runs the buffered commands; returns their results in order."""
@@ -569,8 +434,7 @@ class Pipeline(CoreCommands):
 
     def watch(self, *names: Any) -> bool:
         """WATCHes keys; the pipeline runs commands immediately until multi()."""
-        if self.explicit_transaction:
-            raise RedisError("Cannot issue a WATCH after a MULTI")
+        self._check_watch()
         return self.execute_command("WATCH", *names)
 
     def unwatch(self) -> bool:
@@ -580,23 +444,16 @@ class Pipeline(CoreCommands):
 # ---- pub/sub ------------------------------------------------------------------
 
 
-class PubSub:
+class PubSub(PubSubCore):
     """redis-py's ``PubSub``: subscribe/psubscribe with optional handlers
     (``p.subscribe(**{"chat": handler})``), ``get_message``, ``listen``,
     ``run_in_thread``. Messages are dicts ``{"type", "pattern", "channel",
     "data"}``; the engine pushes them into a bounded queue, and waiting
     releases the GIL."""
 
-    PUBLISH_MESSAGE_TYPES = ("message", "pmessage", "smessage")
-    UNSUBSCRIBE_MESSAGE_TYPES = ("unsubscribe", "punsubscribe", "sunsubscribe")
-
     def __init__(self, redis: Redis, ignore_subscribe_messages: bool = False, **kwargs: Any) -> None:
-        self._redis = redis
-        self._sub: Optional[_emberkv.Subscription] = None
-        self.ignore_subscribe_messages = ignore_subscribe_messages
-        self.encoder = redis.get_encoder()
         self.subscribed_event = threading.Event()
-        self.reset()
+        self._setup(redis, ignore_subscribe_messages)
 
     def __enter__(self) -> "PubSub":
         return self
@@ -611,15 +468,8 @@ class PubSub:
             pass
 
     def reset(self) -> None:
-        sub, self._sub = getattr(self, "_sub", None), None
-        if sub is not None:
-            sub.close()
-        self.channels: Dict[Any, Any] = {}
-        self.pending_unsubscribe_channels: set[Any] = set()
-        self.shard_channels: Dict[Any, Any] = {}
-        self.pending_unsubscribe_shard_channels: set[Any] = set()
-        self.patterns: Dict[Any, Any] = {}
-        self.pending_unsubscribe_patterns: set[Any] = set()
+        self._close_native()
+        self._clear_registries()
         self.subscribed_event.clear()
 
     def close(self) -> None:
@@ -629,44 +479,17 @@ class PubSub:
     def subscribed(self) -> bool:
         return self.subscribed_event.is_set()
 
-    def _native(self) -> _emberkv.Subscription:
-        s = self._sub
-        if s is None:
-            s = self._sub = self._redis._conn.subscription()
-        return s
+    def _on_subscribed(self) -> None:
+        if not self.subscribed:
+            self.subscribed_event.set()
+
+    def _on_unsubscribed(self) -> None:
+        if not self.channels and not self.patterns and not self.shard_channels:
+            self.subscribed_event.clear()
 
     def execute_command(self, *args: Any) -> None:
         """Sends a (P|S)(UN)SUBSCRIBE command (redis-py's entry)."""
-        name = args[0].upper() if isinstance(args[0], str) else args[0].decode().upper()
-        fn = {
-            "SUBSCRIBE": "subscribe", "PSUBSCRIBE": "psubscribe", "SSUBSCRIBE": "ssubscribe",
-            "UNSUBSCRIBE": "unsubscribe", "PUNSUBSCRIBE": "punsubscribe", "SUNSUBSCRIBE": "sunsubscribe",
-        }.get(name)
-        if fn is None:
-            raise PubSubError(f"{name} is not available on an emberkv subscription")
-        getattr(self._native(), fn)(*args[1:])
-
-    def _normalize_keys(self, data: Mapping[Any, Any]) -> Dict[Any, Any]:
-        encode = self.encoder.encode
-        decode = self.encoder.decode
-        return {decode(encode(k)): v for k, v in data.items()}
-
-    @staticmethod
-    def _parse(args: Tuple[Any, ...], kwargs: Mapping[str, Any]) -> Dict[Any, Any]:
-        out: Dict[Any, Any] = {}
-        for a in list_or_args(args[0], args[1:]) if args else []:
-            out[a] = None
-        out.update(kwargs)
-        return out
-
-    def _subscribe(self, kind: str, registry: Dict[Any, Any], pending: set[Any], args: Tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
-        new = self._parse(args, kwargs)
-        getattr(self._native(), kind)(*new.keys())
-        new = self._normalize_keys(new)
-        registry.update(new)
-        if not self.subscribed:
-            self.subscribed_event.set()
-        pending.difference_update(new)
+        self._send(args)
 
     def psubscribe(self, *args: Any, **kwargs: Any) -> None:
         """Subscribes to patterns; keyword arguments map a pattern to a handler."""
@@ -678,16 +501,6 @@ class PubSub:
 
     def ssubscribe(self, *args: Any, target_node: Any = None, **kwargs: Any) -> None:
         self._subscribe("ssubscribe", self.shard_channels, self.pending_unsubscribe_shard_channels, args, kwargs)
-
-    def _unsubscribe(self, kind: str, registry: Dict[Any, Any], pending: set[Any], args: Tuple[Any, ...]) -> None:
-        if args:
-            names = list_or_args(args[0], args[1:])
-            pending.update(self._normalize_keys(dict.fromkeys(names)))
-        else:
-            names = []
-            pending.update(registry)
-        if self._sub is not None:
-            getattr(self._sub, kind)(*names)
 
     def unsubscribe(self, *args: Any) -> None:
         """Unsubscribes from channels (all when none given)."""
@@ -735,56 +548,16 @@ class PubSub:
         keeps the subscription bookkeeping."""
         if response is None:
             return None
-        if isinstance(response, dict):
-            message = response
-        else:
-            kind = response[0].decode() if isinstance(response[0], bytes) else response[0]
-            if kind == "pmessage":
-                message = {"type": kind, "pattern": response[1], "channel": response[2], "data": response[3]}
-            else:
-                message = {"type": kind, "pattern": None, "channel": response[1], "data": response[2]}
-        message_type = message["type"]
-        if message_type in self.UNSUBSCRIBE_MESSAGE_TYPES:
-            name = message["channel"]
-            if message_type == "punsubscribe":
-                if name in self.pending_unsubscribe_patterns:
-                    self.pending_unsubscribe_patterns.remove(name)
-                    self.patterns.pop(name, None)
-            elif message_type == "sunsubscribe":
-                if name in self.pending_unsubscribe_shard_channels:
-                    self.pending_unsubscribe_shard_channels.remove(name)
-                    self.shard_channels.pop(name, None)
-            elif name in self.pending_unsubscribe_channels:
-                self.pending_unsubscribe_channels.remove(name)
-                self.channels.pop(name, None)
-            if not self.channels and not self.patterns and not self.shard_channels:
-                self.subscribed_event.clear()
-        if message_type in self.PUBLISH_MESSAGE_TYPES:
-            if message_type == "pmessage":
-                handler = self.patterns.get(message["pattern"], None)
-            elif message_type == "smessage":
-                handler = self.shard_channels.get(message["channel"], None)
-            else:
-                handler = self.channels.get(message["channel"], None)
-            if handler:
-                handler(message)
-                return None
-        elif ignore_subscribe_messages or self.ignore_subscribe_messages:
+        handler, message = self._route(response, ignore_subscribe_messages)
+        if handler is not None:
+            handler(message)
             return None
         return message
 
     def run_in_thread(self, sleep_time: float = 0.0, daemon: bool = False, exception_handler: Optional[Callable[..., Any]] = None, pubsub: Optional["PubSub"] = None, sharded_pubsub: bool = False) -> "PubSubWorkerThread":
         """Runs the handlers on a thread that waits for messages (no polling);
         ``stop()`` ends it and closes the pubsub."""
-        for channel, handler in self.channels.items():
-            if handler is None:
-                raise PubSubError(f"Channel: '{channel}' has no handler registered")
-        for pattern, handler in self.patterns.items():
-            if handler is None:
-                raise PubSubError(f"Pattern: '{pattern}' has no handler registered")
-        for s_channel, handler in self.shard_channels.items():
-            if handler is None:
-                raise PubSubError(f"Shard Channel: '{s_channel}' has no handler registered")
+        self._check_handlers(shard=True)
         thread = PubSubWorkerThread(pubsub or self, sleep_time, daemon=daemon, exception_handler=exception_handler)
         thread.start()
         return thread

@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
-from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional, Tuple, Union
 
 from .. import _emberkv
 from .._callbacks import EMPTY_RESPONSE, RESPONSE_CALLBACKS
-from .._commands import AsyncScanCommands, CoreCommands, list_or_args
-from ..client import _annotate, _Encoder, _is_remote_url, _listen, _parse_url, _remote_args, open_database
-from ..exceptions import ConnectionError, DatabaseClosedError, ExecAbortError, PubSubError, RedisError, ResponseError, WatchError
+from .._commands import AsyncScanCommands, CoreCommands
+from .._shared import Commands, PipelineCore, PubSubCore, apply_callback
+from ..client import _Encoder, _is_remote_url, _listen, _parse_url, _remote_args, open_database
+from ..exceptions import ConnectionError, DatabaseClosedError, RedisError, ResponseError, WatchError
 
 __all__ = ["Redis", "StrictRedis", "Pipeline", "PubSub"]
 
@@ -30,19 +31,6 @@ def _resolve(fut: "asyncio.Future[Any]", value: Any, is_error: bool) -> None:
         fut.set_exception(value)
     else:
         fut.set_result(value)
-
-
-def _apply_callback(callbacks: Dict[str, Callable[..., Any]], name: Any, response: Any, options: Dict[str, Any]) -> Any:
-    cb = callbacks.get(name)
-    if cb is None and isinstance(name, (str, bytes)):
-        key = name.decode("latin-1") if isinstance(name, bytes) else name
-        cb = callbacks.get(key.upper())
-    if cb is None:
-        return response
-    if options:
-        options.pop("keys", None)
-        options.pop(EMPTY_RESPONSE, None)
-    return cb(response, **options)
 
 
 class Redis(AsyncScanCommands, CoreCommands):
@@ -120,7 +108,7 @@ class Redis(AsyncScanCommands, CoreCommands):
             if EMPTY_RESPONSE in options:
                 return options[EMPTY_RESPONSE]
             raise
-        return _apply_callback(self.response_callbacks, args[0], response, options)
+        return apply_callback(self.response_callbacks, args[0], response, options)
 
     def set_response_callback(self, command: str, callback: Callable[..., Any]) -> None:
         self.response_callbacks[command.upper()] = callback
@@ -196,28 +184,15 @@ class Redis(AsyncScanCommands, CoreCommands):
 StrictRedis = Redis
 
 
-class Pipeline(CoreCommands):
+class Pipeline(PipelineCore, CoreCommands):
     """``redis.asyncio`` pipeline: command methods buffer (and return the
     pipeline); ``await pipe.execute()`` runs them; after ``await
     pipe.watch(...)`` commands run immediately (await them) until
     ``pipe.multi()``."""
 
-    UNWATCH_COMMANDS = {"DISCARD", "EXEC", "UNWATCH"}
-
     def __init__(self, redis: Redis, transaction: bool = True) -> None:
-        self._redis = redis
-        self._session: Optional[_emberkv.Session] = None
-        self.response_callbacks = redis.response_callbacks
+        self._setup(redis)
         self.is_transaction = transaction
-        self.watching = False
-        self.explicit_transaction = False
-        self.command_stack: List[Tuple[Tuple[Any, ...], Dict[str, Any]]] = []
-
-    def _sess(self) -> _emberkv.Session:
-        s = self._session
-        if s is None:
-            s = self._session = self._redis._conn.session()
-        return s
 
     async def __aenter__(self) -> "Pipeline":
         return self
@@ -231,48 +206,18 @@ class Pipeline(CoreCommands):
 
         return _self().__await__()
 
-    def __len__(self) -> int:
-        return len(self.command_stack)
-
-    def __bool__(self) -> bool:
-        return True
-
     def __del__(self) -> None:
-        try:
-            if self._session is not None:
-                self._session.close()
-        except Exception:
-            pass
+        self._close_session()
 
     async def reset(self) -> None:
-        self.command_stack = []
-        if self.watching and self._session is not None:
-            try:
-                self._session.execute("UNWATCH")
-            except ConnectionError:
-                pass
-        self.watching = False
-        self.explicit_transaction = False
+        self._clear()
 
     async def aclose(self) -> None:
         await self.reset()
 
-    def multi(self) -> None:
-        if self.explicit_transaction:
-            raise RedisError("Cannot issue nested calls to MULTI")
-        if self.command_stack:
-            raise RedisError("Commands without an initial WATCH have already been issued")
-        self.explicit_transaction = True
-
-    def execute_command(self, *args: Any, **kwargs: Any) -> Any:
-        if (self.watching or args[0] == "WATCH") and not self.explicit_transaction:
-            return self.immediate_execute_command(*args, **kwargs)
-        return self.pipeline_execute_command(*args, **kwargs)
-
     async def immediate_execute_command(self, *args: Any, **options: Any) -> Any:
-        name = args[0]
         try:
-            if self._redis._is_blocking(name):
+            if self._redis._is_blocking(args[0]):
                 response = await asyncio.get_running_loop().run_in_executor(None, lambda: self._sess().execute(*args))
             else:
                 response = self._sess().execute(*args)
@@ -283,17 +228,9 @@ class Pipeline(CoreCommands):
         except ConnectionError as e:
             if self.watching:
                 await self.reset()
-                raise WatchError(f"A {type(e).__name__} occurred while watching one or more keys") from e
+                raise self._watch_lost(e) from e
             raise
-        if name in self.UNWATCH_COMMANDS:
-            self.watching = False
-        elif name == "WATCH":
-            self.watching = True
-        return _apply_callback(self.response_callbacks, name, response, options)
-
-    def pipeline_execute_command(self, *args: Any, **options: Any) -> "Pipeline":
-        self.command_stack.append((args, options))
-        return self
+        return self._immediate_reply(args[0], response, options)
 
     async def _run_many(self, cmds: List[Tuple[Any, ...]], may_block: bool) -> List[Any]:
         sess = self._sess()
@@ -302,65 +239,14 @@ class Pipeline(CoreCommands):
             return await asyncio.get_running_loop().run_in_executor(None, sess.execute_many, cmds)
         return sess.execute_many(cmds)
 
-    async def _execute_transaction(self, commands: List[Tuple[Tuple[Any, ...], Dict[str, Any]]], raise_on_error: bool) -> List[Any]:
-        sent = [args for args, options in commands if EMPTY_RESPONSE not in options]
-        replies = await self._run_many([("MULTI",), *sent, ("EXEC",)], False)
-        it = iter(replies)
-        errors: List[Tuple[int, BaseException]] = []
-        multi = next(it)
-        if isinstance(multi, ResponseError):
-            errors.append((0, multi))
-        for i, (args, options) in enumerate(commands):
-            if EMPTY_RESPONSE in options:
-                errors.append((i, options[EMPTY_RESPONSE]))
-                continue
-            r = next(it)
-            if isinstance(r, ResponseError):
-                _annotate(r, i + 1, args)
-                errors.append((i, r))
-        response = next(it)
-        if isinstance(response, ExecAbortError):
-            if errors:
-                raise errors[0][1]
-            raise response
-        if isinstance(response, BaseException):
-            raise response
-        self.watching = False
-        if response is None:
-            raise WatchError("Watched variable changed.")
-        for i, e in errors:
-            response.insert(i, e)
-        if len(response) != len(commands):
-            raise ResponseError("Wrong number of response items from pipeline execution")
-        if raise_on_error:
-            self.raise_first_error(commands, response)
-        data = []
-        for r, (args, options) in zip(response, commands):
-            if not isinstance(r, Exception):
-                r = _apply_callback(self.response_callbacks, args[0], r, dict(options))
-            data.append(r)
-        return data
+    async def _execute_transaction(self, commands: Commands, raise_on_error: bool) -> List[Any]:
+        replies = await self._run_many(self._transaction_argv(commands), False)
+        return self._transaction_result(commands, replies, raise_on_error)
 
-    async def _execute_pipeline(self, commands: List[Tuple[Tuple[Any, ...], Dict[str, Any]]], raise_on_error: bool) -> List[Any]:
+    async def _execute_pipeline(self, commands: Commands, raise_on_error: bool) -> List[Any]:
         may_block = any(self._redis._is_blocking(args[0]) for args, _ in commands)
         replies = await self._run_many([args for args, _ in commands], may_block)
-        out = []
-        for r, (args, options) in zip(replies, commands):
-            if isinstance(r, ResponseError):
-                if EMPTY_RESPONSE in options:
-                    r = options[EMPTY_RESPONSE]
-                out.append(r)
-                continue
-            out.append(_apply_callback(self.response_callbacks, args[0], r, dict(options)))
-        if raise_on_error:
-            self.raise_first_error(commands, out)
-        return out
-
-    def raise_first_error(self, commands: List[Tuple[Tuple[Any, ...], Dict[str, Any]]], response: List[Any]) -> None:
-        for i, r in enumerate(response):
-            if isinstance(r, ResponseError):
-                _annotate(r, i + 1, commands[i][0])
-                raise r
+        return self._pipeline_result(commands, replies, raise_on_error)
 
     async def execute(self, raise_on_error: bool = True) -> List[Any]:
         stack = self.command_stack
@@ -377,36 +263,20 @@ class Pipeline(CoreCommands):
         await self.execute_command("DISCARD")
 
     async def watch(self, *names: Any) -> bool:
-        if self.explicit_transaction:
-            raise RedisError("Cannot issue a WATCH after a MULTI")
+        self._check_watch()
         return await self.execute_command("WATCH", *names)
 
     async def unwatch(self) -> bool:
         return self.watching and await self.execute_command("UNWATCH") or True
 
 
-class PubSub:
+class PubSub(PubSubCore):
     """``redis.asyncio`` PubSub: ``await p.subscribe(...)``, ``await
     p.get_message(timeout=...)``, ``async for m in p.listen()``, ``await
     p.run()``. Handlers may be coroutine functions."""
 
-    PUBLISH_MESSAGE_TYPES = ("message", "pmessage", "smessage")
-    UNSUBSCRIBE_MESSAGE_TYPES = ("unsubscribe", "punsubscribe", "sunsubscribe")
-
     def __init__(self, redis: Redis, ignore_subscribe_messages: bool = False, **kwargs: Any) -> None:
-        self._redis = redis
-        self._sub: Optional[_emberkv.Subscription] = None
-        self.ignore_subscribe_messages = ignore_subscribe_messages
-        self.encoder = redis.get_encoder()
-        self._reset_state()
-
-    def _reset_state(self) -> None:
-        self.channels: Dict[Any, Any] = {}
-        self.pending_unsubscribe_channels: set[Any] = set()
-        self.patterns: Dict[Any, Any] = {}
-        self.pending_unsubscribe_patterns: set[Any] = set()
-        self.shard_channels: Dict[Any, Any] = {}
-        self.pending_unsubscribe_shard_channels: set[Any] = set()
+        self._setup(redis, ignore_subscribe_messages)
 
     async def __aenter__(self) -> "PubSub":
         return self
@@ -415,17 +285,14 @@ class PubSub:
         await self.aclose()
 
     def __del__(self) -> None:
-        if self._sub is not None:
-            try:
-                self._sub.close()
-            except Exception:
-                pass
+        try:
+            self._close_native()
+        except Exception:
+            pass
 
     async def aclose(self) -> None:
-        sub, self._sub = self._sub, None
-        if sub is not None:
-            sub.close()
-        self._reset_state()
+        self._close_native()
+        self._clear_registries()
 
     async def reset(self) -> None:
         await self.aclose()
@@ -436,46 +303,8 @@ class PubSub:
     def subscribed(self) -> bool:
         return bool(self.channels or self.patterns or self.shard_channels)
 
-    def _native(self) -> _emberkv.Subscription:
-        s = self._sub
-        if s is None:
-            s = self._sub = self._redis._conn.subscription()
-        return s
-
-    def _normalize_keys(self, data: Mapping[Any, Any]) -> Dict[Any, Any]:
-        encode = self.encoder.encode
-        decode = self.encoder.decode
-        return {decode(encode(k)): v for k, v in data.items()}
-
     async def execute_command(self, *args: Any) -> None:
-        name = args[0].upper() if isinstance(args[0], str) else args[0].decode().upper()
-        fn = {
-            "SUBSCRIBE": "subscribe", "PSUBSCRIBE": "psubscribe", "SSUBSCRIBE": "ssubscribe",
-            "UNSUBSCRIBE": "unsubscribe", "PUNSUBSCRIBE": "punsubscribe", "SUNSUBSCRIBE": "sunsubscribe",
-        }.get(name)
-        if fn is None:
-            raise PubSubError(f"{name} is not available on an emberkv subscription")
-        getattr(self._native(), fn)(*args[1:])
-
-    def _subscribe(self, kind: str, registry: Dict[Any, Any], pending: set[Any], args: Tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
-        new: Dict[Any, Any] = {}
-        for a in list_or_args(args[0], args[1:]) if args else []:
-            new[a] = None
-        new.update(kwargs)
-        getattr(self._native(), kind)(*new.keys())
-        new = self._normalize_keys(new)
-        registry.update(new)
-        pending.difference_update(new)
-
-    def _unsubscribe(self, kind: str, registry: Dict[Any, Any], pending: set[Any], args: Tuple[Any, ...]) -> None:
-        if args:
-            names = list_or_args(args[0], args[1:])
-            pending.update(self._normalize_keys(dict.fromkeys(names)))
-        else:
-            names = []
-            pending.update(registry)
-        if self._sub is not None:
-            getattr(self._sub, kind)(*names)
+        self._send(args)
 
     async def subscribe(self, *args: Any, **kwargs: Any) -> None:
         self._subscribe("subscribe", self.channels, self.pending_unsubscribe_channels, args, kwargs)
@@ -536,45 +365,18 @@ class PubSub:
                 yield response
 
     async def handle_message(self, message: Dict[str, Any], ignore_subscribe_messages: bool = False) -> Optional[Dict[str, Any]]:
-        message_type = message["type"]
-        if message_type in self.UNSUBSCRIBE_MESSAGE_TYPES:
-            name = message["channel"]
-            if message_type == "punsubscribe":
-                if name in self.pending_unsubscribe_patterns:
-                    self.pending_unsubscribe_patterns.remove(name)
-                    self.patterns.pop(name, None)
-            elif message_type == "sunsubscribe":
-                if name in self.pending_unsubscribe_shard_channels:
-                    self.pending_unsubscribe_shard_channels.remove(name)
-                    self.shard_channels.pop(name, None)
-            elif name in self.pending_unsubscribe_channels:
-                self.pending_unsubscribe_channels.remove(name)
-                self.channels.pop(name, None)
-        if message_type in self.PUBLISH_MESSAGE_TYPES:
-            if message_type == "pmessage":
-                handler = self.patterns.get(message["pattern"], None)
-            elif message_type == "smessage":
-                handler = self.shard_channels.get(message["channel"], None)
+        handler, shaped = self._route(message, ignore_subscribe_messages)
+        if handler is not None:
+            if inspect.iscoroutinefunction(handler):
+                await handler(shaped)
             else:
-                handler = self.channels.get(message["channel"], None)
-            if handler:
-                if inspect.iscoroutinefunction(handler):
-                    await handler(message)
-                else:
-                    handler(message)
-                return None
-        elif ignore_subscribe_messages or self.ignore_subscribe_messages:
+                handler(shaped)
             return None
-        return message
+        return shaped
 
     async def run(self, *, exception_handler: Optional[Callable[..., Any]] = None, poll_timeout: float = 1.0) -> None:
         """Runs handlers for every message until cancelled (redis-py's ``run``)."""
-        for channel, handler in self.channels.items():
-            if handler is None:
-                raise PubSubError(f"Channel: '{channel}' has no handler registered")
-        for pattern, handler in self.patterns.items():
-            if handler is None:
-                raise PubSubError(f"Pattern: '{pattern}' has no handler registered")
+        self._check_handlers(shard=False)
         while True:
             try:
                 await self.get_message(ignore_subscribe_messages=True, timeout=None)
