@@ -19,20 +19,34 @@ const HLOG: u32 = 16;
 /// Decompresses `input` into exactly `out_len` bytes. `Err` carries a short
 /// description of what was wrong (the caller adds file and offset).
 pub fn decompress(input: &[u8], out_len: usize) -> Result<Vec<u8>, &'static str> {
-    let mut out: Vec<u8> = Vec::with_capacity(out_len);
+    let mut out = Vec::new();
+    decompress_into(input, out_len, &mut out)?;
+    Ok(out)
+}
+
+/// [`decompress`] appending to `out` (back references reach only the bytes
+/// this call writes). On error `out` holds a partial result.
+pub fn decompress_into(
+    input: &[u8],
+    out_len: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), &'static str> {
+    let base = out.len();
+    let end = base + out_len;
+    out.reserve_exact(out_len);
     let mut ip = 0;
     while ip < input.len() {
         let ctrl = input[ip] as usize;
         ip += 1;
         if ctrl < 32 {
             let n = ctrl + 1;
-            if ip + n > input.len() {
+            let Some(lit) = input.get(ip..ip + n) else {
                 return Err("LZF literal run past the end of the compressed data");
-            }
-            if out.len() + n > out_len {
+            };
+            if out.len() + n > end {
                 return Err("LZF data decompresses to more than the declared length");
             }
-            out.extend_from_slice(&input[ip..ip + n]);
+            out.extend_from_slice(lit);
             ip += n;
         } else {
             let mut len = ctrl >> 5;
@@ -48,11 +62,11 @@ pub fn decompress(input: &[u8], out_len: usize) -> Result<Vec<u8>, &'static str>
             };
             ip += 1;
             let back = ((ctrl & 0x1f) << 8) + lo as usize + 1;
-            if back > out.len() {
+            if back > out.len() - base {
                 return Err("LZF back reference before the start of the output");
             }
             let n = len + 2;
-            if out.len() + n > out_len {
+            if out.len() + n > end {
                 return Err("LZF data decompresses to more than the declared length");
             }
             let start = out.len() - back;
@@ -66,10 +80,10 @@ pub fn decompress(input: &[u8], out_len: usize) -> Result<Vec<u8>, &'static str>
             }
         }
     }
-    if out.len() != out_len {
+    if out.len() != end {
         return Err("LZF data decompresses to less than the declared length");
     }
-    Ok(out)
+    Ok(())
 }
 
 thread_local! {
