@@ -108,6 +108,19 @@ fn entry_len(n: usize) -> usize {
     2 * varint_len(n) + n
 }
 
+/// `n` as LEB128: the bytes and how many of them are used.
+#[inline]
+fn varint(mut n: usize) -> ([u8; 5], usize) {
+    let k = varint_len(n);
+    let mut b = [0; 5];
+    for (i, x) in b[..k].iter_mut().enumerate() {
+        let more = if i + 1 < k { 0x80 } else { 0 };
+        *x = (n & 0x7f) as u8 | more;
+        n >>= 7;
+    }
+    (b, k)
+}
+
 /// Writes `e` as an entry into `dst` (exactly `entry_len(e.len())` bytes).
 #[inline]
 fn encode(dst: &mut [u8], e: &[u8]) {
@@ -389,14 +402,15 @@ impl Node {
         bytes: usize,
         lp: usize,
     ) -> Node {
-        let mut buf = vec![0; bytes];
-        let mut pos = 0;
+        // appended rather than encoded in place: no zeroing of the buffer
+        let mut buf = Vec::with_capacity(bytes);
         for e in items {
-            let n = entry_len(e.len());
-            encode(&mut buf[pos..pos + n], e);
-            pos += n;
+            let (len, k) = varint(e.len());
+            buf.extend_from_slice(&len[..k]);
+            buf.extend_from_slice(e);
+            buf.extend(len[..k].iter().rev());
         }
-        debug_assert_eq!(pos, bytes);
+        debug_assert_eq!(buf.len(), bytes);
         Node {
             buf,
             head: 0,

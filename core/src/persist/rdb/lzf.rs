@@ -215,6 +215,82 @@ mod tests {
         assert!(compress(&[b'a'; 21], 17).is_some());
     }
 
+    /// Random token streams against a plain byte-by-byte decoder: literal
+    /// runs of every length, back references of short periods (overlapping
+    /// copies) and long distances, long references.
+    #[test]
+    fn matches_a_plain_decoder() {
+        fn plain(input: &[u8]) -> Vec<u8> {
+            let mut out = Vec::new();
+            let mut ip = 0;
+            while ip < input.len() {
+                let ctrl = input[ip] as usize;
+                ip += 1;
+                if ctrl < 32 {
+                    out.extend_from_slice(&input[ip..ip + ctrl + 1]);
+                    ip += ctrl + 1;
+                } else {
+                    let mut len = ctrl >> 5;
+                    if len == 7 {
+                        len += input[ip] as usize;
+                        ip += 1;
+                    }
+                    let back = ((ctrl & 0x1f) << 8) + input[ip] as usize + 1;
+                    ip += 1;
+                    for _ in 0..len + 2 {
+                        out.push(out[out.len() - back]);
+                    }
+                }
+            }
+            out
+        }
+        let mut x = 99u64;
+        let mut rnd = |m: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % m
+        };
+        for round in 0..3000 {
+            let mut tokens = Vec::new();
+            let mut produced = 0usize;
+            for _ in 0..1 + rnd(12) {
+                if produced == 0 || rnd(2) == 0 {
+                    let n = 1 + rnd(32) as usize;
+                    tokens.push((n - 1) as u8);
+                    tokens.extend((0..n).map(|_| rnd(256) as u8));
+                    produced += n;
+                } else {
+                    let back = 1 + rnd(produced.min(if round % 2 == 0 { 40 } else { 8192 }) as u64)
+                        as usize;
+                    let max = if rnd(4) == 0 { 262 } else { 30 };
+                    let n = 3 + rnd(max) as usize;
+                    let len = n - 2;
+                    let off = back - 1;
+                    if len < 7 {
+                        tokens.push(((len << 5) | (off >> 8)) as u8);
+                    } else {
+                        tokens.push(((7 << 5) | (off >> 8)) as u8);
+                        tokens.push((len - 7) as u8);
+                    }
+                    tokens.push(off as u8);
+                    produced += n;
+                }
+            }
+            let want = plain(&tokens);
+            assert_eq!(
+                decompress(&tokens, want.len()).unwrap(),
+                want,
+                "round {round}"
+            );
+            let mut prefixed = b"prefix".to_vec();
+            decompress_into(&tokens, want.len(), &mut prefixed).unwrap();
+            assert_eq!(&prefixed[6..], &want[..]);
+            assert!(decompress(&tokens, want.len() + 1).is_err());
+            assert!(decompress(&tokens, want.len() - 1).is_err());
+        }
+    }
+
     #[test]
     fn bad_input_errors() {
         assert!(decompress(&[0x05, b'a'], 6).is_err());
