@@ -187,8 +187,18 @@ impl<R: Read> Src<R> {
     /// `n` bytes into a fresh vector, never allocating beyond what the
     /// input can still hold.
     fn bytes(&mut self, n: u64, what: &str) -> Result<Vec<u8>, Error> {
+        let n = self.checked_len(n, what)?;
+        if n <= BUF {
+            // the common case (keys, small values): one exact allocation
+            if !self.fill(n)? {
+                return Err(self.eof(what));
+            }
+            let v = self.buf[self.pos..self.pos + n].to_vec();
+            self.pos += n;
+            return Ok(v);
+        }
         let mut v = Vec::new();
-        self.bytes_into(n, what, &mut v)?;
+        self.bytes_into(n as u64, what, &mut v)?;
         Ok(v)
     }
 
@@ -307,19 +317,30 @@ impl<R: Read> Src<R> {
 
     /// An rdb-string: raw, INT8/16/32 or LZF.
     fn string(&mut self) -> Result<Vec<u8>, Error> {
+        let at = self.offset();
+        let (n, enc) = self.len_enc()?;
+        if !enc {
+            return self.bytes(n, "string bytes");
+        }
         let mut v = Vec::new();
-        self.string_into(&mut v)?;
+        self.encoded_into(at, n, &mut v)?;
         Ok(v)
     }
 
-    /// [`Src::string`] appended to `out`; LZF data is decompressed straight
-    /// from the read buffer.
+    /// [`Src::string`] appended to `out`.
     fn string_into(&mut self, out: &mut Vec<u8>) -> Result<(), Error> {
         let at = self.offset();
         let (n, enc) = self.len_enc()?;
         if !enc {
             return self.bytes_into(n, "string bytes", out);
         }
+        self.encoded_into(at, n, out)
+    }
+
+    /// The rest of a string with special encoding `n` (read at `at`),
+    /// appended to `out`; LZF data is decompressed straight from the read
+    /// buffer.
+    fn encoded_into(&mut self, at: u64, n: u64, out: &mut Vec<u8>) -> Result<(), Error> {
         let mut digits = [0; 20];
         let v = match n {
             0 => self.byte("an INT8 string")? as i8 as i64,
