@@ -783,11 +783,12 @@ impl ListValue {
     /// After removals: a quicklist of one node under half the limits
     /// becomes a listpack again.
     pub fn shrink_check(&mut self, fill: Fill) {
-        if let ListValue::Quick { nodes, .. } = self {
-            if nodes.len() == 1 && fits_packed(&nodes[0], fill) {
-                let node = nodes.pop_front().expect("one node");
-                *self = ListValue::Packed(node);
-            }
+        if let ListValue::Quick { nodes, .. } = self
+            && nodes.len() == 1
+            && fits_packed(&nodes[0], fill)
+        {
+            let node = nodes.pop_front().expect("one node");
+            *self = ListValue::Packed(node);
         }
     }
 
