@@ -86,6 +86,19 @@ pub fn decompress_into(
     Ok(())
 }
 
+/// Appends a back reference token: copy `len` (3..=264) bytes from
+/// `off + 1` bytes back.
+fn push_ref(out: &mut Vec<u8>, len: usize, off: usize) {
+    let l = len - 2;
+    if l < 7 {
+        out.push(((l << 5) | (off >> 8)) as u8);
+    } else {
+        out.push(((7 << 5) | (off >> 8)) as u8);
+        out.push((l - 7) as u8);
+    }
+    out.push(off as u8);
+}
+
 thread_local! {
     /// The match table, reused across calls and never cleared: a stale slot
     /// only costs a failed comparison, because every candidate is checked
@@ -144,14 +157,7 @@ fn compress_with(table: &mut [u32], input: &[u8], max_out: usize) -> Option<Vec<
                 }
             }
             flush_lits(&mut out, lit_start, ip);
-            let l = len - 2;
-            if l < 7 {
-                out.push(((l << 5) | (off >> 8)) as u8);
-            } else {
-                out.push(((7 << 5) | (off >> 8)) as u8);
-                out.push((l - 7) as u8);
-            }
-            out.push(off as u8);
+            push_ref(&mut out, len, off);
             if out.len() > max_out {
                 return None;
             }
@@ -265,15 +271,7 @@ mod tests {
                         as usize;
                     let max = if rnd(4) == 0 { 262 } else { 30 };
                     let n = 3 + rnd(max) as usize;
-                    let len = n - 2;
-                    let off = back - 1;
-                    if len < 7 {
-                        tokens.push(((len << 5) | (off >> 8)) as u8);
-                    } else {
-                        tokens.push(((7 << 5) | (off >> 8)) as u8);
-                        tokens.push((len - 7) as u8);
-                    }
-                    tokens.push(off as u8);
+                    push_ref(&mut tokens, n, back - 1);
                     produced += n;
                 }
             }
