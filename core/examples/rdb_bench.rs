@@ -14,7 +14,10 @@
 //! stops redis-server itself.
 //!
 //! `cargo run --release --example rdb_bench` (optional argument: a scale
-//! factor, e.g. `0.1` for a quick run).
+//! factor, e.g. `0.1` for a quick run). Environment: `RDB_BENCH_ONLY=lists`
+//! runs only the datasets whose name contains that text;
+//! `RDB_BENCH_OURS_ONLY=1` skips redis-server (for profiling emberkv's side,
+//! e.g. under callgrind with `--toggle-collect='*load_at_open*'`).
 
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::net::TcpStream;
@@ -342,7 +345,11 @@ fn main() {
         "| dataset | emberkv SAVE | redis SAVE | emberkv load (Db::open) | redis load | emberkv file | redis file | size ratio | BGSAVE peak extra RSS (quiet / writer rewriting all) |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
-    for d in datasets(scale) {
+    let only = std::env::var("RDB_BENCH_ONLY").unwrap_or_default();
+    for d in datasets(scale)
+        .into_iter()
+        .filter(|d| d.name.contains(&only))
+    {
         let ((os, osc, ol, olc, osz), quiet, busy) = ours(&dir, &d);
         let (rs, rsc, rl, rlc, rsz) = if std::env::var("RDB_BENCH_OURS_ONLY").is_ok() {
             (f64::NAN, f64::NAN, f64::NAN, f64::NAN, 1)

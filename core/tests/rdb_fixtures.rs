@@ -550,3 +550,69 @@ fn payload_round_trip_and_damage() {
     assert!(rdb::parse_payload(&newer).is_err());
     assert!(rdb::parse_payload(&p[..5]).is_err());
 }
+
+/// Every entry of a file, with lists read as `ListFlat` turned back into
+/// `List` (to compare the two reading modes).
+fn entries_as_lists(data: &[u8], flat_lists: bool) -> Result<Vec<RdbEntry>, emberkv::Error> {
+    let opts = ReadOptions {
+        verify_checksum: false,
+        flat_lists,
+        ..ReadOptions::default()
+    };
+    let mut r = RdbReader::with_options(data, "t", Some(data.len() as u64), opts)?;
+    let mut out = Vec::new();
+    while let Some(item) = r.next_item()? {
+        if let RdbItem::Entry(mut e) = item {
+            if let RdbValue::ListFlat(f) = &e.value {
+                e.value = RdbValue::List(f.iter().map(<[u8]>::to_vec).collect());
+            }
+            out.push(e);
+        }
+    }
+    Ok(out)
+}
+
+/// `flat_lists` (how `Db::open` reads a dump) gives the same lists as the
+/// default form on every fixture (quicklist v1 ziplist nodes, v2 listpack
+/// and plain nodes, compressed or not) and accepts or refuses the same
+/// mutants.
+#[test]
+fn flat_lists_agree_with_the_list_form() {
+    let Some(root) = fixtures() else { return };
+    let mut rng = Rng(0x2545F4914F6CDD1D);
+    let mut lists = 0;
+    for sub in ["rdb", "upstream_assets"] {
+        for e in std::fs::read_dir(root.join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_none_or(|x| x != "rdb") {
+                continue;
+            }
+            let data = std::fs::read(&p).unwrap();
+            if let Ok(es) = entries_as_lists(&data, false) {
+                lists += es
+                    .iter()
+                    .filter(|e| matches!(e.value, RdbValue::List(_)))
+                    .count();
+            }
+            for k in 0..200 {
+                let m = if k == 0 {
+                    data.clone()
+                } else {
+                    mutate(&mut rng, &data)
+                };
+                let (a, b) = (entries_as_lists(&m, false), entries_as_lists(&m, true));
+                match (&a, &b) {
+                    (Ok(a), Ok(b)) => assert_eq!(a, b, "{}", p.display()),
+                    (Err(_), Err(_)) => {}
+                    _ => panic!(
+                        "{} (mutant {k}): the list form gives {:?}, the flat form {:?}",
+                        p.display(),
+                        a.as_ref().err(),
+                        b.as_ref().err()
+                    ),
+                }
+            }
+        }
+    }
+    assert!(lists >= 5, "only {lists} lists in the fixtures");
+}

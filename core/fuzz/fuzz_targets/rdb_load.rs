@@ -8,9 +8,10 @@
 use emberkv::persist::rdb::{RdbReader, ReadOptions, parse_payload};
 use libfuzzer_sys::fuzz_target;
 
-fn load(data: &[u8], known_len: bool, verify_checksum: bool) {
+fn load(data: &[u8], known_len: bool, verify_checksum: bool, flat_lists: bool) {
     let opts = ReadOptions {
         verify_checksum,
+        flat_lists,
         ..ReadOptions::default()
     };
     let total = known_len.then_some(data.len() as u64);
@@ -22,7 +23,9 @@ fn load(data: &[u8], known_len: bool, verify_checksum: bool) {
 fuzz_target!(|data: &[u8]| {
     // The CRC check would reject nearly every mutant at the end; without it
     // the decoders see the damage as real files would present it.
-    load(data, true, false);
-    load(data, false, false);
+    load(data, true, false, false);
+    load(data, false, false, false);
+    // how `Db::open` reads a dump
+    load(data, true, false, true);
     let _ = parse_payload(data);
 });

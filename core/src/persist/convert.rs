@@ -11,7 +11,7 @@
 use crate::config::{Params, Tun};
 use crate::error::{Error, ErrorKind};
 use crate::persist::rdb::{self, RdbValue};
-use crate::types::list::{End, Fill};
+use crate::types::list::Fill;
 use crate::types::set::SetLimits;
 use crate::types::stream::{Consumer, Group, Nack, StreamValue};
 use crate::types::zset::{self, ZsetLimits};
@@ -74,13 +74,14 @@ pub(crate) fn to_value(
             ),
         ))
     };
+    let fill = Fill(lim.list_fill);
     Ok(Some(match v {
         RdbValue::Str(s) => Value::Str(Str::from_bytes(&s)),
-        RdbValue::List(items) => match build_list(items.iter().map(|e| &e[..]), lim) {
+        RdbValue::List(items) => match ListValue::from_loaded(items.iter().map(|e| &e[..]), fill) {
             Some(l) => Value::List(Box::new(l)),
             None => return Ok(None),
         },
-        RdbValue::ListFlat(items) => match build_list(items.iter(), lim) {
+        RdbValue::ListFlat(items) => match ListValue::from_loaded(items.iter(), fill) {
             Some(l) => Value::List(Box::new(l)),
             None => return Ok(None),
         },
@@ -141,23 +142,6 @@ pub(crate) fn to_value(
             return refuse(&format!("module value (module type '{}')", m.name()));
         }
     }))
-}
-
-/// Redis 7.2's load rule: a quicklist, turned into a listpack when it is one
-/// node under half the fill limits (so a list RPUSH kept as a listpack may
-/// come back as a quicklist, as in Redis 7.2). `None` when empty.
-fn build_list<'a>(items: impl Iterator<Item = &'a [u8]>, lim: &Limits) -> Option<ListValue> {
-    let fill = Fill(lim.list_fill);
-    let mut l = ListValue::new();
-    l.grow_check(fill, usize::MAX / 2, 1); // start as a quicklist
-    for e in items {
-        l.push(End::Tail, e, fill);
-    }
-    if l.is_empty() {
-        return None;
-    }
-    l.shrink_check(fill);
-    Some(l)
 }
 
 fn build_hash<'a>(

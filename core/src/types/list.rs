@@ -108,6 +108,19 @@ fn entry_len(n: usize) -> usize {
     2 * varint_len(n) + n
 }
 
+/// `n` as LEB128: the bytes and how many of them are used.
+#[inline]
+fn varint(mut n: usize) -> ([u8; 5], usize) {
+    let k = varint_len(n);
+    let mut b = [0; 5];
+    for (i, x) in b[..k].iter_mut().enumerate() {
+        let more = if i + 1 < k { 0x80 } else { 0 };
+        *x = (n & 0x7f) as u8 | more;
+        n >>= 7;
+    }
+    (b, k)
+}
+
 /// Writes `e` as an entry into `dst` (exactly `entry_len(e.len())` bytes).
 #[inline]
 fn encode(dst: &mut [u8], e: &[u8]) {
@@ -380,6 +393,32 @@ impl Node {
         }
     }
 
+    /// A node of the `count` elements `items` yields, which take `bytes`
+    /// bytes as entries and `lp` as a Redis listpack: one allocation of
+    /// exactly that size.
+    fn build<'a>(
+        items: impl Iterator<Item = &'a [u8]>,
+        count: usize,
+        bytes: usize,
+        lp: usize,
+    ) -> Node {
+        // appended rather than encoded in place: no zeroing of the buffer
+        let mut buf = Vec::with_capacity(bytes);
+        for e in items {
+            let (len, k) = varint(e.len());
+            buf.extend_from_slice(&len[..k]);
+            buf.extend_from_slice(e);
+            buf.extend(len[..k].iter().rev());
+        }
+        debug_assert_eq!(buf.len(), bytes);
+        Node {
+            buf,
+            head: 0,
+            count: count as u32,
+            lp,
+        }
+    }
+
     pub fn push_back(&mut self, e: &[u8]) {
         let need = entry_len(e.len());
         self.reserve_back(need);
@@ -563,6 +602,13 @@ impl Node {
     }
 }
 
+/// Is `node`, alone in a list, small enough to be a listpack? (Half the
+/// fill limits, so a list does not flip encodings on every push and pop.)
+fn fits_packed(node: &Node, fill: Fill) -> bool {
+    let (sz, count) = fill.limits();
+    node.lp_bytes() <= sz / 2 && node.len() <= count / 2
+}
+
 /// Can `node` take one more element of `sz` bytes? (Redis's rule: the
 /// listpack size plus the element plus an overhead estimate.)
 fn allow_insert(node: &Node, fill: Fill, sz: usize) -> bool {
@@ -737,17 +783,61 @@ impl ListValue {
     /// After removals: a quicklist of one node under half the limits
     /// becomes a listpack again.
     pub fn shrink_check(&mut self, fill: Fill) {
-        if let ListValue::Quick { nodes, .. } = self {
-            if nodes.len() != 1 {
-                return;
-            }
-            let (sz, count) = fill.limits();
-            let n = &nodes[0];
-            if n.lp_bytes() <= sz / 2 && n.len() <= count / 2 {
-                let node = nodes.pop_front().expect("one node");
-                *self = ListValue::Packed(node);
-            }
+        if let ListValue::Quick { nodes, .. } = self
+            && nodes.len() == 1
+            && fits_packed(&nodes[0], fill)
+        {
+            let node = nodes.pop_front().expect("one node");
+            *self = ListValue::Packed(node);
         }
+    }
+
+    /// A list as a dump load builds it (Redis 7.2's rule): a quicklist
+    /// whose nodes take elements as tail pushes would, turned into a
+    /// listpack when it is one node under half the fill limits. Each node
+    /// is sized in a first pass over its elements and allocated once.
+    /// `None` when there are no elements.
+    pub fn from_loaded<'a, I>(items: I, fill: Fill) -> Option<ListValue>
+    where
+        I: Iterator<Item = &'a [u8]> + Clone,
+    {
+        let mut scan = items.clone().peekable();
+        let mut write = items;
+        let mut nodes: Option<Box<VecDeque<Node>>> = None;
+        let mut len = 0;
+        loop {
+            // the elements the next node takes: (count, bytes, listpack bytes)
+            let (mut count, mut bytes, mut lp) = (0usize, 0usize, 0usize);
+            while let Some(e) = scan.peek() {
+                if count > 0
+                    && fill.exceeds(LP_HEADER + lp + e.len() + SIZE_ESTIMATE_OVERHEAD, count + 1)
+                {
+                    break;
+                }
+                count += 1;
+                bytes += entry_len(e.len());
+                lp += lp_entry_size(e);
+                scan.next();
+            }
+            if count == 0 {
+                break;
+            }
+            let node = Node::build(write.by_ref().take(count), count, bytes, lp);
+            len += count;
+            if nodes.is_none() && scan.peek().is_none() {
+                // one node
+                return Some(if fits_packed(&node, fill) {
+                    ListValue::Packed(node)
+                } else {
+                    ListValue::Quick {
+                        nodes: Box::new(VecDeque::from([node])),
+                        len,
+                    }
+                });
+            }
+            nodes.get_or_insert_default().push_back(node);
+        }
+        nodes.map(|nodes| ListValue::Quick { nodes, len })
     }
 
     // ----- pushes and pops -----
@@ -1091,6 +1181,56 @@ mod tests {
         l.shrink_check(fill);
         assert_eq!(l.encoding(), "listpack");
         assert_eq!(collect(&l), vec![b"c".to_vec(), b"d".to_vec()]);
+    }
+
+    /// Node by node, as element lists.
+    fn layout(l: &ListValue) -> Vec<Vec<Vec<u8>>> {
+        let (a, b) = l.nodes();
+        a.iter()
+            .chain(b)
+            .map(|n| n.iter().map(<[u8]>::to_vec).collect())
+            .collect()
+    }
+
+    #[test]
+    fn loaded_lists_match_tail_pushes() {
+        // the reference: a quicklist filled by tail pushes, then the
+        // one-node shrink (what loading did before nodes were sized ahead)
+        let pushed = |items: &[Vec<u8>], fill: Fill| {
+            let mut l = ListValue::new();
+            l.grow_check(fill, usize::MAX / 2, 1);
+            for e in items {
+                l.push(End::Tail, e, fill);
+            }
+            l.shrink_check(fill);
+            l
+        };
+        let shapes: Vec<Vec<Vec<u8>>> = vec![
+            vec![b"x".to_vec()],
+            (0..50)
+                .map(|i| format!("message {i} hello there").into_bytes())
+                .collect(),
+            (0..300).map(|i| i.to_string().into_bytes()).collect(),
+            (0..40)
+                .map(|i| vec![b'a' + (i % 26) as u8; i * 97])
+                .collect(),
+            vec![vec![b'z'; 70_000], b"-12".to_vec(), vec![], vec![b'y'; 200]],
+            (0..1000)
+                .map(|i| format!("{}", i64::MAX - i).into_bytes())
+                .collect(),
+        ];
+        for items in &shapes {
+            for fill in [-5, -2, -1, 1, 3, 128, 0] {
+                let fill = Fill(fill);
+                let l = ListValue::from_loaded(items.iter().map(|e| &e[..]), fill).unwrap();
+                l.check();
+                let r = pushed(items, fill);
+                assert_eq!(l.encoding(), r.encoding(), "{fill:?}");
+                assert_eq!(layout(&l), layout(&r), "{fill:?}");
+                assert_eq!(collect(&l).len(), items.len());
+            }
+        }
+        assert!(ListValue::from_loaded(std::iter::empty(), Fill(-2)).is_none());
     }
 
     #[test]

@@ -13,7 +13,11 @@ use crate::util::number::parse_i64;
 /// An integer's decimal text, without going through `fmt` (loading
 /// millions of small integers is a hot path).
 pub fn int_bytes(v: i64) -> Vec<u8> {
-    let mut buf = [0u8; 20];
+    int_digits(v, &mut [0; 20]).to_vec()
+}
+
+/// [`int_bytes`] written into `buf`, without allocating.
+pub fn int_digits(v: i64, buf: &mut [u8; 20]) -> &[u8] {
     let mut i = buf.len();
     let mut u = v.unsigned_abs();
     loop {
@@ -24,12 +28,11 @@ pub fn int_bytes(v: i64) -> Vec<u8> {
             break;
         }
     }
-    let mut out = Vec::with_capacity(buf.len() - i + 1);
     if v < 0 {
-        out.push(b'-');
+        i -= 1;
+        buf[i] = b'-';
     }
-    out.extend_from_slice(&buf[i..]);
-    out
+    &buf[i..]
 }
 
 /// One listpack entry.
@@ -80,6 +83,20 @@ fn encode_backlen(out: &mut Vec<u8>, l: usize) {
 /// Decodes a whole listpack blob, checking its header, every entry's bounds
 /// and back-length, the terminator and the element count.
 pub fn parse(blob: &[u8]) -> Result<Vec<LpItem<'_>>, String> {
+    let count = if blob.len() > HEADER {
+        u16::from_le_bytes([blob[4], blob[5]]) as usize
+    } else {
+        0
+    };
+    let mut items = Vec::with_capacity(count.min(blob.len() / 2));
+    for_each(blob, |i| items.push(i))?;
+    Ok(items)
+}
+
+/// [`parse`] without collecting: hands each entry to `f`, head to tail, and
+/// returns the entry count. On a damaged blob `f` may have seen some
+/// entries before the error.
+pub fn for_each<'a>(blob: &'a [u8], mut f: impl FnMut(LpItem<'a>)) -> Result<usize, String> {
     if blob.len() < HEADER + 1 {
         return Err(format!(
             "listpack of {} bytes is shorter than its header",
@@ -94,7 +111,7 @@ pub fn parse(blob: &[u8]) -> Result<Vec<LpItem<'_>>, String> {
         ));
     }
     let count = u16::from_le_bytes([blob[4], blob[5]]) as usize;
-    let mut items = Vec::with_capacity(count.min(blob.len() / 2));
+    let mut seen = 0;
     let mut p = HEADER;
     loop {
         let Some(&b) = blob.get(p) else {
@@ -185,16 +202,16 @@ pub fn parse(blob: &[u8]) -> Result<Vec<LpItem<'_>>, String> {
                 "listpack entry at byte {p}: back-length {v} but the entry is {enclen} bytes"
             ));
         }
-        items.push(item);
+        f(item);
+        seen += 1;
         p += enclen + bl;
     }
-    if count != 65535 && count != items.len() {
+    if count != 65535 && count != seen {
         return Err(format!(
-            "listpack header says {count} entries but it holds {}",
-            items.len()
+            "listpack header says {count} entries but it holds {seen}"
         ));
     }
-    Ok(items)
+    Ok(seen)
 }
 
 /// Builds a listpack entry by entry.

@@ -19,20 +19,34 @@ const HLOG: u32 = 16;
 /// Decompresses `input` into exactly `out_len` bytes. `Err` carries a short
 /// description of what was wrong (the caller adds file and offset).
 pub fn decompress(input: &[u8], out_len: usize) -> Result<Vec<u8>, &'static str> {
-    let mut out: Vec<u8> = Vec::with_capacity(out_len);
+    let mut out = Vec::new();
+    decompress_into(input, out_len, &mut out)?;
+    Ok(out)
+}
+
+/// [`decompress`] appending to `out` (back references reach only the bytes
+/// this call writes). On error `out` holds a partial result.
+pub fn decompress_into(
+    input: &[u8],
+    out_len: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), &'static str> {
+    let base = out.len();
+    let end = base + out_len;
+    out.reserve_exact(out_len);
     let mut ip = 0;
     while ip < input.len() {
         let ctrl = input[ip] as usize;
         ip += 1;
         if ctrl < 32 {
             let n = ctrl + 1;
-            if ip + n > input.len() {
+            let Some(lit) = input.get(ip..ip + n) else {
                 return Err("LZF literal run past the end of the compressed data");
-            }
-            if out.len() + n > out_len {
+            };
+            if out.len() + n > end {
                 return Err("LZF data decompresses to more than the declared length");
             }
-            out.extend_from_slice(&input[ip..ip + n]);
+            out.extend_from_slice(lit);
             ip += n;
         } else {
             let mut len = ctrl >> 5;
@@ -48,11 +62,11 @@ pub fn decompress(input: &[u8], out_len: usize) -> Result<Vec<u8>, &'static str>
             };
             ip += 1;
             let back = ((ctrl & 0x1f) << 8) + lo as usize + 1;
-            if back > out.len() {
+            if back > out.len() - base {
                 return Err("LZF back reference before the start of the output");
             }
             let n = len + 2;
-            if out.len() + n > out_len {
+            if out.len() + n > end {
                 return Err("LZF data decompresses to more than the declared length");
             }
             let start = out.len() - back;
@@ -66,10 +80,23 @@ pub fn decompress(input: &[u8], out_len: usize) -> Result<Vec<u8>, &'static str>
             }
         }
     }
-    if out.len() != out_len {
+    if out.len() != end {
         return Err("LZF data decompresses to less than the declared length");
     }
-    Ok(out)
+    Ok(())
+}
+
+/// Appends a back reference token: copy `len` (3..=264) bytes from
+/// `off + 1` bytes back.
+fn push_ref(out: &mut Vec<u8>, len: usize, off: usize) {
+    let l = len - 2;
+    if l < 7 {
+        out.push(((l << 5) | (off >> 8)) as u8);
+    } else {
+        out.push(((7 << 5) | (off >> 8)) as u8);
+        out.push((l - 7) as u8);
+    }
+    out.push(off as u8);
 }
 
 thread_local! {
@@ -130,14 +157,7 @@ fn compress_with(table: &mut [u32], input: &[u8], max_out: usize) -> Option<Vec<
                 }
             }
             flush_lits(&mut out, lit_start, ip);
-            let l = len - 2;
-            if l < 7 {
-                out.push(((l << 5) | (off >> 8)) as u8);
-            } else {
-                out.push(((7 << 5) | (off >> 8)) as u8);
-                out.push((l - 7) as u8);
-            }
-            out.push(off as u8);
+            push_ref(&mut out, len, off);
             if out.len() > max_out {
                 return None;
             }
@@ -199,6 +219,74 @@ mod tests {
         // 20 'a's would compress, but Redis only tries above 20 bytes; the
         // caller enforces that. 21 bytes must compress under len - 4.
         assert!(compress(&[b'a'; 21], 17).is_some());
+    }
+
+    /// Random token streams against a plain byte-by-byte decoder: literal
+    /// runs of every length, back references of short periods (overlapping
+    /// copies) and long distances, long references.
+    #[test]
+    fn matches_a_plain_decoder() {
+        fn plain(input: &[u8]) -> Vec<u8> {
+            let mut out = Vec::new();
+            let mut ip = 0;
+            while ip < input.len() {
+                let ctrl = input[ip] as usize;
+                ip += 1;
+                if ctrl < 32 {
+                    out.extend_from_slice(&input[ip..ip + ctrl + 1]);
+                    ip += ctrl + 1;
+                } else {
+                    let mut len = ctrl >> 5;
+                    if len == 7 {
+                        len += input[ip] as usize;
+                        ip += 1;
+                    }
+                    let back = ((ctrl & 0x1f) << 8) + input[ip] as usize + 1;
+                    ip += 1;
+                    for _ in 0..len + 2 {
+                        out.push(out[out.len() - back]);
+                    }
+                }
+            }
+            out
+        }
+        let mut x = 99u64;
+        let mut rnd = |m: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % m
+        };
+        for round in 0..3000 {
+            let mut tokens = Vec::new();
+            let mut produced = 0usize;
+            for _ in 0..1 + rnd(12) {
+                if produced == 0 || rnd(2) == 0 {
+                    let n = 1 + rnd(32) as usize;
+                    tokens.push((n - 1) as u8);
+                    tokens.extend((0..n).map(|_| rnd(256) as u8));
+                    produced += n;
+                } else {
+                    let back = 1 + rnd(produced.min(if round % 2 == 0 { 40 } else { 8192 }) as u64)
+                        as usize;
+                    let max = if rnd(4) == 0 { 262 } else { 30 };
+                    let n = 3 + rnd(max) as usize;
+                    push_ref(&mut tokens, n, back - 1);
+                    produced += n;
+                }
+            }
+            let want = plain(&tokens);
+            assert_eq!(
+                decompress(&tokens, want.len()).unwrap(),
+                want,
+                "round {round}"
+            );
+            let mut prefixed = b"prefix".to_vec();
+            decompress_into(&tokens, want.len(), &mut prefixed).unwrap();
+            assert_eq!(&prefixed[6..], &want[..]);
+            assert!(decompress(&tokens, want.len() + 1).is_err());
+            assert!(decompress(&tokens, want.len() - 1).is_err());
+        }
     }
 
     #[test]

@@ -200,6 +200,14 @@ impl FlatList {
         self.ends.push(self.data.len() as u32);
     }
 
+    /// Pushes a listpack or ziplist entry (integers as decimal text).
+    pub fn push_item(&mut self, i: listpack::LpItem<'_>) {
+        match i {
+            listpack::LpItem::Str(s) => self.push(s),
+            listpack::LpItem::Int(v) => self.push(listpack::int_digits(v, &mut [0; 20])),
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.ends.len()
     }
@@ -208,7 +216,7 @@ impl FlatList {
         self.ends.is_empty()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> + Clone + '_ {
         let mut start = 0usize;
         self.ends.iter().map(move |&e| {
             let s = &self.data[start..e as usize];

@@ -82,6 +82,9 @@ struct Src<R> {
     crc: u64,
     crc_pos: usize,
     total: Option<u64>,
+    /// A reused buffer for blobs that are decoded and dropped (quicklist
+    /// nodes read into a [`super::FlatList`]).
+    scratch: Vec<u8>,
 }
 
 impl<R: Read> Src<R> {
@@ -97,6 +100,7 @@ impl<R: Read> Src<R> {
             crc: 0,
             crc_pos: 0,
             total,
+            scratch: Vec::new(),
         }
     }
 
@@ -183,16 +187,9 @@ impl<R: Read> Src<R> {
     /// `n` bytes into a fresh vector, never allocating beyond what the
     /// input can still hold.
     fn bytes(&mut self, n: u64, what: &str) -> Result<Vec<u8>, Error> {
-        if let Some(rem) = self.remaining()
-            && n > rem
-        {
-            return Err(self.err(
-                self.offset(),
-                format!("unexpected end of file: {what} needs {n} bytes but only {rem} remain"),
-            ));
-        }
-        let n = usize::try_from(n).map_err(|_| self.err(self.offset(), "length too large"))?;
+        let n = self.checked_len(n, what)?;
         if n <= BUF {
+            // the common case (keys, small values): one exact allocation
             if !self.fill(n)? {
                 return Err(self.eof(what));
             }
@@ -200,7 +197,25 @@ impl<R: Read> Src<R> {
             self.pos += n;
             return Ok(v);
         }
-        let mut v = Vec::with_capacity(if self.total.is_some() { n } else { n.min(STEP) });
+        let mut v = Vec::new();
+        self.bytes_into(n as u64, what, &mut v)?;
+        Ok(v)
+    }
+
+    /// [`Src::bytes`] appended to `out`.
+    fn bytes_into(&mut self, n: u64, what: &str, out: &mut Vec<u8>) -> Result<(), Error> {
+        let n = self.checked_len(n, what)?;
+        if n <= BUF {
+            if !self.fill(n)? {
+                return Err(self.eof(what));
+            }
+            out.extend_from_slice(&self.buf[self.pos..self.pos + n]);
+            self.pos += n;
+            return Ok(());
+        }
+        let v = out;
+        v.reserve_exact(if self.total.is_some() { n } else { n.min(STEP) });
+        let n = v.len() + n;
         v.extend_from_slice(&self.buf[self.pos..self.end]);
         self.pos = self.end;
         self.crc = crc64::crc64(self.crc, &self.buf[self.crc_pos..self.pos]);
@@ -228,7 +243,21 @@ impl<R: Read> Src<R> {
             self.crc = crc64::crc64(self.crc, &v[old..]);
             self.base += want as u64;
         }
-        Ok(v)
+        Ok(())
+    }
+
+    /// `n` as a length of bytes to read: refused when the rest of the input
+    /// cannot hold them.
+    fn checked_len(&self, n: u64, what: &str) -> Result<usize, Error> {
+        if let Some(rem) = self.remaining()
+            && n > rem
+        {
+            return Err(self.err(
+                self.offset(),
+                format!("unexpected end of file: {what} needs {n} bytes but only {rem} remain"),
+            ));
+        }
+        usize::try_from(n).map_err(|_| self.err(self.offset(), "length too large"))
     }
 
     /// An RDB length: (value, is-special-encoding).
@@ -293,16 +322,30 @@ impl<R: Read> Src<R> {
         if !enc {
             return self.bytes(n, "string bytes");
         }
-        match n {
-            0 => Ok((self.byte("an INT8 string")? as i8)
-                .to_string()
-                .into_bytes()),
-            1 => Ok(i16::from_le_bytes(self.take("an INT16 string")?)
-                .to_string()
-                .into_bytes()),
-            2 => Ok(i32::from_le_bytes(self.take("an INT32 string")?)
-                .to_string()
-                .into_bytes()),
+        let mut v = Vec::new();
+        self.encoded_into(at, n, &mut v)?;
+        Ok(v)
+    }
+
+    /// [`Src::string`] appended to `out`.
+    fn string_into(&mut self, out: &mut Vec<u8>) -> Result<(), Error> {
+        let at = self.offset();
+        let (n, enc) = self.len_enc()?;
+        if !enc {
+            return self.bytes_into(n, "string bytes", out);
+        }
+        self.encoded_into(at, n, out)
+    }
+
+    /// The rest of a string with special encoding `n` (read at `at`),
+    /// appended to `out`; LZF data is decompressed straight from the read
+    /// buffer.
+    fn encoded_into(&mut self, at: u64, n: u64, out: &mut Vec<u8>) -> Result<(), Error> {
+        let mut digits = [0; 20];
+        let v = match n {
+            0 => self.byte("an INT8 string")? as i8 as i64,
+            1 => i16::from_le_bytes(self.take("an INT16 string")?) as i64,
+            2 => i32::from_le_bytes(self.take("an INT32 string")?) as i64,
             3 => {
                 let clen = self.len("LZF compressed length")?;
                 let ulen = self.len("LZF uncompressed length")?;
@@ -312,11 +355,25 @@ impl<R: Read> Src<R> {
                         format!("LZF string of {clen} bytes cannot expand to {ulen} bytes"),
                     ));
                 }
-                let c = self.bytes(clen, "LZF data")?;
-                lzf::decompress(&c, ulen as usize).map_err(|e| self.err(at, e))
+                let ulen = ulen as usize; // ≤ 88 × a length that fits the input
+                let clen = self.checked_len(clen, "LZF data")?;
+                let res = if clen <= BUF {
+                    if !self.fill(clen)? {
+                        return Err(self.eof("LZF data"));
+                    }
+                    let r = lzf::decompress_into(&self.buf[self.pos..self.pos + clen], ulen, out);
+                    self.pos += clen;
+                    r
+                } else {
+                    let c = self.bytes(clen as u64, "LZF data")?;
+                    lzf::decompress_into(&c, ulen, out)
+                };
+                return res.map_err(|e| self.err(at, e));
             }
-            _ => Err(self.err(at, format!("unknown string encoding {n}"))),
-        }
+            _ => return Err(self.err(at, format!("unknown string encoding {n}"))),
+        };
+        out.extend_from_slice(listpack::int_digits(v, &mut digits));
+        Ok(())
     }
 
     /// An old-style string double (type 3): length byte + ASCII, or
@@ -386,6 +443,56 @@ impl<R: Read> Values<'_, R> {
 
     fn blob_err(&self, at: u64, kind: &str, e: String) -> Error {
         self.src.err(at, format!("invalid {kind}: {e}"))
+    }
+
+    /// A quicklist node's container: 1 plain (one element), 2 packed.
+    fn quicklist_container(&mut self, t: u8) -> Result<u64, Error> {
+        if t != ty::LIST_QUICKLIST_2 {
+            return Ok(2);
+        }
+        let at = self.src.offset();
+        let c = self.src.len("a quicklist container")?;
+        if c != 1 && c != 2 {
+            return Err(self.src.err(at, format!("unknown quicklist container {c}")));
+        }
+        Ok(c)
+    }
+
+    /// A quicklist's elements back to back: each node is decoded in a
+    /// reused buffer and its entries copied out, nothing allocated per node.
+    fn quicklist_flat(&mut self, t: u8) -> Result<super::FlatList, Error> {
+        let n = self.src.count("quicklist node count", 1)?;
+        let mut flat = super::FlatList::default();
+        let mut blob = std::mem::take(&mut self.src.scratch);
+        for _ in 0..n {
+            let container = self.quicklist_container(t)?;
+            let bat = self.src.offset();
+            blob.clear();
+            self.src.string_into(&mut blob)?;
+            if container == 1 {
+                flat.push(&blob);
+                continue;
+            }
+            flat.data.reserve(blob.len());
+            let res = if t == ty::LIST_QUICKLIST {
+                ziplist::parse(&blob).map(|items| items.into_iter().for_each(|i| flat.push_item(i)))
+            } else {
+                if let Some(c) = blob.get(4..6) {
+                    flat.ends.reserve(u16::from_le_bytes([c[0], c[1]]) as usize);
+                }
+                listpack::for_each(&blob, |i| flat.push_item(i)).map(drop)
+            };
+            if let Err(e) = res {
+                let kind = if t == ty::LIST_QUICKLIST {
+                    "ziplist"
+                } else {
+                    "listpack"
+                };
+                return Err(self.blob_err(bat, &format!("quicklist {kind} node"), e));
+            }
+        }
+        self.src.scratch = blob;
+        Ok(flat)
     }
 
     fn dups<'b>(
@@ -552,30 +659,17 @@ impl<R: Read> Values<'_, R> {
                 self.hash_check(at, &h)?;
                 RdbValue::Hash(h)
             }
+            ty::LIST_QUICKLIST | ty::LIST_QUICKLIST_2 if self.opts.flat_lists => {
+                RdbValue::ListFlat(self.quicklist_flat(t)?)
+            }
             ty::LIST_QUICKLIST | ty::LIST_QUICKLIST_2 => {
                 let n = self.src.count("quicklist node count", 1)?;
                 let mut v = Vec::new();
-                let mut flat = super::FlatList::default();
                 for _ in 0..n {
-                    let container = if t == ty::LIST_QUICKLIST_2 {
-                        let cat = self.src.offset();
-                        let c = self.src.len("a quicklist container")?;
-                        if c != 1 && c != 2 {
-                            return Err(self
-                                .src
-                                .err(cat, format!("unknown quicklist container {c}")));
-                        }
-                        c
-                    } else {
-                        2
-                    };
+                    let container = self.quicklist_container(t)?;
                     let (bat, b) = self.blob()?;
                     if container == 1 {
-                        if self.opts.flat_lists {
-                            flat.push(&b);
-                        } else {
-                            v.push(b);
-                        }
+                        v.push(b);
                         continue;
                     }
                     let items = if t == ty::LIST_QUICKLIST {
@@ -585,22 +679,9 @@ impl<R: Read> Values<'_, R> {
                         listpack::parse(&b)
                             .map_err(|e| self.blob_err(bat, "quicklist listpack node", e))?
                     };
-                    if self.opts.flat_lists {
-                        for i in items {
-                            match i {
-                                listpack::LpItem::Str(s) => flat.push(s),
-                                listpack::LpItem::Int(n) => flat.push(n.to_string().as_bytes()),
-                            }
-                        }
-                    } else {
-                        v.extend(items.into_iter().map(|i| i.to_vec()));
-                    }
+                    v.extend(items.into_iter().map(|i| i.to_vec()));
                 }
-                if self.opts.flat_lists {
-                    RdbValue::ListFlat(flat)
-                } else {
-                    RdbValue::List(v)
-                }
+                RdbValue::List(v)
             }
             ty::HASH_LISTPACK => {
                 let (bat, b) = self.blob()?;
