@@ -3,7 +3,7 @@
 
 use mlua::{Lua, Table, Value, Variadic};
 
-use super::libs::raise;
+use super::libs::raise_at as raise;
 
 fn tobit(v: Option<&Value>, pos: usize, name: &str) -> mlua::Result<i32> {
     let n = match v {
@@ -13,13 +13,13 @@ fn tobit(v: Option<&Value>, pos: usize, name: &str) -> mlua::Result<i32> {
             Some(n) => n,
             None => {
                 return raise(format!(
-                    "ERR bad argument #{pos} to '{name}' (number expected, got string)"
+                    "bad argument #{pos} to '{name}' (number expected, got string)"
                 ));
             }
         },
         other => {
             return raise(format!(
-                "ERR bad argument #{pos} to '{name}' (number expected, got {})",
+                "bad argument #{pos} to '{name}' (number expected, got {})",
                 other.map_or("no value", |v| v.type_name())
             ));
         }

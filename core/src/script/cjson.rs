@@ -5,7 +5,7 @@
 use mlua::{Lua, Table, Value, Variadic};
 
 use super::convert::lua_number_text;
-use super::libs::{null, raise};
+use super::libs::{null, raise_at as raise};
 
 const MAX_DEPTH: usize = 1000;
 /// lua-cjson's `encode_sparse_array` defaults: ratio 2, safe 10.
@@ -18,7 +18,7 @@ pub(crate) fn lib(lua: &Lua) -> mlua::Result<Table> {
         "encode",
         lua.create_function(|lua, a: Variadic<Value>| {
             if a.len() != 1 {
-                return raise("ERR bad argument #1 to 'encode' (expected 1 argument)");
+                return raise("bad argument #1 to 'encode' (expected 1 argument)");
             }
             let mut out = Vec::new();
             encode(&a[0], &mut out, 0)?;
@@ -30,7 +30,7 @@ pub(crate) fn lib(lua: &Lua) -> mlua::Result<Table> {
         lua.create_function(|lua, a: Variadic<Value>| {
             let s = match a.first() {
                 Some(Value::String(s)) if a.len() == 1 => s.as_bytes().to_vec(),
-                _ => return raise("ERR bad argument #1 to 'decode' (expected 1 argument)"),
+                _ => return raise("bad argument #1 to 'decode' (expected 1 argument)"),
             };
             let mut p = Parser { s: &s, i: 0, lua };
             p.ws();
@@ -54,7 +54,7 @@ fn encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> mlua::Result<()> {
         Value::Integer(i) => out.extend_from_slice(i.to_string().as_bytes()),
         Value::Number(n) => {
             if !n.is_finite() {
-                return raise("ERR Cannot serialise number: must not be NaN or Inf");
+                return raise("Cannot serialise number: must not be NaN or Inf");
             }
             out.extend_from_slice(lua_number_text(*n).as_bytes());
         }
@@ -62,7 +62,7 @@ fn encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> mlua::Result<()> {
         Value::Table(t) => {
             if depth >= MAX_DEPTH {
                 return raise(format!(
-                    "ERR Cannot serialise, excessive nesting ({})",
+                    "Cannot serialise, excessive nesting ({})",
                     depth + 1
                 ));
             }
@@ -92,7 +92,7 @@ fn encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> mlua::Result<()> {
                             Value::Number(n) => string(lua_number_text(*n).as_bytes(), out),
                             _ => {
                                 return raise(
-                                    "ERR Cannot serialise table: table key must be a number or string",
+                                    "Cannot serialise table: table key must be a number or string",
                                 );
                             }
                         }
@@ -105,7 +105,7 @@ fn encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> mlua::Result<()> {
         }
         other => {
             return raise(format!(
-                "ERR Cannot serialise {}: type not supported",
+                "Cannot serialise {}: type not supported",
                 other.type_name()
             ));
         }
@@ -128,7 +128,7 @@ fn array_len(t: &Table) -> mlua::Result<Option<usize>> {
         items += 1;
     }
     if max > items * SPARSE_RATIO && max > SPARSE_SAFE {
-        return raise("ERR Cannot serialise table: excessively sparse array");
+        return raise("Cannot serialise table: excessively sparse array");
     }
     Ok((max > 0).then_some(max))
 }
@@ -160,12 +160,23 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn fail<T>(&self, expected: &str) -> mlua::Result<T> {
+        // lua-cjson names the token it found
         let found = match self.s.get(self.i) {
-            None => "the end".to_string(),
-            Some(_) => "invalid token".to_string(),
+            None => "T_END",
+            Some(b'{') => "T_OBJ_BEGIN",
+            Some(b'}') => "T_OBJ_END",
+            Some(b'[') => "T_ARR_BEGIN",
+            Some(b']') => "T_ARR_END",
+            Some(b'"') => "T_STRING",
+            Some(b'-' | b'0'..=b'9') => "T_NUMBER",
+            Some(b't' | b'f') => "T_BOOLEAN",
+            Some(b'n') => "T_NULL",
+            Some(b':') => "T_COLON",
+            Some(b',') => "T_COMMA",
+            Some(_) => "invalid token",
         };
         raise(format!(
-            "ERR Expected {expected} but found {found} at character {}",
+            "Expected {expected} but found {found} at character {}",
             self.i + 1
         ))
     }
@@ -183,7 +194,7 @@ impl Parser<'_> {
     fn value(&mut self, depth: usize) -> mlua::Result<Value> {
         if depth >= MAX_DEPTH {
             return raise(format!(
-                "ERR Found too many nested data structures ({}) at character {}",
+                "Found too many nested data structures ({}) at character {}",
                 depth + 1,
                 self.i + 1
             ));
@@ -202,7 +213,7 @@ impl Parser<'_> {
                     if self.s.get(self.i) != Some(&b'"') {
                         return self.fail("object key string");
                     }
-                    let k = self.string()?;
+                    let k = self.lua.create_string(self.string()?)?;
                     self.ws();
                     if self.s.get(self.i) != Some(&b':') {
                         return self.fail("colon");

@@ -41,7 +41,7 @@ fn str_of(lua: &Lua, b: &[u8]) -> mlua::Result<Value> {
 }
 
 fn tagged(lua: &Lua, tag: &str, v: Value) -> mlua::Result<Value> {
-    let t = lua.create_table_with_capacity(0, 1)?;
+    let t = lua.create_table()?;
     t.raw_set(tag, v)?;
     Ok(Value::Table(t))
 }
@@ -57,7 +57,7 @@ pub(crate) fn to_lua(lua: &Lua, r: &Reply, resp: u8) -> mlua::Result<Value> {
         Reply::Nil | Reply::NilArray => Value::Boolean(false),
         Reply::Array(items) | Reply::Push(items) => seq(lua, items, resp)?,
         Reply::Set(items) if resp == 3 => {
-            let t = lua.create_table_with_capacity(0, items.len())?;
+            let t = lua.create_table()?;
             for it in items {
                 t.raw_set(to_lua(lua, it, resp)?, true)?;
             }
@@ -65,7 +65,7 @@ pub(crate) fn to_lua(lua: &Lua, r: &Reply, resp: u8) -> mlua::Result<Value> {
         }
         Reply::Set(items) => seq(lua, items, resp)?,
         Reply::Map(pairs) if resp == 3 => {
-            let t = lua.create_table_with_capacity(0, pairs.len())?;
+            let t = lua.create_table()?;
             for (k, v) in pairs {
                 t.raw_set(to_lua(lua, k, resp)?, to_lua(lua, v, resp)?)?;
             }

@@ -13,33 +13,69 @@ use super::convert::{display, lua_number_text};
 /// The registry key of the scripts' environment (for `loadstring`).
 pub(crate) const ENV_KEY: &str = "emberkv.env";
 
-/// An error raised to a script with this exact message (code included).
+/// The registry key of the map from read-only proxies to their tables.
+pub(crate) const PROXIES_KEY: &str = "emberkv.proxies";
+
+/// An error raised to a script. `at`: raised as Lua's C libraries raise
+/// (`luaL_error`: the caller's position first, then the message, which
+/// has no code); otherwise the exact text, code included, as Redis's
+/// own functions raise their error tables.
 #[derive(Debug)]
-pub(crate) struct ScriptError(pub String);
+pub(crate) struct ScriptError {
+    msg: String,
+    at: bool,
+}
 
 impl std::fmt::Display for ScriptError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.msg)
     }
 }
 
 impl std::error::Error for ScriptError {}
 
+/// Raises `msg` as it is (code included).
 pub(crate) fn raise<T>(msg: impl Into<String>) -> mlua::Result<T> {
-    Err(mlua::Error::external(ScriptError(msg.into())))
+    Err(mlua::Error::external(ScriptError {
+        msg: msg.into(),
+        at: false,
+    }))
 }
 
-/// The error text of an error a Lua function raised through mlua.
-pub(crate) fn error_text(e: &mlua::Error) -> String {
+/// Raises `msg` after the calling script's position, as `luaL_error`.
+pub(crate) fn raise_at<T>(msg: impl Into<String>) -> mlua::Result<T> {
+    Err(mlua::Error::external(ScriptError {
+        msg: msg.into(),
+        at: true,
+    }))
+}
+
+/// The innermost ScriptError of an mlua error.
+fn script_error(e: &mlua::Error) -> Option<&ScriptError> {
     match e {
-        mlua::Error::CallbackError { cause, .. } => error_text(cause),
-        mlua::Error::ExternalError(x) => match x.downcast_ref::<ScriptError>() {
-            Some(s) => s.0.clone(),
-            None => format!("ERR {x}"),
-        },
-        mlua::Error::RuntimeError(s) => format!("ERR {s}"),
-        e => format!("ERR {e}"),
+        mlua::Error::CallbackError { cause, .. } => script_error(cause),
+        mlua::Error::ExternalError(x) => x.downcast_ref::<ScriptError>(),
+        _ => None,
     }
+}
+
+/// The error text of an error a Lua function raised through mlua;
+/// `at` is the raising script's "chunk:line" for `luaL_error`-style errors.
+pub(crate) fn error_text_at(e: &mlua::Error, at: Option<&str>) -> String {
+    match (script_error(e), e) {
+        (Some(s), _) if s.at => match at {
+            Some(at) => format!("ERR {at}: {}", s.msg),
+            None => format!("ERR {}", s.msg),
+        },
+        (Some(s), _) => s.msg.clone(),
+        (None, mlua::Error::CallbackError { cause, .. }) => error_text_at(cause, at),
+        (None, mlua::Error::RuntimeError(s)) => format!("ERR {s}"),
+        (None, e) => format!("ERR {e}"),
+    }
+}
+
+pub(crate) fn error_text(e: &mlua::Error) -> String {
+    error_text_at(e, None)
 }
 
 /// Redis's rand48 (`redisLrand48`), seeded with 0 when the VM starts.
@@ -66,12 +102,12 @@ fn num(v: Option<&Value>, pos: usize, fname: &str) -> mlua::Result<f64> {
         Some(Value::Number(n)) => Ok(*n),
         Some(Value::String(s)) => match crate::util::number::parse_f64(s.as_bytes().as_ref()) {
             Some(n) => Ok(n),
-            None => raise(format!(
-                "ERR bad argument #{pos} to '{fname}' (number expected, got string)"
+            None => raise_at(format!(
+                "bad argument #{pos} to '{fname}' (number expected, got string)"
             )),
         },
-        other => raise(format!(
-            "ERR bad argument #{pos} to '{fname}' (number expected, got {})",
+        other => raise_at(format!(
+            "bad argument #{pos} to '{fname}' (number expected, got {})",
             other.map_or("no value", |v| v.type_name())
         )),
     }
@@ -94,6 +130,19 @@ pub(crate) fn private_table(lua: &Lua, resp: Arc<AtomicU8>) -> mlua::Result<Tabl
     p.raw_set("bit", super::bit::lib(lua)?)?;
     p.raw_set("load", load_lib(lua)?)?;
     p.raw_set("handler", lua.create_function(handler)?)?;
+    p.raw_set("guard", guard_lib(lua)?)?;
+    p.raw_set(
+        "as_lua_error",
+        lua.create_function(|lua, v: Value| {
+            let Value::Error(e) = &v else { return Ok(v) };
+            // Redis's pcall sees the message (a `luaL_error` one without a
+            // position: its caller, pcall, is a C function)
+            Ok(match script_error(e) {
+                Some(s) => Value::String(lua.create_string(&s.msg)?),
+                None => v,
+            })
+        })?,
+    )?;
     Ok(p)
 }
 
@@ -188,7 +237,7 @@ fn math_lib(lua: &Lua) -> mlua::Result<Table> {
                 1 => {
                     let u = num(a.first(), 1, "random")?.floor();
                     if u < 1.0 {
-                        return raise("ERR bad argument #1 to 'random' (interval is empty)");
+                        return raise_at("bad argument #1 to 'random' (interval is empty)");
                     }
                     Ok((x * u).floor() + 1.0)
                 }
@@ -196,11 +245,11 @@ fn math_lib(lua: &Lua) -> mlua::Result<Table> {
                     let l = num(a.first(), 1, "random")?.floor();
                     let u = num(a.get(1), 2, "random")?.floor();
                     if l > u {
-                        return raise("ERR bad argument #2 to 'random' (interval is empty)");
+                        return raise_at("bad argument #2 to 'random' (interval is empty)");
                     }
                     Ok((x * (u - l + 1.0)).floor() + l)
                 }
-                _ => raise("ERR wrong number of arguments"),
+                _ => raise_at("wrong number of arguments"),
             }
         })?,
     )?;
@@ -215,15 +264,58 @@ fn math_lib(lua: &Lua) -> mlua::Result<Table> {
     Ok(t)
 }
 
+/// `rawset` and `setmetatable`, refusing the read-only proxies.
+fn guard_lib(lua: &Lua) -> mlua::Result<Table> {
+    fn protected(lua: &Lua, t: &Value) -> mlua::Result<bool> {
+        let proxies: Table = lua.named_registry_value(PROXIES_KEY)?;
+        Ok(!proxies.raw_get::<Value>(t)?.is_nil())
+    }
+    let t = lua.create_table()?;
+    t.raw_set(
+        "rawset",
+        lua.create_function(|lua, (t, k, v): (Value, Value, Value)| {
+            let Value::Table(tab) = &t else {
+                return raise_at(format!(
+                    "bad argument #1 to 'rawset' (table expected, got {})",
+                    t.type_name()
+                ));
+            };
+            if protected(lua, &t)? {
+                return raise("ERR Attempt to modify a readonly table");
+            }
+            tab.raw_set(k, v)?;
+            Ok(t)
+        })?,
+    )?;
+    let setmt: mlua::Function = lua.globals().get("setmetatable")?;
+    t.raw_set(
+        "setmetatable",
+        lua.create_function(move |lua, (t, mt): (Value, Value)| {
+            if protected(lua, &t)? {
+                return raise("ERR Attempt to modify a readonly table");
+            }
+            match setmt.call::<Value>((t, mt)) {
+                Ok(v) => Ok(v),
+                Err(e) => raise_at(match script_error(&e) {
+                    Some(s) => s.msg.clone(),
+                    None => match e {
+                        mlua::Error::CallbackError { cause, .. } => cause.to_string(),
+                        e => e.to_string(),
+                    },
+                }),
+            }
+        })?,
+    )?;
+    Ok(t)
+}
+
 /// `loadstring` / `load` compile into the scripts' environment.
 fn load_lib(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     fn compile(lua: &Lua, code: &[u8], name: Option<String>) -> mlua::Result<MultiValue> {
         let env: Table = lua.named_registry_value(ENV_KEY)?;
-        let name = name.unwrap_or_else(|| {
-            let s = String::from_utf8_lossy(code);
-            format!("={s}")
-        });
+        // Lua's default chunk name is the code itself
+        let name = name.unwrap_or_else(|| String::from_utf8_lossy(code).into_owned());
         match lua
             .load(code)
             .set_name(name)
@@ -247,8 +339,8 @@ fn load_lib(lua: &Lua) -> mlua::Result<Table> {
         "loadstring",
         lua.create_function(|lua, (code, name): (Value, Option<String>)| match code {
             Value::String(s) => compile(lua, &s.as_bytes(), name),
-            other => raise(format!(
-                "ERR bad argument #1 to 'loadstring' (string expected, got {})",
+            other => raise_at(format!(
+                "bad argument #1 to 'loadstring' (string expected, got {})",
                 other.type_name()
             )),
         })?,
@@ -272,8 +364,8 @@ fn load_lib(lua: &Lua) -> mlua::Result<Table> {
                     code
                 }
                 other => {
-                    return raise(format!(
-                        "ERR bad argument #1 to 'load' (function expected, got {})",
+                    return raise_at(format!(
+                        "bad argument #1 to 'load' (function expected, got {})",
                         other.type_name()
                     ));
                 }
@@ -290,22 +382,30 @@ fn load_lib(lua: &Lua) -> mlua::Result<Table> {
 fn handler(lua: &Lua, err: Value) -> mlua::Result<Table> {
     let mut at = None;
     for level in 1..256 {
-        let Some((what, src, line)) = lua.inspect_stack(level, |d| {
+        let Some((what, src, short, line)) = lua.inspect_stack(level, |d| {
             let s = d.source();
-            (s.what, s.source.map(|c| c.into_owned()), d.current_line())
+            (
+                s.what,
+                s.source.map(|c| c.into_owned()),
+                s.short_src.map(|c| c.into_owned()),
+                d.current_line(),
+            )
         }) else {
             break;
         };
         if what != "C" && src.as_deref() != Some("=emberkv") {
-            at = Some((src, line));
+            at = Some((src, short, line));
             break;
         }
     }
     let t = match err {
         Value::Table(t) => t,
         Value::Error(e) => {
+            let pos = at.as_ref().and_then(|(_, short, line)| {
+                Some(format!("{}:{}", short.as_deref()?, (*line)?))
+            });
             let t = lua.create_table()?;
-            t.raw_set("err", error_text(&e))?;
+            t.raw_set("err", error_text_at(&e, pos.as_deref()))?;
             t
         }
         other => {
@@ -314,7 +414,7 @@ fn handler(lua: &Lua, err: Value) -> mlua::Result<Table> {
             t
         }
     };
-    if let Some((src, line)) = at {
+    if let Some((src, _, line)) = at {
         if let Some(src) = src {
             t.raw_set("source", src)?;
         }

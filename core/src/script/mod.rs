@@ -20,7 +20,7 @@ mod libs;
 mod vm;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use mlua::{Function, MultiValue, Value, Variadic};
 use parking_lot::Mutex;
@@ -64,9 +64,6 @@ impl RunState {
 pub(crate) struct Scripts {
     vm: Mutex<Option<vm::Vm>>,
     pub run: Arc<RunState>,
-    /// Cached scripts and their bodies' bytes (INFO memory).
-    count: AtomicUsize,
-    bytes: AtomicUsize,
 }
 
 impl Scripts {
@@ -79,14 +76,6 @@ impl Scripts {
         }
         let now = eng.started.elapsed().as_millis() as u64;
         now.saturating_sub(self.run.started_ms.load(Ordering::Relaxed)) >= threshold_ms as u64
-    }
-
-    /// `number_of_cached_scripts`, `used_memory_scripts` (the bodies' bytes).
-    pub fn stats(&self) -> (usize, usize) {
-        (
-            self.count.load(Ordering::Relaxed),
-            self.bytes.load(Ordering::Relaxed),
-        )
     }
 
     /// SCRIPT LOAD: compiles and caches; the SHA1 or the compile error.
@@ -109,8 +98,6 @@ impl Scripts {
     /// SCRIPT FLUSH: a new VM (and a reseeded PRNG), as Redis does.
     pub fn flush(&self) {
         let old = self.vm.lock().take();
-        self.count.store(0, Ordering::Relaxed);
-        self.bytes.store(0, Ordering::Relaxed);
         drop(old);
     }
 
@@ -135,8 +122,6 @@ impl Scripts {
         }
         let f = vm.compile(body)?;
         vm.funcs.insert(sha.to_string(), f.clone());
-        self.count.fetch_add(1, Ordering::Relaxed);
-        self.bytes.fetch_add(body.len(), Ordering::Relaxed);
         Ok(f)
     }
 }

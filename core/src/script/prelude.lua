@@ -75,18 +75,21 @@ globals._G = env
 real[env] = globals
 
 local function seen(t) return real[t] or t end
-globals.rawset = function(t, k, v)
-  if real[t] then error("Attempt to modify a readonly table", 0) end
-  return rawset(t, k, v)
-end
-globals.setmetatable = function(t, mt)
-  if real[t] then error("Attempt to modify a readonly table", 0) end
-  return setmetatable(t, mt)
-end
+-- C functions (a tail call into a Lua wrapper would lose the script's line)
+globals.rawset = P.guard.rawset
+globals.setmetatable = P.guard.setmetatable
 globals.rawget = function(t, k) return rawget(seen(t), k) end
 globals.next = function(t, k) return next(seen(t), k) end
 globals.pairs = function(t) return pairs(seen(t)) end
 globals.ipairs = function(t) return ipairs(seen(t)) end
+-- a Rust function's error caught by pcall reads as in Redis: its message,
+-- never mlua's wrapped error
+local pcall, as_lua = G.pcall, P.as_lua_error
+local function caught(ok, ...)
+  if ok then return ok, ... end
+  return false, as_lua((...))
+end
+globals.pcall = function(f, ...) return caught(pcall(f, ...)) end
 globals.loadstring = P.load.loadstring
 globals.load = P.load.load
 
@@ -110,4 +113,4 @@ setmetatable(env, {
 local handler = P.handler
 local xpcall = G.xpcall
 local function run(f) return xpcall(f, handler) end
-return env, globals, run, redis
+return env, globals, run, redis, real

@@ -1,5 +1,6 @@
 //! The Lua VM: its sandbox (`prelude.lua`), the compiled scripts, and one run.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -24,8 +25,8 @@ pub(crate) struct Vm {
     globals: Table,
     /// `xpcall(f, handler)`, from the prelude.
     runner: Function,
-    /// The prelude's private table: `cmd` is set for each run.
-    private: Table,
+    /// The real `redis` table: `call` and `pcall` are set for each run.
+    redis: Table,
     /// `redis.setresp`: the protocol `redis.call` converts replies from.
     resp: Arc<AtomicU8>,
 }
@@ -47,8 +48,9 @@ impl Vm {
             .load(include_str!("prelude.lua"))
             .set_name("=emberkv")
             .into_function()?;
-        let (env, globals, runner): (Table, Table, Function) =
-            prelude.call((lua.globals(), private.clone()))?;
+        let (env, globals, runner, redis, real): (Table, Table, Function, Table, Table) =
+            prelude.call((lua.globals(), private))?;
+        lua.set_named_registry_value(libs::PROXIES_KEY, real)?;
         lua.set_named_registry_value(libs::ENV_KEY, env.clone())?;
         lua.set_global_hook(
             HookTriggers::new().every_nth_instruction(HOOK_PERIOD),
@@ -65,7 +67,7 @@ impl Vm {
             env,
             globals,
             runner,
-            private,
+            redis,
             resp,
         })
     }
@@ -109,23 +111,32 @@ impl Vm {
         self.globals.raw_set("KEYS", seq(keys)?)?;
         self.globals.raw_set("ARGV", seq(args)?)?;
         let resp = &self.resp;
-        let private = &self.private;
         let runner = &self.runner;
+        // both functions run commands in the one Ctx, never at the same time
+        let ctx = RefCell::new(ctx);
         lua.scope(|scope| {
-            let cmd = scope.create_function_mut(|lua, args: Variadic<Value>| {
+            let call = scope.create_function(|lua, args: Variadic<Value>| {
                 let r = resp.load(Ordering::Relaxed);
-                match script_call(ctx, lua, r, opts, args)? {
-                    Ok(v) => Ok((false, v)),
+                match script_call(&mut ctx.borrow_mut(), lua, r, opts, args)? {
+                    Ok(v) => Ok(v),
+                    // raised as Redis raises it: the error reply's text
+                    Err(msg) => libs::raise(msg),
+                }
+            })?;
+            let pcall = scope.create_function(|lua, args: Variadic<Value>| {
+                let r = resp.load(Ordering::Relaxed);
+                match script_call(&mut ctx.borrow_mut(), lua, r, opts, args)? {
+                    Ok(v) => Ok(v),
                     Err(msg) => {
                         let t = lua.create_table()?;
                         t.raw_set("err", msg)?;
-                        Ok((true, Value::Table(t)))
+                        Ok(Value::Table(t))
                     }
                 }
             })?;
-            private.raw_set("cmd", cmd)?;
+            self.redis.raw_set("call", call)?;
+            self.redis.raw_set("pcall", pcall)?;
             let res = runner.call::<MultiValue>(f.clone());
-            private.raw_set("cmd", Value::Nil)?;
             outcome(lua, res?)
         })
     }
