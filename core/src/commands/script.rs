@@ -8,12 +8,7 @@ use crate::script::{RunOpts, Source};
 
 type R = Result<Reply, Reply>;
 
-const fn sc(
-    name: &'static str,
-    arity: i32,
-    flags: u32,
-    handler: super::Handler,
-) -> CommandSpec {
+const fn sc(name: &'static str, arity: i32, flags: u32, handler: super::Handler) -> CommandSpec {
     CommandSpec::new(name, arity, flags, (0, 0, 0), "scripting", handler)
 }
 
@@ -30,9 +25,19 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
 
 static SCRIPT_SUBCOMMANDS: &[CommandSpec] = &[
     sc("script|load", 3, NOSCRIPT | STALE | NO_KEYS, script_load),
-    sc("script|exists", -3, NOSCRIPT | STALE | NO_KEYS, script_exists),
+    sc(
+        "script|exists",
+        -3,
+        NOSCRIPT | STALE | NO_KEYS,
+        script_exists,
+    ),
     sc("script|flush", -2, NOSCRIPT | NO_KEYS, script_flush),
-    sc("script|kill", 2, NOSCRIPT | ALLOW_BUSY | NO_KEYS, script_kill),
+    sc(
+        "script|kill",
+        2,
+        NOSCRIPT | ALLOW_BUSY | NO_KEYS,
+        script_kill,
+    ),
     sc("script|debug", 3, NOSCRIPT | NO_KEYS, script_debug),
     sc("script|help", 2, LOADING | STALE | NO_KEYS, script_help),
 ];
@@ -167,5 +172,7 @@ fn script_help(_ctx: &mut Ctx, _a: &[&[u8]]) -> R {
         "HELP",
         "    Prints this help.",
     ];
-    Ok(Reply::Array(lines.iter().map(|l| Reply::simple(l)).collect()))
+    Ok(Reply::Array(
+        lines.iter().map(|l| Reply::simple(l)).collect(),
+    ))
 }

@@ -29,12 +29,7 @@ fn tobit(v: Option<&Value>, pos: usize, name: &str) -> mlua::Result<i32> {
     Ok(r.rem_euclid(4_294_967_296.0) as u64 as u32 as i32)
 }
 
-fn fold(
-    lua: &Lua,
-    t: &Table,
-    name: &'static str,
-    op: fn(i32, i32) -> i32,
-) -> mlua::Result<()> {
+fn fold(lua: &Lua, t: &Table, name: &'static str, op: fn(i32, i32) -> i32) -> mlua::Result<()> {
     t.raw_set(
         name,
         lua.create_function(move |_, a: Variadic<Value>| {

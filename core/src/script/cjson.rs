@@ -273,9 +273,11 @@ impl Parser<'_> {
             }
             Some(b'-' | b'0'..=b'9') => {
                 let start = self.i;
-                while self.s.get(self.i).is_some_and(|b| {
-                    matches!(b, b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
-                }) {
+                while self
+                    .s
+                    .get(self.i)
+                    .is_some_and(|b| matches!(b, b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'))
+                {
                     self.i += 1;
                 }
                 match crate::util::number::parse_f64(&self.s[start..self.i]) {
@@ -315,8 +317,7 @@ impl Parser<'_> {
                         b't' => out.push(b'\t'),
                         b'u' => {
                             let mut c = self.hex4()?;
-                            if (0xD800..0xDC00).contains(&c)
-                                && self.s[self.i..].starts_with(b"\\u")
+                            if (0xD800..0xDC00).contains(&c) && self.s[self.i..].starts_with(b"\\u")
                             {
                                 self.i += 2;
                                 let lo = self.hex4()?;

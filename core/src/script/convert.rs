@@ -116,9 +116,8 @@ pub(crate) fn from_lua(v: &Value, client_resp: u8, depth: usize) -> Reply {
         Value::Boolean(true) => Reply::Bool(true),
         Value::Boolean(false) if client_resp == 3 => Reply::Bool(false),
         Value::Boolean(false) => Reply::Nil,
-        Value::Table(t) => table_reply(t, client_resp, depth).unwrap_or_else(|e| {
-            Reply::Error(format!("ERR {e}").replace(['\r', '\n'], " "))
-        }),
+        Value::Table(t) => table_reply(t, client_resp, depth)
+            .unwrap_or_else(|e| Reply::Error(format!("ERR {e}").replace(['\r', '\n'], " "))),
         _ => Reply::Nil,
     }
 }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
-use mlua::{Lua, LightUserData, MultiValue, Table, Value, Variadic};
+use mlua::{LightUserData, Lua, MultiValue, Table, Value, Variadic};
 
 use super::convert::{display, lua_number_text};
 
@@ -114,10 +114,16 @@ fn num(v: Option<&Value>, pos: usize, fname: &str) -> mlua::Result<f64> {
 }
 
 /// The prelude's private table `P`.
-pub(crate) fn private_table(lua: &Lua, resp: Arc<AtomicU8>) -> mlua::Result<Table> {
+pub(crate) fn private_table(
+    lua: &Lua,
+    resp: Arc<AtomicU8>,
+    run: Arc<super::RunState>,
+) -> mlua::Result<Table> {
     let p = lua.create_table()?;
     p.raw_set("version", crate::REDIS_VERSION)?;
-    let mut parts = crate::REDIS_VERSION.split('.').map(|x| x.parse::<i64>().unwrap_or(0));
+    let mut parts = crate::REDIS_VERSION
+        .split('.')
+        .map(|x| x.parse::<i64>().unwrap_or(0));
     let (a, b, c) = (
         parts.next().unwrap_or(0),
         parts.next().unwrap_or(0),
@@ -133,7 +139,11 @@ pub(crate) fn private_table(lua: &Lua, resp: Arc<AtomicU8>) -> mlua::Result<Tabl
     p.raw_set("guard", guard_lib(lua)?)?;
     p.raw_set(
         "as_lua_error",
-        lua.create_function(|lua, v: Value| {
+        lua.create_function(move |lua, v: Value| {
+            // SCRIPT KILL cannot be caught: raised again past every pcall
+            if run.killed() {
+                return Err(mlua::Error::RuntimeError(super::KILLED.into()));
+            }
             let Value::Error(e) = &v else { return Ok(v) };
             // Redis's pcall sees the message (a `luaL_error` one without a
             // position: its caller, pcall, is a C function)
@@ -401,9 +411,9 @@ fn handler(lua: &Lua, err: Value) -> mlua::Result<Table> {
     let t = match err {
         Value::Table(t) => t,
         Value::Error(e) => {
-            let pos = at.as_ref().and_then(|(_, short, line)| {
-                Some(format!("{}:{}", short.as_deref()?, (*line)?))
-            });
+            let pos = at
+                .as_ref()
+                .and_then(|(_, short, line)| Some(format!("{}:{}", short.as_deref()?, (*line)?)));
             let t = lua.create_table()?;
             t.raw_set("err", error_text_at(&e, pos.as_deref()))?;
             t

@@ -126,10 +126,7 @@ impl Scripts {
     }
 }
 
-fn vm_of<'g>(
-    guard: &'g mut Option<vm::Vm>,
-    run: &Arc<RunState>,
-) -> Result<&'g mut vm::Vm, Reply> {
+fn vm_of<'g>(guard: &'g mut Option<vm::Vm>, run: &Arc<RunState>) -> Result<&'g mut vm::Vm, Reply> {
     if guard.is_none() {
         let vm = vm::Vm::new(run.clone()).map_err(|e| Reply::Error(format!("ERR {e}")))?;
         *guard = Some(vm);
@@ -221,9 +218,9 @@ pub(crate) fn eval(
         Ok(Outcome::Error { msg, source, line }) => {
             let msg = if killed { KILLED.to_string() } else { msg };
             match (source, line) {
-                (Some(src), Some(line)) => Reply::Error(sanitize(format!(
-                    "{msg} script: {sha}, on {src}:{line}."
-                ))),
+                (Some(src), Some(line)) => {
+                    Reply::Error(sanitize(format!("{msg} script: {sha}, on {src}:{line}.")))
+                }
                 _ => Reply::Error(sanitize(msg)),
             }
         }
@@ -310,11 +307,7 @@ pub(crate) fn script_call(
                 "ERR Write commands are not allowed from read-only scripts.".into(),
             ));
         }
-        if let Some(r) = eng
-            .aof
-            .write_denied()
-            .or_else(|| eng.rdb.write_denied(eng))
-        {
+        if let Some(r) = eng.aof.write_denied().or_else(|| eng.rdb.write_denied(eng)) {
             return Ok(Err(r.as_error().unwrap_or("ERR").to_string()));
         }
     }

@@ -43,7 +43,7 @@ impl Vm {
             LuaOptions::default(),
         )?;
         let resp = Arc::new(AtomicU8::new(2));
-        let private = libs::private_table(&lua, resp.clone())?;
+        let private = libs::private_table(&lua, resp.clone(), run.clone())?;
         let prelude = lua
             .load(include_str!("prelude.lua"))
             .set_name("=emberkv")
