@@ -69,29 +69,6 @@ fn a_script_runs_alone_against_concurrent_writers() {
     );
 }
 
-/// The RESP commands of an AOF file, one line each.
-fn commands(bytes: &[u8]) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut pos = 0;
-    let line = |pos: &mut usize| {
-        let end = *pos + bytes[*pos..].windows(2).position(|w| w == b"\r\n").unwrap();
-        let s = String::from_utf8_lossy(&bytes[*pos + 1..end]).into_owned();
-        *pos = end + 2;
-        s
-    };
-    while pos < bytes.len() {
-        let n: usize = line(&mut pos).parse().unwrap();
-        let mut parts = Vec::new();
-        for _ in 0..n {
-            let len: usize = line(&mut pos).parse().unwrap();
-            parts.push(String::from_utf8_lossy(&bytes[pos..pos + len]).into_owned());
-            pos += len + 2;
-        }
-        out.push(parts.join(" "));
-    }
-    out
-}
-
 fn aof_cfg(dir: &Path) -> Config {
     let mut c = Config::default();
     c.set("dir", dir.to_str().unwrap()).unwrap();
@@ -142,7 +119,7 @@ fn a_scripts_writes_are_logged_as_its_effects_and_replay() {
     ]);
     c.execute(&["SET", "after", "1"]);
     db.close().unwrap();
-    let log = commands(
+    let log = common::aof_commands(
         &std::fs::read(dir.path().join("appendonlydir/appendonly.aof.1.incr.aof")).unwrap(),
     );
     let r_val = String::from_utf8(random.as_bytes().unwrap().to_vec()).unwrap();

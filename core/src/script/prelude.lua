@@ -28,20 +28,18 @@ end
 -- functions so that a failing `return redis.call(...)` keeps the script's
 -- frame (a tail call into a Lua wrapper would lose its line).
 local redis = {}
-redis.error_reply = function(...)
-  local e = ...
-  if select("#", ...) ~= 1 or type(e) ~= "string" then
-    error({ err = "ERR wrong number or type of arguments" }, 0)
+-- redis.error_reply / redis.status_reply: {err=…} / {ok=…}
+local function reply_of(field)
+  return function(...)
+    local s = ...
+    if select("#", ...) ~= 1 or type(s) ~= "string" then
+      error({ err = "ERR wrong number or type of arguments" }, 0)
+    end
+    return { [field] = s }
   end
-  return { err = e }
 end
-redis.status_reply = function(...)
-  local s = ...
-  if select("#", ...) ~= 1 or type(s) ~= "string" then
-    error({ err = "ERR wrong number or type of arguments" }, 0)
-  end
-  return { ok = s }
-end
+redis.error_reply = reply_of("err")
+redis.status_reply = reply_of("ok")
 for k, v in pairs(P.redis) do redis[k] = v end
 redis.replicate_commands = function() return true end
 redis.breakpoint = function() return false end
