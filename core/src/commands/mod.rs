@@ -387,11 +387,7 @@ pub(crate) fn dispatch(eng: &Engine, cl: &mut ClientState, argv: &[&[u8]]) -> Re
         cl.note_refused();
         return r;
     }
-    if spec.flags & flag::ALLOW_BUSY == 0
-        && eng
-            .scripts
-            .busy(eng, eng.params.tun(crate::config::Tun::BusyReplyThreshold))
-    {
+    if spec.flags & flag::ALLOW_BUSY == 0 && eng.scripts.busy(eng) {
         cl.note_refused();
         return Reply::error(crate::script::BUSY);
     }

@@ -12,6 +12,16 @@
 //! `RunState` is read without the VM lock: SCRIPT KILL sets its flag (the
 //! VM's instruction hook checks it), and other clients get `-BUSY` once a
 //! script has run longer than `busy-reply-threshold`.
+//!
+//! Differences from Redis 7.2, known and left: no `struct` and `cmsgpack`
+//! libraries; no `#!lua` shebang flags; SCRIPT DEBUG YES/SYNC refused (no
+//! debugger); `redis.log` drops its message and `redis.set_repl` is accepted
+//! without effect (every write is logged); SCRIPT KILL works at once, where
+//! Redis waits for the threshold; a command already waiting for the shard
+//! locks when the threshold passes waits for the script instead of getting
+//! -BUSY; globals are read-only through proxy tables (stock Lua 5.1 has no
+//! read-only tables), so C functions that write raw (`table.insert(redis, x)`)
+//! reach the proxy, and what they write stays visible to later scripts.
 
 mod bit;
 mod cjson;
@@ -67,15 +77,17 @@ pub(crate) struct Scripts {
 }
 
 impl Scripts {
-    /// Whether a script has been running longer than `threshold_ms`: other
-    /// clients get `-BUSY` (commands flagged `allow_busy` excepted).
+    /// Whether a script has been running longer than `busy-reply-threshold`:
+    /// other clients get `-BUSY` (commands flagged `allow_busy` excepted).
+    /// One relaxed load when no script runs.
     #[inline]
-    pub fn busy(&self, eng: &Engine, threshold_ms: i64) -> bool {
+    pub fn busy(&self, eng: &Engine) -> bool {
         if !self.run.running.load(Ordering::Relaxed) {
             return false;
         }
+        let threshold = eng.params.tun(crate::config::Tun::BusyReplyThreshold);
         let now = eng.started.elapsed().as_millis() as u64;
-        now.saturating_sub(self.run.started_ms.load(Ordering::Relaxed)) >= threshold_ms as u64
+        now.saturating_sub(self.run.started_ms.load(Ordering::Relaxed)) >= threshold as u64
     }
 
     /// SCRIPT LOAD: compiles and caches; the SHA1 or the compile error.
