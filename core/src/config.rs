@@ -178,6 +178,7 @@ pub(crate) enum Tun {
     AutoAofRewriteMinSize,
     AofLoadTruncated,
     AofTimestampEnabled,
+    BusyReplyThreshold,
     Count,
 }
 
@@ -409,6 +410,14 @@ pub(crate) static PARAMS: &[ParamSpec] = &[
             max: i32::MAX as i64,
         },
         Tun::ListMaxListpackSize,
+    ),
+    // scripts (`script/`): after this long other clients get -BUSY
+    pa(
+        "busy-reply-threshold",
+        "lua-time-limit",
+        "5000",
+        INT,
+        Tun::BusyReplyThreshold,
     ),
     pa(
         "hash-max-listpack-entries",

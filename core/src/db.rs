@@ -90,6 +90,8 @@ pub(crate) struct Engine {
     pub rdb: crate::persist::save::Rdb,
     /// Replaying the AOF at open: nothing expires meanwhile.
     pub loading: AtomicBool,
+    /// Lua scripting: the VM, the script cache, the running script.
+    pub scripts: crate::script::Scripts,
     /// This engine's own Arc (for background threads it starts).
     me: OnceLock<Weak<Engine>>,
 }
@@ -134,6 +136,7 @@ impl Engine {
             snapshot: Snapshot::new(cfg.databases),
             rdb: crate::persist::save::Rdb::new(cfg, now_ms),
             loading: AtomicBool::new(false),
+            scripts: Default::default(),
             me: OnceLock::new(),
         })
     }

@@ -22,6 +22,7 @@ mod notify;
 pub mod persist;
 mod pubsub;
 mod reply;
+mod script;
 mod types;
 mod util;
 

@@ -218,24 +218,7 @@ fn log_lines(dir: &Path) -> Vec<String> {
         .collect();
     files.sort();
     for f in files {
-        let bytes = std::fs::read(f).unwrap();
-        let mut pos = 0;
-        let line = |pos: &mut usize| -> String {
-            let end = *pos + bytes[*pos..].windows(2).position(|w| w == b"\r\n").unwrap();
-            let s = String::from_utf8_lossy(&bytes[*pos + 1..end]).into_owned();
-            *pos = end + 2;
-            s
-        };
-        while pos < bytes.len() {
-            let n: usize = line(&mut pos).parse().unwrap();
-            let mut parts = Vec::new();
-            for _ in 0..n {
-                let len: usize = line(&mut pos).parse().unwrap();
-                parts.push(String::from_utf8_lossy(&bytes[pos..pos + len]).into_owned());
-                pos += len + 2;
-            }
-            out.push(parts.join(" "));
-        }
+        out.extend(common::aof_commands(&std::fs::read(f).unwrap()));
     }
     out
 }

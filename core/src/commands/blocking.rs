@@ -28,14 +28,21 @@ const fn cmd(
     CommandSpec::new(name, arity, WRITE | BLOCKING, keys, group, handler)
 }
 
+/// Refused inside scripts (Redis 7 flags these `noscript`; BLMPOP and
+/// BZMPOP run in scripts, without blocking).
+const fn noscript(mut spec: CommandSpec) -> CommandSpec {
+    spec.flags |= NOSCRIPT;
+    spec
+}
+
 pub(crate) static COMMANDS: &[CommandSpec] = &[
-    cmd("blpop", -3, (1, -2, 1), "list", blpop),
-    cmd("brpop", -3, (1, -2, 1), "list", brpop),
-    cmd("blmove", 6, (1, 2, 1), "list", blmove),
-    cmd("brpoplpush", 4, (1, 2, 1), "list", brpoplpush),
+    noscript(cmd("blpop", -3, (1, -2, 1), "list", blpop)),
+    noscript(cmd("brpop", -3, (1, -2, 1), "list", brpop)),
+    noscript(cmd("blmove", 6, (1, 2, 1), "list", blmove)),
+    noscript(cmd("brpoplpush", 4, (1, 2, 1), "list", brpoplpush)),
     cmd("blmpop", -5, (0, 0, 0), "list", blmpop).with_getkeys(mpop_keys),
-    cmd("bzpopmin", -3, (1, -2, 1), "sorted-set", bzpopmin),
-    cmd("bzpopmax", -3, (1, -2, 1), "sorted-set", bzpopmax),
+    noscript(cmd("bzpopmin", -3, (1, -2, 1), "sorted-set", bzpopmin)),
+    noscript(cmd("bzpopmax", -3, (1, -2, 1), "sorted-set", bzpopmax)),
     cmd("bzmpop", -5, (0, 0, 0), "sorted-set", bzmpop).with_getkeys(mpop_keys),
 ];
 

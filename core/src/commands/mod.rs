@@ -16,6 +16,7 @@ pub(crate) mod keys;
 pub(crate) mod list;
 pub(crate) mod persist;
 pub(crate) mod pubsub;
+pub(crate) mod script;
 pub(crate) mod server;
 pub(crate) mod set;
 pub(crate) mod stream;
@@ -59,6 +60,8 @@ pub(crate) mod flag {
     pub const NO_KEYS: u32 = 1 << 21;
     /// May be sent while subscribed (RESP2 pub/sub context).
     pub const PUBSUB_CTX: u32 = 1 << 22;
+    /// Locks its shards for writing even if not a write command (scripts).
+    pub const LOCK_WRITE: u32 = 1 << 23;
 
     pub const NAMES: &[(u32, &str)] = &[
         (WRITE, "write"),
@@ -182,6 +185,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         zset::COMMANDS,
         stream::COMMANDS,
         persist::COMMANDS,
+        script::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -383,6 +387,10 @@ pub(crate) fn dispatch(eng: &Engine, cl: &mut ClientState, argv: &[&[u8]]) -> Re
         cl.note_refused();
         return r;
     }
+    if spec.flags & flag::ALLOW_BUSY == 0 && eng.scripts.busy(eng) {
+        cl.note_refused();
+        return Reply::error(crate::script::BUSY);
+    }
     if let Some(r) = cl.intercept(eng, spec, argv) {
         return r;
     }
@@ -404,7 +412,7 @@ pub(crate) fn run(
     let (reply, ticket, blocked) = {
         let mut ctx = Ctx::new(eng, cl);
         let mask = shard_mask(eng, spec, argv, &ctx.hash_cache);
-        ctx.lock(mask, spec.is_write());
+        ctx.lock(mask, spec.is_write() || spec.flags & flag::LOCK_WRITE != 0);
         let reply = call(&mut ctx, spec, argv);
         // appended while the locks are held; waited for (always) after
         let ticket = eng.aof.commit(&mut ctx);

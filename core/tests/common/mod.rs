@@ -575,3 +575,27 @@ pub fn hex(s: &str) -> Vec<u8> {
         .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
         .collect()
 }
+
+/// The commands of an AOF file (RESP arrays only), one line each, the
+/// arguments joined by spaces.
+pub fn aof_commands(bytes: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    let line = |pos: &mut usize| {
+        let end = *pos + bytes[*pos..].windows(2).position(|w| w == b"\r\n").unwrap();
+        let s = String::from_utf8_lossy(&bytes[*pos + 1..end]).into_owned();
+        *pos = end + 2;
+        s
+    };
+    while pos < bytes.len() {
+        let n: usize = line(&mut pos).parse().unwrap();
+        let mut parts = Vec::new();
+        for _ in 0..n {
+            let len: usize = line(&mut pos).parse().unwrap();
+            parts.push(String::from_utf8_lossy(&bytes[pos..pos + len]).into_owned());
+            pos += len + 2;
+        }
+        out.push(parts.join(" "));
+    }
+    out
+}
