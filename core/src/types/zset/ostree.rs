@@ -823,21 +823,32 @@ fn visit_rec(
     match node {
         Node::Leaf(l) => f(&l.run.s[start..end], &l.run.i[start..end]),
         Node::Inner(n) => {
+            // only the children overlapping start..end: from the one holding
+            // `start` forward, or from the one holding `end - 1` back
             let nk = n.kids.len();
-            let mut offs = [0usize; CAP + 1];
-            for k in 0..nk {
-                offs[k + 1] = offs[k] + n.counts[k] as usize;
-            }
-            let mut each = |k: usize| {
-                let (lo, hi) = (offs[k], offs[k + 1]);
-                if hi > start && lo < end {
-                    visit_rec(&n.kids[k], start.max(lo) - lo, end.min(hi) - lo, rev, f);
-                }
+            let sub = |k: usize, lo: usize, f: &mut _| {
+                let hi = lo + n.counts[k] as usize;
+                visit_rec(&n.kids[k], start.max(lo) - lo, end.min(hi) - lo, rev, f);
+                hi
             };
             if rev {
-                (0..nk).rev().for_each(&mut each);
+                let (mut k, r) = n.child_at(end - 1);
+                let mut lo = end - 1 - r;
+                loop {
+                    sub(k, lo, f);
+                    if lo <= start || k == 0 {
+                        break;
+                    }
+                    k -= 1;
+                    lo -= n.counts[k] as usize;
+                }
             } else {
-                (0..nk).for_each(&mut each);
+                let (mut k, r) = n.child_at(start);
+                let mut lo = start - r;
+                while k < nk && lo < end {
+                    lo = sub(k, lo, f);
+                    k += 1;
+                }
             }
         }
     }
