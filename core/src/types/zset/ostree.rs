@@ -1023,6 +1023,41 @@ mod tests {
     }
 
     #[test]
+    fn range_visits_match_the_order() {
+        // three levels, leaves of uneven fill (random inserts)
+        let n = 20_000u32;
+        let names = Ids((0..n).map(|i| format!("{i:06}").into_bytes()).collect());
+        let mut rng = Rng::seeded(11);
+        let mut t = Tree::new();
+        let mut order: Vec<(f64, u32)> = Vec::new();
+        for i in 0..n {
+            let s = rng.below(1000) as f64;
+            t.insert(s, i, &names.0[i as usize], &names);
+            order.push((s, i));
+        }
+        order.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap().then(a.1.cmp(&b.1)));
+        assert!(matches!(&t.root, Node::Inner(r) if matches!(r.kids[0], Node::Inner(_))));
+        let total = n as usize;
+        let mut windows = vec![(0, total), (0, 1), (total - 1, total), (5, 5)];
+        for _ in 0..300 {
+            let a = rng.below(total as u64) as usize;
+            let len = rng.below(200) as usize;
+            windows.push((a, (a + len).min(total)));
+        }
+        for (a, b) in windows {
+            for rev in [false, true] {
+                let mut got = Vec::new();
+                t.visit(a, b, rev, &mut |s, id| got.push((s, id)));
+                let mut want = order[a..b].to_vec();
+                if rev {
+                    want.reverse();
+                }
+                assert_eq!(got, want, "{a}..{b} rev {rev}");
+            }
+        }
+    }
+
+    #[test]
     fn relink_updates_parents() {
         let n = 1000;
         let mut names = Ids((0..n).map(|i| format!("{i:04}").into_bytes()).collect());
