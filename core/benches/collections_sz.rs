@@ -4,7 +4,8 @@
 //!
 //! Each benchmark cycles through pre-built argv vectors, so argument
 //! formatting is not measured; the sorted-set benchmarks run against a
-//! sorted set of 1M members with random scores.
+//! sorted set of 1M members with random scores. Times are the benchmark
+//! thread's CPU time (`common/cpu_time.rs`), as in `collections_lh`.
 //!
 //! The two ZADD benchmarks build fresh argv vectors for every timed batch
 //! (outside the timing): cycling a fixed table would replay pairs already
@@ -12,10 +13,13 @@
 //! present with that score) instead of an update or an insert.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use emberkv::{Db, Reply};
+
+#[path = "common/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::{CpuTime, thread_cpu_ns};
 
 const BIG: usize = 1_000_000;
 const ARGS: usize = 1 << 14;
@@ -39,7 +43,12 @@ fn member(i: usize) -> Vec<u8> {
 }
 
 /// Runs `argvs` round-robin through one client.
-fn run(c: &mut Criterion, name: &str, client: &mut emberkv::Client, argvs: &[Vec<Vec<u8>>]) {
+fn run(
+    c: &mut Criterion<CpuTime>,
+    name: &str,
+    client: &mut emberkv::Client,
+    argvs: &[Vec<Vec<u8>>],
+) {
     let mut g = c.benchmark_group("collections_sz");
     g.throughput(Throughput::Elements(1));
     let mut i = 0;
@@ -67,7 +76,7 @@ fn load_big_zset(client: &mut emberkv::Client, key: &str, rng: &mut Rng) {
 /// Times `ZADD z <random score> <member(rng)>` on argv built fresh for each
 /// batch; members not present before the batch are removed after it.
 fn zadd_batches(
-    c: &mut Criterion,
+    c: &mut Criterion<CpuTime>,
     name: &str,
     client: &mut emberkv::Client,
     rng: &mut Rng,
@@ -88,11 +97,11 @@ fn zadd_batches(
                     ]
                 })
                 .collect();
-            let t = Instant::now();
+            let t = thread_cpu_ns();
             for a in &argvs {
                 black_box(client.execute(a));
             }
-            let spent: Duration = t.elapsed();
+            let spent = thread_cpu_ns() - t;
             let extra: Vec<&[u8]> = argvs
                 .iter()
                 .map(|a| a[3].as_slice())
@@ -117,7 +126,7 @@ fn is_initial(m: &[u8]) -> bool {
         .is_some_and(|n| n < BIG)
 }
 
-fn sets(c: &mut Criterion) {
+fn sets(c: &mut Criterion<CpuTime>) {
     let db = Db::in_memory();
     let mut client = db.client();
     let mut rng = Rng(0x9e3779b97f4a7c15);
@@ -145,13 +154,12 @@ fn sets(c: &mut Criterion) {
     run(c, "SISMEMBER 1M", &mut client, &sis);
 }
 
-fn zsets(c: &mut Criterion) {
+fn zsets(c: &mut Criterion<CpuTime>) {
     let db = Db::in_memory();
     let mut client = db.client();
     let mut rng = Rng(0x2545F4914F6CDD1D);
     load_big_zset(&mut client, "z", &mut rng);
     assert_eq!(client.execute(&["ZCARD", "z"]), Reply::Int(BIG as i64));
-    let score = |rng: &mut Rng| format!("{}", rng.below(1 << 40) as f64 / 1024.0).into_bytes();
     // ZADD changing the score of an existing member (a random one, a new
     // random score: every call moves the member in the order).
     zadd_batches(c, "ZADD update 1M", &mut client, &mut rng, |rng| {
@@ -215,7 +223,7 @@ fn zsets(c: &mut Criterion) {
     run(c, "ZRANGE BYSCORE LIMIT 10 1M", &mut client, &byscore);
 }
 
-fn baseline(c: &mut Criterion) {
+fn baseline(c: &mut Criterion<CpuTime>) {
     let db = Db::in_memory();
     let mut client = db.client();
     client.execute(&["SET", "k", "v"]);
@@ -225,5 +233,9 @@ fn baseline(c: &mut Criterion) {
     run(c, "GET (dispatch baseline)", &mut client, &get);
 }
 
-criterion_group!(benches, baseline, sets, zsets);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(CpuTime);
+    targets = baseline, sets, zsets
+}
 criterion_main!(benches);

@@ -516,7 +516,13 @@ fn select_ranks(z: &ZsetValue, span: &Span, rev: bool, offset: i64, limit: i64) 
 /// The reply listing ranks `lo..hi` of `z` (from the top when `rev`), built
 /// as the members are visited: short members go inline into their `Reply`,
 /// with no copy in between.
-fn range_reply(ctx: &Ctx, z: &ZsetValue, (lo, hi): (usize, usize), rev: bool, withscores: bool) -> Reply {
+fn range_reply(
+    ctx: &Ctx,
+    z: &ZsetValue,
+    (lo, hi): (usize, usize),
+    rev: bool,
+    withscores: bool,
+) -> Reply {
     let n = hi.saturating_sub(lo);
     let resp3 = ctx.cl.resp >= 3;
     let mut out = Vec::with_capacity(if withscores && !resp3 { 2 * n } else { n });
@@ -591,7 +597,13 @@ fn zrange_generic(
     };
     let Some(dst) = store else {
         return Ok(match get_zset(ctx, key)? {
-            Some(z) => range_reply(ctx, z, select_ranks(z, &span, rev, offset, limit), rev, withscores),
+            Some(z) => range_reply(
+                ctx,
+                z,
+                select_ranks(z, &span, rev, offset, limit),
+                rev,
+                withscores,
+            ),
             None => Reply::Array(Vec::new()),
         });
     };

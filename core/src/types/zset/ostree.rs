@@ -264,16 +264,15 @@ impl Kids {
     }
 
     fn iter(&self) -> impl Iterator<Item = &Node> {
-        self.k[..self.len].iter().map(|k| k.as_ref().expect("child"))
+        self.k[..self.len]
+            .iter()
+            .map(|k| k.as_ref().expect("child"))
     }
 
     /// Children `l` and `r` (`l < r`) at once.
     fn pair_mut(&mut self, l: usize, r: usize) -> (&mut Node, &mut Node) {
         let (a, b) = self.k.split_at_mut(r);
-        (
-            a[l].as_mut().expect("child"),
-            b[0].as_mut().expect("child"),
-        )
+        (a[l].as_mut().expect("child"), b[0].as_mut().expect("child"))
     }
 }
 
@@ -700,7 +699,13 @@ impl Tree {
     /// The entries with ranks in `start..end` as runs of (scores, ids), one
     /// per leaf: each run ascending, the runs in ascending order or
     /// descending when `rev`.
-    pub fn visit_runs(&self, start: usize, end: usize, rev: bool, f: &mut impl FnMut(&[f64], &[u32])) {
+    pub fn visit_runs(
+        &self,
+        start: usize,
+        end: usize,
+        rev: bool,
+        f: &mut impl FnMut(&[f64], &[u32]),
+    ) {
         let end = end.min(self.len());
         if start < end {
             visit_rec(&self.root, start, end, rev, f);
@@ -813,13 +818,7 @@ fn relink_rec<N: Names + ?Sized>(node: &mut Node, p: &Probe, new_id: u32, names:
     }
 }
 
-fn visit_rec(
-    node: &Node,
-    start: usize,
-    end: usize,
-    rev: bool,
-    f: &mut impl FnMut(&[f64], &[u32]),
-) {
+fn visit_rec(node: &Node, start: usize, end: usize, rev: bool, f: &mut impl FnMut(&[f64], &[u32])) {
     match node {
         Node::Leaf(l) => f(&l.run.s[start..end], &l.run.i[start..end]),
         Node::Inner(n) => {
