@@ -1,6 +1,6 @@
 //! Sorted sets: the `listpack` encoding (a small vector kept in order) and
 //! the `skiplist` encoding, which here is a slab of (member, score) slots, a
-//! hash table from member to (slot, score) (`index.rs`), and an order-statistic B+tree of
+//! hash table from member to (slot, score) (`member_index.rs`), and an order-statistic B+tree of
 //! (score, slot) (`ostree.rs`): ZSCORE is O(1), ZADD, ZREM and ZRANK are
 //! O(log n), a range of k members is O(log n + k).
 //!
@@ -16,13 +16,12 @@
 //!   relinks it in the tree and the hash table. ZSCAN walks the slab from
 //!   the end down, so members present for a whole scan are returned.
 
-mod index;
 mod ostree;
 
 use super::Key;
 use super::bytes::malloc_size;
+use super::member_index::MemberIndex;
 use super::set::member_hash;
-use index::ScoreIndex;
 use ostree::{Names, Tree, prefetch};
 
 /// A member and its score. Aligned to its size so that one never straddles
@@ -186,7 +185,8 @@ fn lp_score(s: f64) -> f64 {
 #[derive(Clone, Default)]
 pub struct BigZset {
     slab: Vec<Slot>,
-    index: ScoreIndex,
+    /// Member → slot, with the member's score as the payload.
+    index: MemberIndex<f64>,
     tree: Tree,
     /// Heap bytes owned by long members.
     member_heap: usize,
@@ -196,11 +196,11 @@ impl BigZset {
     /// From slots already in order.
     fn from_sorted(slots: Vec<Slot>) -> BigZset {
         let tree = Tree::from_sorted(slots.iter().enumerate().map(|(i, s)| (s.score, i as u32)));
-        let mut index = ScoreIndex::with_capacity(slots.len());
+        let mut index = MemberIndex::with_capacity(slots.len());
         let mut member_heap = 0;
         for (i, s) in slots.iter().enumerate() {
             member_heap += s.member.heap_size();
-            index.insert(member_hash(&s.member), i as u32, s.score);
+            index.insert_with(member_hash(&s.member), i as u32, s.score);
         }
         BigZset {
             slab: slots,
@@ -216,7 +216,7 @@ impl BigZset {
     fn find(&self, m: &[u8]) -> Option<(usize, f64)> {
         let slab = &self.slab;
         self.index
-            .find(member_hash(m), |i| *slab[i as usize].member == *m)
+            .find_with(member_hash(m), |i| *slab[i as usize].member == *m)
             .map(|(i, s)| (i as usize, s))
     }
 
@@ -226,7 +226,7 @@ impl BigZset {
         let key = Key::new(m);
         self.member_heap += key.heap_size();
         self.slab.push(Slot { member: key, score });
-        self.index.insert(member_hash(m), id, score);
+        self.index.insert_with(member_hash(m), id, score);
         self.tree.insert(score, id, m, &self.slab[..]);
     }
 
@@ -235,7 +235,7 @@ impl BigZset {
         let m = &self.slab[pos].member;
         self.tree.remove(old, m, &self.slab[..]);
         self.tree.insert(score, pos as u32, m, &self.slab[..]);
-        self.index.set_score(member_hash(m), pos as u32, score);
+        self.index.set_payload(member_hash(m), pos as u32, score);
         self.slab[pos].score = score;
     }
 
