@@ -475,37 +475,27 @@ enum Span {
     Lex(LexRange),
 }
 
-/// The members `span` selects (skipping `offset`, at most `limit` when not
-/// negative, for score and lex spans), in reply order.
-fn select_range(
-    z: &ZsetValue,
-    span: &Span,
-    rev: bool,
-    offset: i64,
-    limit: i64,
-) -> Vec<(Vec<u8>, f64)> {
-    let mut out = Vec::new();
-    let push = |m: &[u8], s: f64, out: &mut Vec<(Vec<u8>, f64)>| out.push((m.to_vec(), s));
+/// The ascending ranks `lo..hi` of the members `span` selects (skipping
+/// `offset`, at most `limit` when not negative, for score and lex spans);
+/// the reply lists them from `hi` down when `rev`.
+fn select_ranks(z: &ZsetValue, span: &Span, rev: bool, offset: i64, limit: i64) -> (usize, usize) {
     let (lo, hi) = match span {
         Span::Rank(start, stop) => {
             let Some((start, end)) = rank_range(*start, *stop, z.len()) else {
-                return out;
+                return (0, 0);
             };
             let n = z.len();
-            let (lo, hi) = if rev {
+            return if rev {
                 (n - 1 - end, n - start)
             } else {
                 (start, end + 1)
             };
-            out.reserve(hi - lo);
-            z.visit(lo, hi, rev, |m, s| push(m, s, &mut out));
-            return out;
         }
         Span::Score(sr) => z.score_span(sr),
         Span::Lex(lr) => z.lex_span(lr, rev),
     };
     if offset < 0 || (offset > 0 && offset as usize >= z.len()) {
-        return out;
+        return (0, 0);
     }
     let avail = (hi - lo).saturating_sub(offset as usize);
     let take = if limit < 0 {
@@ -514,16 +504,39 @@ fn select_range(
         avail.min(limit as usize)
     };
     if take == 0 {
-        return out;
+        return (0, 0);
     }
-    out.reserve(take);
-    let (a, b) = if rev {
+    if rev {
         (hi - offset as usize - take, hi - offset as usize)
     } else {
         (lo + offset as usize, lo + offset as usize + take)
-    };
-    z.visit(a, b, rev, |m, s| push(m, s, &mut out));
-    out
+    }
+}
+
+/// The reply listing ranks `lo..hi` of `z` (from the top when `rev`), built
+/// as the members are visited: short members go inline into their `Reply`,
+/// with no copy in between.
+fn range_reply(
+    ctx: &Ctx,
+    z: &ZsetValue,
+    (lo, hi): (usize, usize),
+    rev: bool,
+    withscores: bool,
+) -> Reply {
+    let n = hi.saturating_sub(lo);
+    let resp3 = ctx.cl.resp >= 3;
+    let mut out = Vec::with_capacity(if withscores && !resp3 { 2 * n } else { n });
+    z.visit(lo, hi, rev, |m, s| {
+        if !withscores {
+            out.push(Reply::bulk(m));
+        } else if resp3 {
+            out.push(Reply::Array(vec![Reply::bulk(m), Reply::Double(s)]));
+        } else {
+            out.push(Reply::bulk(m));
+            out.push(Reply::Double(s));
+        }
+    });
+    Reply::Array(out)
 }
 
 /// Redis's `zrangeGenericCommand`: argv from `at` is `key min max [options]`.
@@ -582,29 +595,38 @@ fn zrange_generic(
         RangeBy::Lex => Span::Lex(parse_lex_range(a[minidx], a[maxidx])?),
         _ => Span::Rank(parse_long(a[minidx])?, parse_long(a[maxidx])?),
     };
-    let items = match get_zset(ctx, key)? {
-        Some(z) => select_range(z, &span, rev, offset, limit),
-        None => Vec::new(),
+    let Some(dst) = store else {
+        return Ok(match get_zset(ctx, key)? {
+            Some(z) => range_reply(
+                ctx,
+                z,
+                select_ranks(z, &span, rev, offset, limit),
+                rev,
+                withscores,
+            ),
+            None => Reply::Array(Vec::new()),
+        });
     };
-    match store {
-        None => Ok(members_reply(ctx, items, withscores)),
-        Some(dst) => {
-            // Redis 7.0 starts the destination as a listpack unless a rank
-            // range is known to be too long, and adds the members in reply
-            // order, converting on the way: which -0 scores survive depends
-            // on it, so the same steps are taken here.
-            let lim = zset_limits(ctx);
-            let mut z = if by == RangeBy::Rank && items.len() > lim.max_entries {
-                ZsetValue::new_skiplist()
-            } else {
-                ZsetValue::new_listpack()
-            };
-            for (m, s) in &items {
-                z.add(m, *s, AddFlags::default(), &lim);
-            }
-            store_value(ctx, dst, z, "zrangestore")
-        }
+    let mut items = Vec::new();
+    if let Some(z) = get_zset(ctx, key)? {
+        let (lo, hi) = select_ranks(z, &span, rev, offset, limit);
+        items.reserve(hi.saturating_sub(lo));
+        z.visit(lo, hi, rev, |m, s| items.push((m.to_vec(), s)));
     }
+    // Redis 7.0 starts the destination as a listpack unless a rank range is
+    // known to be too long, and adds the members in reply order, converting
+    // on the way: which -0 scores survive depends on it, so the same steps
+    // are taken here.
+    let lim = zset_limits(ctx);
+    let mut z = if by == RangeBy::Rank && items.len() > lim.max_entries {
+        ZsetValue::new_skiplist()
+    } else {
+        ZsetValue::new_listpack()
+    };
+    for (m, s) in &items {
+        z.add(m, *s, AddFlags::default(), &lim);
+    }
+    store_value(ctx, dst, z, "zrangestore")
 }
 
 /// Stores `items` (in order) under `dst`, or deletes `dst` when empty; the

@@ -7,10 +7,24 @@
 //! home bucket comes from the tag too, so growing never rereads members, and
 //! a lookup reads one cache line of buckets (rarely two) before the member
 //! itself. Removal shifts the following run back (no tombstones).
+//!
+//! A bucket may carry a small payload `P` beside that word. Sets carry none
+//! (`()`: 8-byte buckets); sorted sets keep the member's score there, so a
+//! lookup learns the score from the bucket it reads anyway and the work that
+//! needs only the score (the tree walk of ZRANK, ZADD) can start while the
+//! member's bytes are still being fetched for the equality check. Whoever
+//! changes a member's payload elsewhere changes it here too (`set_payload`).
+
+#[derive(Clone, Copy, Default)]
+struct Bucket<P> {
+    /// Tag (high 32 bits) and position + 1 (low 32 bits); 0 = empty.
+    key: u64,
+    payload: P,
+}
 
 #[derive(Clone, Default)]
-pub(crate) struct MemberIndex {
-    buckets: Vec<u64>,
+pub(crate) struct MemberIndex<P: Copy + Default = ()> {
+    buckets: Vec<Bucket<P>>,
     len: usize,
 }
 
@@ -29,8 +43,8 @@ fn entry_pos(e: u64) -> u32 {
     (e as u32).wrapping_sub(1)
 }
 
-impl MemberIndex {
-    pub fn with_capacity(n: usize) -> MemberIndex {
+impl<P: Copy + Default> MemberIndex<P> {
+    pub fn with_capacity(n: usize) -> MemberIndex<P> {
         let mut ix = MemberIndex::default();
         if n > 0 {
             ix.rebuild(Self::buckets_for(n));
@@ -54,24 +68,30 @@ impl MemberIndex {
     }
 
     pub fn heap_size(&self) -> usize {
-        self.buckets.capacity() * 8
+        self.buckets.capacity() * std::mem::size_of::<Bucket<P>>()
     }
 
     /// The position whose member `eq` accepts, among those hashing to `h`.
     #[inline]
     pub fn find(&self, h: u64, eq: impl Fn(u32) -> bool) -> Option<u32> {
+        self.find_with(h, eq).map(|(pos, _)| pos)
+    }
+
+    /// `find`, with the entry's payload.
+    #[inline]
+    pub fn find_with(&self, h: u64, eq: impl Fn(u32) -> bool) -> Option<(u32, P)> {
         if self.buckets.is_empty() {
             return None;
         }
         let t = tag(h);
         let mut i = self.home(t);
         loop {
-            let e = self.buckets[i];
-            if e == 0 {
+            let b = self.buckets[i];
+            if b.key == 0 {
                 return None;
             }
-            if (e >> 32) as u32 == t && eq(entry_pos(e)) {
-                return Some(entry_pos(e));
+            if (b.key >> 32) as u32 == t && eq(entry_pos(b.key)) {
+                return Some((entry_pos(b.key), b.payload));
             }
             i = (i + 1) & self.mask();
         }
@@ -79,26 +99,34 @@ impl MemberIndex {
 
     /// Adds `pos` under hash `h` (the caller knows the member is absent).
     pub fn insert(&mut self, h: u64, pos: u32) {
+        self.insert_with(h, pos, P::default())
+    }
+
+    /// `insert`, with a payload.
+    pub fn insert_with(&mut self, h: u64, pos: u32, payload: P) {
         if (self.len + 1) * 4 > self.buckets.len() * 3 {
             self.rebuild(Self::buckets_for(self.len + 1).max(self.buckets.len() * 2));
         }
-        self.place(entry(tag(h), pos));
+        self.place(Bucket {
+            key: entry(tag(h), pos),
+            payload,
+        });
         self.len += 1;
     }
 
-    fn place(&mut self, e: u64) {
-        let mut i = self.home((e >> 32) as u32);
-        while self.buckets[i] != 0 {
+    fn place(&mut self, b: Bucket<P>) {
+        let mut i = self.home((b.key >> 32) as u32);
+        while self.buckets[i].key != 0 {
             i = (i + 1) & self.mask();
         }
-        self.buckets[i] = e;
+        self.buckets[i] = b;
     }
 
     fn rebuild(&mut self, nb: usize) {
-        let old = std::mem::replace(&mut self.buckets, vec![0; nb]);
-        for e in old {
-            if e != 0 {
-                self.place(e);
+        let old = std::mem::replace(&mut self.buckets, vec![Bucket::default(); nb]);
+        for b in old {
+            if b.key != 0 {
+                self.place(b);
             }
         }
     }
@@ -111,7 +139,7 @@ impl MemberIndex {
         let want = entry(tag(h), pos);
         let mut i = self.home(tag(h));
         loop {
-            match self.buckets[i] {
+            match self.buckets[i].key {
                 0 => return None,
                 e if e == want => return Some(i),
                 _ => i = (i + 1) & self.mask(),
@@ -128,18 +156,18 @@ impl MemberIndex {
         let mut j = hole;
         loop {
             j = (j + 1) & mask;
-            let e = self.buckets[j];
-            if e == 0 {
+            let b = self.buckets[j];
+            if b.key == 0 {
                 break;
             }
-            // `e` may fill the hole if the hole lies between its home and j
-            let k = self.home((e >> 32) as u32);
+            // `b` may fill the hole if the hole lies between its home and j
+            let k = self.home((b.key >> 32) as u32);
             if (j.wrapping_sub(k) & mask) >= (j.wrapping_sub(hole) & mask) {
-                self.buckets[hole] = e;
+                self.buckets[hole] = b;
                 hole = j;
             }
         }
-        self.buckets[hole] = 0;
+        self.buckets[hole] = Bucket::default();
         self.len -= 1;
         if self.buckets.len() > 64 && self.len * 8 < self.buckets.len() {
             self.rebuild(Self::buckets_for(self.len * 2));
@@ -150,7 +178,14 @@ impl MemberIndex {
     /// Points the entry for `old` (hashed `h`) at `new`.
     pub fn repoint(&mut self, h: u64, old: u32, new: u32) {
         if let Some(i) = self.slot_of(h, old) {
-            self.buckets[i] = entry(tag(h), new);
+            self.buckets[i].key = entry(tag(h), new);
+        }
+    }
+
+    /// Replaces the payload of `pos` (hashed `h`).
+    pub fn set_payload(&mut self, h: u64, pos: u32, payload: P) {
+        if let Some(i) = self.slot_of(h, pos) {
+            self.buckets[i].payload = payload;
         }
     }
 }
@@ -164,7 +199,7 @@ mod tests {
     #[test]
     fn random_ops_match_a_hashmap() {
         let mut rng = Rng::seeded(3);
-        let mut ix = MemberIndex::default();
+        let mut ix: MemberIndex = MemberIndex::default();
         let mut model: HashMap<u64, u32> = HashMap::new();
         // few distinct tags so probe runs are long and wrap around
         let key = |k: u64| (k % 97) << 32 | k;
@@ -198,5 +233,43 @@ mod tests {
         assert_eq!(ix.len, 0);
         assert!(ix.buckets.len() <= 64);
         assert_eq!(ix.find(key(5), |_| true), None);
+    }
+
+    #[test]
+    fn payloads_follow_their_entries() {
+        let mut rng = Rng::seeded(5);
+        let mut ix: MemberIndex<f64> = MemberIndex::default();
+        let mut model: HashMap<u64, (u32, f64)> = HashMap::new();
+        let key = |k: u64| (k % 97) << 32 | k;
+        for step in 0..50_000u32 {
+            let k = rng.below(3000);
+            let h = key(k);
+            match model.get(&k).copied() {
+                Some((pos, _)) if rng.below(3) == 0 => {
+                    assert!(ix.remove(h, pos));
+                    model.remove(&k);
+                }
+                Some((pos, s)) if rng.below(2) == 0 => {
+                    ix.repoint(h, pos, step);
+                    model.insert(k, (step, s));
+                }
+                Some((pos, _)) => {
+                    let s = step as f64 / 3.0;
+                    ix.set_payload(h, pos, s);
+                    model.insert(k, (pos, s));
+                }
+                None => {
+                    let s = -(step as f64);
+                    ix.insert_with(h, step, s);
+                    model.insert(k, (step, s));
+                }
+            }
+            if step % 1000 == 0 {
+                for (&k, &(pos, s)) in &model {
+                    assert_eq!(ix.find_with(key(k), |p| p == pos), Some((pos, s)));
+                }
+            }
+        }
+        assert_eq!(std::mem::size_of::<Bucket<()>>(), 8);
     }
 }

@@ -1,6 +1,6 @@
 //! Sorted sets: the `listpack` encoding (a small vector kept in order) and
 //! the `skiplist` encoding, which here is a slab of (member, score) slots, a
-//! hash table from member to slot, and an order-statistic B+tree of
+//! hash table from member to (slot, score) (`member_index.rs`), and an order-statistic B+tree of
 //! (score, slot) (`ostree.rs`): ZSCORE is O(1), ZADD, ZREM and ZRANK are
 //! O(log n), a range of k members is O(log n + k).
 //!
@@ -22,10 +22,12 @@ use super::Key;
 use super::bytes::malloc_size;
 use super::member_index::MemberIndex;
 use super::set::member_hash;
-use ostree::{Names, Tree};
+use ostree::{Names, Tree, prefetch};
 
-/// A member and its score.
+/// A member and its score. Aligned to its size so that one never straddles
+/// two cache lines.
 #[derive(Clone)]
+#[repr(align(32))]
 pub struct Slot {
     pub member: Key,
     pub score: f64,
@@ -183,7 +185,8 @@ fn lp_score(s: f64) -> f64 {
 #[derive(Clone, Default)]
 pub struct BigZset {
     slab: Vec<Slot>,
-    index: MemberIndex,
+    /// Member → slot, with the member's score as the payload.
+    index: MemberIndex<f64>,
     tree: Tree,
     /// Heap bytes owned by long members.
     member_heap: usize,
@@ -197,7 +200,7 @@ impl BigZset {
         let mut member_heap = 0;
         for (i, s) in slots.iter().enumerate() {
             member_heap += s.member.heap_size();
-            index.insert(member_hash(&s.member), i as u32);
+            index.insert_with(member_hash(&s.member), i as u32, s.score);
         }
         BigZset {
             slab: slots,
@@ -207,12 +210,14 @@ impl BigZset {
         }
     }
 
+    /// The slot and score of `m`. The score comes from the index, so work
+    /// that needs only the score need not wait for the slot to load.
     #[inline]
-    fn find(&self, m: &[u8]) -> Option<usize> {
+    fn find(&self, m: &[u8]) -> Option<(usize, f64)> {
         let slab = &self.slab;
         self.index
-            .find(member_hash(m), |i| *slab[i as usize].member == *m)
-            .map(|i| i as usize)
+            .find_with(member_hash(m), |i| *slab[i as usize].member == *m)
+            .map(|(i, s)| (i as usize, s))
     }
 
     fn insert_new(&mut self, m: &[u8], score: f64) {
@@ -221,7 +226,7 @@ impl BigZset {
         let key = Key::new(m);
         self.member_heap += key.heap_size();
         self.slab.push(Slot { member: key, score });
-        self.index.insert(member_hash(m), id);
+        self.index.insert_with(member_hash(m), id, score);
         self.tree.insert(score, id, m, &self.slab[..]);
     }
 
@@ -230,6 +235,7 @@ impl BigZset {
         let m = &self.slab[pos].member;
         self.tree.remove(old, m, &self.slab[..]);
         self.tree.insert(score, pos as u32, m, &self.slab[..]);
+        self.index.set_payload(member_hash(m), pos as u32, score);
         self.slab[pos].score = score;
     }
 
@@ -350,7 +356,7 @@ impl ZsetValue {
     pub fn score(&self, m: &[u8]) -> Option<f64> {
         match self {
             ZsetValue::Listpack(v) => v.iter().find(|s| *s.member == *m).map(|s| s.score),
-            ZsetValue::Skiplist(b) => b.find(m).map(|i| b.slab[i].score),
+            ZsetValue::Skiplist(b) => b.find(m).map(|(_, s)| s),
         }
     }
 
@@ -360,18 +366,17 @@ impl ZsetValue {
             return AddOutcome::Nan;
         }
         let found = match self {
-            ZsetValue::Listpack(v) => v.iter().position(|s| *s.member == *m),
+            ZsetValue::Listpack(v) => v
+                .iter()
+                .position(|s| *s.member == *m)
+                .map(|pos| (pos, v[pos].score)),
             ZsetValue::Skiplist(b) => b.find(m),
         };
         match found {
-            Some(pos) => {
+            Some((pos, cur)) => {
                 if flags.nx {
                     return AddOutcome::Nop;
                 }
-                let cur = match self {
-                    ZsetValue::Listpack(v) => v[pos].score,
-                    ZsetValue::Skiplist(b) => b.slab[pos].score,
-                };
                 let mut score = score;
                 if flags.incr {
                     score += cur;
@@ -427,7 +432,7 @@ impl ZsetValue {
                 Some(v.remove(pos).score)
             }
             ZsetValue::Skiplist(b) => {
-                let pos = b.find(m)?;
+                let (pos, _) = b.find(m)?;
                 Some(b.remove_at(pos).score)
             }
         }
@@ -441,8 +446,7 @@ impl ZsetValue {
                 (pos, v[pos].score)
             }
             ZsetValue::Skiplist(b) => {
-                let pos = b.find(m)?;
-                let s = b.slab[pos].score;
+                let (_, s) = b.find(m)?;
                 (b.tree.rank_of(s, m, &b.slab[..]), s)
             }
         };
@@ -466,10 +470,19 @@ impl ZsetValue {
                 }
             }
             ZsetValue::Skiplist(b) => {
-                let slab = &b.slab;
-                b.tree.visit(lo, hi, rev, &mut |_, id| {
-                    let s = &slab[id as usize];
-                    f(&s.member, s.score)
+                let slab = &b.slab[..];
+                b.tree.visit_runs(lo, hi, rev, &mut |scores, ids| {
+                    // the slots of a run are scattered in the slab: ask for
+                    // all of them before reading the first
+                    for &id in ids {
+                        prefetch(&slab[id as usize]);
+                    }
+                    let mut each = |k: usize| f(&slab[ids[k] as usize].member, scores[k]);
+                    if rev {
+                        (0..ids.len()).rev().for_each(&mut each);
+                    } else {
+                        (0..ids.len()).for_each(&mut each);
+                    }
                 });
             }
         }
@@ -564,7 +577,7 @@ impl ZsetValue {
                     doomed.push(b.slab[id as usize].member.clone())
                 });
                 for m in doomed {
-                    if let Some(pos) = b.find(&m) {
+                    if let Some((pos, _)) = b.find(&m) {
                         b.remove_at(pos);
                     }
                 }

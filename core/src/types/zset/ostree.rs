@@ -15,6 +15,18 @@
 //!   refreshed on every path that changes the child (insert, remove, relink).
 //! - Member bytes are only read through `Names`, and only to break score ties.
 
+/// Hints the CPU to start loading the cache line holding `p`.
+#[inline(always)]
+pub(crate) fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint; it never faults, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 pub(crate) trait Names {
     fn name(&self, id: u32) -> &[u8];
 }
@@ -43,13 +55,16 @@ fn before<N: Names + ?Sized>(score: f64, id: u32, p: &Probe, names: &N) -> bool 
 /// node's child maxima), with a fence: each block's last entry, copied into
 /// the first cache line. A search reads the fence, then one block, so it
 /// touches two cache lines of scores instead of a binary search's four.
+///
+/// Layout: the fence's scores fill the first cache line and each block of
+/// scores one line after it, so `prefetch` can ask for all of them at once.
 #[derive(Clone)]
 #[repr(C, align(64))]
 struct Run {
     fs: [f64; NBLK],
+    s: [f64; CAP],
     fi: [u32; NBLK],
     len: usize,
-    s: [f64; CAP],
     i: [u32; CAP],
 }
 
@@ -57,10 +72,21 @@ impl Run {
     fn new() -> Run {
         Run {
             fs: [0.0; NBLK],
+            s: [0.0; CAP],
             fi: [0; NBLK],
             len: 0,
-            s: [0.0; CAP],
             i: [0; CAP],
+        }
+    }
+
+    /// Starts loading the fence and every score block, so a search waits
+    /// for one memory round trip instead of two in a row.
+    #[inline]
+    fn prefetch(&self) {
+        prefetch(self.fs.as_ptr());
+        let nb = self.len.div_ceil(BLK);
+        for b in 0..nb {
+            prefetch(self.s[b * BLK..].as_ptr());
         }
     }
 
@@ -171,7 +197,98 @@ struct Inner {
     /// Entries below each child, and their sums per block of `BLK` children.
     counts: [u32; CAP],
     bsum: [u32; NBLK],
-    kids: Vec<Node>,
+    kids: Kids,
+}
+
+/// An inner node's children, inline in the node: reaching a child reads
+/// the node's own memory, not a separate vector's.
+#[derive(Clone)]
+struct Kids {
+    len: usize,
+    k: [Option<Node>; CAP],
+}
+
+impl Kids {
+    fn new() -> Kids {
+        Kids {
+            len: 0,
+            k: std::array::from_fn(|_| None),
+        }
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn insert(&mut self, i: usize, kid: Node) {
+        assert!(self.len < CAP && i <= self.len, "child slot");
+        self.k[i..=self.len].rotate_right(1);
+        self.k[i] = Some(kid);
+        self.len += 1;
+    }
+
+    fn remove(&mut self, i: usize) -> Node {
+        let kid = self.k[i].take().expect("child");
+        self.k[i..self.len].rotate_left(1);
+        self.len -= 1;
+        kid
+    }
+
+    fn pop(&mut self) -> Option<Node> {
+        if self.len == 0 {
+            return None;
+        }
+        self.len -= 1;
+        self.k[self.len].take()
+    }
+
+    /// Moves children `from..` into a new list.
+    fn split_off(&mut self, from: usize) -> Kids {
+        let mut r = Kids::new();
+        for j in from..self.len {
+            r.k[j - from] = self.k[j].take();
+        }
+        r.len = self.len - from;
+        self.len = from;
+        r
+    }
+
+    /// Moves all of `other`'s children to the end.
+    fn append(&mut self, other: &mut Kids) {
+        for j in 0..other.len {
+            self.k[self.len + j] = other.k[j].take();
+        }
+        self.len += other.len;
+        other.len = 0;
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Node> {
+        self.k[..self.len]
+            .iter()
+            .map(|k| k.as_ref().expect("child"))
+    }
+
+    /// Children `l` and `r` (`l < r`) at once.
+    fn pair_mut(&mut self, l: usize, r: usize) -> (&mut Node, &mut Node) {
+        let (a, b) = self.k.split_at_mut(r);
+        (a[l].as_mut().expect("child"), b[0].as_mut().expect("child"))
+    }
+}
+
+impl std::ops::Index<usize> for Kids {
+    type Output = Node;
+    #[inline]
+    fn index(&self, i: usize) -> &Node {
+        self.k[i].as_ref().expect("child")
+    }
+}
+
+impl std::ops::IndexMut<usize> for Kids {
+    #[inline]
+    fn index_mut(&mut self, i: usize) -> &mut Node {
+        self.k[i].as_mut().expect("child")
+    }
 }
 
 #[derive(Clone)]
@@ -186,6 +303,22 @@ impl Node {
         match self {
             Node::Leaf(l) => l.run.len,
             Node::Inner(n) => n.total,
+        }
+    }
+
+    /// Starts loading what a search of this node reads first (see
+    /// `Run::prefetch`), and an inner node's per-block counts.
+    #[inline]
+    fn prefetch(&self) {
+        match self {
+            Node::Leaf(l) => l.run.prefetch(),
+            Node::Inner(n) => {
+                n.max.prefetch();
+                prefetch(n.bsum.as_ptr());
+                for b in (0..CAP).step_by(16) {
+                    prefetch(n.counts[b..].as_ptr());
+                }
+            }
         }
     }
 
@@ -210,9 +343,7 @@ impl Node {
         match self {
             Node::Leaf(_) => std::mem::size_of::<Leaf>(),
             Node::Inner(n) => {
-                std::mem::size_of::<Inner>()
-                    + n.kids.capacity() * std::mem::size_of::<Node>()
-                    + n.kids.iter().map(Node::heap_size).sum::<usize>()
+                std::mem::size_of::<Inner>() + n.kids.iter().map(Node::heap_size).sum::<usize>()
             }
         }
     }
@@ -231,7 +362,7 @@ impl Inner {
             max: Run::new(),
             counts: [0; CAP],
             bsum: [0; NBLK],
-            kids: Vec::with_capacity(CAP),
+            kids: Kids::new(),
         })
     }
 
@@ -364,8 +495,7 @@ impl Inner {
         }
         // Even them out: the split point in the concatenation is (lw+rw)/2.
         let want = (lw + rw) / 2;
-        let (left, right) = self.kids.split_at_mut(r);
-        match (&mut left[l], &mut right[0]) {
+        match self.kids.pair_mut(l, r) {
             (Node::Leaf(a), Node::Leaf(b)) => {
                 if a.run.len > want {
                     let mut m = a.run.split_off(want);
@@ -517,6 +647,7 @@ impl Tree {
         let mut node = &self.root;
         let mut acc = 0;
         loop {
+            node.prefetch();
             match node {
                 Node::Leaf(l) => return acc + l.run.search(&pred),
                 Node::Inner(n) => {
@@ -556,6 +687,25 @@ impl Tree {
     /// Calls `f` on the entries with ranks in `start..end`, ascending, or
     /// descending when `rev`.
     pub fn visit(&self, start: usize, end: usize, rev: bool, f: &mut impl FnMut(f64, u32)) {
+        self.visit_runs(start, end, rev, &mut |s, ids| {
+            if rev {
+                (0..ids.len()).rev().for_each(|k| f(s[k], ids[k]));
+            } else {
+                (0..ids.len()).for_each(|k| f(s[k], ids[k]));
+            }
+        });
+    }
+
+    /// The entries with ranks in `start..end` as runs of (scores, ids), one
+    /// per leaf: each run ascending, the runs in ascending order or
+    /// descending when `rev`.
+    pub fn visit_runs(
+        &self,
+        start: usize,
+        end: usize,
+        rev: bool,
+        f: &mut impl FnMut(&[f64], &[u32]),
+    ) {
         let end = end.min(self.len());
         if start < end {
             visit_rec(&self.root, start, end, rev, f);
@@ -570,6 +720,7 @@ fn insert_rec<N: Names + ?Sized>(
     p: &Probe,
     names: &N,
 ) -> Option<Node> {
+    node.prefetch();
     match node {
         Node::Leaf(l) => {
             let pos = l.run.lower_bound(p, names);
@@ -617,6 +768,7 @@ fn insert_rec<N: Names + ?Sized>(
 }
 
 fn remove_rec<N: Names + ?Sized>(node: &mut Node, p: &Probe, names: &N) -> Option<u32> {
+    node.prefetch();
     match node {
         Node::Leaf(l) => {
             let pos = l.run.lower_bound(p, names);
@@ -644,6 +796,7 @@ fn remove_rec<N: Names + ?Sized>(node: &mut Node, p: &Probe, names: &N) -> Optio
 }
 
 fn relink_rec<N: Names + ?Sized>(node: &mut Node, p: &Probe, new_id: u32, names: &N) -> bool {
+    node.prefetch();
     match node {
         Node::Leaf(l) => {
             let pos = l.run.lower_bound(p, names);
@@ -665,35 +818,36 @@ fn relink_rec<N: Names + ?Sized>(node: &mut Node, p: &Probe, new_id: u32, names:
     }
 }
 
-fn visit_rec(node: &Node, start: usize, end: usize, rev: bool, f: &mut impl FnMut(f64, u32)) {
+fn visit_rec(node: &Node, start: usize, end: usize, rev: bool, f: &mut impl FnMut(&[f64], &[u32])) {
     match node {
-        Node::Leaf(l) => {
-            if rev {
-                for k in (start..end).rev() {
-                    f(l.run.s[k], l.run.i[k]);
-                }
-            } else {
-                for k in start..end {
-                    f(l.run.s[k], l.run.i[k]);
-                }
-            }
-        }
+        Node::Leaf(l) => f(&l.run.s[start..end], &l.run.i[start..end]),
         Node::Inner(n) => {
+            // only the children overlapping start..end: from the one holding
+            // `start` forward, or from the one holding `end - 1` back
             let nk = n.kids.len();
-            let mut offs = [0usize; CAP + 1];
-            for k in 0..nk {
-                offs[k + 1] = offs[k] + n.counts[k] as usize;
-            }
-            let mut each = |k: usize| {
-                let (lo, hi) = (offs[k], offs[k + 1]);
-                if hi > start && lo < end {
-                    visit_rec(&n.kids[k], start.max(lo) - lo, end.min(hi) - lo, rev, f);
-                }
+            let sub = |k: usize, lo: usize, f: &mut _| {
+                let hi = lo + n.counts[k] as usize;
+                visit_rec(&n.kids[k], start.max(lo) - lo, end.min(hi) - lo, rev, f);
+                hi
             };
             if rev {
-                (0..nk).rev().for_each(&mut each);
+                let (mut k, r) = n.child_at(end - 1);
+                let mut lo = end - 1 - r;
+                loop {
+                    sub(k, lo, f);
+                    if lo <= start || k == 0 {
+                        break;
+                    }
+                    k -= 1;
+                    lo -= n.counts[k] as usize;
+                }
             } else {
-                (0..nk).for_each(&mut each);
+                let (mut k, r) = n.child_at(start);
+                let mut lo = start - r;
+                while k < nk && lo < end {
+                    lo = sub(k, lo, f);
+                    k += 1;
+                }
             }
         }
     }
@@ -865,6 +1019,41 @@ mod tests {
         let mut mid = Vec::new();
         b.visit(100, 105, false, &mut |_, id| mid.push(id));
         assert_eq!(mid, vec![100, 101, 102, 103, 104]);
+    }
+
+    #[test]
+    fn range_visits_match_the_order() {
+        // three levels, leaves of uneven fill (random inserts)
+        let n = 20_000u32;
+        let names = Ids((0..n).map(|i| format!("{i:06}").into_bytes()).collect());
+        let mut rng = Rng::seeded(11);
+        let mut t = Tree::new();
+        let mut order: Vec<(f64, u32)> = Vec::new();
+        for i in 0..n {
+            let s = rng.below(1000) as f64;
+            t.insert(s, i, &names.0[i as usize], &names);
+            order.push((s, i));
+        }
+        order.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap().then(a.1.cmp(&b.1)));
+        assert!(matches!(&t.root, Node::Inner(r) if matches!(r.kids[0], Node::Inner(_))));
+        let total = n as usize;
+        let mut windows = vec![(0, total), (0, 1), (total - 1, total), (5, 5)];
+        for _ in 0..300 {
+            let a = rng.below(total as u64) as usize;
+            let len = rng.below(200) as usize;
+            windows.push((a, (a + len).min(total)));
+        }
+        for (a, b) in windows {
+            for rev in [false, true] {
+                let mut got = Vec::new();
+                t.visit(a, b, rev, &mut |s, id| got.push((s, id)));
+                let mut want = order[a..b].to_vec();
+                if rev {
+                    want.reverse();
+                }
+                assert_eq!(got, want, "{a}..{b} rev {rev}");
+            }
+        }
     }
 
     #[test]
