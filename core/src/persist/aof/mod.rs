@@ -256,7 +256,6 @@ impl Aof {
 
     /// Whether writes are logged (hot path: one relaxed load).
     #[inline]
-    #[inline]
     pub fn is_on(&self) -> bool {
         self.on.load(Ordering::Relaxed)
     }
@@ -276,7 +275,6 @@ impl Aof {
     /// first, then the command as called or as rewritten (several commands
     /// in MULTI … EXEC). Appended at once, inside the command's locks; inside
     /// EXEC collected for `commit` instead.
-    #[inline]
     #[inline]
     pub fn capture(&self, ctx: &mut Ctx, argv: &[&[u8]]) {
         if self.is_on() {
