@@ -1,0 +1,333 @@
+//! CLIENT LIST `cmd`, INFO commandstats / errorstats / section selection,
+//! SLOWLOG and LATENCY: the same script runs on emberkv and, when installed,
+//! on a real redis-server, and what does not depend on timing or addresses
+//! must be equal. Without redis-server the emberkv side still runs against
+//! the expectations written from Redis 7.0.15 below.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{Answer, RedisServer, Resp, argv, parse_resp};
+
+fn ask(c: &mut dyn Answer, parts: &[&str]) -> Resp {
+    parse_resp(&c.ask(&argv(parts)))
+}
+
+fn text(r: Resp) -> String {
+    match r {
+        Resp::Bulk(b) => String::from_utf8(b).unwrap(),
+        Resp::Simple(s) => s,
+        other => panic!("not text: {other:?}"),
+    }
+}
+
+fn int(r: Resp) -> i64 {
+    match r {
+        Resp::Int(n) => n,
+        other => panic!("not an integer: {other:?}"),
+    }
+}
+
+/// The `cmd=` field of a CLIENT LIST / CLIENT INFO line.
+fn cmd_field(line: &str) -> String {
+    line.split_whitespace()
+        .find_map(|f| f.strip_prefix("cmd="))
+        .unwrap_or("?")
+        .to_string()
+}
+
+/// Two connections: `a` watches, `b` acts; returns the `cmd=` values seen.
+fn last_commands(a: &mut dyn Answer, b: &mut dyn Answer) -> Vec<String> {
+    let id = int(ask(b, &["CLIENT", "ID"])).to_string();
+    let mut seen = Vec::new();
+    let mut look = |a: &mut dyn Answer| {
+        let l = text(ask(a, &["CLIENT", "LIST", "ID", &id]));
+        seen.push(cmd_field(&l));
+    };
+    look(a);
+    ask(b, &["SET", "k", "v"]);
+    look(a);
+    ask(b, &["GET"]); // arity error: still that command
+    look(a);
+    ask(b, &["NOSUCHCOMMAND"]); // unknown: none
+    look(a);
+    ask(b, &["CONFIG", "GET", "hz"]);
+    look(a);
+    ask(b, &["CONFIG", "NOSUCH"]); // unknown subcommand: none
+    look(a);
+    seen.push(cmd_field(&text(ask(a, &["CLIENT", "INFO"]))));
+    let me = int(ask(a, &["CLIENT", "ID"])).to_string();
+    seen.push(cmd_field(&text(ask(a, &["CLIENT", "LIST", "ID", &me]))));
+    seen
+}
+
+const LAST_COMMANDS: &[&str] = &[
+    "client|id",
+    "set",
+    "get",
+    "NULL",
+    "config|get",
+    "NULL",
+    "client|info",
+    "client|list",
+];
+
+#[test]
+fn client_list_shows_the_last_command() {
+    let db = emberkv::Db::in_memory();
+    let (mut a, mut b) = (db.client(), db.client());
+    assert_eq!(last_commands(&mut a, &mut b), LAST_COMMANDS);
+    if let Some(srv) = RedisServer::start() {
+        let (mut a, mut b) = (srv.conn(), srv.conn());
+        assert_eq!(last_commands(&mut a, &mut b), LAST_COMMANDS);
+    }
+}
+
+/// INFO commandstats without the timings, and INFO errorstats.
+fn stats_after_script(c: &mut dyn Answer) -> (BTreeMap<String, String>, String) {
+    for cmd in [
+        &["CONFIG", "RESETSTAT"][..],
+        &["SET", "x", "1"],
+        &["INCR", "x"],
+        &["INCR", "x"],
+        &["LPUSH", "x", "a"], // WRONGTYPE: failed
+        &["GET"],             // arity: rejected
+        &["NOSUCH"],          // unknown: only an error
+        &["CLIENT", "NOSUCH"],
+        &["MULTI"],
+        &["SET", "y", "1"],
+        &["EXEC"],
+        &["MULTI"],
+        &["GET"], // rejected while queueing: EXECABORT
+        &["EXEC"],
+        &["CONFIG", "GET", "hz"],
+    ] {
+        ask(c, cmd);
+    }
+    let info = text(ask(c, &["INFO", "commandstats"]));
+    let mut cmds = BTreeMap::new();
+    for line in info.lines().filter(|l| l.starts_with("cmdstat_")) {
+        let (name, fields) = line.split_once(':').unwrap();
+        let kept: Vec<&str> = fields
+            .split(',')
+            .filter(|f| !f.starts_with("usec"))
+            .collect();
+        cmds.insert(name.to_string(), kept.join(","));
+    }
+    let errors = text(ask(c, &["INFO", "errorstats"]));
+    (cmds, errors)
+}
+
+#[test]
+fn commandstats_and_errorstats_count_as_redis() {
+    let db = emberkv::Db::in_memory();
+    let mut c = db.client();
+    let (cmds, errors) = stats_after_script(&mut c);
+    let expect: BTreeMap<String, String> = [
+        ("cmdstat_config|resetstat", "calls=1,rejected_calls=0,failed_calls=0"),
+        ("cmdstat_set", "calls=2,rejected_calls=0,failed_calls=0"),
+        ("cmdstat_incr", "calls=2,rejected_calls=0,failed_calls=0"),
+        ("cmdstat_lpush", "calls=1,rejected_calls=0,failed_calls=1"),
+        ("cmdstat_get", "calls=0,rejected_calls=2,failed_calls=0"),
+        ("cmdstat_multi", "calls=2,rejected_calls=0,failed_calls=0"),
+        ("cmdstat_exec", "calls=2,rejected_calls=0,failed_calls=1"),
+        ("cmdstat_config|get", "calls=1,rejected_calls=0,failed_calls=0"),
+    ]
+    .into_iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(cmds, expect);
+    assert_eq!(
+        errors,
+        "# Errorstats\r\nerrorstat_ERR:count=4\r\nerrorstat_EXECABORT:count=1\r\nerrorstat_WRONGTYPE:count=1\r\n"
+    );
+    if let Some(srv) = RedisServer::start() {
+        let (rcmds, rerrors) = stats_after_script(&mut srv.conn());
+        assert_eq!(rcmds, expect);
+        assert_eq!(rerrors, errors);
+    }
+}
+
+fn section_headers(c: &mut dyn Answer, args: &[&str]) -> Vec<String> {
+    let mut cmd = vec!["INFO"];
+    cmd.extend_from_slice(args);
+    text(ask(c, &cmd))
+        .lines()
+        .filter_map(|l| l.strip_prefix("# "))
+        // latency percentiles per command are not kept by emberkv
+        .filter(|h| *h != "Latencystats")
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn info_selects_sections_as_redis() {
+    let selections: &[&[&str]] = &[
+        &[],
+        &["default"],
+        &["all"],
+        &["everything"],
+        &["cpu", "server"],
+        &["commandstats", "CPU"],
+        &["nosuch"],
+        &["all", "cpu"],
+        &["cluster"],
+    ];
+    let db = emberkv::Db::in_memory();
+    let mut c = db.client();
+    let ours: Vec<Vec<String>> = selections
+        .iter()
+        .map(|s| section_headers(&mut c, s))
+        .collect();
+    assert_eq!(
+        ours[0],
+        [
+            "Server",
+            "Clients",
+            "Memory",
+            "Persistence",
+            "Stats",
+            "Replication",
+            "CPU",
+            "Modules",
+            "Errorstats",
+            "Cluster",
+            "Keyspace"
+        ]
+    );
+    if let Some(srv) = RedisServer::start() {
+        let mut r = srv.conn();
+        for (s, o) in selections.iter().zip(&ours) {
+            assert_eq!(&section_headers(&mut r, s), o, "INFO {s:?}");
+        }
+    }
+    let info = text(ask(&mut c, &["INFO", "server", "memory", "cpu", "cluster"]));
+    for field in [
+        "redis_git_sha1:00000000",
+        "lazyfree_pending_objects:0",
+        "used_cpu_sys:",
+        "used_cpu_user:",
+        "used_cpu_sys_children:",
+        "used_cpu_user_children:",
+        "cluster_enabled:0",
+    ] {
+        assert!(info.contains(field), "{field} missing");
+    }
+}
+
+/// The argv of every slow log entry, newest first.
+fn slowlog_argvs(c: &mut dyn Answer) -> Vec<Vec<String>> {
+    let Resp::Arr(entries) = ask(c, &["SLOWLOG", "GET", "-1"]) else {
+        panic!()
+    };
+    entries
+        .into_iter()
+        .map(|e| {
+            let Resp::Arr(mut f) = e else { panic!() };
+            assert_eq!(f.len(), 6);
+            let Resp::Arr(args) = f.remove(3) else {
+                panic!()
+            };
+            args.into_iter().map(text).collect()
+        })
+        .collect()
+}
+
+fn slowlog_script(c: &mut dyn Answer) -> (Vec<Vec<String>>, i64, i64, i64) {
+    ask(c, &["CONFIG", "SET", "slowlog-log-slower-than", "0"]);
+    ask(c, &["SLOWLOG", "RESET"]);
+    ask(c, &["AUTH", "secret"]);
+    ask(c, &["HELLO", "2", "AUTH", "default", "pw"]);
+    ask(c, &["CONFIG", "SET", "requirepass", ""]);
+    let long = "x".repeat(130);
+    ask(c, &["SET", "k", &long]);
+    let mut many = vec!["SADD", "s"];
+    let members: Vec<String> = (0..40).map(|i| i.to_string()).collect();
+    many.extend(members.iter().map(String::as_str));
+    ask(c, &many);
+    ask(c, &["CONFIG", "SET", "slowlog-log-slower-than", "-1"]);
+    let argvs = slowlog_argvs(c);
+    let len = int(ask(c, &["SLOWLOG", "LEN"]));
+    // only what takes longer than the threshold
+    ask(c, &["SLOWLOG", "RESET"]);
+    ask(c, &["CONFIG", "SET", "slowlog-log-slower-than", "100000"]);
+    ask(c, &["PING"]);
+    ask(c, &["DEBUG", "SLEEP", "0.2"]);
+    let Resp::Arr(e) = ask(c, &["SLOWLOG", "GET"]) else {
+        panic!()
+    };
+    let slept = match &e[..] {
+        [Resp::Arr(f)] => int(f[2].clone()),
+        other => panic!("{other:?}"),
+    };
+    // a shorter log drops the oldest entries
+    ask(c, &["CONFIG", "SET", "slowlog-log-slower-than", "0"]);
+    ask(c, &["CONFIG", "SET", "slowlog-max-len", "2"]);
+    ask(c, &["PING"]);
+    ask(c, &["PING"]);
+    ask(c, &["PING"]);
+    let bounded = int(ask(c, &["SLOWLOG", "LEN"]));
+    ask(c, &["CONFIG", "SET", "slowlog-log-slower-than", "10000"]);
+    ask(c, &["CONFIG", "SET", "slowlog-max-len", "128"]);
+    (argvs, len, slept, bounded)
+}
+
+#[test]
+fn slowlog_records_as_redis() {
+    let db = emberkv::Db::in_memory();
+    let mut c = db.client();
+    let (argvs, len, slept, bounded) = slowlog_script(&mut c);
+    // the RESET itself is logged once it has run
+    assert_eq!(len, 6, "{argvs:?}");
+    assert_eq!(argvs[5], ["SLOWLOG", "RESET"]);
+    assert_eq!(argvs[0][0], "SADD");
+    assert_eq!(argvs[0].len(), 32);
+    assert_eq!(argvs[0][31], "... (11 more arguments)");
+    assert_eq!(argvs[1][2], format!("{}... (2 more bytes)", "x".repeat(128)));
+    assert_eq!(argvs[2], ["CONFIG", "SET", "requirepass", "(redacted)"]);
+    assert_eq!(argvs[3], ["HELLO", "2", "AUTH", "(redacted)", "(redacted)"]);
+    assert_eq!(argvs[4], ["AUTH", "(redacted)"]);
+    assert!(slept >= 200_000, "{slept}");
+    assert_eq!(bounded, 2);
+    if let Some(srv) = RedisServer::start() {
+        let (rargvs, rlen, rslept, rbounded) = slowlog_script(&mut srv.conn());
+        assert_eq!(rargvs, argvs);
+        assert_eq!(rlen, len);
+        assert!(rslept >= 200_000);
+        assert_eq!(rbounded, bounded);
+    }
+}
+
+fn latency_script(c: &mut dyn Answer) -> (Vec<Resp>, usize, i64, Resp) {
+    ask(c, &["LATENCY", "RESET"]);
+    ask(c, &["CONFIG", "SET", "latency-monitor-threshold", "100"]);
+    ask(c, &["DEBUG", "SLEEP", "0.2"]);
+    ask(c, &["CONFIG", "SET", "latency-monitor-threshold", "0"]);
+    let Resp::Arr(latest) = ask(c, &["LATENCY", "LATEST"]) else {
+        panic!()
+    };
+    let Resp::Arr(mut l) = latest[0].clone() else {
+        panic!()
+    };
+    assert!(int(l[2].clone()) >= 200 && int(l[3].clone()) >= 200, "{l:?}");
+    l.truncate(1);
+    let Resp::Arr(h) = ask(c, &["LATENCY", "HISTORY", "command"]) else {
+        panic!()
+    };
+    let reset = int(ask(c, &["LATENCY", "RESET", "command", "nosuch"]));
+    (l, h.len(), reset, ask(c, &["LATENCY", "LATEST"]))
+}
+
+#[test]
+fn latency_monitor_records_spikes_as_redis() {
+    let db = emberkv::Db::in_memory();
+    let mut c = db.client();
+    let ours = latency_script(&mut c);
+    assert_eq!(ours.0, [Resp::Bulk(b"command".to_vec())]);
+    assert_eq!((ours.1, ours.2), (1, 1));
+    assert_eq!(ours.3, Resp::Arr(vec![]));
+    if let Some(srv) = RedisServer::start() {
+        assert_eq!(latency_script(&mut srv.conn()), ours);
+    }
+}
