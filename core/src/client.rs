@@ -128,7 +128,7 @@ impl ClientState {
     }
 
     pub fn due_flush(&self) -> bool {
-        self.calls >= FLUSH_EVERY || self.info.is_none() || self.cmd_stats.len() > 8
+        self.calls + self.rejected >= FLUSH_EVERY || self.info.is_none() || self.cmd_stats.len() > 8
     }
 
     /// Whether this call of a fast command is one of the timed samples

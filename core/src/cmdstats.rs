@@ -6,11 +6,13 @@
 //! the engine's atomics in batches, as the other INFO counters, so threads
 //! running the same command never fight over one cache line.
 //!
-//! Durations: reading the clock costs more than a whole GET on some virtual
-//! machines (~200 ns per read measured here), so a command is timed only
-//! when it is not flagged `fast`, when the slow log wants every command
-//! (`slowlog-log-slower-than 0`), or for one call in `SAMPLE_EVERY` of a
-//! fast command. `usec` of a command is its timed total scaled to all its
+//! Durations: reading the clock costs as much as a whole GET on some virtual
+//! machines (~200 ns per read measured on the development VM), so a call is
+//! timed only when something needs it (`Engine::must_time`): commands not
+//! flagged `fast` while the slow log or the latency monitor is on (they are
+//! the ones that can be slow), every call when the slow log wants all
+//! (`slowlog-log-slower-than 0`), and otherwise one call in `SAMPLE_EVERY`
+//! per client. `usec` of a command is its timed total scaled to all its
 //! calls (exact for commands timed on every call).
 
 use std::collections::BTreeMap;
@@ -111,23 +113,43 @@ pub(crate) struct Pending {
     timed_usec: u64,
 }
 
-/// A client's not-yet-flushed per-command counts: the few commands it ran
-/// since the last flush.
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.calls == 0 && self.rejected == 0
+    }
+}
+
+/// A client's not-yet-flushed per-command counts: the command it ran last
+/// in `cur` (a client repeating a command touches nothing else), the few
+/// others since the last flush in `others`.
 #[derive(Default)]
-pub(crate) struct PendingStats(Vec<Pending>);
+pub(crate) struct PendingStats {
+    cur: Pending,
+    others: Vec<Pending>,
+}
 
 impl PendingStats {
     #[inline]
     fn slot(&mut self, idx: u16) -> &mut Pending {
-        // two-step so the borrow checker sees the early return
-        if let Some(i) = self.0.iter().position(|p| p.idx == idx) {
-            return &mut self.0[i];
+        if self.cur.idx != idx {
+            self.switch(idx);
         }
-        self.0.push(Pending {
-            idx,
-            ..Pending::default()
-        });
-        self.0.last_mut().expect("just pushed")
+        &mut self.cur
+    }
+
+    #[cold]
+    fn switch(&mut self, idx: u16) {
+        let next = match self.others.iter().position(|p| p.idx == idx) {
+            Some(i) => self.others.swap_remove(i),
+            None => Pending {
+                idx,
+                ..Pending::default()
+            },
+        };
+        let prev = std::mem::replace(&mut self.cur, next);
+        if !prev.is_empty() {
+            self.others.push(prev);
+        }
     }
 
     /// A call that ran; `usec` when it was timed.
@@ -148,15 +170,27 @@ impl PendingStats {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.cur.is_empty() && self.others.is_empty()
     }
 
+    /// Commands with counts besides the current one.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.others.len()
     }
 
     pub fn flush(&mut self, into: &CommandStats) {
-        for p in self.0.drain(..) {
+        let idx = self.cur.idx;
+        let cur = std::mem::replace(
+            &mut self.cur,
+            Pending {
+                idx,
+                ..Pending::default()
+            },
+        );
+        for p in self.others.drain(..).chain([cur]) {
+            if p.is_empty() {
+                continue;
+            }
             let Some(s) = into.cmds.get(p.idx as usize) else {
                 continue;
             };

@@ -184,10 +184,16 @@ impl Engine {
         self.coarse_ms.load(Ordering::Relaxed)
     }
 
-    /// Every command must be timed: the slow log records all of them.
+    /// Whether a call must be timed whatever the sampling says: every call
+    /// when the slow log records all of them (`slowlog-log-slower-than 0`);
+    /// calls of commands not flagged fast (they can be slow) while the slow
+    /// log or the latency monitor is on. See `cmdstats` for why not always.
     #[inline]
-    pub fn time_every_call(&self) -> bool {
-        self.params.tun(Tun::SlowlogLogSlowerThan) == 0
+    pub fn must_time(&self, fast: bool) -> bool {
+        let slower_than = self.params.tun(Tun::SlowlogLogSlowerThan);
+        slower_than == 0
+            || (!fast
+                && (slower_than > 0 || self.params.tun(Tun::LatencyMonitorThreshold) > 0))
     }
 
     /// Side effects of a command that ran (inside its locks); `usec` is its

@@ -477,7 +477,7 @@ pub(crate) fn run(
 /// The handler is timed when something needs its duration (see `cmdstats`).
 pub(crate) fn call(ctx: &mut Ctx, spec: &'static CommandSpec, argv: &[&[u8]]) -> Reply {
     ctx.reset_effects();
-    let timed = spec.flags & flag::FAST == 0 || ctx.cl.sample_due() || ctx.eng.time_every_call();
+    let timed = ctx.cl.sample_due() || ctx.eng.must_time(spec.flags & flag::FAST != 0);
     let start = timed.then(std::time::Instant::now);
     let reply = match (spec.handler)(ctx, argv) {
         Ok(r) | Err(r) => r,
