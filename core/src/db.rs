@@ -100,6 +100,9 @@ pub(crate) struct Engine {
     /// every tick: for what needs a time on the hot path but tolerates the
     /// tick's resolution (CLIENT LIST `idle`).
     coarse_ms: AtomicU64,
+    /// When the engine opened (ms since the epoch): the access time of keys
+    /// loaded at open.
+    pub opened_ms: u64,
 }
 
 impl Engine {
@@ -147,6 +150,7 @@ impl Engine {
             slowlog: Default::default(),
             latency: Default::default(),
             coarse_ms: AtomicU64::new(now_ms),
+            opened_ms: now_ms,
         })
     }
 

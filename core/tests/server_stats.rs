@@ -331,3 +331,78 @@ fn latency_monitor_records_spikes_as_redis() {
         assert_eq!(latency_script(&mut srv.conn()), ours);
     }
 }
+
+/// Which keys look idle after `wait` and one command on each.
+fn idle_after_access(c: &mut dyn Answer, wait: &dyn Fn()) -> Vec<(String, bool)> {
+    let keys = [
+        "ttl", "type", "exists", "objenc", "touch", "get", "set", "append", "expire",
+    ];
+    for k in keys {
+        ask(c, &["SET", k, "v"]);
+    }
+    wait();
+    ask(c, &["TTL", "ttl"]);
+    ask(c, &["TYPE", "type"]);
+    ask(c, &["EXISTS", "exists"]);
+    ask(c, &["OBJECT", "ENCODING", "objenc"]);
+    ask(c, &["TOUCH", "touch"]);
+    ask(c, &["GET", "get"]);
+    ask(c, &["SET", "set", "w"]);
+    ask(c, &["APPEND", "append", "w"]);
+    ask(c, &["EXPIRE", "expire", "100"]);
+    keys.iter()
+        .map(|k| {
+            let idle = int(ask(c, &["OBJECT", "IDLETIME", k]));
+            (k.to_string(), idle >= 2)
+        })
+        .collect()
+}
+
+#[test]
+fn object_idletime_counts_from_the_last_access() {
+    let expect: Vec<(String, bool)> = [
+        ("ttl", true),
+        ("type", true),
+        ("exists", true),
+        ("objenc", true),
+        ("touch", false),
+        ("get", false),
+        ("set", false),
+        ("append", false),
+        ("expire", false),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let clock = emberkv::ManualClock::starting_now();
+    let mut cfg = emberkv::Config::default();
+    cfg.clock = Some(clock.clone());
+    let db = emberkv::Db::open(cfg).unwrap();
+    let mut c = db.client();
+    let advance = || {
+        clock.advance_ms(10_000);
+        // the engine's background tick (10 per second) reads the clock
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    };
+    assert_eq!(idle_after_access(&mut c, &advance), expect);
+    assert_eq!(int(ask(&mut c, &["OBJECT", "IDLETIME", "ttl"])), 10);
+    // RESTORE … IDLETIME sets it
+    let Resp::Bulk(payload) = ask(&mut c, &["DUMP", "ttl"]) else {
+        panic!()
+    };
+    let restored = c.execute(&[
+        &b"RESTORE"[..],
+        b"copy",
+        b"0",
+        &payload,
+        b"IDLETIME",
+        b"1000",
+    ]);
+    assert_eq!(restored, emberkv::Reply::ok());
+    assert_eq!(int(ask(&mut c, &["OBJECT", "IDLETIME", "copy"])), 1000);
+    assert_eq!(ask(&mut c, &["OBJECT", "IDLETIME", "nosuchkey"]), Resp::Nil);
+    if let Some(srv) = RedisServer::start() {
+        let sleep = || std::thread::sleep(std::time::Duration::from_millis(2100));
+        assert_eq!(idle_after_access(&mut srv.conn(), &sleep), expect);
+    }
+}

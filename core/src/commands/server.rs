@@ -1490,8 +1490,9 @@ fn debug_object(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let serlen =
         crate::persist::rdb::dump_payload_with(&crate::persist::convert::from_value(v), &opts)
             .map_or(0, |p| p.len().saturating_sub(11));
+    let idle = ctx.idle_seconds(a[2]).unwrap_or(0);
     Ok(Reply::Simple(format!(
-        "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:0 lru_seconds_idle:0",
+        "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:0 lru_seconds_idle:{idle}",
         v.encoding(),
         serlen
     )))
