@@ -406,3 +406,63 @@ fn object_idletime_counts_from_the_last_access() {
         assert_eq!(idle_after_access(&mut srv.conn(), &sleep), expect);
     }
 }
+
+fn changes_since_save(c: &mut dyn Answer) -> i64 {
+    text(ask(c, &["INFO", "persistence"]))
+        .lines()
+        .find_map(|l| l.strip_prefix("rdb_changes_since_last_save:"))
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Dirty counts of SETBIT / BITFIELD calls, and whether a WATCH saw them.
+fn bit_write_changes(w: &mut dyn Answer, c: &mut dyn Answer) -> Vec<(i64, bool)> {
+    ask(c, &["FLUSHALL"]);
+    ask(c, &["SETBIT", "b", "3", "1"]);
+    let steps: &[&[&str]] = &[
+        &["SETBIT", "b", "3", "1"],  // same bit
+        &["SETBIT", "b", "2", "0"],  // same bit
+        &["SETBIT", "b", "2", "1"],  // changed
+        &["SETBIT", "b", "20", "0"], // grows the string
+        &["SETBIT", "new", "0", "0"], // creates the key
+        &["BITFIELD", "b", "SET", "u8", "0", "48"], // same value
+        &["BITFIELD", "b", "SET", "u8", "0", "49", "INCRBY", "u8", "0", "0"],
+        &["BITFIELD", "b", "INCRBY", "u8", "0", "1", "SET", "u8", "40", "0"], // grows
+        &["BITFIELD", "b", "OVERFLOW", "FAIL", "INCRBY", "u8", "0", "255"],
+    ];
+    let mut out = Vec::new();
+    for step in steps {
+        ask(w, &["WATCH", step[1]]);
+        let before = changes_since_save(c);
+        ask(c, step);
+        let dirty = changes_since_save(c) - before;
+        ask(w, &["MULTI"]);
+        ask(w, &["PING"]);
+        let aborted = ask(w, &["EXEC"]) == Resp::Nil;
+        out.push((dirty, aborted));
+    }
+    out
+}
+
+#[test]
+fn bit_writes_that_change_nothing_are_no_writes() {
+    let expect = vec![
+        (0, false),
+        (0, false),
+        (1, true),
+        (1, true),
+        (1, true),
+        (0, false),
+        (1, true),
+        (2, true),
+        (0, false),
+    ];
+    let db = emberkv::Db::in_memory();
+    let (mut w, mut c) = (db.client(), db.client());
+    assert_eq!(bit_write_changes(&mut w, &mut c), expect);
+    if let Some(srv) = RedisServer::start() {
+        let (mut w, mut c) = (srv.conn(), srv.conn());
+        assert_eq!(bit_write_changes(&mut w, &mut c), expect);
+    }
+}
