@@ -466,3 +466,55 @@ fn bit_writes_that_change_nothing_are_no_writes() {
         assert_eq!(bit_write_changes(&mut w, &mut c), expect);
     }
 }
+
+/// XINFO CONSUMERS's `idle` (since any interaction) and `inactive` (since
+/// the last successful read or claim, -1 never), as Redis 7.2 reports them.
+#[test]
+fn xinfo_consumers_reports_inactive() {
+    let clock = emberkv::ManualClock::new(1_700_000_000_000);
+    let mut cfg = emberkv::Config::default();
+    cfg.clock = Some(clock.clone());
+    let db = emberkv::Db::open(cfg).unwrap();
+    let mut c = db.client();
+    ask(&mut c, &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
+    ask(&mut c, &["XGROUP", "CREATECONSUMER", "s", "g", "never"]);
+    ask(&mut c, &["XADD", "s", "1-1", "f", "v"]);
+    ask(&mut c, &["XREADGROUP", "GROUP", "g", "reader", "STREAMS", "s", ">"]);
+    clock.advance_ms(6000);
+    let Resp::Arr(consumers) = ask(&mut c, &["XINFO", "CONSUMERS", "s", "g"]) else {
+        panic!()
+    };
+    let fields: Vec<Vec<Resp>> = consumers
+        .into_iter()
+        .map(|r| match r {
+            Resp::Arr(f) => f,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let b = |s: &str| Resp::Bulk(s.as_bytes().to_vec());
+    assert_eq!(
+        fields,
+        vec![
+            vec![
+                b("name"),
+                b("never"),
+                b("pending"),
+                Resp::Int(0),
+                b("idle"),
+                Resp::Int(6000),
+                b("inactive"),
+                Resp::Int(-1)
+            ],
+            vec![
+                b("name"),
+                b("reader"),
+                b("pending"),
+                Resp::Int(1),
+                b("idle"),
+                Resp::Int(6000),
+                b("inactive"),
+                Resp::Int(6000)
+            ],
+        ]
+    );
+}
