@@ -328,6 +328,9 @@ mod tests {
         stats.error_reply("ERR no");
         let mut out = String::new();
         stats.write_errorstats(&mut out);
-        assert_eq!(out, "errorstat_ERR:count=2\r\nerrorstat_WRONGTYPE:count=1\r\n");
+        assert_eq!(
+            out,
+            "errorstat_ERR:count=2\r\nerrorstat_WRONGTYPE:count=1\r\n"
+        );
     }
 }

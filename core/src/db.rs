@@ -196,8 +196,7 @@ impl Engine {
     pub fn must_time(&self, fast: bool) -> bool {
         let slower_than = self.params.tun(Tun::SlowlogLogSlowerThan);
         slower_than == 0
-            || (!fast
-                && (slower_than > 0 || self.params.tun(Tun::LatencyMonitorThreshold) > 0))
+            || (!fast && (slower_than > 0 || self.params.tun(Tun::LatencyMonitorThreshold) > 0))
     }
 
     /// Side effects of a command that ran (inside its locks); `usec` is its

@@ -107,7 +107,11 @@ impl LatencyMonitor {
             let mad = s.samples.iter().map(|x| x.1.abs_diff(avg)).sum::<u64>() / n;
             let first = s.samples.front().map_or(0, |x| x.0);
             let last = s.samples.back().map_or(0, |x| x.0);
-            let period = if n > 1 { (last - first) as f64 / (n - 1) as f64 } else { 1.0 };
+            let period = if n > 1 {
+                (last - first) as f64 / (n - 1) as f64
+            } else {
+                1.0
+            };
             let _ = writeln!(
                 out,
                 "{}. {name}: {n} latency spikes (average {avg}ms, mean deviation {mad}ms, period {period:.2} sec). Worst all time event {}ms.",

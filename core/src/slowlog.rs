@@ -92,7 +92,9 @@ fn trimmed_argv(argv: &[&[u8]]) -> Vec<Vec<u8>> {
                 b"(redacted)".to_vec()
             } else if a.len() > MAX_STRING {
                 let mut v = a[..MAX_STRING].to_vec();
-                v.extend_from_slice(format!("... ({} more bytes)", a.len() - MAX_STRING).as_bytes());
+                v.extend_from_slice(
+                    format!("... ({} more bytes)", a.len() - MAX_STRING).as_bytes(),
+                );
                 v
             } else {
                 a.to_vec()

@@ -125,14 +125,20 @@ fn commandstats_and_errorstats_count_as_redis() {
     let mut c = db.client();
     let (cmds, errors) = stats_after_script(&mut c);
     let expect: BTreeMap<String, String> = [
-        ("cmdstat_config|resetstat", "calls=1,rejected_calls=0,failed_calls=0"),
+        (
+            "cmdstat_config|resetstat",
+            "calls=1,rejected_calls=0,failed_calls=0",
+        ),
         ("cmdstat_set", "calls=2,rejected_calls=0,failed_calls=0"),
         ("cmdstat_incr", "calls=2,rejected_calls=0,failed_calls=0"),
         ("cmdstat_lpush", "calls=1,rejected_calls=0,failed_calls=1"),
         ("cmdstat_get", "calls=0,rejected_calls=2,failed_calls=0"),
         ("cmdstat_multi", "calls=2,rejected_calls=0,failed_calls=0"),
         ("cmdstat_exec", "calls=2,rejected_calls=0,failed_calls=1"),
-        ("cmdstat_config|get", "calls=1,rejected_calls=0,failed_calls=0"),
+        (
+            "cmdstat_config|get",
+            "calls=1,rejected_calls=0,failed_calls=0",
+        ),
     ]
     .into_iter()
     .map(|(a, b)| (a.to_string(), b.to_string()))
@@ -284,7 +290,10 @@ fn slowlog_records_as_redis() {
     assert_eq!(argvs[0][0], "SADD");
     assert_eq!(argvs[0].len(), 32);
     assert_eq!(argvs[0][31], "... (11 more arguments)");
-    assert_eq!(argvs[1][2], format!("{}... (2 more bytes)", "x".repeat(128)));
+    assert_eq!(
+        argvs[1][2],
+        format!("{}... (2 more bytes)", "x".repeat(128))
+    );
     assert_eq!(argvs[2], ["CONFIG", "SET", "requirepass", "(redacted)"]);
     assert_eq!(argvs[3], ["HELLO", "2", "AUTH", "(redacted)", "(redacted)"]);
     assert_eq!(argvs[4], ["AUTH", "(redacted)"]);
@@ -310,7 +319,10 @@ fn latency_script(c: &mut dyn Answer) -> (Vec<Resp>, usize, i64, Resp) {
     let Resp::Arr(mut l) = latest[0].clone() else {
         panic!()
     };
-    assert!(int(l[2].clone()) >= 200 && int(l[3].clone()) >= 200, "{l:?}");
+    assert!(
+        int(l[2].clone()) >= 200 && int(l[3].clone()) >= 200,
+        "{l:?}"
+    );
     l.truncate(1);
     let Resp::Arr(h) = ask(c, &["LATENCY", "HISTORY", "command"]) else {
         panic!()
@@ -375,8 +387,10 @@ fn object_idletime_counts_from_the_last_access() {
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     let clock = emberkv::ManualClock::starting_now();
-    let mut cfg = emberkv::Config::default();
-    cfg.clock = Some(clock.clone());
+    let cfg = emberkv::Config {
+        clock: Some(clock.clone()),
+        ..Default::default()
+    };
     let db = emberkv::Db::open(cfg).unwrap();
     let mut c = db.client();
     let advance = || {
@@ -421,15 +435,21 @@ fn bit_write_changes(w: &mut dyn Answer, c: &mut dyn Answer) -> Vec<(i64, bool)>
     ask(c, &["FLUSHALL"]);
     ask(c, &["SETBIT", "b", "3", "1"]);
     let steps: &[&[&str]] = &[
-        &["SETBIT", "b", "3", "1"],  // same bit
-        &["SETBIT", "b", "2", "0"],  // same bit
-        &["SETBIT", "b", "2", "1"],  // changed
-        &["SETBIT", "b", "20", "0"], // grows the string
-        &["SETBIT", "new", "0", "0"], // creates the key
+        &["SETBIT", "b", "3", "1"],                 // same bit
+        &["SETBIT", "b", "2", "0"],                 // same bit
+        &["SETBIT", "b", "2", "1"],                 // changed
+        &["SETBIT", "b", "20", "0"],                // grows the string
+        &["SETBIT", "new", "0", "0"],               // creates the key
         &["BITFIELD", "b", "SET", "u8", "0", "48"], // same value
-        &["BITFIELD", "b", "SET", "u8", "0", "49", "INCRBY", "u8", "0", "0"],
-        &["BITFIELD", "b", "INCRBY", "u8", "0", "1", "SET", "u8", "40", "0"], // grows
-        &["BITFIELD", "b", "OVERFLOW", "FAIL", "INCRBY", "u8", "0", "255"],
+        &[
+            "BITFIELD", "b", "SET", "u8", "0", "49", "INCRBY", "u8", "0", "0",
+        ],
+        &[
+            "BITFIELD", "b", "INCRBY", "u8", "0", "1", "SET", "u8", "40", "0",
+        ], // grows
+        &[
+            "BITFIELD", "b", "OVERFLOW", "FAIL", "INCRBY", "u8", "0", "255",
+        ],
     ];
     let mut out = Vec::new();
     for step in steps {
@@ -472,14 +492,19 @@ fn bit_writes_that_change_nothing_are_no_writes() {
 #[test]
 fn xinfo_consumers_reports_inactive() {
     let clock = emberkv::ManualClock::new(1_700_000_000_000);
-    let mut cfg = emberkv::Config::default();
-    cfg.clock = Some(clock.clone());
+    let cfg = emberkv::Config {
+        clock: Some(clock.clone()),
+        ..Default::default()
+    };
     let db = emberkv::Db::open(cfg).unwrap();
     let mut c = db.client();
     ask(&mut c, &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
     ask(&mut c, &["XGROUP", "CREATECONSUMER", "s", "g", "never"]);
     ask(&mut c, &["XADD", "s", "1-1", "f", "v"]);
-    ask(&mut c, &["XREADGROUP", "GROUP", "g", "reader", "STREAMS", "s", ">"]);
+    ask(
+        &mut c,
+        &["XREADGROUP", "GROUP", "g", "reader", "STREAMS", "s", ">"],
+    );
     clock.advance_ms(6000);
     let Resp::Arr(consumers) = ask(&mut c, &["XINFO", "CONSUMERS", "s", "g"]) else {
         panic!()

@@ -468,9 +468,7 @@ fn bitfield_generic(ctx: &mut Ctx, a: &[&[u8]], readonly: bool) -> R {
         .map(|f| (f.offset + f.bits as u64).div_ceil(8))
         .max()
         .unwrap_or(0);
-    let grows = existing
-        .as_ref()
-        .is_none_or(|v| furthest > v.len() as u64);
+    let grows = existing.as_ref().is_none_or(|v| furthest > v.len() as u64);
     let mut b = existing.unwrap_or_default();
     let mut out = Vec::new();
     let mut changes = 0;

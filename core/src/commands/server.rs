@@ -1429,7 +1429,11 @@ fn cpu_usage(children: bool) -> (f64, f64) {
         stime: Timeval { sec: 0, usec: 0 },
         rest: [0; 14],
     };
-    let who = if children { RUSAGE_CHILDREN } else { RUSAGE_SELF };
+    let who = if children {
+        RUSAGE_CHILDREN
+    } else {
+        RUSAGE_SELF
+    };
     // SAFETY: `ru` is a writable struct with the layout of Linux's 64-bit
     // `struct rusage` (two timevals and fourteen longs), which is all the
     // call writes.
