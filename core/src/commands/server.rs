@@ -27,6 +27,11 @@ const fn conn(name: &'static str, arity: i32, flags: u32, handler: super::Handle
     )
 }
 
+/// A server command for administrators (SLOWLOG, LATENCY).
+const fn admin(name: &'static str, arity: i32, handler: super::Handler) -> CommandSpec {
+    srv(name, arity, ADMIN | NOSCRIPT | LOADING | STALE, handler)
+}
+
 pub(crate) static COMMANDS: &[CommandSpec] = &[
     conn("ping", -1, FAST | PUBSUB_CTX, ping),
     conn("echo", 2, FAST, echo),
@@ -135,52 +140,17 @@ static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
 ];
 
 static SLOWLOG_SUBCOMMANDS: &[CommandSpec] = &[
-    srv(
-        "slowlog|get",
-        -2,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        slowlog_get,
-    ),
-    srv(
-        "slowlog|len",
-        2,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        slowlog_len,
-    ),
-    srv(
-        "slowlog|reset",
-        2,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        slowlog_reset,
-    ),
+    admin("slowlog|get", -2, slowlog_get),
+    admin("slowlog|len", 2, slowlog_len),
+    admin("slowlog|reset", 2, slowlog_reset),
     srv("slowlog|help", 2, LOADING | STALE, slowlog_help),
 ];
 
 static LATENCY_SUBCOMMANDS: &[CommandSpec] = &[
-    srv(
-        "latency|latest",
-        2,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        latency_latest,
-    ),
-    srv(
-        "latency|history",
-        3,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        latency_history,
-    ),
-    srv(
-        "latency|reset",
-        -2,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        latency_reset,
-    ),
-    srv(
-        "latency|doctor",
-        2,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        latency_doctor,
-    ),
+    admin("latency|latest", 2, latency_latest),
+    admin("latency|history", 3, latency_history),
+    admin("latency|reset", -2, latency_reset),
+    admin("latency|doctor", 2, latency_doctor),
     srv("latency|help", 2, LOADING | STALE, latency_help),
 ];
 
