@@ -6,7 +6,7 @@
 //! engine's statistics in batches, so busy threads never contend on them.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
@@ -24,6 +24,12 @@ pub(crate) struct ClientInfo {
     pub id: u64,
     pub created_ms: u64,
     pub meta: Mutex<ClientMeta>,
+    /// The last command run or refused (CLIENT LIST `cmd`): its
+    /// `cmdstats::index_of` + 1, 0 for none (unknown command). An atomic the
+    /// client's own thread stores into, so recording it takes no lock.
+    pub last_cmd: AtomicU32,
+    /// When that command came, from the engine's coarse clock (`idle`).
+    pub last_ms: AtomicU64,
     /// Present for network clients: closes the connection (CLIENT KILL).
     pub kill: Mutex<Option<KillHook>>,
 }
@@ -35,8 +41,6 @@ pub(crate) struct ClientMeta {
     pub lib_ver: Vec<u8>,
     pub db: usize,
     pub resp: u8,
-    pub last_cmd: String,
-    pub last_ms: u64,
     /// Peer and local address of a network client (`Client::set_peer`);
     /// empty for embedded clients, shown as `embedded`.
     pub addr: String,
@@ -56,8 +60,9 @@ pub(crate) struct WatchState {
 
 pub(crate) struct ClientState {
     pub id: u64,
-    /// The previous command's spelling and spec: repeated commands skip the table lookup.
-    pub last_command: Option<(&'static str, &'static CommandSpec)>,
+    /// The previous command's spelling, spec and `cmdstats` index: repeated
+    /// commands skip the table lookup.
+    pub last_command: Option<(&'static str, &'static CommandSpec, u16)>,
     /// The client's own subscription (SUBSCRIBE through execute).
     pub sub: Option<crate::pubsub::Subscription>,
     pub multi: Option<crate::commands::tx::Multi>,
@@ -79,6 +84,8 @@ pub(crate) struct ClientState {
     rejected: u64,
     net_in: u64,
     net_out: u64,
+    /// Per-command counts not yet flushed (INFO commandstats).
+    pub cmd_stats: crate::cmdstats::PendingStats,
 }
 
 const FLUSH_EVERY: u64 = 256;
@@ -104,6 +111,7 @@ impl ClientState {
             rejected: 0,
             net_in: 0,
             net_out: 0,
+            cmd_stats: Default::default(),
         }
     }
 
@@ -120,7 +128,24 @@ impl ClientState {
     }
 
     pub fn due_flush(&self) -> bool {
-        self.calls >= FLUSH_EVERY || self.info.is_none()
+        self.calls + self.rejected >= FLUSH_EVERY || self.info.is_none() || self.cmd_stats.len() > 8
+    }
+
+    /// Whether this call of a fast command is one of the timed samples
+    /// (`cmdstats::SAMPLE_EVERY`).
+    #[inline]
+    pub fn sample_due(&self) -> bool {
+        self.calls.is_multiple_of(crate::cmdstats::SAMPLE_EVERY)
+    }
+
+    /// Records the command about to run (CLIENT LIST `cmd` and `idle`).
+    #[inline]
+    pub fn note_command(&self, eng: &Engine, idx: Option<u16>) {
+        if let Some(info) = &self.info {
+            info.last_cmd
+                .store(idx.map_or(0, |i| i as u32 + 1), Ordering::Relaxed);
+            info.last_ms.store(eng.coarse_ms(), Ordering::Relaxed);
+        }
     }
 
     /// Moves the local counters into the engine's statistics.
@@ -139,6 +164,9 @@ impl ClientState {
                 global.fetch_add(*local, Ordering::Relaxed);
                 *local = 0;
             }
+        }
+        if !self.cmd_stats.is_empty() {
+            self.cmd_stats.flush(&eng.cmdstats);
         }
     }
 
@@ -176,10 +204,17 @@ impl ClientState {
         Some(Reply::simple("QUEUED"))
     }
 
-    /// A command was refused before running (unknown, arity): inside MULTI
-    /// that aborts the transaction.
-    pub fn note_refused(&mut self) {
+    /// A command was refused before running (unknown, arity, NOAUTH, …) with
+    /// `err`: inside MULTI that aborts the transaction. `idx`: the command's
+    /// `cmdstats` index when it is known.
+    pub fn note_refused(&mut self, eng: &Engine, idx: Option<u16>, err: &Reply) {
         self.rejected += 1;
+        if let Some(i) = idx {
+            self.cmd_stats.rejected(i);
+        }
+        if let Reply::Error(e) = err {
+            eng.cmdstats.error_reply(e);
+        }
         if let Some(m) = self.multi.as_mut() {
             m.error = true;
         }
@@ -205,6 +240,8 @@ impl Client {
         let info = Arc::new(ClientInfo {
             id,
             created_ms: eng.clock.now_ms(),
+            last_cmd: AtomicU32::new(0),
+            last_ms: AtomicU64::new(eng.coarse_ms()),
             meta: Mutex::new(ClientMeta {
                 resp: 2,
                 fd: -1,

@@ -148,6 +148,8 @@ pub(crate) enum Kind {
     BufferLimits,
     /// `save`: "seconds changes" pairs, or "" for none.
     Save,
+    /// `replicaof`: emberkv is always a master, so only "" (none) is valid.
+    NoReplication,
 }
 
 pub(crate) struct ParamSpec {
@@ -179,6 +181,9 @@ pub(crate) enum Tun {
     AofLoadTruncated,
     AofTimestampEnabled,
     BusyReplyThreshold,
+    SlowlogLogSlowerThan,
+    SlowlogMaxLen,
+    LatencyMonitorThreshold,
     Count,
 }
 
@@ -303,6 +308,48 @@ pub(crate) static PARAMS: &[ParamSpec] = &[
         true,
         Some(Tun::AofTimestampEnabled),
     ),
+    // the slow log and the latency monitor (`slowlog.rs`, `latency.rs`)
+    p(
+        "slowlog-log-slower-than",
+        "10000",
+        Kind::Int {
+            min: -1,
+            max: i64::MAX,
+        },
+        true,
+        Some(Tun::SlowlogLogSlowerThan),
+    ),
+    p(
+        "slowlog-max-len",
+        "128",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        true,
+        Some(Tun::SlowlogMaxLen),
+    ),
+    p(
+        "latency-monitor-threshold",
+        "0",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        true,
+        Some(Tun::LatencyMonitorThreshold),
+    ),
+    // Server directives that only a standalone server could change: shown
+    // by CONFIG GET as Redis shows them, refused by CONFIG SET.
+    p("daemonize", "no", Kind::Bool, false, None),
+    ParamSpec {
+        name: "replicaof",
+        alias: Some("slaveof"),
+        default: "",
+        kind: Kind::NoReplication,
+        mutable: false,
+        tunable: None,
+    },
     // RDB snapshots (`persist/save.rs`)
     p("save", "3600 1 300 100 60 10000", Kind::Save, true, None),
     p("dbfilename", "dump.rdb", Kind::FileName, false, None),
@@ -528,6 +575,10 @@ pub(crate) fn check(spec: &ParamSpec, value: &str) -> Result<i64, String> {
             .map(|v| v as i64)
             .ok_or_else(|| "argument must be a memory value".into()),
         Kind::BufferLimits => parse_buffer_limits(value).map(|_| 0),
+        Kind::NoReplication if value.is_empty() => Ok(0),
+        Kind::NoReplication => {
+            Err("emberkv runs as a master only: replication is not supported".into())
+        }
         Kind::Save => crate::persist::save::parse_save(value)
             .map(|_| 0)
             .ok_or_else(|| "Invalid save parameters".into()),

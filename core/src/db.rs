@@ -94,6 +94,17 @@ pub(crate) struct Engine {
     pub scripts: crate::script::Scripts,
     /// This engine's own Arc (for background threads it starts).
     me: OnceLock<Weak<Engine>>,
+    /// Per-command and per-error counters (INFO commandstats / errorstats).
+    pub cmdstats: crate::cmdstats::CommandStats,
+    pub slowlog: crate::slowlog::SlowLog,
+    pub latency: crate::latency::LatencyMonitor,
+    /// Milliseconds since the epoch, refreshed by the background thread
+    /// every tick: for what needs a time on the hot path but tolerates the
+    /// tick's resolution (CLIENT LIST `idle`).
+    coarse_ms: AtomicU64,
+    /// When the engine opened (ms since the epoch): the access time of keys
+    /// loaded at open.
+    pub opened_ms: u64,
 }
 
 impl Engine {
@@ -138,6 +149,11 @@ impl Engine {
             loading: AtomicBool::new(false),
             scripts: Default::default(),
             me: OnceLock::new(),
+            cmdstats: Default::default(),
+            slowlog: Default::default(),
+            latency: Default::default(),
+            coarse_ms: AtomicU64::new(now_ms),
+            opened_ms: now_ms,
         })
     }
 
@@ -169,24 +185,75 @@ impl Engine {
         self.closed.load(Ordering::Acquire)
     }
 
-    /// Side effects of a command that ran (inside its locks).
+    /// The coarse clock (see `coarse_ms` the field).
+    #[inline]
+    pub fn coarse_ms(&self) -> u64 {
+        self.coarse_ms.load(Ordering::Relaxed)
+    }
+
+    /// Whether a call must be timed whatever the sampling says: every call
+    /// when the slow log records all of them (`slowlog-log-slower-than 0`);
+    /// calls of commands not flagged fast (they can be slow) while the slow
+    /// log or the latency monitor is on. See `cmdstats` for why not always.
+    #[inline]
+    pub fn must_time(&self, fast: bool) -> bool {
+        let slower_than = self.params.tun(Tun::SlowlogLogSlowerThan);
+        slower_than == 0
+            || (!fast && (slower_than > 0 || self.params.tun(Tun::LatencyMonitorThreshold) > 0))
+    }
+
+    /// Side effects of a command that ran (inside its locks); `usec` is its
+    /// duration when it was timed.
     pub fn after_command(
         &self,
         ctx: &mut Ctx,
         spec: &'static CommandSpec,
         argv: &[&[u8]],
         reply: &Reply,
+        usec: Option<u64>,
     ) {
+        let failed = reply.is_error();
+        ctx.cl.note_call(ctx.hits.take(), ctx.misses.take(), failed);
         ctx.cl
-            .note_call(ctx.hits.take(), ctx.misses.take(), reply.is_error());
+            .cmd_stats
+            .call(crate::cmdstats::index_of_cached(ctx.cl, spec), usec, failed);
+        if let Reply::Error(e) = reply {
+            self.cmdstats.error_reply(e);
+        }
+        if let Some(us) = usec {
+            self.note_duration(ctx, spec, argv, us);
+        }
         if ctx.dirty > 0 {
             self.dirty.fetch_add(ctx.dirty, Ordering::Relaxed);
         }
-        let _ = spec;
         self.aof.capture(ctx, argv);
         self.flush_effects(ctx);
         if ctx.dirty == 0 {
             ctx.prop = Prop::Nothing;
+        }
+    }
+
+    /// The slow log and the latency monitor see a timed command.
+    fn note_duration(&self, ctx: &Ctx, spec: &'static CommandSpec, argv: &[&[u8]], usec: u64) {
+        let slower_than = self.params.tun(Tun::SlowlogLogSlowerThan);
+        if slower_than >= 0 && usec >= slower_than as u64 && !argv.is_empty() {
+            let (peer, name) = ctx.cl.info.as_ref().map_or_else(Default::default, |i| {
+                let m = i.meta.lock();
+                (m.addr.clone(), m.name.clone())
+            });
+            let max_len = self.params.tun(Tun::SlowlogMaxLen).max(0) as usize;
+            let now_s = self.clock.now_ms() / 1000;
+            self.slowlog.record(argv, usec, now_s, peer, name, max_len);
+        }
+        let threshold = self.params.tun(Tun::LatencyMonitorThreshold);
+        if threshold > 0 && usec / 1000 >= threshold as u64 {
+            let event = if spec.flags & crate::commands::flag::FAST != 0 {
+                "fast-command"
+            } else {
+                "command"
+            };
+            self.latency
+                .record(event, self.clock.now_ms() / 1000, usec / 1000);
         }
     }
 
@@ -492,6 +559,7 @@ fn background(weak: Weak<Engine>) {
             return;
         }
         let period = Duration::from_millis(1000 / eng.hz());
+        eng.coarse_ms.store(eng.clock.now_ms(), Ordering::Relaxed);
         eng.active_expire(Duration::from_millis(25));
         eng.aof.cron(&eng);
         eng.rdb.cron(&eng);

@@ -12,17 +12,20 @@ mod blocking;
 mod bytes_reply;
 mod client;
 mod clock;
+mod cmdstats;
 mod commands;
 mod config;
 mod db;
 mod error;
 mod keyspace;
+mod latency;
 mod notify;
 #[doc(hidden)] // public for the persistence tests; not a stable API
 pub mod persist;
 mod pubsub;
 mod reply;
 mod script;
+mod slowlog;
 mod types;
 mod util;
 

@@ -91,10 +91,18 @@ fn setbit(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         _ => return Err(Reply::error("ERR bit is not an integer or out of range")),
     };
     let key = a[1];
-    let mut v = ctx
-        .get_str_mut(key)?
-        .map(|s| s.to_vec())
-        .unwrap_or_default();
+    let mut v = match ctx.get_str_mut(key)? {
+        Some(s) => {
+            // the same bit value in a string long enough is no change: no
+            // dirty, no notification, no WATCH (Redis 7)
+            let (old, len) = s.with_bytes(|b| (get_bit(b, off), b.len() as u64));
+            if (old != 0) == on && off / 8 < len {
+                return Ok(Reply::Int(old as i64));
+            }
+            s.to_vec()
+        }
+        None => Vec::new(),
+    };
     let old = get_bit(&v, off);
     set_bit(&mut v, off, on);
     ctx.set_in(ctx.db, key, Value::Str(Str::raw(v)), true);
@@ -452,6 +460,15 @@ fn bitfield_generic(ctx: &mut Ctx, a: &[&[u8]], readonly: bool) -> R {
     } else {
         read_bytes(ctx, key)?
     };
+    // Redis counts a write as a change when it alters the value or when the
+    // command creates or grows the string (sized once, for the furthest write)
+    let furthest = fields
+        .iter()
+        .filter(|f| !matches!(f.op, FieldOp::Get))
+        .map(|f| (f.offset + f.bits as u64).div_ceil(8))
+        .max()
+        .unwrap_or(0);
+    let grows = existing.as_ref().is_none_or(|v| furthest > v.len() as u64);
     let mut b = existing.unwrap_or_default();
     let mut out = Vec::new();
     let mut changes = 0;
@@ -469,7 +486,7 @@ fn bitfield_generic(ctx: &mut Ctx, a: &[&[u8]], readonly: bool) -> R {
                 match nv {
                     Some(nv) => {
                         write_field(&mut b, f.offset, f.bits, nv);
-                        changes += 1;
+                        changes += (grows || nv != cur) as u64;
                         out.push(Reply::Int(cur));
                     }
                     None => out.push(Reply::Nil),
@@ -478,7 +495,7 @@ fn bitfield_generic(ctx: &mut Ctx, a: &[&[u8]], readonly: bool) -> R {
             FieldOp::Incr(v) => match field_add(cur, v, f.signed, f.bits, f.overflow) {
                 Some(nv) => {
                     write_field(&mut b, f.offset, f.bits, nv);
-                    changes += 1;
+                    changes += (grows || nv != cur) as u64;
                     out.push(Reply::Int(nv));
                 }
                 None => out.push(Reply::Nil),

@@ -332,9 +332,60 @@ impl<'a> Ctx<'a> {
         self.peek_in(self.db, key)
     }
 
-    /// Lookup for reading; counts a keyspace hit or miss.
+    /// The coarse clock in seconds, what key access times are stamped with.
+    #[inline]
+    pub fn access_clock(&self) -> u32 {
+        (self.eng.coarse_ms() / 1000) as u32
+    }
+
+    /// Seconds since a live key was last accessed (OBJECT IDLETIME), without
+    /// counting as an access.
+    pub fn idle_seconds(&self, key: &[u8]) -> Option<u64> {
+        let (part, h) = self.part(self.db, key);
+        let e = part.get(h, key)?;
+        if self.is_expired_at(part.expire_of(key)) {
+            return None;
+        }
+        let at = match e.atime() {
+            0 => self.eng.opened_ms / 1000,
+            s => s as u64,
+        };
+        Some((self.now() / 1000).saturating_sub(at))
+    }
+
+    /// Makes a live key look idle for `secs` (RESTORE … IDLETIME).
+    pub fn set_idle_seconds(&self, key: &[u8], secs: u64) {
+        let (part, h) = self.part(self.db, key);
+        if let Some(e) = part.get(h, key) {
+            let now_s = (self.now() / 1000).min(u32::MAX as u64);
+            e.touch(now_s.saturating_sub(secs).max(1) as u32);
+        }
+    }
+
+    /// Lookup for reading; counts a keyspace hit or miss and records the
+    /// access (OBJECT IDLETIME). `peek` does neither (TYPE, EXISTS).
+    #[inline]
     pub fn lookup(&self, key: &[u8]) -> Option<&Value> {
-        let v = self.peek(key);
+        self.lookup_with(key, true)
+    }
+
+    /// Lookup for reading that counts a hit or miss but is no access (TTL).
+    pub fn lookup_notouch(&self, key: &[u8]) -> Option<&Value> {
+        self.lookup_with(key, false)
+    }
+
+    #[inline]
+    fn lookup_with(&self, key: &[u8], touch: bool) -> Option<&Value> {
+        let (part, h) = self.part(self.db, key);
+        let v = part
+            .get(h, key)
+            .filter(|_| !self.is_expired_at(part.expire_of(key)))
+            .map(|e| {
+                if touch {
+                    e.touch(self.access_clock());
+                }
+                &e.val
+            });
         let c = if v.is_some() {
             &self.hits
         } else {
@@ -399,8 +450,12 @@ impl<'a> Ctx<'a> {
     /// Lookup for writing in database `db` (deletes the key first if expired).
     pub fn lookup_mut_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Value> {
         self.expire_if_needed(db, key);
+        let now_s = self.access_clock();
         let (part, h) = self.part_mut(db, key);
-        part.get_mut(h, key).map(|e| &mut e.val)
+        part.get_mut(h, key).map(|e| {
+            e.touch(now_s);
+            &mut e.val
+        })
     }
 
     pub fn lookup_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
@@ -416,8 +471,9 @@ impl<'a> Ctx<'a> {
     /// Stores `val`; `keep_ttl` keeps the current deadline.
     pub fn set_in(&mut self, db: usize, key: &[u8], val: Value, keep_ttl: bool) {
         self.expire_if_needed(db, key);
+        let now_s = self.access_clock();
         let (part, h) = self.part_mut(db, key);
-        let created = part.insert(h, key, val).is_none();
+        let created = part.insert_at(h, key, val, now_s).is_none();
         if !keep_ttl {
             part.remove_expire(key);
         }

@@ -31,7 +31,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     cmd("del", -2, WRITE, (1, -1, 1), del),
     cmd("unlink", -2, WRITE | FAST, (1, -1, 1), del),
     cmd("exists", -2, READONLY | FAST, (1, -1, 1), exists),
-    cmd("touch", -2, READONLY | FAST, (1, -1, 1), exists),
+    cmd("touch", -2, READONLY | FAST, (1, -1, 1), touch),
     cmd("type", 2, READONLY | FAST, (1, 1, 1), type_),
     cmd("rename", 3, WRITE, (1, 2, 1), rename),
     cmd("renamenx", 3, WRITE | FAST, (1, 2, 1), renamenx),
@@ -138,10 +138,17 @@ fn del(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     Ok(Reply::Int(n as i64))
 }
 
-/// `EXISTS key [key ...]` and `TOUCH key [key ...]`
+/// `EXISTS key [key ...]`: leaves the keys' access times alone.
 fn exists(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     Ok(Reply::Int(
         a[1..].iter().filter(|k| ctx.exists(k)).count() as i64
+    ))
+}
+
+/// `TOUCH key [key ...]`: as EXISTS, but an access (OBJECT IDLETIME).
+fn touch(ctx: &mut Ctx, a: &[&[u8]]) -> R {
+    Ok(Reply::Int(
+        a[1..].iter().filter(|k| ctx.lookup(k).is_some()).count() as i64,
     ))
 }
 
@@ -533,7 +540,7 @@ fn pexpireat(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 }
 
 fn ttl_generic(ctx: &mut Ctx, key: &[u8], ms: bool, absolute: bool) -> R {
-    if ctx.lookup(key).is_none() {
+    if ctx.lookup_notouch(key).is_none() {
         return Ok(Reply::Int(-2));
     }
     let Some(at) = ctx.expire_of(ctx.db, key) else {
@@ -598,9 +605,11 @@ fn object_refcount(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     })
 }
 
-/// `OBJECT IDLETIME key`: emberkv does not track per-key access times.
+/// `OBJECT IDLETIME key`: seconds since the key was last read or written.
 fn object_idletime(ctx: &mut Ctx, a: &[&[u8]]) -> R {
-    Ok(ctx.peek(a[2]).map_or(Reply::Nil, |_| Reply::Int(0)))
+    Ok(ctx
+        .idle_seconds(a[2])
+        .map_or(Reply::Nil, |s| Reply::Int(s as i64)))
 }
 
 /// `OBJECT FREQ key`

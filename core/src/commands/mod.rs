@@ -350,52 +350,78 @@ fn key_range(spec: &CommandSpec, argc: usize) -> (usize, usize) {
     (first as usize, last.max(first - 1).max(0) as usize)
 }
 
+/// The command a refused argv names, when it names one (an arity error
+/// counts against its command; an unknown command or subcommand has none).
+fn named_command(argv: &[&[u8]]) -> Option<&'static CommandSpec> {
+    let spec = find_command(argv[0])?;
+    if !spec.subcommands.is_empty() && argv.len() >= 2 {
+        return find_sub(spec, argv[1]);
+    }
+    Some(spec)
+}
+
 /// Runs one command for a client: the single entry every binding uses.
 pub(crate) fn dispatch(eng: &Engine, cl: &mut ClientState, argv: &[&[u8]]) -> Reply {
     if argv.is_empty() {
         return Reply::error("ERR empty command");
     }
-    let spec = match cl
+    let (spec, idx) = match cl
         .last_command
-        .filter(|(name, _)| *name.as_bytes() == *argv[0])
+        .filter(|(name, _, _)| *name.as_bytes() == *argv[0])
     {
         // the same spelling as the previous command, and no subcommands to resolve
-        Some((_, spec)) if check_arity(spec, argv.len()) => spec,
+        Some((_, spec, idx)) if check_arity(spec, argv.len()) => (spec, idx),
         _ => match resolve(argv) {
             Ok(s) => {
+                let idx = crate::cmdstats::index_of(s);
                 if s.subcommands.is_empty() && !s.name.contains('|') {
                     cl.last_command = std::str::from_utf8(argv[0])
                         .ok()
                         .and_then(|n| intern(n, s))
-                        .map(|n| (n, s));
+                        .map(|n| (n, s, idx));
                 }
-                s
+                (s, idx)
             }
             Err(e) => {
-                cl.note_refused();
+                let idx = named_command(argv).map(crate::cmdstats::index_of);
+                cl.note_command(eng, idx);
+                cl.note_refused(eng, idx, &e);
                 return e;
             }
         },
     };
+    cl.note_command(eng, Some(idx));
     if !cl.authenticated && spec.flags & flag::NO_AUTH == 0 && !cl.auth_satisfied(eng) {
-        cl.note_refused();
-        return Reply::error("NOAUTH Authentication required.");
+        let e = Reply::error("NOAUTH Authentication required.");
+        cl.note_refused(eng, Some(idx), &e);
+        return e;
     }
     if spec.is_write()
         && let Some(r) = eng.aof.write_denied().or_else(|| eng.rdb.write_denied(eng))
     {
-        cl.note_refused();
+        cl.note_refused(eng, Some(idx), &r);
         return r;
     }
     if spec.flags & flag::ALLOW_BUSY == 0 && eng.scripts.busy(eng) {
-        cl.note_refused();
-        return Reply::error(crate::script::BUSY);
+        let e = Reply::error(crate::script::BUSY);
+        cl.note_refused(eng, Some(idx), &e);
+        return e;
     }
     if let Some(r) = cl.intercept(eng, spec, argv) {
+        if let Reply::Error(_) = &r {
+            cl.note_refused(eng, Some(idx), &r);
+        }
         return r;
     }
     if spec.name == "exec" {
-        return tx::exec(eng, cl);
+        let r = tx::exec(eng, cl);
+        let failed = r.is_error();
+        if let Reply::Error(e) = &r {
+            eng.cmdstats.error_reply(e);
+        }
+        cl.note_call(0, 0, failed);
+        cl.cmd_stats.call(idx, None, failed);
+        return r;
     }
     run(eng, cl, spec, argv)
 }
@@ -457,11 +483,15 @@ pub(crate) fn run(
 }
 
 /// Runs a handler inside an already-locked Ctx and records its effects.
+/// The handler is timed when something needs its duration (see `cmdstats`).
 pub(crate) fn call(ctx: &mut Ctx, spec: &'static CommandSpec, argv: &[&[u8]]) -> Reply {
     ctx.reset_effects();
+    let timed = ctx.cl.sample_due() || ctx.eng.must_time(spec.flags & flag::FAST != 0);
+    let start = timed.then(std::time::Instant::now);
     let reply = match (spec.handler)(ctx, argv) {
         Ok(r) | Err(r) => r,
     };
-    ctx.eng.after_command(ctx, spec, argv, &reply);
+    let usec = start.map(|t| t.elapsed().as_micros() as u64);
+    ctx.eng.after_command(ctx, spec, argv, &reply, usec);
     reply
 }

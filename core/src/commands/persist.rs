@@ -99,8 +99,8 @@ fn restore(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         }
         j += 1;
     }
-    // no per-key LRU/LFU data: IDLETIME and FREQ are checked, then ignored
-    let _ = (idle, freq);
+    // no LFU counters (no LFU eviction policy): FREQ is checked, then ignored
+    let _ = freq;
     if !replace && ctx.exists(key) {
         return Err(Reply::error("BUSYKEY Target key name already exists."));
     }
@@ -136,6 +136,9 @@ fn restore(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         return Ok(Reply::ok());
     }
     ctx.set(key, val);
+    if let Some(idle) = idle {
+        ctx.set_idle_seconds(key, idle as u64);
+    }
     if let Some(at) = at {
         let db = ctx.db;
         ctx.set_expire_in(db, key, at);

@@ -27,6 +27,11 @@ const fn conn(name: &'static str, arity: i32, flags: u32, handler: super::Handle
     )
 }
 
+/// A server command for administrators (SLOWLOG, LATENCY).
+const fn admin(name: &'static str, arity: i32, handler: super::Handler) -> CommandSpec {
+    srv(name, arity, ADMIN | NOSCRIPT | LOADING | STALE, handler)
+}
+
 pub(crate) static COMMANDS: &[CommandSpec] = &[
     conn("ping", -1, FAST | PUBSUB_CTX, ping),
     conn("echo", 2, FAST, echo),
@@ -66,6 +71,18 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     ),
     srv("info", -1, LOADING | STALE, info),
     srv("bgrewriteaof", 1, ADMIN | NOSCRIPT, bgrewriteaof),
+    CommandSpec::container(
+        "slowlog",
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        "server",
+        SLOWLOG_SUBCOMMANDS,
+    ),
+    CommandSpec::container(
+        "latency",
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        "server",
+        LATENCY_SUBCOMMANDS,
+    ),
     CommandSpec::container(
         "debug",
         ADMIN | NOSCRIPT | LOADING | STALE,
@@ -122,6 +139,21 @@ static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
     conn("client|help", 2, LOADING | STALE, client_help),
 ];
 
+static SLOWLOG_SUBCOMMANDS: &[CommandSpec] = &[
+    admin("slowlog|get", -2, slowlog_get),
+    admin("slowlog|len", 2, slowlog_len),
+    admin("slowlog|reset", 2, slowlog_reset),
+    srv("slowlog|help", 2, LOADING | STALE, slowlog_help),
+];
+
+static LATENCY_SUBCOMMANDS: &[CommandSpec] = &[
+    admin("latency|latest", 2, latency_latest),
+    admin("latency|history", 3, latency_history),
+    admin("latency|reset", -2, latency_reset),
+    admin("latency|doctor", 2, latency_doctor),
+    srv("latency|help", 2, LOADING | STALE, latency_help),
+];
+
 static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
     srv(
         "config|get",
@@ -144,7 +176,7 @@ static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
     srv("config|help", 2, LOADING | STALE, config_help),
 ];
 
-static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
+pub(crate) static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
     srv("command|count", 2, LOADING | STALE, command_count),
     srv("command|info", -2, LOADING | STALE, command_info),
     srv("command|list", -2, LOADING | STALE, command_list),
@@ -351,9 +383,8 @@ fn client_id(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
     Ok(Reply::Int(ctx.cl.id as i64))
 }
 
-/// `me`: the calling client's line shows the running command (`client|info`
-/// or `client|list`).
-fn client_line(ctx: &Ctx, info: &crate::client::ClientInfo, me: Option<&str>) -> String {
+/// One CLIENT LIST / CLIENT INFO line.
+fn client_line(ctx: &Ctx, info: &crate::client::ClientInfo) -> String {
     let m = info.meta.lock().clone();
     let (addr, laddr) = if m.addr.is_empty() {
         ("embedded", "embedded")
@@ -367,17 +398,13 @@ fn client_line(ctx: &Ctx, info: &crate::client::ClientInfo, me: Option<&str>) ->
     };
     let now = ctx.eng.clock.now_ms();
     let age = now.saturating_sub(info.created_ms) / 1000;
-    let idle = if me.is_some() {
-        0
-    } else {
-        now.saturating_sub(m.last_ms.max(info.created_ms)) / 1000
-    };
-    let cmd = if let Some(cmd) = me {
-        cmd.to_string()
-    } else if m.last_cmd.is_empty() {
-        "NULL".into()
-    } else {
-        m.last_cmd.clone()
+    let last_ms = info.last_ms.load(Ordering::Relaxed);
+    let idle = now.saturating_sub(last_ms.max(info.created_ms)) / 1000;
+    // recorded before a command runs, so the caller's own line shows
+    // `client|list` or `client|info`, as in Redis
+    let cmd = match info.last_cmd.load(Ordering::Relaxed) {
+        0 => "NULL",
+        i => crate::cmdstats::spec_at((i - 1) as u16).map_or("NULL", |s| s.name),
     };
     format!(
         "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}\n",
@@ -403,7 +430,7 @@ fn client_line(ctx: &Ctx, info: &crate::client::ClientInfo, me: Option<&str>) ->
 /// `CLIENT INFO`
 fn client_info(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
     let line = match &ctx.cl.info {
-        Some(info) => client_line(ctx, info, Some("client|info")),
+        Some(info) => client_line(ctx, info),
         None => String::new(),
     };
     Ok(Reply::Verbatim("txt", line.into_bytes()))
@@ -451,8 +478,7 @@ fn client_list(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         if kind.as_ref().is_some_and(|k| !client_is_type(&c, k)) {
             continue;
         }
-        let me = (c.id == ctx.cl.id).then_some("client|list");
-        out.push_str(&client_line(ctx, &c, me));
+        out.push_str(&client_line(ctx, &c));
     }
     Ok(Reply::Verbatim("txt", out.into_bytes()))
 }
@@ -720,6 +746,7 @@ fn config_set(ctx: &mut Ctx, a: &[&[u8]]) -> R {
                     ctx.eng.aof.set_policy(p);
                 }
             }
+            "slowlog-max-len" => ctx.eng.slowlog.trim(value.parse().unwrap_or(0)),
             "appendonly" => {
                 let yes = value.eq_ignore_ascii_case("yes");
                 let held = ctx.holds_locks();
@@ -781,7 +808,103 @@ fn bgrewriteaof(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
 fn config_resetstat(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
     ctx.cl.flush_stats(ctx.eng);
     ctx.eng.stats.reset();
+    ctx.eng.cmdstats.reset();
     Ok(Reply::ok())
+}
+
+/// `SLOWLOG GET [count]`
+fn slowlog_get(ctx: &mut Ctx, a: &[&[u8]]) -> R {
+    if a.len() > 3 {
+        return Err(Reply::Error(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try SLOWLOG HELP.",
+            String::from_utf8_lossy(a[1])
+        )));
+    }
+    let count = match a.get(2) {
+        None => Some(10),
+        Some(c) => match parse_i64(c) {
+            Some(-1) => None,
+            Some(n) if n >= 0 => Some(n as usize),
+            _ => {
+                return Err(Reply::error(
+                    "ERR count should be greater than or equal to -1",
+                ));
+            }
+        },
+    };
+    Ok(ctx.eng.slowlog.get(count))
+}
+
+/// `SLOWLOG LEN`
+fn slowlog_len(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
+    Ok(Reply::Int(ctx.eng.slowlog.len() as i64))
+}
+
+/// `SLOWLOG RESET`
+fn slowlog_reset(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
+    ctx.eng.slowlog.reset();
+    Ok(Reply::ok())
+}
+
+/// `SLOWLOG HELP`
+fn slowlog_help(_ctx: &mut Ctx, _a: &[&[u8]]) -> R {
+    Ok(help_reply(
+        "SLOWLOG",
+        &[
+            "GET [<count>]",
+            "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+            "    Entries are made of:",
+            "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+            "    client name",
+            "LEN",
+            "    Return the length of the slowlog.",
+            "RESET",
+            "    Reset the slowlog.",
+        ],
+    ))
+}
+
+/// `LATENCY LATEST`
+fn latency_latest(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
+    Ok(ctx.eng.latency.latest())
+}
+
+/// `LATENCY HISTORY event`
+fn latency_history(ctx: &mut Ctx, a: &[&[u8]]) -> R {
+    Ok(ctx.eng.latency.history(&String::from_utf8_lossy(a[2])))
+}
+
+/// `LATENCY RESET [event ...]`
+fn latency_reset(ctx: &mut Ctx, a: &[&[u8]]) -> R {
+    Ok(Reply::Int(ctx.eng.latency.reset(&a[2..]) as i64))
+}
+
+/// `LATENCY DOCTOR`
+fn latency_doctor(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
+    let text = ctx.eng.latency.doctor().into_bytes();
+    Ok(if ctx.cl.resp == 3 {
+        Reply::Verbatim("txt", text)
+    } else {
+        Reply::bulk_vec(text)
+    })
+}
+
+/// `LATENCY HELP`
+fn latency_help(_ctx: &mut Ctx, _a: &[&[u8]]) -> R {
+    Ok(help_reply(
+        "LATENCY",
+        &[
+            "DOCTOR",
+            "    Return a human readable latency analysis report.",
+            "HISTORY <event>",
+            "    Return time-latency samples for the <event> class.",
+            "LATEST",
+            "    Return the latest latency samples for all events.",
+            "RESET [<event> ...]",
+            "    Reset latency data of one or more <event> classes.",
+            "    (default: reset all data for all event classes)",
+        ],
+    ))
 }
 
 /// `CONFIG HELP`
@@ -1059,32 +1182,37 @@ fn command_help(_ctx: &mut Ctx, _a: &[&[u8]]) -> R {
     ))
 }
 
+/// INFO's sections, in Redis's order: (name, in the default set).
+/// `all` is every one, `everything` too (emberkv has no module sections).
+const INFO_SECTIONS: &[(&str, bool)] = &[
+    ("server", true),
+    ("clients", true),
+    ("memory", true),
+    ("persistence", true),
+    ("stats", true),
+    ("replication", true),
+    ("cpu", true),
+    ("modules", true),
+    ("commandstats", false),
+    ("errorstats", true),
+    ("cluster", true),
+    ("keyspace", true),
+];
+
 /// `INFO [section [section ...]]`
 fn info(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     ctx.cl.flush_stats(ctx.eng);
-    let all = [
-        "server",
-        "clients",
-        "memory",
-        "persistence",
-        "stats",
-        "replication",
-        "cpu",
-        "keyspace",
-    ];
-    let mut want: Vec<String> = a[1..]
+    let want: Vec<String> = a[1..]
         .iter()
         .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
         .collect();
-    if want.is_empty()
-        || want
-            .iter()
-            .any(|s| s == "all" || s == "everything" || s == "default")
-    {
-        want = all.iter().map(|s| s.to_string()).collect();
-    }
+    let all = want.iter().any(|s| s == "all" || s == "everything");
+    let default = want.is_empty() || want.iter().any(|s| s == "default");
     let mut out = String::new();
-    for sec in all.iter().filter(|s| want.iter().any(|w| w == *s)) {
+    for (sec, in_default) in INFO_SECTIONS {
+        if !(all || (default && *in_default) || want.iter().any(|w| w == sec)) {
+            continue;
+        }
         if !out.is_empty() {
             out.push_str("\r\n");
         }
@@ -1109,6 +1237,8 @@ fn info_section(ctx: &Ctx, sec: &str, out: &mut String) {
             out.push_str("# Server\r\n");
             let up = eng.started.elapsed().as_secs();
             kv!("redis_version", crate::REDIS_VERSION);
+            kv!("redis_git_sha1", "00000000");
+            kv!("redis_git_dirty", 0);
             kv!("emberkv_version", crate::VERSION);
             kv!("redis_mode", "standalone");
             kv!("os", std::env::consts::OS);
@@ -1151,6 +1281,8 @@ fn info_section(ctx: &Ctx, sec: &str, out: &mut String) {
             kv!("maxmemory_human", "0B");
             kv!("maxmemory_policy", "noeviction");
             kv!("mem_allocator", "system");
+            // values are freed in the command that drops them: nothing pending
+            kv!("lazyfree_pending_objects", 0);
         }
         "persistence" => {
             out.push_str("# Persistence\r\n");
@@ -1204,6 +1336,24 @@ fn info_section(ctx: &Ctx, sec: &str, out: &mut String) {
         }
         "cpu" => {
             out.push_str("# CPU\r\n");
+            let (own, children) = (cpu_usage(false), cpu_usage(true));
+            kv!("used_cpu_sys", format!("{:.6}", own.0));
+            kv!("used_cpu_user", format!("{:.6}", own.1));
+            kv!("used_cpu_sys_children", format!("{:.6}", children.0));
+            kv!("used_cpu_user_children", format!("{:.6}", children.1));
+        }
+        "modules" => out.push_str("# Modules\r\n"),
+        "commandstats" => {
+            out.push_str("# Commandstats\r\n");
+            eng.cmdstats.write_commandstats(out);
+        }
+        "errorstats" => {
+            out.push_str("# Errorstats\r\n");
+            eng.cmdstats.write_errorstats(out);
+        }
+        "cluster" => {
+            out.push_str("# Cluster\r\n");
+            kv!("cluster_enabled", 0);
         }
         "keyspace" => {
             out.push_str("# Keyspace\r\n");
@@ -1221,6 +1371,52 @@ fn info_section(ctx: &Ctx, sec: &str, out: &mut String) {
         }
         _ => {}
     }
+}
+
+/// (system, user) CPU seconds of this process (or of its waited-for
+/// children), from getrusage(2). The host program's own work counts too:
+/// the engine runs inside it.
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+fn cpu_usage(children: bool) -> (f64, f64) {
+    #[repr(C)]
+    struct Timeval {
+        sec: i64,
+        usec: i64,
+    }
+    #[repr(C)]
+    struct Rusage {
+        utime: Timeval,
+        stime: Timeval,
+        rest: [i64; 14],
+    }
+    unsafe extern "C" {
+        fn getrusage(who: i32, usage: *mut Rusage) -> i32;
+    }
+    const RUSAGE_SELF: i32 = 0;
+    const RUSAGE_CHILDREN: i32 = -1;
+    let mut ru = Rusage {
+        utime: Timeval { sec: 0, usec: 0 },
+        stime: Timeval { sec: 0, usec: 0 },
+        rest: [0; 14],
+    };
+    let who = if children {
+        RUSAGE_CHILDREN
+    } else {
+        RUSAGE_SELF
+    };
+    // SAFETY: `ru` is a writable struct with the layout of Linux's 64-bit
+    // `struct rusage` (two timevals and fourteen longs), which is all the
+    // call writes.
+    if unsafe { getrusage(who, &mut ru) } != 0 {
+        return (0.0, 0.0);
+    }
+    let secs = |t: &Timeval| t.sec as f64 + t.usec as f64 / 1e6;
+    (secs(&ru.stime), secs(&ru.utime))
+}
+
+#[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
+fn cpu_usage(_children: bool) -> (f64, f64) {
+    (0.0, 0.0)
 }
 
 /// Bytes the keyspace uses, by our own accounting (no global allocator hook).
@@ -1268,8 +1464,9 @@ fn debug_object(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let serlen =
         crate::persist::rdb::dump_payload_with(&crate::persist::convert::from_value(v), &opts)
             .map_or(0, |p| p.len().saturating_sub(11));
+    let idle = ctx.idle_seconds(a[2]).unwrap_or(0);
     Ok(Reply::Simple(format!(
-        "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:0 lru_seconds_idle:0",
+        "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:0 lru_seconds_idle:{idle}",
         v.encoding(),
         serlen
     )))

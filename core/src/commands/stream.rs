@@ -1604,6 +1604,15 @@ fn xinfo_consumers(ctx: &mut Ctx, a: &[&[u8]]) -> R {
                         b("idle"),
                         Reply::Int((now as i64 - c.seen_time as i64).max(0)),
                     ),
+                    // Redis 7.2: since the last successful read or claim, -1 never
+                    (
+                        b("inactive"),
+                        Reply::Int(if c.active_time < 0 {
+                            -1
+                        } else {
+                            (now as i64 - c.active_time).max(0)
+                        }),
+                    ),
                 ])
             })
             .collect(),

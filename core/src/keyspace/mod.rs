@@ -14,6 +14,7 @@
 
 use std::collections::BTreeSet;
 use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use hashbrown::HashMap;
 use parking_lot::RwLock;
@@ -29,10 +30,39 @@ pub const SLOTS_PER_SHARD: usize = 64;
 pub const SLOTS: usize = NSHARDS * SLOTS_PER_SHARD;
 
 /// One stored key.
-#[derive(Clone)]
 pub struct Entry {
     pub key: Key,
     pub val: Value,
+    /// Last access, unix seconds of the engine's coarse clock (OBJECT
+    /// IDLETIME); 0: not accessed since the engine opened (loaded keys).
+    /// Atomic because reads under a shared lock update it.
+    atime: AtomicU32,
+}
+
+impl Clone for Entry {
+    fn clone(&self) -> Entry {
+        Entry {
+            key: self.key.clone(),
+            val: self.val.clone(),
+            atime: AtomicU32::new(self.atime()),
+        }
+    }
+}
+
+impl Entry {
+    /// Records an access at `now_s`. Written only when the second changed,
+    /// so threads reading a hot key do not keep stealing its cache line.
+    #[inline]
+    pub fn touch(&self, now_s: u32) {
+        if self.atime.load(Ordering::Relaxed) != now_s {
+            self.atime.store(now_s, Ordering::Relaxed);
+        }
+    }
+
+    #[inline]
+    pub fn atime(&self) -> u32 {
+        self.atime.load(Ordering::Relaxed)
+    }
 }
 
 #[inline]
@@ -109,19 +139,28 @@ impl DbPart {
     }
 
     /// Inserts or overwrites the value; the deadline, if any, is kept (callers
-    /// clear it where Redis does).
+    /// clear it where Redis does). The entry counts as not accessed since
+    /// the engine opened (see `Entry::atime`).
     pub fn insert(&mut self, h: u64, key: &[u8], val: Value) -> Option<Value> {
+        self.insert_at(h, key, val, 0)
+    }
+
+    /// `insert`, recording an access at `atime` (unix seconds).
+    pub fn insert_at(&mut self, h: u64, key: &[u8], val: Value, atime: u32) -> Option<Value> {
         if self.slots.is_empty() {
             self.slots.resize_with(SLOTS_PER_SHARD, Slot::default);
         }
         let slot = &mut self.slots[slot_of(h)];
         if let Some(i) = slot.find(h, key) {
-            return Some(std::mem::replace(&mut slot.entries[i].val, val));
+            let e = &mut slot.entries[i];
+            *e.atime.get_mut() = atime;
+            return Some(std::mem::replace(&mut e.val, val));
         }
         let i = slot.entries.len() as u32;
         slot.entries.push(Entry {
             key: Key::new(key),
             val,
+            atime: AtomicU32::new(atime),
         });
         slot.index.insert(h, i);
         self.len += 1;
