@@ -41,35 +41,7 @@ fn manifest(dir: &Path) -> String {
 
 /// RESP commands of a log, one line each, for readable comparisons.
 fn commands(bytes: &[u8]) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut pos = 0;
-    while pos < bytes.len() {
-        if bytes[pos] == b'#' {
-            let end = pos + bytes[pos..].iter().position(|&b| b == b'\n').unwrap();
-            out.push(String::from_utf8_lossy(&bytes[pos..end - 1]).into_owned());
-            pos = end + 1;
-            continue;
-        }
-        let start = pos;
-        let skip_line = |pos: &mut usize| {
-            let end = *pos + bytes[*pos..].windows(2).position(|w| w == b"\r\n").unwrap();
-            let s = std::str::from_utf8(&bytes[*pos + 1..end])
-                .unwrap()
-                .to_string();
-            *pos = end + 2;
-            s
-        };
-        let n: usize = skip_line(&mut pos).parse().unwrap();
-        let mut parts = Vec::new();
-        for _ in 0..n {
-            let len: usize = skip_line(&mut pos).parse().unwrap();
-            parts.push(String::from_utf8_lossy(&bytes[pos..pos + len]).into_owned());
-            pos += len + 2;
-        }
-        assert!(pos > start);
-        out.push(parts.join(" "));
-    }
-    out
+    common::aof_commands(bytes)
 }
 
 fn write_sample(db: &Db) {

@@ -576,8 +576,8 @@ pub fn hex(s: &str) -> Vec<u8> {
         .collect()
 }
 
-/// The commands of an AOF file (RESP arrays only), one line each, the
-/// arguments joined by spaces.
+/// The commands of an AOF file, one line each, the arguments joined by
+/// spaces (annotation lines such as `#TS:…` kept as they are).
 pub fn aof_commands(bytes: &[u8]) -> Vec<String> {
     let mut out = Vec::new();
     let mut pos = 0;
@@ -588,6 +588,13 @@ pub fn aof_commands(bytes: &[u8]) -> Vec<String> {
         s
     };
     while pos < bytes.len() {
+        if bytes[pos] == b'#' {
+            // an annotation (`#TS:…`), kept as its line
+            let end = pos + bytes[pos..].iter().position(|&b| b == b'\n').unwrap();
+            out.push(String::from_utf8_lossy(&bytes[pos..end - 1]).into_owned());
+            pos = end + 1;
+            continue;
+        }
         let n: usize = line(&mut pos).parse().unwrap();
         let mut parts = Vec::new();
         for _ in 0..n {
