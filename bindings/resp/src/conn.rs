@@ -714,8 +714,10 @@ fn pubsub_command(st: &mut State, argv: &[&[u8]]) -> Flow {
 }
 
 /// Commands that may block their caller: run on a thread of its own rather
-/// than on the loop. (SUBSCRIBE runs on the loop, answers at once, and then
-/// the connection moves: `pubsub_command`.)
+/// than on the loop. Scripts count: one may run until SCRIPT KILL, which must
+/// reach the engine from the other connections of the loop. (SUBSCRIBE runs
+/// on the loop, answers at once, and then the connection moves:
+/// `pubsub_command`.)
 fn needs_thread(parser: &Parser, buf: &[u8], args: &Args) -> bool {
     let name: &[u8] = match args {
         Args::Ranges => match parser.ranges().first() {
@@ -749,6 +751,12 @@ fn needs_thread(parser: &Parser, buf: &[u8], args: &Args) -> bool {
             | b"wait"
             | b"waitaof"
             | b"debug"
+            | b"eval"
+            | b"evalsha"
+            | b"eval_ro"
+            | b"evalsha_ro"
+            | b"fcall"
+            | b"fcall_ro"
     )
 }
 

@@ -605,3 +605,27 @@ fn a_slow_command_does_not_stall_other_connections() {
     sleeper.cmd(&["ECHO", "still here"]);
     sleeper.expect(b"$10\r\nstill here\r\n");
 }
+
+#[test]
+fn a_running_script_can_be_killed_from_the_other_connections() {
+    // EVAL moves its connection off the event loop, so a script that runs
+    // until SCRIPT KILL does not stall the connections sharing its loop.
+    let srv = Server::start();
+    let mut conns: Vec<Raw> = (0..8).map(|_| srv.connect()).collect();
+    let mut script = srv.connect();
+    script.cmd(&["EVAL", "while true do end", "0"]);
+    std::thread::sleep(Duration::from_millis(50));
+    for c in &mut conns {
+        c.cmd(&["PING"]);
+        c.expect(b"+PONG\r\n");
+    }
+    conns[0].cmd(&["SCRIPT", "KILL"]);
+    conns[0].expect(b"+OK\r\n");
+    let killed = String::from_utf8_lossy(&script.read_value()).into_owned();
+    assert!(
+        killed.starts_with("-ERR Script killed by user with SCRIPT KILL..."),
+        "{killed}"
+    );
+    script.cmd(&["ECHO", "still here"]);
+    script.expect(b"$10\r\nstill here\r\n");
+}
