@@ -122,6 +122,11 @@ fn shutdown_exits_cleanly() {
 fn sigterm_exits_cleanly() {
     let mut p = Proc::emberkv(&["--unixsocket", "ekv.sock"]);
     let sock = p.dir.join("ekv.sock");
+    // the TCP port answers first; the Unix socket may appear a moment later
+    let t = std::time::Instant::now();
+    while !sock.exists() && t.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     assert!(sock.exists());
     // SAFETY: signalling our own child by its pid.
     unsafe {
