@@ -269,9 +269,20 @@ impl Client {
     /// Like `execute`, but a closed engine is `Err`.
     pub fn try_execute<A: AsRef<[u8]>>(&mut self, argv: &[A]) -> Result<Reply, Error> {
         if self.eng.is_closed() {
-            return Err(Error::new(ErrorKind::Closed, "the database is closed"));
+            return Err(closed());
         }
         Ok(self.execute(argv))
+    }
+
+    /// `try_execute` for arguments already borrowed as byte slices (what a
+    /// foreign caller's `argv` becomes): no conversion, no second copy of
+    /// the argument list.
+    #[inline]
+    pub fn try_execute_slices(&mut self, argv: &[&[u8]]) -> Result<Reply, Error> {
+        if self.eng.is_closed() {
+            return Err(closed());
+        }
+        Ok(dispatch_slices(&self.eng, &mut self.st, argv))
     }
 
     /// This client's id (CLIENT ID).
@@ -358,18 +369,34 @@ pub(crate) fn execute_with<A: AsRef<[u8]>>(
         return Reply::error("ERR the database is closed");
     }
     const N: usize = 8;
-    let reply = if argv.len() <= N {
+    if argv.len() <= N {
         let mut buf: [&[u8]; N] = [&[]; N];
         for (d, a) in buf.iter_mut().zip(argv) {
             *d = a.as_ref();
         }
-        commands::dispatch(eng, st, &buf[..argv.len()])
+        dispatch_slices(eng, st, &buf[..argv.len()])
     } else {
         let v: Vec<&[u8]> = argv.iter().map(|a| a.as_ref()).collect();
-        commands::dispatch(eng, st, &v)
-    };
+        dispatch_slices(eng, st, &v)
+    }
+}
+
+/// Dispatches borrowed arguments (the engine is open).
+#[inline]
+fn dispatch_slices(eng: &Engine, st: &mut ClientState, argv: &[&[u8]]) -> Reply {
+    let reply = commands::dispatch(eng, st, argv);
+    flush_due_stats(eng, st);
+    reply
+}
+
+#[inline]
+fn flush_due_stats(eng: &Engine, st: &mut ClientState) {
     if st.due_flush() {
         st.flush_stats(eng);
     }
-    reply
+}
+
+#[cold]
+fn closed() -> Error {
+    Error::new(ErrorKind::Closed, "the database is closed")
 }

@@ -324,12 +324,12 @@ pub unsafe extern "C" fn ekv_command(
             }
             // SAFETY: the first `argc` entries were written just above.
             let args = unsafe { std::slice::from_raw_parts(buf.as_ptr() as *const &[u8], argc) };
-            client.client.try_execute(args)?
+            client.client.try_execute_slices(args)?
         } else {
             let args = (0..argc)
                 .map(|i| unsafe { arg(argv, argvlen, i) }.ok_or_else(|| bad_arg(argvlen, i)))
                 .collect::<Result<Vec<_>, _>>()?;
-            client.client.try_execute(&args)?
+            client.client.try_execute_slices(&args)?
         };
         // SAFETY: the slot lives at least as long as the client.
         let slot = unsafe { &*client.slot };

@@ -100,35 +100,46 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// Runs `f` behind the panic boundary and turns its outcome into a status.
+/// Inlined into every entry point: the success path costs no call.
+#[inline(always)]
 pub(crate) fn guard(f: impl FnOnce() -> Result<(), Fail>) -> ekv_status {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(())) => EKV_OK,
-        Ok(Err(fail)) => {
-            set_last_error(&fail.msg);
-            fail.status
-        }
-        Err(payload) => {
-            set_last_error(&panic_message(payload.as_ref()));
-            EKV_ERR_PANIC
-        }
+        Ok(Err(fail)) => failed(fail),
+        Err(payload) => panicked(payload),
     }
 }
 
 /// Like [`guard`] for functions that return a value instead of a status
 /// (constructors returning NULL, accessors returning 0): `fallback` on a
 /// failure or a panic, with the message recorded.
+#[inline(always)]
 pub(crate) fn guard_value<T>(fallback: T, f: impl FnOnce() -> Result<T, Fail>) -> T {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(v)) => v,
         Ok(Err(fail)) => {
-            set_last_error(&fail.msg);
+            failed(fail);
             fallback
         }
         Err(payload) => {
-            set_last_error(&panic_message(payload.as_ref()));
+            panicked(payload);
             fallback
         }
     }
+}
+
+#[cold]
+#[inline(never)]
+fn failed(fail: Fail) -> ekv_status {
+    set_last_error(&fail.msg);
+    fail.status
+}
+
+#[cold]
+#[inline(never)]
+fn panicked(payload: Box<dyn std::any::Any + Send>) -> ekv_status {
+    set_last_error(&panic_message(payload.as_ref()));
+    EKV_ERR_PANIC
 }
 
 /// The message of the last call on this thread that failed (returned a
