@@ -42,6 +42,16 @@ pub const REDIS_VERSION: &str = "7.2.4";
 /// emberkv's own version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// Whether the command `argv` may keep its caller for long: it can block
+/// waiting for data (BLPOP, BRPOP, XREAD BLOCK, ...) or run unbounded work
+/// (EVAL and the other script commands, DEBUG SLEEP). Decided from the
+/// command table's flags, case-insensitively, without running anything.
+/// Front ends that serve many connections on one thread (the RESP listener)
+/// run such commands on a thread of their own.
+pub fn command_may_hold_caller(argv: &[&[u8]]) -> bool {
+    commands::holds_caller(argv)
+}
+
 /// Redis's glob matching (KEYS, SCAN MATCH, PSUBSCRIBE), exposed for bindings and tests.
 pub fn glob_match(pattern: &[u8], subject: &[u8]) -> bool {
     util::glob::glob_match(pattern, subject)

@@ -713,51 +713,31 @@ fn pubsub_command(st: &mut State, argv: &[&[u8]]) -> Flow {
     Flow::Go
 }
 
-/// Commands that may block their caller: run on a thread of its own rather
-/// than on the loop. Scripts count: one may run until SCRIPT KILL, which must
+/// Commands that may keep their caller (the engine's command table says
+/// which: blocking commands, scripts, DEBUG SLEEP) run on a thread of their
+/// own rather than on the loop. Scripts count: one may run until SCRIPT KILL, which must
 /// reach the engine from the other connections of the loop. (SUBSCRIBE runs
 /// on the loop, answers at once, and then the connection moves:
 /// `pubsub_command`.)
 fn needs_thread(parser: &Parser, buf: &[u8], args: &Args) -> bool {
-    let name: &[u8] = match args {
-        Args::Ranges => match parser.ranges().first() {
-            Some(&(s, e)) => &buf[s..e],
-            None => return false,
-        },
-        Args::Inline(words) => match words.first() {
-            Some(w) => w,
-            None => return false,
-        },
+    // The command's name and, for containers such as DEBUG, its subcommand.
+    let mut head: [&[u8]; 2] = [&[]; 2];
+    let n = match args {
+        Args::Ranges => {
+            let r = parser.ranges();
+            for (d, &(s, e)) in head.iter_mut().zip(r) {
+                *d = &buf[s..e];
+            }
+            r.len().min(2)
+        }
+        Args::Inline(words) => {
+            for (d, w) in head.iter_mut().zip(words) {
+                *d = w;
+            }
+            words.len().min(2)
+        }
     };
-    if name.len() < 4 || name.len() > 12 {
-        return false;
-    }
-    let mut lower = [0u8; 12];
-    for (d, c) in lower.iter_mut().zip(name) {
-        *d = c.to_ascii_lowercase();
-    }
-    matches!(
-        &lower[..name.len()],
-        b"blpop"
-            | b"brpop"
-            | b"brpoplpush"
-            | b"blmove"
-            | b"blmpop"
-            | b"bzpopmin"
-            | b"bzpopmax"
-            | b"bzmpop"
-            | b"xread"
-            | b"xreadgroup"
-            | b"wait"
-            | b"waitaof"
-            | b"debug"
-            | b"eval"
-            | b"evalsha"
-            | b"eval_ro"
-            | b"evalsha_ro"
-            | b"fcall"
-            | b"fcall_ro"
-    )
+    emberkv::command_may_hold_caller(&head[..n])
 }
 
 /// `CLIENT REPLY ON|OFF|SKIP`

@@ -62,6 +62,9 @@ pub(crate) mod flag {
     pub const PUBSUB_CTX: u32 = 1 << 22;
     /// Locks its shards for writing even if not a write command (scripts).
     pub const LOCK_WRITE: u32 = 1 << 23;
+    /// Runs for an unbounded time without waiting for data (scripts, DEBUG
+    /// SLEEP). With BLOCKING, what `holds_caller` reports.
+    pub const UNBOUNDED: u32 = 1 << 24;
 
     pub const NAMES: &[(u32, &str)] = &[
         (WRITE, "write"),
@@ -208,6 +211,48 @@ pub(crate) fn find_command(name: &[u8]) -> Option<&'static CommandSpec> {
         *d = s.to_ascii_lowercase();
     }
     TABLE.get(&buf[..name.len()]).copied()
+}
+
+/// Names of the commands that may keep their caller for long (BLOCKING or
+/// UNBOUNDED, themselves or one of their subcommands), and the shortest and
+/// longest of them.
+static HOLDING: LazyLock<(Vec<&'static CommandSpec>, usize, usize)> = LazyLock::new(|| {
+    let holds = |c: &CommandSpec| c.flags & (flag::BLOCKING | flag::UNBOUNDED) != 0;
+    let v: Vec<_> = families()
+        .filter(|c| holds(c) || c.subcommands.iter().any(holds))
+        .collect();
+    let min = v.iter().map(|c| c.name.len()).min().unwrap_or(0);
+    let max = v.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    (v, min, max)
+});
+
+/// Whether `argv` may keep its caller for long: it can block waiting for
+/// data (BLPOP, XREAD BLOCK, ...) or run unbounded work (EVAL, DEBUG
+/// SLEEP). Cheap enough for every command of a front end that multiplexes
+/// many connections on one thread and must run such commands elsewhere.
+pub(crate) fn holds_caller(argv: &[&[u8]]) -> bool {
+    let (cmds, min, max) = &*HOLDING;
+    let Some(name) = argv.first() else {
+        return false;
+    };
+    if name.len() < *min || name.len() > *max {
+        return false;
+    }
+    let Some(spec) = cmds
+        .iter()
+        .find(|c| c.name.as_bytes().eq_ignore_ascii_case(name))
+    else {
+        return false;
+    };
+    let spec = if spec.subcommands.is_empty() {
+        spec
+    } else {
+        match argv.get(1).and_then(|s| find_sub(spec, s)) {
+            Some(sub) => sub,
+            None => return false,
+        }
+    };
+    spec.flags & (flag::BLOCKING | flag::UNBOUNDED) != 0
 }
 
 fn find_sub(spec: &'static CommandSpec, name: &[u8]) -> Option<&'static CommandSpec> {
@@ -494,4 +539,38 @@ pub(crate) fn call(ctx: &mut Ctx, spec: &'static CommandSpec, argv: &[&[u8]]) ->
     let usec = start.map(|t| t.elapsed().as_micros() as u64);
     ctx.eng.after_command(ctx, spec, argv, &reply, usec);
     reply
+}
+
+#[cfg(test)]
+mod tests {
+    use super::holds_caller;
+
+    #[test]
+    fn blocking_commands_scripts_and_debug_sleep_hold_their_caller() {
+        let holds = |argv: &[&[u8]]| holds_caller(argv);
+        for argv in [
+            &[b"BLPOP".as_slice(), b"k", b"0"][..],
+            &[b"brpop", b"k", b"0"],
+            &[b"bLmOvE", b"a", b"b", b"left", b"left", b"0"],
+            &[b"BZMPOP"],
+            &[b"xread", b"BLOCK", b"0", b"STREAMS", b"s", b"$"],
+            &[b"XREADGROUP"],
+            &[b"EVAL", b"return 1", b"0"],
+            &[b"evalsha_ro"],
+            &[b"DEBUG", b"sleep", b"1"],
+        ] {
+            assert!(holds(argv), "{:?}", String::from_utf8_lossy(argv[0]));
+        }
+        for argv in [
+            &[b"GET".as_slice(), b"k"][..],
+            &[b"LPOP", b"k"],
+            &[b"DEBUG", b"OBJECT", b"k"],
+            &[b"DEBUG"],
+            &[b"SCRIPT", b"KILL"],
+            &[b"nosuchcommand"],
+            &[],
+        ] {
+            assert!(!holds(argv), "{argv:?}");
+        }
+    }
 }

@@ -12,8 +12,9 @@ const fn sc(name: &'static str, arity: i32, flags: u32, handler: super::Handler)
     CommandSpec::new(name, arity, flags, (0, 0, 0), "scripting", handler)
 }
 
-/// A script holds every shard write-locked, as EXEC does.
-const RUNS_SCRIPT: u32 = NOSCRIPT | STALE | ALL_SHARDS | LOCK_WRITE;
+/// A script holds every shard write-locked, as EXEC does, for as long as it
+/// runs.
+const RUNS_SCRIPT: u32 = NOSCRIPT | STALE | ALL_SHARDS | LOCK_WRITE | UNBOUNDED;
 
 pub(crate) static COMMANDS: &[CommandSpec] = &[
     sc("eval", -3, RUNS_SCRIPT, eval).with_getkeys(script_keys),

@@ -189,7 +189,7 @@ static DEBUG_SUBCOMMANDS: &[CommandSpec] = &[
     srv(
         "debug|sleep",
         3,
-        ADMIN | NOSCRIPT | LOADING | STALE,
+        ADMIN | NOSCRIPT | LOADING | STALE | UNBOUNDED,
         debug_sleep,
     ),
     CommandSpec::new(
