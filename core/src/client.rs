@@ -274,15 +274,22 @@ impl Client {
         Ok(self.execute(argv))
     }
 
-    /// `try_execute` for arguments already borrowed as byte slices (what a
+    /// `execute` for arguments already borrowed as byte slices (what a
     /// foreign caller's `argv` becomes): no conversion, no second copy of
     /// the argument list.
     #[inline]
-    pub fn try_execute_slices(&mut self, argv: &[&[u8]]) -> Result<Reply, Error> {
+    pub fn execute_slices(&mut self, argv: &[&[u8]]) -> Reply {
         if self.eng.is_closed() {
-            return Err(closed());
+            return closed_reply();
         }
-        Ok(dispatch_slices(&self.eng, &mut self.st, argv))
+        dispatch_slices(&self.eng, &mut self.st, argv)
+    }
+
+    /// Whether the database was closed (`Db::close`): `execute` then answers
+    /// every command with an error and `try_execute` fails.
+    #[inline]
+    pub fn is_closed(&self) -> bool {
+        self.eng.is_closed()
     }
 
     /// This client's id (CLIENT ID).
@@ -366,7 +373,7 @@ pub(crate) fn execute_with<A: AsRef<[u8]>>(
     argv: &[A],
 ) -> Reply {
     if eng.is_closed() {
-        return Reply::error("ERR the database is closed");
+        return closed_reply();
     }
     const N: usize = 8;
     if argv.len() <= N {
@@ -394,6 +401,11 @@ fn flush_due_stats(eng: &Engine, st: &mut ClientState) {
     if st.due_flush() {
         st.flush_stats(eng);
     }
+}
+
+#[cold]
+fn closed_reply() -> Reply {
+    Reply::error("ERR the database is closed")
 }
 
 #[cold]

@@ -9,7 +9,7 @@ use std::ptr;
 use emberkv::{Client, Config, Db};
 
 use crate::reply::{Slot, ekv_reply, into_raw};
-use crate::status::{Fail, ekv_status, guard, guard_value};
+use crate::status::{EKV_ERR_CLOSED, Fail, ekv_status, guard, guard_value};
 
 /// Options for ekv_open(): redis.conf directives by name.
 ///
@@ -269,6 +269,14 @@ unsafe fn arg<'a>(argv: *const *const u8, argvlen: *const usize, i: usize) -> Op
 }
 
 #[cold]
+fn closed() -> Fail {
+    Fail {
+        status: EKV_ERR_CLOSED,
+        msg: "the database is closed".into(),
+    }
+}
+
+#[cold]
 fn bad_arg(argvlen: *const usize, i: usize) -> Fail {
     if argvlen.is_null() {
         Fail::misuse(format!("argv[{i}] is NULL"))
@@ -308,6 +316,9 @@ pub unsafe extern "C" fn ekv_command(
         if out.is_null() {
             return Err(Fail::misuse("out is NULL"));
         }
+        if client.client.is_closed() {
+            return Err(closed());
+        }
         if argc == 0 || argv.is_null() {
             return Err(Fail::misuse(if argc == 0 {
                 "argc is 0"
@@ -324,12 +335,12 @@ pub unsafe extern "C" fn ekv_command(
             }
             // SAFETY: the first `argc` entries were written just above.
             let args = unsafe { std::slice::from_raw_parts(buf.as_ptr() as *const &[u8], argc) };
-            client.client.try_execute_slices(args)?
+            client.client.execute_slices(args)
         } else {
             let args = (0..argc)
                 .map(|i| unsafe { arg(argv, argvlen, i) }.ok_or_else(|| bad_arg(argvlen, i)))
                 .collect::<Result<Vec<_>, _>>()?;
-            client.client.try_execute_slices(&args)?
+            client.client.execute_slices(&args)
         };
         // SAFETY: the slot lives at least as long as the client.
         let slot = unsafe { &*client.slot };
