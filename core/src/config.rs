@@ -184,6 +184,7 @@ pub(crate) enum Tun {
     SlowlogLogSlowerThan,
     SlowlogMaxLen,
     LatencyMonitorThreshold,
+    HllSparseMaxBytes,
     Count,
 }
 
@@ -338,6 +339,13 @@ pub(crate) static PARAMS: &[ParamSpec] = &[
         },
         true,
         Some(Tun::LatencyMonitorThreshold),
+    ),
+    p(
+        "hll-sparse-max-bytes",
+        "3000",
+        Kind::Memory,
+        true,
+        Some(Tun::HllSparseMaxBytes),
     ),
     // Server directives that only a standalone server could change: shown
     // by CONFIG GET as Redis shows them, refused by CONFIG SET.

@@ -12,6 +12,7 @@ pub(crate) mod blocking;
 pub(crate) mod ctx;
 pub(crate) mod err;
 pub(crate) mod hash;
+pub(crate) mod hll;
 pub(crate) mod keys;
 pub(crate) mod list;
 pub(crate) mod persist;
@@ -187,6 +188,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         set::COMMANDS,
         zset::COMMANDS,
         stream::COMMANDS,
+        hll::COMMANDS,
         persist::COMMANDS,
         script::COMMANDS,
     ]
@@ -558,6 +560,7 @@ mod tests {
             &[b"EVAL", b"return 1", b"0"],
             &[b"evalsha_ro"],
             &[b"DEBUG", b"sleep", b"1"],
+            &[b"pfselftest"],
         ] {
             assert!(holds(argv), "{:?}", String::from_utf8_lossy(argv[0]));
         }

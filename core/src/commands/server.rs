@@ -982,6 +982,8 @@ fn acl_categories(c: &CommandSpec) -> Vec<Reply> {
         "connection" => cats.push("@connection"),
         "pubsub" => cats.push("@pubsub"),
         "transactions" => cats.push("@transaction"),
+        "hyperloglog" => cats.push("@hyperloglog"),
+        "stream" => cats.push("@stream"),
         _ => {}
     }
     if c.flags & ADMIN != 0 {

@@ -3,6 +3,7 @@
 
 pub mod bytes;
 pub mod hash;
+pub mod hll;
 pub mod list;
 
 pub use bytes::{Key, Str};
