@@ -215,35 +215,37 @@ pub(crate) fn find_command(name: &[u8]) -> Option<&'static CommandSpec> {
     TABLE.get(&buf[..name.len()]).copied()
 }
 
-/// Names of the commands that may keep their caller for long (BLOCKING or
-/// UNBOUNDED, themselves or one of their subcommands), and the shortest and
-/// longest of them.
-static HOLDING: LazyLock<(Vec<&'static CommandSpec>, usize, usize)> = LazyLock::new(|| {
+/// The commands that may keep their caller for long (BLOCKING or UNBOUNDED,
+/// themselves or one of their subcommands), by the length of their name.
+static HOLDING: LazyLock<Vec<Vec<&'static CommandSpec>>> = LazyLock::new(|| {
     let holds = |c: &CommandSpec| c.flags & (flag::BLOCKING | flag::UNBOUNDED) != 0;
-    let v: Vec<_> = families()
-        .filter(|c| holds(c) || c.subcommands.iter().any(holds))
-        .collect();
-    let min = v.iter().map(|c| c.name.len()).min().unwrap_or(0);
-    let max = v.iter().map(|c| c.name.len()).max().unwrap_or(0);
-    (v, min, max)
+    let mut by_len: Vec<Vec<&'static CommandSpec>> = Vec::new();
+    for c in families().filter(|c| holds(c) || c.subcommands.iter().any(holds)) {
+        let n = c.name.len();
+        if by_len.len() <= n {
+            by_len.resize(n + 1, Vec::new());
+        }
+        by_len[n].push(c);
+    }
+    by_len
 });
 
 /// Whether `argv` may keep its caller for long: it can block waiting for
 /// data (BLPOP, XREAD BLOCK, ...) or run unbounded work (EVAL, DEBUG
 /// SLEEP). Cheap enough for every command of a front end that multiplexes
-/// many connections on one thread and must run such commands elsewhere.
+/// many connections on one thread and must run such commands elsewhere:
+/// most names fail on their length or first letter.
 pub(crate) fn holds_caller(argv: &[&[u8]]) -> bool {
-    let (cmds, min, max) = &*HOLDING;
     let Some(name) = argv.first() else {
         return false;
     };
-    if name.len() < *min || name.len() > *max {
+    let Some(same_len) = HOLDING.get(name.len()) else {
         return false;
-    }
-    let Some(spec) = cmds
-        .iter()
-        .find(|c| c.name.as_bytes().eq_ignore_ascii_case(name))
-    else {
+    };
+    let first = name.first().map(u8::to_ascii_lowercase);
+    let Some(spec) = same_len.iter().find(|c| {
+        c.name.as_bytes().first() == first.as_ref() && c.name.as_bytes().eq_ignore_ascii_case(name)
+    }) else {
         return false;
     };
     let spec = if spec.subcommands.is_empty() {
