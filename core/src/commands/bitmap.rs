@@ -64,11 +64,16 @@ fn set_bit(b: &mut Vec<u8>, bit: u64, on: bool) {
     if byte >= b.len() {
         b.resize(byte + 1, 0);
     }
+    flip(&mut b[byte], bit, on);
+}
+
+/// Sets or clears `bit`'s position within its byte.
+fn flip(byte: &mut u8, bit: u64, on: bool) {
     let mask = 1u8 << (7 - (bit & 7));
     if on {
-        b[byte] |= mask;
+        *byte |= mask;
     } else {
-        b[byte] &= !mask;
+        *byte &= !mask;
     }
 }
 
@@ -91,24 +96,39 @@ fn setbit(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         _ => return Err(Reply::error("ERR bit is not an integer or out of range")),
     };
     let key = a[1];
+    let byte = (off / 8) as usize;
     let mut v = match ctx.get_str_mut(key)? {
         Some(s) => {
             // the same bit value in a string long enough is no change: no
             // dirty, no notification, no WATCH (Redis 7)
-            let (old, len) = s.with_bytes(|b| (get_bit(b, off), b.len() as u64));
-            if (old != 0) == on && off / 8 < len {
+            let (old, len) = s.with_bytes(|b| (get_bit(b, off), b.len()));
+            if (old != 0) == on && byte < len {
                 return Ok(Reply::Int(old as i64));
             }
-            s.to_vec()
+            match s {
+                // a string already modified in place, long enough: flip the
+                // bit where it is (no copy of a large bitmap per SETBIT)
+                Str::Raw(b) if byte < b.len() => {
+                    flip(&mut b[byte], off, on);
+                    return Ok(bit_changed(ctx, key, old));
+                }
+                _ => s.to_vec(),
+            }
         }
         None => Vec::new(),
     };
     let old = get_bit(&v, off);
     set_bit(&mut v, off, on);
     ctx.set_in(ctx.db, key, Value::Str(Str::raw(v)), true);
+    Ok(bit_changed(ctx, key, old))
+}
+
+/// What a SETBIT that changed `key` records and answers.
+fn bit_changed(ctx: &mut Ctx, key: &[u8], old: u8) -> Reply {
+    ctx.touch(key);
     ctx.dirty += 1;
     ctx.notify(notify::STRING, "setbit", key);
-    Ok(Reply::Int(old as i64))
+    Reply::Int(old as i64)
 }
 
 /// `GETBIT key offset`
