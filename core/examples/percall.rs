@@ -52,7 +52,7 @@ fn main() {
         .collect();
     let start = Instant::now();
     for i in 0..n {
-        let k = walk[(i * 4099) % walk.len()];
+        let k = walk[i % walk.len()];
         let r = match cmd.as_str() {
             "SET" => c.execute(&[&b"SET"[..], k, b"fedcba9876543210"]),
             "INCR" => c.execute(&[&b"INCR"[..], b"counter"]),
