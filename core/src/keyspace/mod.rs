@@ -166,6 +166,7 @@ impl DbPart {
         Some(entry)
     }
 
+    #[inline]
     pub fn expire_of(&self, key: &[u8]) -> Option<u64> {
         if self.expires.is_empty() {
             return None;
@@ -182,10 +183,12 @@ impl DbPart {
     }
 
     /// Clears the deadline; true if there was one.
+    #[inline]
     pub fn remove_expire(&mut self, key: &[u8]) -> bool {
-        if self.expires.is_empty() {
-            return false;
-        }
+        !self.expires.is_empty() && self.remove_expire_slow(key)
+    }
+
+    fn remove_expire_slow(&mut self, key: &[u8]) -> bool {
         match self.expires.remove_entry(key) {
             Some((k, at)) => {
                 self.deadlines.remove(&(at, k));
