@@ -47,9 +47,7 @@ fn main() {
         .unwrap_or(nkeys)
         .clamp(1, nkeys);
     // the walk: `walk` keys spread over the keyspace, visited in a scattered order
-    let walk: Vec<&Vec<u8>> = (0..walk)
-        .map(|j| &keys[(j * 7919) % keys.len()])
-        .collect();
+    let walk: Vec<&Vec<u8>> = (0..walk).map(|j| &keys[(j * 7919) % keys.len()]).collect();
     let start = Instant::now();
     for i in 0..n {
         let k = walk[i % walk.len()];

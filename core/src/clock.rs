@@ -112,8 +112,9 @@ impl Stopwatch {
                 t.elapsed().as_micros() as u64
             }
             // started after calibration, so the rate is known
-            None => tsc::ticks_per_us()
-                .map_or(0, |r| (tsc::read().saturating_sub(self.ticks) as f64 / r) as u64),
+            None => tsc::ticks_per_us().map_or(0, |r| {
+                (tsc::read().saturating_sub(self.ticks) as f64 / r) as u64
+            }),
         }
     }
 }
