@@ -7,7 +7,10 @@
 //! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/percall GET 300000
 //! ```
 //! (instructions per call = difference / 200000). Without valgrind it prints ns/call.
-//! A third argument sets the number of keys (default 100,000).
+//! A third argument sets the number of keys (default 100,000); a fourth, how
+//! many distinct keys the calls cycle through (default: all of them), e.g.
+//! `percall GET 4000000 1000000 65536` is the criterion bench's shape (1M
+//! keys, a 64k-key walk).
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -38,9 +41,16 @@ fn main() {
     for i in 0..10 {
         c.execute(&["HSET", "hash", &format!("field:{i}"), &format!("value-{i}")]);
     }
+    let walk: usize = args
+        .get(4)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(nkeys)
+        .clamp(1, nkeys);
+    // the walk: `walk` keys spread over the keyspace, visited in a scattered order
+    let walk: Vec<&Vec<u8>> = (0..walk).map(|j| &keys[(j * 7919) % keys.len()]).collect();
     let start = Instant::now();
     for i in 0..n {
-        let k = &keys[(i * 7919) % keys.len()];
+        let k = walk[i % walk.len()];
         let r = match cmd.as_str() {
             "SET" => c.execute(&[&b"SET"[..], k, b"fedcba9876543210"]),
             "INCR" => c.execute(&[&b"INCR"[..], b"counter"]),

@@ -536,11 +536,11 @@ pub(crate) fn run(
 pub(crate) fn call(ctx: &mut Ctx, spec: &'static CommandSpec, argv: &[&[u8]]) -> Reply {
     ctx.reset_effects();
     let timed = ctx.cl.sample_due() || ctx.eng.must_time(spec.flags & flag::FAST != 0);
-    let start = timed.then(std::time::Instant::now);
+    let start = timed.then(crate::clock::Stopwatch::start);
     let reply = match (spec.handler)(ctx, argv) {
         Ok(r) | Err(r) => r,
     };
-    let usec = start.map(|t| t.elapsed().as_micros() as u64);
+    let usec = start.map(|t| t.elapsed_us());
     ctx.eng.after_command(ctx, spec, argv, &reply, usec);
     reply
 }

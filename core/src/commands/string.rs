@@ -161,9 +161,12 @@ fn set(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     } else {
         None
     };
-    let found = ctx.lookup_mut(key).is_some();
-    if (nx && found) || (xx && !found) {
-        return Ok(old.unwrap_or(Reply::Nil));
+    // (a plain SET needs no lookup: `set_in` expires, finds and replaces in one go)
+    if nx || xx {
+        let found = ctx.lookup_mut(key).is_some();
+        if (nx && found) || (xx && !found) {
+            return Ok(old.unwrap_or(Reply::Nil));
+        }
     }
     ctx.set_in(
         ctx.db,

@@ -21,8 +21,8 @@ use parking_lot::RwLock;
 
 use crate::types::{Key, Value};
 
-mod index;
-use index::Index;
+mod table;
+use table::Table;
 
 pub const NSHARDS: usize = 16;
 pub const SLOTS_PER_SHARD: usize = 64;
@@ -37,6 +37,9 @@ pub struct Entry {
     /// IDLETIME); 0: not accessed since the engine opened (loaded keys).
     /// Atomic because reads under a shared lock update it.
     atime: AtomicU32,
+    /// The low 32 bits of the key's hash (see `table.rs`); fills what would
+    /// be padding.
+    tag: u32,
 }
 
 impl Clone for Entry {
@@ -45,6 +48,7 @@ impl Clone for Entry {
             key: self.key.clone(),
             val: self.val.clone(),
             atime: AtomicU32::new(self.atime()),
+            tag: self.tag,
         }
     }
 }
@@ -75,28 +79,13 @@ pub fn slot_of(h: u64) -> usize {
     ((h >> 40) as usize) & (SLOTS_PER_SHARD - 1)
 }
 
-/// One slot: entries stored densely, found through an [`Index`] of
-/// (hash tag, position) buckets. Dense storage keeps the per-key cost near
-/// the entry's 48 bytes; an index bucket costs 8 bytes.
-#[derive(Default, Clone)]
-struct Slot {
-    index: Index,
-    entries: Vec<Entry>,
+#[inline]
+fn tag(h: u64) -> u32 {
+    h as u32
 }
 
-impl Slot {
-    /// The index bucket of `key`.
-    #[inline]
-    fn bucket(&self, h: u64, key: &[u8]) -> Option<usize> {
-        let entries = &self.entries;
-        self.index.find(h, |i| *entries[i as usize].key == *key)
-    }
-
-    #[inline]
-    fn find(&self, h: u64, key: &[u8]) -> Option<usize> {
-        self.bucket(h, key).map(|p| self.index.pos(p))
-    }
-}
+/// One slot: its entries in a [`Table`] (one memory miss per lookup).
+type Slot = Table;
 
 /// One slot's keys and their deadlines as they were when a snapshot began
 /// (`persist/snapshot.rs`).
@@ -128,14 +117,14 @@ impl DbPart {
     #[inline]
     pub fn get(&self, h: u64, key: &[u8]) -> Option<&Entry> {
         let slot = self.slots.get(slot_of(h))?;
-        slot.find(h, key).map(|i| &slot.entries[i])
+        slot.find(tag(h), key).map(|p| slot.get(p))
     }
 
     #[inline]
     pub fn get_mut(&mut self, h: u64, key: &[u8]) -> Option<&mut Entry> {
         let slot = self.slots.get_mut(slot_of(h))?;
-        let i = slot.find(h, key)?;
-        Some(&mut slot.entries[i])
+        let p = slot.find(tag(h), key)?;
+        Some(slot.get_mut(p))
     }
 
     /// Inserts or overwrites the value; the deadline, if any, is kept (callers
@@ -151,46 +140,33 @@ impl DbPart {
             self.slots.resize_with(SLOTS_PER_SHARD, Slot::default);
         }
         let slot = &mut self.slots[slot_of(h)];
-        if let Some(i) = slot.find(h, key) {
-            let e = &mut slot.entries[i];
+        if let Some(p) = slot.find(tag(h), key) {
+            let e = slot.get_mut(p);
             *e.atime.get_mut() = atime;
             return Some(std::mem::replace(&mut e.val, val));
         }
-        let i = slot.entries.len() as u32;
-        slot.entries.push(Entry {
+        slot.insert(Entry {
             key: Key::new(key),
             val,
             atime: AtomicU32::new(atime),
+            tag: tag(h),
         });
-        slot.index.insert(h, i);
         self.len += 1;
         None
     }
 
-    /// Removes the key and its deadline.
-    pub fn remove(&mut self, h: u64, key: &[u8], hasher: &KeyHasher) -> Option<Entry> {
+    /// Removes the key and its deadline. (`_hasher`: kept for callers; the
+    /// table never rehashes keys.)
+    pub fn remove(&mut self, h: u64, key: &[u8], _hasher: &KeyHasher) -> Option<Entry> {
         let slot = self.slots.get_mut(slot_of(h))?;
-        let p = slot.bucket(h, key)?;
-        let i = slot.index.pos(p);
-        slot.index.remove_at(p);
-        let Slot { index, entries } = slot;
-        let entry = entries.swap_remove(i);
-        if i < entries.len() {
-            // the last entry moved into `i`: repoint its bucket
-            let moved_from = entries.len() as u32;
-            let mh = hasher.hash(&entries[i].key);
-            if let Some(q) = index.find(mh, |j| j == moved_from) {
-                index.set_pos(q, i as u32);
-            }
-        }
-        if entries.len() * 4 < entries.capacity() {
-            entries.shrink_to(entries.len() * 2);
-        }
+        let p = slot.find(tag(h), key)?;
+        let entry = slot.remove_at(p);
         self.len -= 1;
         self.remove_expire(key);
         Some(entry)
     }
 
+    #[inline]
     pub fn expire_of(&self, key: &[u8]) -> Option<u64> {
         if self.expires.is_empty() {
             return None;
@@ -207,10 +183,12 @@ impl DbPart {
     }
 
     /// Clears the deadline; true if there was one.
+    #[inline]
     pub fn remove_expire(&mut self, key: &[u8]) -> bool {
-        if self.expires.is_empty() {
-            return false;
-        }
+        !self.expires.is_empty() && self.remove_expire_slow(key)
+    }
+
+    fn remove_expire_slow(&mut self, key: &[u8]) -> bool {
         match self.expires.remove_entry(key) {
             Some((k, at)) => {
                 self.deadlines.remove(&(at, k));
@@ -230,23 +208,20 @@ impl DbPart {
 
     /// Entries of slot `slot` (`0..SLOTS_PER_SHARD`).
     pub fn slot_entries(&self, slot: usize) -> impl Iterator<Item = &Entry> {
-        self.slots
-            .get(slot)
-            .into_iter()
-            .flat_map(|t| t.entries.iter())
+        self.slots.get(slot).into_iter().flat_map(|t| t.iter())
     }
 
     pub fn entries(&self) -> impl Iterator<Item = &Entry> {
-        self.slots.iter().flat_map(|t| t.entries.iter())
+        self.slots.iter().flat_map(|t| t.iter())
     }
 
     /// The `n`-th entry in slot order (`n < len`).
     pub fn nth(&self, mut n: usize) -> Option<&Entry> {
         for t in &self.slots {
-            if n < t.entries.len() {
-                return t.entries.get(n);
+            if n < t.len() {
+                return t.iter().nth(n);
             }
-            n -= t.entries.len();
+            n -= t.len();
         }
         None
     }
@@ -255,7 +230,7 @@ impl DbPart {
     pub fn occupied_slots(&self) -> u64 {
         let mut bits = 0u64;
         for (s, t) in self.slots.iter().enumerate() {
-            if !t.entries.is_empty() {
+            if t.len() > 0 {
                 bits |= 1 << s;
             }
         }
@@ -273,8 +248,7 @@ impl DbPart {
         let expires = if self.expires.is_empty() {
             Vec::new()
         } else {
-            slot.entries
-                .iter()
+            slot.iter()
                 .filter_map(|e| self.expires.get(&*e.key).map(|at| (e.key.clone(), *at)))
                 .collect()
         };
@@ -293,21 +267,19 @@ impl DbPart {
         }
         part.slots.resize_with(SLOTS_PER_SHARD, Slot::default);
         for (s, c) in copies {
-            part.len += c.slot.entries.len();
+            part.len += c.slot.len();
             part.expires.extend(c.expires);
             part.slots[s] = c.slot;
         }
         part
     }
 
-    /// Approximate bytes used: index buckets, entries, and what keys and
-    /// values own.
+    /// Approximate bytes used: table cells, and what keys and values own.
     pub fn memory(&self) -> usize {
         let mut total = self.slots.capacity() * std::mem::size_of::<Slot>();
         for t in &self.slots {
-            total += t.index.buckets() * std::mem::size_of::<u64>();
-            total += t.entries.capacity() * std::mem::size_of::<Entry>();
-            for e in &t.entries {
+            total += t.cells() * std::mem::size_of::<Option<Entry>>();
+            for e in t.iter() {
                 total += e.key.heap_size() + e.val.heap_size();
             }
         }
