@@ -97,6 +97,40 @@ impl<P: Copy + Default> MemberIndex<P> {
         }
     }
 
+    /// `find_with`, running `work(pos, payload)` on each candidate (a bucket
+    /// whose tag matches) before `eq` confirms it, and returning the
+    /// confirmed candidate's result. `work` that needs only the payload then
+    /// overlaps the wait for the member's bytes that `eq` reads; a candidate
+    /// `eq` rejects (another member with the same 32-bit tag) costs one
+    /// wasted `work`.
+    #[inline]
+    pub fn find_then<R>(
+        &self,
+        h: u64,
+        eq: impl Fn(u32) -> bool,
+        mut work: impl FnMut(u32, P) -> R,
+    ) -> Option<(u32, P, R)> {
+        if self.buckets.is_empty() {
+            return None;
+        }
+        let t = tag(h);
+        let mut i = self.home(t);
+        loop {
+            let b = self.buckets[i];
+            if b.key == 0 {
+                return None;
+            }
+            if (b.key >> 32) as u32 == t {
+                let pos = entry_pos(b.key);
+                let r = work(pos, b.payload);
+                if eq(pos) {
+                    return Some((pos, b.payload, r));
+                }
+            }
+            i = (i + 1) & self.mask();
+        }
+    }
+
     /// Adds `pos` under hash `h` (the caller knows the member is absent).
     pub fn insert(&mut self, h: u64, pos: u32) {
         self.insert_with(h, pos, P::default())
@@ -267,7 +301,17 @@ mod tests {
             if step % 1000 == 0 {
                 for (&k, &(pos, s)) in &model {
                     assert_eq!(ix.find_with(key(k), |p| p == pos), Some((pos, s)));
+                    // `work` sees every candidate of the tag up to the match
+                    let mut seen = Vec::new();
+                    let got = ix.find_then(key(k), |p| p == pos, |p, x| {
+                        seen.push(p);
+                        x * 2.0
+                    });
+                    assert_eq!(got, Some((pos, s, s * 2.0)));
+                    assert_eq!(seen.last(), Some(&pos));
                 }
+                let absent = key(3000 + step as u64);
+                assert_eq!(ix.find_then(absent, |_| false, |_, _| ()), None);
             }
         }
         assert_eq!(std::mem::size_of::<Bucket<()>>(), 8);

@@ -370,7 +370,26 @@ impl ZsetValue {
                 .iter()
                 .position(|s| *s.member == *m)
                 .map(|pos| (pos, v[pos].score)),
-            ZsetValue::Skiplist(b) => b.find(m),
+            ZsetValue::Skiplist(b) => {
+                // the tree leaves this call will change load while the index
+                // and the member are being read
+                if !flags.incr {
+                    b.tree.prefetch_path(score);
+                }
+                let (slab, tree) = (&b.slab[..], &b.tree);
+                b.index
+                    .find_then(
+                        member_hash(m),
+                        |i| *slab[i as usize].member == *m,
+                        |_, cur| {
+                            tree.prefetch_path(cur);
+                            if flags.incr {
+                                tree.prefetch_path(cur + score);
+                            }
+                        },
+                    )
+                    .map(|(i, cur, ())| (i as usize, cur))
+            }
         };
         match found {
             Some((pos, cur)) => {
@@ -446,8 +465,18 @@ impl ZsetValue {
                 (pos, v[pos].score)
             }
             ZsetValue::Skiplist(b) => {
-                let (_, s) = b.find(m)?;
-                (b.tree.rank_of(s, m, &b.slab[..]), s)
+                // walk the tree with the score the index bucket holds while
+                // the member's bytes load for the equality check
+                let slab = &b.slab[..];
+                let (_, s, r) = b.index.find_then(
+                    member_hash(m),
+                    |i| *slab[i as usize].member == *m,
+                    |i, s| {
+                        prefetch(&slab[i as usize]);
+                        b.tree.rank_of(s, m, slab)
+                    },
+                )?;
+                (r, s)
             }
         };
         Some((if rev { self.len() - 1 - r } else { r }, s))

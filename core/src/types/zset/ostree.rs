@@ -662,6 +662,20 @@ impl Tree {
         }
     }
 
+    /// Starts loading the nodes on the way down to `score` (ties go to the
+    /// first child that may hold it), so that a search or an update that
+    /// follows finds them in cache; it waits only on inner nodes, which are
+    /// few and usually cached, and never on the leaf. Only a hint.
+    #[inline]
+    pub fn prefetch_path(&self, score: f64) {
+        let mut node = &self.root;
+        while let Node::Inner(n) = node {
+            let k = n.max.search(|s, _| s < score).min(n.kids.len() - 1);
+            node = &n.kids[k];
+            node.prefetch();
+        }
+    }
+
     /// Rank of `(score, member)` if present: entries ordering before it.
     pub fn rank_of<N: Names + ?Sized>(&self, score: f64, member: &[u8], names: &N) -> usize {
         let p = Probe { score, member };
