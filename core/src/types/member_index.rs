@@ -157,7 +157,11 @@ impl<P: Copy + Default> MemberIndex<P> {
     }
 
     fn rebuild(&mut self, nb: usize) {
-        let old = std::mem::replace(&mut self.buckets, vec![Bucket::default(); nb]);
+        // large tables are read at random: huge pages, asked for before the
+        // buckets are first written
+        let mut fresh = crate::util::hugepage::vec_with_capacity(nb);
+        fresh.resize(nb, Bucket::default());
+        let old = std::mem::replace(&mut self.buckets, fresh);
         for b in old {
             if b.key != 0 {
                 self.place(b);

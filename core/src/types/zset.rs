@@ -225,6 +225,16 @@ impl BigZset {
         let id = self.slab.len() as u32;
         let key = Key::new(m);
         self.member_heap += key.heap_size();
+        let cap = self.slab.capacity();
+        if self.slab.len() == cap
+            && cap * std::mem::size_of::<Slot>() >= crate::util::hugepage::WORTH / 2
+        {
+            // grow into memory advised for huge pages before it is written
+            // (a reallocation would move the old small pages along)
+            let mut grown = crate::util::hugepage::vec_with_capacity(cap * 2);
+            grown.append(&mut self.slab);
+            self.slab = grown;
+        }
         self.slab.push(Slot { member: key, score });
         self.index.insert_with(member_hash(m), id, score);
         self.tree.insert(score, id, m, &self.slab[..]);
@@ -314,13 +324,11 @@ impl ZsetValue {
                     .collect(),
             )
         } else {
-            let slots = entries
-                .into_iter()
-                .map(|(m, s)| Slot {
-                    member: Key::new(&m),
-                    score: s,
-                })
-                .collect();
+            let mut slots = crate::util::hugepage::vec_with_capacity(entries.len());
+            slots.extend(entries.into_iter().map(|(m, s)| Slot {
+                member: Key::new(&m),
+                score: s,
+            }));
             ZsetValue::Skiplist(Box::new(BigZset::from_sorted(slots)))
         }
     }

@@ -80,12 +80,13 @@ impl Run {
     }
 
     /// Starts loading the fence and every score block, so a search waits
-    /// for one memory round trip instead of two in a row.
+    /// for one memory round trip instead of two in a row. All blocks, used
+    /// or not: reading `len` to skip the unused ones would itself wait for
+    /// the node to load.
     #[inline]
     fn prefetch(&self) {
         prefetch(self.fs.as_ptr());
-        let nb = self.len.div_ceil(BLK);
-        for b in 0..nb {
+        for b in 0..NBLK {
             prefetch(self.s[b * BLK..].as_ptr());
         }
     }
