@@ -120,38 +120,9 @@ impl Run {
         k
     }
 
-    /// The first position whose score is not below `score`, and whether an
-    /// entry looked at has exactly that score (then member bytes decide and
-    /// the position may be wrong). Branch-free over whole fence and block
-    /// lines, so no early exit is mispredicted.
-    #[inline]
-    fn score_bound(&self, score: f64) -> (usize, bool) {
-        let nb = self.len.div_ceil(BLK);
-        let (mut b, mut tie) = (0usize, false);
-        for k in 0..NBLK {
-            let used = k < nb;
-            b += usize::from(used & (self.fs[k] < score));
-            tie |= used & (self.fs[k] == score);
-        }
-        if b == nb {
-            return (self.len, tie);
-        }
-        let (lo, hi) = (b * BLK, ((b + 1) * BLK).min(self.len));
-        let mut k = lo;
-        for j in lo..lo + BLK {
-            let used = j < hi;
-            k += usize::from(used & (self.s[j] < score));
-            tie |= used & (self.s[j] == score);
-        }
-        (k, tie)
-    }
-
     #[inline]
     fn lower_bound<N: Names + ?Sized>(&self, p: &Probe, names: &N) -> usize {
-        match self.score_bound(p.score) {
-            (k, false) => k,
-            _ => self.search(|s, id| before(s, id, p, names)),
-        }
+        self.search(|s, id| before(s, id, p, names))
     }
 
     #[inline]
@@ -402,23 +373,13 @@ impl Inner {
         self.max.lower_bound(p, names).min(self.kids.len() - 1)
     }
 
-    /// Entries in children `0..k` (whole lines summed under a mask: no
-    /// loop bound to mispredict).
+    /// Entries in children `0..k`.
     #[inline]
     fn count_before(&self, k: usize) -> usize {
         let b = k / BLK;
-        let mut n = 0u32;
-        for j in 0..NBLK {
-            n += if j < b { self.bsum[j] } else { 0 };
-        }
-        for j in 0..BLK {
-            n += if b * BLK + j < k {
-                self.counts[(b * BLK + j).min(CAP - 1)]
-            } else {
-                0
-            };
-        }
-        n as usize
+        let whole: u32 = self.bsum[..b].iter().sum();
+        let part: u32 = self.counts[b * BLK..k].iter().sum();
+        (whole + part) as usize
     }
 
     /// The child holding rank `r` and the rank within it.
@@ -710,7 +671,7 @@ impl Tree {
     pub fn prefetch_path(&self, score: f64) {
         let mut node = &self.root;
         while let Node::Inner(n) = node {
-            let k = n.max.score_bound(score).0.min(n.kids.len() - 1);
+            let k = n.max.search(|s, _| s < score).min(n.kids.len() - 1);
             node = &n.kids[k];
             node.prefetch();
         }
@@ -719,22 +680,7 @@ impl Tree {
     /// Rank of `(score, member)` if present: entries ordering before it.
     pub fn rank_of<N: Names + ?Sized>(&self, score: f64, member: &[u8], names: &N) -> usize {
         let p = Probe { score, member };
-        let mut node = &self.root;
-        let mut acc = 0;
-        loop {
-            node.prefetch();
-            match node {
-                Node::Leaf(l) => return acc + l.run.lower_bound(&p, names),
-                Node::Inner(n) => {
-                    let k = n.max.lower_bound(&p, names);
-                    if k == n.kids.len() {
-                        return acc + n.total;
-                    }
-                    acc += n.count_before(k);
-                    node = &n.kids[k];
-                }
-            }
-        }
+        self.rank_by(|s, id| before(s, id, &p, names))
     }
 
     /// The entry at `rank` (< len).
@@ -1054,54 +1000,6 @@ mod tests {
                 assert_eq!(t.remove(s, &names.0[id as usize], &names), Some(id));
             }
             assert_eq!(t.len(), 0);
-        }
-    }
-
-    /// The branch-free score search and the masked count agree with plain
-    /// scans at every fill, with and without equal scores.
-    #[test]
-    fn fast_searches_match_plain_scans() {
-        let mut rng = Rng::seeded(23);
-        let names = Ids((0..CAP).map(|i| format!("{i:02}").into_bytes()).collect());
-        for round in 0..4000 {
-            let len = 1 + rng.below(CAP as u64) as usize;
-            let spread = if round % 2 == 0 { 8 } else { 1000 };
-            let mut sc: Vec<f64> = (0..len).map(|_| rng.below(spread) as f64).collect();
-            sc.sort_by(f64::total_cmp);
-            let mut r = Run::new();
-            // stale values past `len` must not count
-            r.s.iter_mut().for_each(|x| *x = -1.0);
-            for (k, &x) in sc.iter().enumerate() {
-                r.s[k] = x;
-                r.i[k] = k as u32;
-            }
-            r.len = len;
-            r.refence(0);
-            for _ in 0..8 {
-                let score = rng.below(spread + 2) as f64 - 1.0;
-                let member = format!("{:02}", rng.below(CAP as u64));
-                let p = Probe {
-                    score,
-                    member: member.as_bytes(),
-                };
-                let want = r.search(|s, id| before(s, id, &p, &names));
-                assert_eq!(r.lower_bound(&p, &names), want, "{sc:?} {score} {member}");
-                let (k, tie) = r.score_bound(score);
-                assert_eq!(tie, sc.contains(&score));
-                assert_eq!(k, sc.iter().filter(|&&x| x < score).count());
-            }
-        }
-        let mut n = Inner::boxed();
-        for k in 0..CAP {
-            let mut leaf = Leaf::boxed();
-            for j in 0..1 + k % 5 {
-                leaf.run.insert_at(j, (k * 10 + j) as f64, 0);
-            }
-            n.insert_kid(k, Node::Leaf(leaf));
-        }
-        for k in 0..=CAP {
-            let want: u32 = n.counts[..k].iter().sum();
-            assert_eq!(n.count_before(k), want as usize, "{k}");
         }
     }
 
