@@ -212,19 +212,31 @@ fn zsets(c: &mut Criterion<CpuTime>) {
     fresh(c, "ZSCORE 1M random", &mut client, &mut rng, |rng| {
         vec![b"ZSCORE".to_vec(), b"z".to_vec(), member(rng.below(BIG))]
     });
-    fresh(c, "ZRANGE 1M (1 member) random", &mut client, &mut rng, |rng| {
-        let s = rng.below(BIG).to_string().into_bytes();
-        vec![b"ZRANGE".to_vec(), b"z".to_vec(), s.clone(), s]
-    });
-    fresh(c, "ZRANGE 1M (10 members) random", &mut client, &mut rng, |rng| {
-        let s = rng.below(BIG - 10);
-        vec![
-            b"ZRANGE".to_vec(),
-            b"z".to_vec(),
-            s.to_string().into_bytes(),
-            (s + 9).to_string().into_bytes(),
-        ]
-    });
+    fresh(
+        c,
+        "ZRANGE 1M (1 member) random",
+        &mut client,
+        &mut rng,
+        |rng| {
+            let s = rng.below(BIG).to_string().into_bytes();
+            vec![b"ZRANGE".to_vec(), b"z".to_vec(), s.clone(), s]
+        },
+    );
+    fresh(
+        c,
+        "ZRANGE 1M (10 members) random",
+        &mut client,
+        &mut rng,
+        |rng| {
+            let s = rng.below(BIG - 10);
+            vec![
+                b"ZRANGE".to_vec(),
+                b"z".to_vec(),
+                s.to_string().into_bytes(),
+                (s + 9).to_string().into_bytes(),
+            ]
+        },
+    );
     let rank: Vec<Vec<Vec<u8>>> = (0..ARGS)
         .map(|_| vec![b"ZRANK".to_vec(), b"z".to_vec(), member(rng.below(BIG))])
         .collect();

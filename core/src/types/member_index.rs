@@ -307,10 +307,14 @@ mod tests {
                     assert_eq!(ix.find_with(key(k), |p| p == pos), Some((pos, s)));
                     // `work` sees every candidate of the tag up to the match
                     let mut seen = Vec::new();
-                    let got = ix.find_then(key(k), |p| p == pos, |p, x| {
-                        seen.push(p);
-                        x * 2.0
-                    });
+                    let got = ix.find_then(
+                        key(k),
+                        |p| p == pos,
+                        |p, x| {
+                            seen.push(p);
+                            x * 2.0
+                        },
+                    );
                     assert_eq!(got, Some((pos, s, s * 2.0)));
                     assert_eq!(seen.last(), Some(&pos));
                 }
