@@ -203,31 +203,22 @@ fn zsets(c: &mut Criterion<CpuTime>) {
         member(next)
     });
     assert_eq!(client.execute(&["ZCARD", "z"]), Reply::Int(BIG as i64));
-    // The read benchmarks twice: cycling 16,384 argvs (the set's parts they
-    // touch stay cached: flattering), then each call a fresh random member
-    // or rank ("random").
-    fresh(c, "ZRANK 1M random", &mut client, &mut rng, |rng| {
-        vec![b"ZRANK".to_vec(), b"z".to_vec(), member(rng.below(BIG))]
-    });
-    fresh(c, "ZSCORE 1M random", &mut client, &mut rng, |rng| {
-        vec![b"ZSCORE".to_vec(), b"z".to_vec(), member(rng.below(BIG))]
-    });
-    fresh(
-        c,
-        "ZRANGE 1M (1 member) random",
-        &mut client,
-        &mut rng,
-        |rng| {
+    // The read benchmarks twice: each call a fresh random member or rank
+    // ("random"), then cycling 16,384 argvs (the set's parts they touch
+    // stay cached: flattering).
+    type Make = fn(&mut Rng) -> Vec<Vec<u8>>;
+    let reads: [(&str, Make); 4] = [
+        ("ZRANK 1M", |rng| {
+            vec![b"ZRANK".to_vec(), b"z".to_vec(), member(rng.below(BIG))]
+        }),
+        ("ZSCORE 1M", |rng| {
+            vec![b"ZSCORE".to_vec(), b"z".to_vec(), member(rng.below(BIG))]
+        }),
+        ("ZRANGE 1M (1 member)", |rng| {
             let s = rng.below(BIG).to_string().into_bytes();
             vec![b"ZRANGE".to_vec(), b"z".to_vec(), s.clone(), s]
-        },
-    );
-    fresh(
-        c,
-        "ZRANGE 1M (10 members) random",
-        &mut client,
-        &mut rng,
-        |rng| {
+        }),
+        ("ZRANGE 1M (10 members)", |rng| {
             let s = rng.below(BIG - 10);
             vec![
                 b"ZRANGE".to_vec(),
@@ -235,40 +226,15 @@ fn zsets(c: &mut Criterion<CpuTime>) {
                 s.to_string().into_bytes(),
                 (s + 9).to_string().into_bytes(),
             ]
-        },
-    );
-    let rank: Vec<Vec<Vec<u8>>> = (0..ARGS)
-        .map(|_| vec![b"ZRANK".to_vec(), b"z".to_vec(), member(rng.below(BIG))])
-        .collect();
-    run(c, "ZRANK 1M", &mut client, &rank);
-    let score_of: Vec<Vec<Vec<u8>>> = (0..ARGS)
-        .map(|_| vec![b"ZSCORE".to_vec(), b"z".to_vec(), member(rng.below(BIG))])
-        .collect();
-    run(c, "ZSCORE 1M", &mut client, &score_of);
-    let range1: Vec<Vec<Vec<u8>>> = (0..ARGS)
-        .map(|_| {
-            let s = rng.below(BIG);
-            vec![
-                b"ZRANGE".to_vec(),
-                b"z".to_vec(),
-                s.to_string().into_bytes(),
-                s.to_string().into_bytes(),
-            ]
-        })
-        .collect();
-    run(c, "ZRANGE 1M (1 member)", &mut client, &range1);
-    let range10: Vec<Vec<Vec<u8>>> = (0..ARGS)
-        .map(|_| {
-            let s = rng.below(BIG - 10);
-            vec![
-                b"ZRANGE".to_vec(),
-                b"z".to_vec(),
-                s.to_string().into_bytes(),
-                (s + 9).to_string().into_bytes(),
-            ]
-        })
-        .collect();
-    run(c, "ZRANGE 1M (10 members)", &mut client, &range10);
+        }),
+    ];
+    for (name, make) in reads {
+        fresh(c, &format!("{name} random"), &mut client, &mut rng, make);
+    }
+    for (name, make) in reads {
+        let argvs: Vec<Vec<Vec<u8>>> = (0..ARGS).map(|_| make(&mut rng)).collect();
+        run(c, name, &mut client, &argvs);
+    }
     let byscore: Vec<Vec<Vec<u8>>> = (0..ARGS)
         .map(|_| {
             let lo = rng.below(1 << 30);

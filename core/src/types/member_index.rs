@@ -80,21 +80,8 @@ impl<P: Copy + Default> MemberIndex<P> {
     /// `find`, with the entry's payload.
     #[inline]
     pub fn find_with(&self, h: u64, eq: impl Fn(u32) -> bool) -> Option<(u32, P)> {
-        if self.buckets.is_empty() {
-            return None;
-        }
-        let t = tag(h);
-        let mut i = self.home(t);
-        loop {
-            let b = self.buckets[i];
-            if b.key == 0 {
-                return None;
-            }
-            if (b.key >> 32) as u32 == t && eq(entry_pos(b.key)) {
-                return Some((entry_pos(b.key), b.payload));
-            }
-            i = (i + 1) & self.mask();
-        }
+        self.find_then(h, eq, |_, _| ())
+            .map(|(pos, p, ())| (pos, p))
     }
 
     /// `find_with`, running `work(pos, payload)` on each candidate (a bucket
