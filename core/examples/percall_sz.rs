@@ -17,6 +17,10 @@ use std::time::Instant;
 
 use emberkv::Client;
 
+#[path = "../benches/common/cpu_time.rs"]
+#[allow(dead_code)]
+mod cpu_time;
+
 const BIG: usize = 1_000_000;
 
 struct Rng(u64);
@@ -59,12 +63,21 @@ measured!(
     m_zrange10
 );
 
+/// Runs one command's calls, unless `ONLY` (a comma list of names as
+/// printed, e.g. `ONLY="ZRANK 1M,ZADD upd 1M"`) leaves it out.
 fn run(name: &str, f: fn(&mut Client, &[Argv]), c: &mut Client, argvs: &[Argv]) {
-    let t = Instant::now();
+    if let Ok(only) = std::env::var("ONLY")
+        && !only.split(',').any(|o| o.trim() == name)
+    {
+        return;
+    }
+    let (t, cpu) = (Instant::now(), cpu_time::thread_cpu_ns());
     f(c, argvs);
+    let n = argvs.len() as f64;
     println!(
-        "{name:<14} {:>7.0} ns/call",
-        t.elapsed().as_nanos() as f64 / argvs.len() as f64
+        "{name:<14} {:>7.0} ns/call wall, {:>7.0} ns/call thread CPU time",
+        t.elapsed().as_nanos() as f64 / n,
+        (cpu_time::thread_cpu_ns() - cpu) as f64 / n
     );
 }
 

@@ -128,6 +128,10 @@ unsafe extern "C" {
 /// `strtod` over the C string view of `b` (it ends at the first NUL, as in
 /// Redis): the whole of it must be consumed and the value must not be NaN.
 fn range_number(b: &[u8]) -> Option<f64> {
+    // a plain decimal needs no C string: same value, and no ERANGE check here
+    if let Some((v, _)) = crate::util::number::parse_plain_decimal(b) {
+        return Some(v);
+    }
     let mut buf = Vec::with_capacity(b.len() + 1);
     buf.extend_from_slice(b);
     buf.push(0);

@@ -80,6 +80,23 @@ impl<P: Copy + Default> MemberIndex<P> {
     /// `find`, with the entry's payload.
     #[inline]
     pub fn find_with(&self, h: u64, eq: impl Fn(u32) -> bool) -> Option<(u32, P)> {
+        self.find_then(h, eq, |_, _| ())
+            .map(|(pos, p, ())| (pos, p))
+    }
+
+    /// `find_with`, running `work(pos, payload)` on each candidate (a bucket
+    /// whose tag matches) before `eq` confirms it, and returning the
+    /// confirmed candidate's result. `work` that needs only the payload then
+    /// overlaps the wait for the member's bytes that `eq` reads; a candidate
+    /// `eq` rejects (another member with the same 32-bit tag) costs one
+    /// wasted `work`.
+    #[inline]
+    pub fn find_then<R>(
+        &self,
+        h: u64,
+        eq: impl Fn(u32) -> bool,
+        mut work: impl FnMut(u32, P) -> R,
+    ) -> Option<(u32, P, R)> {
         if self.buckets.is_empty() {
             return None;
         }
@@ -90,8 +107,12 @@ impl<P: Copy + Default> MemberIndex<P> {
             if b.key == 0 {
                 return None;
             }
-            if (b.key >> 32) as u32 == t && eq(entry_pos(b.key)) {
-                return Some((entry_pos(b.key), b.payload));
+            if (b.key >> 32) as u32 == t {
+                let pos = entry_pos(b.key);
+                let r = work(pos, b.payload);
+                if eq(pos) {
+                    return Some((pos, b.payload, r));
+                }
             }
             i = (i + 1) & self.mask();
         }
@@ -123,7 +144,11 @@ impl<P: Copy + Default> MemberIndex<P> {
     }
 
     fn rebuild(&mut self, nb: usize) {
-        let old = std::mem::replace(&mut self.buckets, vec![Bucket::default(); nb]);
+        // large tables are read at random: huge pages, asked for before the
+        // buckets are first written
+        let mut fresh = crate::util::hugepage::vec_with_capacity(nb);
+        fresh.resize(nb, Bucket::default());
+        let old = std::mem::replace(&mut self.buckets, fresh);
         for b in old {
             if b.key != 0 {
                 self.place(b);
@@ -267,7 +292,21 @@ mod tests {
             if step % 1000 == 0 {
                 for (&k, &(pos, s)) in &model {
                     assert_eq!(ix.find_with(key(k), |p| p == pos), Some((pos, s)));
+                    // `work` sees every candidate of the tag up to the match
+                    let mut seen = Vec::new();
+                    let got = ix.find_then(
+                        key(k),
+                        |p| p == pos,
+                        |p, x| {
+                            seen.push(p);
+                            x * 2.0
+                        },
+                    );
+                    assert_eq!(got, Some((pos, s, s * 2.0)));
+                    assert_eq!(seen.last(), Some(&pos));
                 }
+                let absent = key(3000 + step as u64);
+                assert_eq!(ix.find_then(absent, |_| false, |_, _| ()), None);
             }
         }
         assert_eq!(std::mem::size_of::<Bucket<()>>(), 8);

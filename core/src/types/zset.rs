@@ -225,6 +225,16 @@ impl BigZset {
         let id = self.slab.len() as u32;
         let key = Key::new(m);
         self.member_heap += key.heap_size();
+        let cap = self.slab.capacity();
+        if self.slab.len() == cap
+            && cap * std::mem::size_of::<Slot>() >= crate::util::hugepage::WORTH / 2
+        {
+            // grow into memory advised for huge pages before it is written
+            // (a reallocation would move the old small pages along)
+            let mut grown = crate::util::hugepage::vec_with_capacity(cap * 2);
+            grown.append(&mut self.slab);
+            self.slab = grown;
+        }
         self.slab.push(Slot { member: key, score });
         self.index.insert_with(member_hash(m), id, score);
         self.tree.insert(score, id, m, &self.slab[..]);
@@ -314,13 +324,11 @@ impl ZsetValue {
                     .collect(),
             )
         } else {
-            let slots = entries
-                .into_iter()
-                .map(|(m, s)| Slot {
-                    member: Key::new(&m),
-                    score: s,
-                })
-                .collect();
+            let mut slots = crate::util::hugepage::vec_with_capacity(entries.len());
+            slots.extend(entries.into_iter().map(|(m, s)| Slot {
+                member: Key::new(&m),
+                score: s,
+            }));
             ZsetValue::Skiplist(Box::new(BigZset::from_sorted(slots)))
         }
     }
@@ -370,7 +378,26 @@ impl ZsetValue {
                 .iter()
                 .position(|s| *s.member == *m)
                 .map(|pos| (pos, v[pos].score)),
-            ZsetValue::Skiplist(b) => b.find(m),
+            ZsetValue::Skiplist(b) => {
+                // the tree leaves this call will change load while the index
+                // and the member are being read
+                if !flags.incr {
+                    b.tree.prefetch_path(score);
+                }
+                let (slab, tree) = (&b.slab[..], &b.tree);
+                b.index
+                    .find_then(
+                        member_hash(m),
+                        |i| *slab[i as usize].member == *m,
+                        |_, cur| {
+                            tree.prefetch_path(cur);
+                            if flags.incr {
+                                tree.prefetch_path(cur + score);
+                            }
+                        },
+                    )
+                    .map(|(i, cur, ())| (i as usize, cur))
+            }
         };
         match found {
             Some((pos, cur)) => {
@@ -446,8 +473,18 @@ impl ZsetValue {
                 (pos, v[pos].score)
             }
             ZsetValue::Skiplist(b) => {
-                let (_, s) = b.find(m)?;
-                (b.tree.rank_of(s, m, &b.slab[..]), s)
+                // walk the tree with the score the index bucket holds while
+                // the member's bytes load for the equality check
+                let slab = &b.slab[..];
+                let (_, s, r) = b.index.find_then(
+                    member_hash(m),
+                    |i| *slab[i as usize].member == *m,
+                    |i, s| {
+                        prefetch(&slab[i as usize]);
+                        b.tree.rank_of(s, m, slab)
+                    },
+                )?;
+                (r, s)
             }
         };
         Some((if rev { self.len() - 1 - r } else { r }, s))

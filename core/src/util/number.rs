@@ -69,8 +69,74 @@ fn with_cstr<R>(s: &[u8], f: impl FnOnce(*const c_char) -> R) -> R {
     }
 }
 
-/// Redis's `string2d` / `getDoubleFromObject`: `strtod` over the whole string.
+/// The value of `s` when it is a plain decimal number, `[+-]digits[.digits]`
+/// or `[+-].digits`, with an optional exponent `e[+-]digits`; `None` for
+/// anything else (hex, `inf`, `nan`, spaces, …), which is left to `strtod`.
+/// The value is correctly rounded, as glibc's `strtod` rounds it, so the two
+/// agree on every input this accepts (`parse_f64`'s test checks that): an
+/// overflow is ±inf (`HUGE_VAL`), an underflow 0 or a subnormal.
+/// Second: whether any digit of the significand is non-zero (a zero result
+/// then means `strtod` underflowed and set `ERANGE`).
+#[inline]
+pub fn parse_plain_decimal(s: &[u8]) -> Option<(f64, bool)> {
+    if s.len() > 64 {
+        return None;
+    }
+    let mut i = usize::from(matches!(s.first(), Some(b'-' | b'+')));
+    let (mut digits, mut nonzero) = (0usize, false);
+    let mut run = |i: &mut usize| {
+        while let Some(&c) = s.get(*i)
+            && c.is_ascii_digit()
+        {
+            nonzero |= c != b'0';
+            digits += 1;
+            *i += 1;
+        }
+    };
+    run(&mut i);
+    if s.get(i) == Some(&b'.') {
+        i += 1;
+        run(&mut i);
+    }
+    if digits == 0 {
+        return None;
+    }
+    if let Some(b'e' | b'E') = s.get(i) {
+        i += 1;
+        if let Some(b'-' | b'+') = s.get(i) {
+            i += 1;
+        }
+        let at = i;
+        while s.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if i == at {
+            return None;
+        }
+    }
+    if i != s.len() {
+        return None;
+    }
+    // SAFETY: every byte was checked above to be ASCII.
+    let text = unsafe { std::str::from_utf8_unchecked(s) };
+    text.parse::<f64>().ok().map(|v| (v, nonzero))
+}
+
+/// Redis's `string2d` / `getDoubleFromObject`: `strtod` over the whole
+/// string; rejected when nothing or not all of it parses, when it starts
+/// with a space, on overflow or underflow to zero (`ERANGE`), and for NaN.
+/// Plain decimals are parsed here (`parse_plain_decimal`), the rest by
+/// `strtod`.
+#[inline]
 pub fn parse_f64(s: &[u8]) -> Option<f64> {
+    match parse_plain_decimal(s) {
+        Some((v, nonzero)) => (v.is_finite() && (v != 0.0 || !nonzero)).then_some(v),
+        None => parse_f64_strtod(s),
+    }
+}
+
+/// `parse_f64` through the C library's `strtod` for every input.
+pub fn parse_f64_strtod(s: &[u8]) -> Option<f64> {
     let mut out = 0f64;
     // SAFETY: with_cstr hands a NUL-terminated buffer of at least len+1 bytes.
     let ok = with_cstr(s, |p| unsafe { ekv_strtod(p, s.len(), &mut out) });
@@ -218,6 +284,128 @@ mod tests {
         assert_eq!(parse_f64(b"1e400"), None);
         assert_eq!(parse_f64(b""), None);
         assert_eq!(parse_f64(b"1\x002"), None);
+    }
+
+    /// The plain-decimal path gives what `strtod` gives, input by input.
+    #[test]
+    fn plain_decimals_agree_with_strtod() {
+        let mut rng = crate::util::rng::Rng::seeded(17);
+        let fixed: &[&[u8]] = &[
+            b"0",
+            b"-0",
+            b"+0",
+            b"0.0",
+            b"-0.0",
+            b".5",
+            b"5.",
+            b"-.5",
+            b"+.5",
+            b".",
+            b"-",
+            b"+",
+            b"1e",
+            b"1e+",
+            b"1e-",
+            b"1e5",
+            b"1E5",
+            b"1e+5",
+            b"1e-5",
+            b".e5",
+            b"1.e5",
+            b"0e999",
+            b"0e-999",
+            b"1e308",
+            b"1e309",
+            b"-1e309",
+            b"1e-400",
+            b"-1e-400",
+            b"4e-324",
+            b"2e-324",
+            b"2.5e-324",
+            b"2.4703282292062328e-324",
+            b"2.4703282292062327e-324",
+            b"1.7976931348623157e308",
+            b"1.7976931348623158e308",
+            b"1.7976931348623159e308",
+            b"2.2250738585072011e-308",
+            b"2.2250738585072014e-308",
+            b"9007199254740993",
+            b"0.1",
+            b"123456789.123456789",
+            b"1073741823.9990234",
+            b"00000001.5000000000",
+            b"1e0000000000000000000000000000000000000000005",
+            b"1 ",
+            b" 1",
+            b"1\x00",
+            b"0x10",
+            b"inf",
+            b"-inf",
+            b"+inf",
+            b"infinity",
+            b"nan",
+            b"1,5",
+            b"1..5",
+            b"1.5.",
+            b"--1",
+        ];
+        let mut inputs: Vec<Vec<u8>> = fixed.iter().map(|x| x.to_vec()).collect();
+        let alphabet = b"0123456789.eE+-";
+        for _ in 0..200_000 {
+            let len = 1 + rng.below(24) as usize;
+            inputs.push(
+                (0..len)
+                    .map(|_| alphabet[rng.below(alphabet.len() as u64) as usize])
+                    .collect(),
+            );
+        }
+        for _ in 0..200_000 {
+            // well-formed: many digits, exponents near the ends of the range
+            let mut t = String::new();
+            if rng.below(2) == 0 {
+                t.push('-');
+            }
+            for _ in 0..1 + rng.below(20) {
+                t.push((b'0' + rng.below(10) as u8) as char);
+            }
+            if rng.below(2) == 0 {
+                t.push('.');
+                for _ in 0..rng.below(25) {
+                    t.push((b'0' + rng.below(10) as u8) as char);
+                }
+            }
+            if rng.below(2) == 0 {
+                let e = rng.below(700) as i64 - 350;
+                t.push_str(&format!("e{e}"));
+            }
+            inputs.push(t.into_bytes());
+        }
+        for _ in 0..100_000 {
+            // exact halfway and neighbouring cases between doubles
+            let d = f64::from_bits(rng.next_u64() >> 1);
+            if d.is_finite() {
+                inputs.push(format!("{d:e}").into_bytes());
+                inputs.push(format!("{:.20e}", d).into_bytes());
+                inputs.push(fmt_g17(d).into_bytes());
+            }
+        }
+        let mut plain = 0;
+        for x in &inputs {
+            let fast = parse_f64(x);
+            let slow = parse_f64_strtod(x);
+            assert_eq!(
+                fast.map(f64::to_bits),
+                slow.map(f64::to_bits),
+                "{:?}",
+                String::from_utf8_lossy(x)
+            );
+            plain += usize::from(parse_plain_decimal(x).is_some());
+        }
+        assert!(
+            plain > inputs.len() / 2,
+            "{plain} plain of {}",
+            inputs.len()
+        );
     }
 
     #[test]

@@ -80,12 +80,13 @@ impl Run {
     }
 
     /// Starts loading the fence and every score block, so a search waits
-    /// for one memory round trip instead of two in a row.
+    /// for one memory round trip instead of two in a row. All blocks, used
+    /// or not: reading `len` to skip the unused ones would itself wait for
+    /// the node to load.
     #[inline]
     fn prefetch(&self) {
         prefetch(self.fs.as_ptr());
-        let nb = self.len.div_ceil(BLK);
-        for b in 0..nb {
+        for b in 0..NBLK {
             prefetch(self.s[b * BLK..].as_ptr());
         }
     }
@@ -659,6 +660,20 @@ impl Tree {
                     node = &n.kids[k];
                 }
             }
+        }
+    }
+
+    /// Starts loading the nodes on the way down to `score` (ties go to the
+    /// first child that may hold it), so that a search or an update that
+    /// follows finds them in cache; it waits only on inner nodes, which are
+    /// few and usually cached, and never on the leaf. Only a hint.
+    #[inline]
+    pub fn prefetch_path(&self, score: f64) {
+        let mut node = &self.root;
+        while let Node::Inner(n) = node {
+            let k = n.max.search(|s, _| s < score).min(n.kids.len() - 1);
+            node = &n.kids[k];
+            node.prefetch();
         }
     }
 
