@@ -407,6 +407,20 @@ pub(crate) fn dispatch(eng: &Engine, cl: &mut ClientState, argv: &[&[u8]]) -> Re
         cl.note_refused(eng, Some(idx), &e);
         return e;
     }
+    if eng.params.tun(crate::config::Tun::Maxmemory) != 0 && !eng.is_loading() {
+        let mut oom = false;
+        let refused = crate::evict::check_command(eng, cl, spec, &mut oom);
+        cl.oom_at_start = oom;
+        if let Some(r) = refused {
+            if spec.name == "exec" {
+                // Redis discards the transaction it refuses
+                cl.multi = None;
+                tx::unwatch_all(eng, cl);
+            }
+            cl.note_refused(eng, Some(idx), &r);
+            return r;
+        }
+    }
     if let Some(r) = cl.intercept(eng, spec, argv) {
         if let Reply::Error(_) = &r {
             cl.note_refused(eng, Some(idx), &r);
