@@ -4,7 +4,8 @@
 //! Rules for whoever changes this:
 //! - Used memory is the counting allocator's figure (`alloc.rs`) when the
 //!   program installed it; otherwise an estimate from walking the keyspace,
-//!   cached for `ESTIMATE_TTL` and lowered by what each eviction frees.
+//!   reused while nothing is written or for ten times the walk's own time
+//!   (at most `ESTIMATE_MAX_AGE`), and lowered by what each eviction frees.
 //! - `perform` runs before a `denyoom` command (dispatch, with no shard lock
 //!   held) and from the cron; it takes each shard lock itself, one at a
 //!   time. Evictions are deletions through a `Ctx`, so they reach the AOF as
@@ -34,8 +35,9 @@ use crate::util::rng::random_below;
 /// Redis's OOM error (a denyoom command, EXEC, or a script's first write).
 pub(crate) const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 
-/// How long the keyspace estimate is reused without the counting allocator.
-const ESTIMATE_TTL: Duration = Duration::from_millis(100);
+/// The longest the keyspace estimate is reused after writes (without the
+/// counting allocator).
+const ESTIMATE_MAX_AGE: Duration = Duration::from_millis(100);
 /// Candidates kept between eviction rounds (Redis's EVPOOL_SIZE).
 const POOL_SIZE: usize = 16;
 /// A new key's LFU counter (Redis's LFU_INIT_VAL).
@@ -171,6 +173,17 @@ struct Candidate {
     key: Vec<u8>,
 }
 
+/// A keyspace walk's result, reused until something was written and the
+/// walk is older than ten times what it took (at most `ESTIMATE_MAX_AGE`).
+#[derive(Clone, Copy)]
+struct Estimate {
+    at: Instant,
+    bytes: usize,
+    /// `Engine::dirty` when taken.
+    dirty: u64,
+    reuse: Duration,
+}
+
 /// Eviction state, one per engine.
 #[derive(Default)]
 pub(crate) struct Evictor {
@@ -178,8 +191,8 @@ pub(crate) struct Evictor {
     pub evicted_keys: AtomicU64,
     /// INFO `used_memory_peak`.
     peak: AtomicUsize,
-    /// The keyspace estimate without the counting allocator: (taken at, bytes).
-    estimate: Mutex<Option<(Instant, usize)>>,
+    /// The keyspace estimate without the counting allocator.
+    estimate: Mutex<Option<Estimate>>,
     /// Held while evicting: one evictor at a time; the pool lives inside.
     pool: Mutex<Vec<Candidate>>,
     /// Round-robin database for the random policies.
@@ -192,13 +205,22 @@ impl Evictor {
         let used = match crate::alloc::allocated() {
             Some(n) => n,
             None => {
+                let dirty = eng.dirty.load(Ordering::Relaxed);
                 let mut est = self.estimate.lock();
                 match *est {
-                    Some((at, n)) if at.elapsed() < ESTIMATE_TTL => n,
+                    Some(e) if e.dirty == dirty || e.at.elapsed() < e.reuse => e.bytes,
                     _ => {
-                        let n = keyspace_bytes(eng);
-                        *est = Some((Instant::now(), n));
-                        n
+                        let at = Instant::now();
+                        let bytes = keyspace_bytes(eng);
+                        // walking may take at most a tenth of the time
+                        let reuse = (at.elapsed() * 10).min(ESTIMATE_MAX_AGE);
+                        *est = Some(Estimate {
+                            at,
+                            bytes,
+                            dirty,
+                            reuse,
+                        });
+                        bytes
                     }
                 }
             }
@@ -223,8 +245,8 @@ impl Evictor {
     /// Without the counting allocator, lowers the estimate by what an
     /// evicted entry held.
     fn freed(&self, bytes: usize) {
-        if let Some((_, n)) = self.estimate.lock().as_mut() {
-            *n = n.saturating_sub(bytes);
+        if let Some(e) = self.estimate.lock().as_mut() {
+            e.bytes = e.bytes.saturating_sub(bytes);
         }
     }
 }
