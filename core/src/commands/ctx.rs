@@ -344,23 +344,15 @@ impl<'a> Ctx<'a> {
         stamp_entry(self.eng, self.access_clock(), e)
     }
 
-    /// Under LFU, what a SET leaves: an overwritten key keeps its counter
-    /// (after this access), a new one starts at Redis's initial 5.
+    /// Under LFU, what storing a value leaves: an overwritten key keeps its
+    /// counter (as Redis's overwrite; the command's own lookup counted the
+    /// access), a new one starts at Redis's initial 5.
     #[cold]
     fn lfu_stamp_for_set(&self, db: usize, key: &[u8]) -> u32 {
         let (part, h) = self.part(db, key);
-        let now_s = self.access_clock() as u64;
         match part.get(h, key) {
-            Some(e) => {
-                let p = &self.eng.params;
-                crate::evict::lfu_access(
-                    e.atime(),
-                    now_s,
-                    p.tun(crate::config::Tun::LfuLogFactor),
-                    p.tun(crate::config::Tun::LfuDecayTime),
-                )
-            }
-            None => crate::evict::lfu_new(now_s),
+            Some(e) => e.atime(),
+            None => crate::evict::lfu_new(self.access_clock() as u64),
         }
     }
 
