@@ -346,13 +346,7 @@ pub(crate) static PARAMS: &[ParamSpec] = &[
         Some(Tun::LatencyMonitorThreshold),
     ),
     // maxmemory and eviction (`evict.rs`)
-    p(
-        "maxmemory",
-        "0",
-        Kind::Memory,
-        true,
-        Some(Tun::Maxmemory),
-    ),
+    p("maxmemory", "0", Kind::Memory, true, Some(Tun::Maxmemory)),
     p(
         "maxmemory-policy",
         "noeviction",

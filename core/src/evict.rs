@@ -472,3 +472,88 @@ pub(crate) fn check_command(
         OOM
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reply::Reply;
+
+    #[test]
+    fn lfu_counter_decays_one_per_period_and_grows_slower_as_it_rises() {
+        let t0 = 1_700_000_000u64;
+        let w = lfu_new(t0);
+        assert_eq!(lfu_decayed(w, t0, 1), LFU_INIT);
+        // a word of 0 (not accessed since open) counts as new
+        assert_eq!(lfu_decayed(0, t0, 1), LFU_INIT);
+        // three minutes later, decay time 1: three less; decay time 0: none
+        assert_eq!(lfu_decayed(w, t0 + 180, 1), LFU_INIT - 3);
+        assert_eq!(lfu_decayed(w, t0 + 180, 2), LFU_INIT - 1);
+        assert_eq!(lfu_decayed(w, t0 + 180, 0), LFU_INIT);
+        assert_eq!(lfu_decayed(w, t0 + 3600, 1), 0);
+        // log factor 0: every access counts, up to 255
+        let mut w = lfu_new(t0);
+        for _ in 0..300 {
+            w = lfu_access(w, t0, 0, 1);
+        }
+        assert_eq!(w & 0xff, 255);
+        // log factor 10: 1,000 accesses give Redis's documented ~18
+        let mut w = lfu_new(t0);
+        for _ in 0..1000 {
+            w = lfu_access(w, t0, 10, 1);
+        }
+        assert!((10..=30).contains(&(w & 0xff)), "{}", w & 0xff);
+    }
+
+    #[test]
+    fn minutes_wrap_at_16_bits() {
+        // the word's minute is 65,535 and now is minute 1 (wrapped): one
+        // period elapsed plus the wrap, as Redis's LFUTimeElapsed counts
+        let word = (0xffff << 8) | 10;
+        let now_s = (0x10000 + 1) * 60;
+        assert_eq!(lfu_decayed(word, now_s, 1), 9);
+    }
+
+    #[test]
+    fn time_limit_follows_tenacity() {
+        assert_eq!(time_limit(0), Some(Duration::ZERO));
+        assert_eq!(time_limit(10), Some(Duration::from_micros(500)));
+        assert!(time_limit(50).unwrap() > time_limit(11).unwrap());
+        assert_eq!(time_limit(100), None);
+    }
+
+    /// Without the counting allocator (this test binary has none), the
+    /// keyspace estimate drives eviction.
+    #[test]
+    fn the_estimate_evicts_without_the_counting_allocator() {
+        assert!(crate::alloc::allocated().is_none());
+        let db = crate::Db::in_memory();
+        let mut c = db.client();
+        let v = "x".repeat(1000);
+        for i in 0..200 {
+            c.execute(&["SET", &format!("k:{i}"), &v]);
+        }
+        let used = |c: &mut crate::Client| -> usize {
+            let Reply::Bulk(b) = c.execute(&["INFO", "memory"]) else {
+                panic!()
+            };
+            let text = String::from_utf8_lossy(b.as_ref()).to_string();
+            text.lines()
+                .find_map(|l| l.strip_prefix("used_memory:"))
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap()
+        };
+        let before = used(&mut c);
+        assert!(before > 200 * 1000);
+        let max = before - 50_000;
+        c.execute(&["CONFIG", "SET", "maxmemory-policy", "allkeys-random"]);
+        c.execute(&["CONFIG", "SET", "maxmemory", &max.to_string()]);
+        assert_eq!(c.execute(&["SET", "trigger", "1"]), Reply::ok());
+        let Reply::Int(n) = c.execute(&["DBSIZE"]) else {
+            panic!()
+        };
+        assert!((150..200).contains(&n), "{n} keys left");
+        assert!(used(&mut c) <= max);
+    }
+}

@@ -128,7 +128,10 @@ fn denyoom_commands_exec_and_scripts_are_refused_over_the_limit() {
             ask(a, &["EXEC"]),
             Resp::Err(format!("EXECABORT Transaction discarded because of: {OOM}"))
         );
-        assert_eq!(ask(a, &["EXEC"]), Resp::Err("ERR EXEC without MULTI".into()));
+        assert_eq!(
+            ask(a, &["EXEC"]),
+            Resp::Err("ERR EXEC without MULTI".into())
+        );
         ok(b, &["CONFIG", "SET", "maxmemory", "0"]);
         ok(a, &["MULTI"]);
         ask(a, &["GET", "x"]);
@@ -165,7 +168,11 @@ fn denyoom_commands_exec_and_scripts_are_refused_over_the_limit() {
         assert_eq!(
             ask(
                 a,
-                &["EVAL", "redis.call('del','x'); return redis.call('set','y','1')", "0"]
+                &[
+                    "EVAL",
+                    "redis.call('del','x'); return redis.call('set','y','1')",
+                    "0"
+                ]
             ),
             Resp::Simple("OK".into())
         );
@@ -186,7 +193,12 @@ fn volatile_policies_evict_only_keys_with_a_ttl() {
         assert_eq!(count(&present(a, "p", 100)), 100);
         let v = count(&present(a, "v", 100));
         assert!(v > 0 && v < 90, "volatile keys left: {v}");
-        assert!(info_field(a, "stats", "evicted_keys").parse::<i64>().unwrap() > 0);
+        assert!(
+            info_field(a, "stats", "evicted_keys")
+                .parse::<i64>()
+                .unwrap()
+                > 0
+        );
 
         // once no key has a TTL, nothing can be evicted
         squeeze(a, 200_000);
@@ -233,7 +245,10 @@ fn allkeys_lru_keeps_recently_used_keys() {
         let hot = count(&left[..100]);
         let cold = count(&left[100..]);
         // sampled, as Redis's: most (not all) evictions hit idle keys
-        assert!(hot >= 85 && hot >= cold + 30, "left: {hot} used, {cold} idle");
+        assert!(
+            hot >= 85 && hot >= cold + 30,
+            "left: {hot} used, {cold} idle"
+        );
         reset(a);
     });
 }
@@ -260,7 +275,9 @@ fn lfu_counter_grows_logarithmically_and_keeps_frequent_keys() {
         }
         let g = int(ask(a, &["OBJECT", "FREQ", "g"]));
         assert!((10..=30).contains(&g), "1000 hits at factor 10: {g}");
-        assert!(matches!(ask(a, &["OBJECT", "IDLETIME", "g"]), Resp::Err(e) if e.contains("LFU maxmemory policy is selected")));
+        assert!(
+            matches!(ask(a, &["OBJECT", "IDLETIME", "g"]), Resp::Err(e) if e.contains("LFU maxmemory policy is selected"))
+        );
 
         // eviction keeps the keys read most
         ok(a, &["FLUSHALL"]);
@@ -274,11 +291,16 @@ fn lfu_counter_grows_logarithmically_and_keeps_frequent_keys() {
         ok(a, &["SET", "trigger", "1"]);
         let left = present(a, "k", 200);
         let (hot, cold) = (count(&left[..100]), count(&left[100..]));
-        assert!(hot >= 85 && hot >= cold + 30, "left: {hot} frequent, {cold} rare");
+        assert!(
+            hot >= 85 && hot >= cold + 30,
+            "left: {hot} frequent, {cold} rare"
+        );
         ok(a, &["CONFIG", "SET", "maxmemory", "0"]);
         ok(a, &["SET", "g", "v"]);
         ok(a, &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]);
-        assert!(matches!(ask(a, &["OBJECT", "FREQ", "g"]), Resp::Err(e) if e.contains("LFU maxmemory policy is not selected")));
+        assert!(
+            matches!(ask(a, &["OBJECT", "FREQ", "g"]), Resp::Err(e) if e.contains("LFU maxmemory policy is not selected"))
+        );
         reset(a);
     });
 }
@@ -298,7 +320,10 @@ fn eviction_is_counted_notified_and_propagated() {
     sub.subscribe(&["__keyevent@0__:evicted"]);
     let mut c = db.client();
     fill(&mut c, "k", 100, None);
-    assert_eq!(info_field(&mut c, "memory", "maxmemory_policy"), "allkeys-random");
+    assert_eq!(
+        info_field(&mut c, "memory", "maxmemory_policy"),
+        "allkeys-random"
+    );
     squeeze(&mut c, 30_000);
     let max: i64 = info_field(&mut c, "memory", "maxmemory").parse().unwrap();
     assert!(max > 0);
@@ -345,7 +370,10 @@ fn eviction_is_counted_notified_and_propagated() {
     }
     let cmds = common::aof_commands(&aof);
     for k in &expected {
-        assert!(cmds.iter().any(|c| *c == format!("DEL {k}")), "no DEL {k} in {cmds:?}");
+        assert!(
+            cmds.iter().any(|c| *c == format!("DEL {k}")),
+            "no DEL {k} in {cmds:?}"
+        );
     }
     ok(&mut c, &["CONFIG", "RESETSTAT"]);
     assert_eq!(info_field(&mut c, "stats", "evicted_keys"), "0");
