@@ -442,35 +442,24 @@ fn evict_key(eng: &Engine, db: usize, key: &[u8]) -> bool {
 }
 
 /// The OOM verdict before a command, as Redis's processCommand gives it:
-/// `Some(error)` to refuse the command. `oom` receives whether memory was
-/// over the limit when the command started (scripts' first write checks it).
+/// true to refuse the command. `oom` receives whether memory was over the
+/// limit when the command started (a script's first write checks it).
 pub(crate) fn check_command(
     eng: &Engine,
     cl: &ClientState,
     spec: &crate::commands::CommandSpec,
     oom: &mut bool,
-) -> Option<crate::reply::Reply> {
+) -> bool {
     use crate::commands::flag::DENYOOM;
     *oom = perform(eng) == Outcome::Fail;
-    if !*oom {
-        return None;
-    }
-    let reject = spec.flags & DENYOOM != 0
+    *oom && (spec.flags & DENYOOM != 0
         || match &cl.multi {
             // inside MULTI anything but EXEC/DISCARD/QUIT/RESET is refused
             // (queueing grows memory too); EXEC when it holds a denyoom command
             Some(m) if spec.name == "exec" => m.queue.iter().any(|(s, _)| s.flags & DENYOOM != 0),
             Some(_) => !matches!(spec.name, "discard" | "quit" | "reset"),
             None => false,
-        };
-    if !reject {
-        return None;
-    }
-    Some(crate::reply::Reply::error(if spec.name == "exec" {
-        "EXECABORT Transaction discarded because of: OOM command not allowed when used memory > 'maxmemory'."
-    } else {
-        OOM
-    }))
+        })
 }
 
 #[cfg(test)]
