@@ -231,6 +231,10 @@ const INT: Kind = Kind::Int {
     min: 0,
     max: i64::MAX,
 };
+const INT32: Kind = Kind::Int {
+    min: 0,
+    max: i32::MAX as i64,
+};
 
 pub(crate) static PARAMS: &[ParamSpec] = &[
     p(
@@ -371,26 +375,8 @@ pub(crate) static PARAMS: &[ParamSpec] = &[
         true,
         Some(Tun::MaxmemoryEvictionTenacity),
     ),
-    p(
-        "lfu-log-factor",
-        "10",
-        Kind::Int {
-            min: 0,
-            max: i32::MAX as i64,
-        },
-        true,
-        Some(Tun::LfuLogFactor),
-    ),
-    p(
-        "lfu-decay-time",
-        "1",
-        Kind::Int {
-            min: 0,
-            max: i32::MAX as i64,
-        },
-        true,
-        Some(Tun::LfuDecayTime),
-    ),
+    p("lfu-log-factor", "10", INT32, true, Some(Tun::LfuLogFactor)),
+    p("lfu-decay-time", "1", INT32, true, Some(Tun::LfuDecayTime)),
     // Server directives that only a standalone server could change: shown
     // by CONFIG GET as Redis shows them, refused by CONFIG SET.
     p("daemonize", "no", Kind::Bool, false, None),

@@ -43,21 +43,13 @@ const POOL_SIZE: usize = 16;
 /// A new key's LFU counter (Redis's LFU_INIT_VAL).
 pub(crate) const LFU_INIT: u32 = 5;
 
-/// `maxmemory-policy`.
+/// `maxmemory-policy`: an index into `NAMES`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Policy {
-    VolatileLru = 0,
-    VolatileLfu,
-    VolatileRandom,
-    VolatileTtl,
-    AllkeysLru,
-    AllkeysLfu,
-    AllkeysRandom,
-    NoEviction,
-}
+pub(crate) struct Policy(u8);
 
 impl Policy {
-    /// In Redis's order (its error message lists them so).
+    /// In Redis's order (its error message lists them so): the volatile
+    /// ones first, LFU ones at 1 and 5, random ones at 2 and 6.
     pub const NAMES: &'static [&'static str] = &[
         "volatile-lru",
         "volatile-lfu",
@@ -68,34 +60,23 @@ impl Policy {
         "allkeys-random",
         "noeviction",
     ];
-
-    fn from_index(i: i64) -> Policy {
-        use Policy::*;
-        [
-            VolatileLru,
-            VolatileLfu,
-            VolatileRandom,
-            VolatileTtl,
-            AllkeysLru,
-            AllkeysLfu,
-            AllkeysRandom,
-            NoEviction,
-        ]
-        .get(i as usize)
-        .copied()
-        .unwrap_or(NoEviction)
-    }
+    const VOLATILE_TTL: Policy = Policy(3);
+    const NOEVICTION: Policy = Policy(7);
 
     pub fn current(eng: &Engine) -> Policy {
-        Policy::from_index(eng.params.tun(Tun::MaxmemoryPolicy))
+        Policy(eng.params.tun(Tun::MaxmemoryPolicy).clamp(0, 7) as u8)
     }
 
     fn volatile(self) -> bool {
-        (self as u8) <= Policy::VolatileTtl as u8
+        self.0 <= Policy::VOLATILE_TTL.0
     }
 
     pub fn is_lfu(self) -> bool {
-        matches!(self, Policy::VolatileLfu | Policy::AllkeysLfu)
+        matches!(self.0, 1 | 5)
+    }
+
+    fn is_random(self) -> bool {
+        matches!(self.0, 2 | 6)
     }
 }
 
@@ -103,7 +84,7 @@ impl Policy {
 /// load; on the read path.
 #[inline]
 pub(crate) fn lfu_on(eng: &Engine) -> bool {
-    matches!(eng.params.tun(Tun::MaxmemoryPolicy), 1 | 5)
+    Policy::current(eng).is_lfu()
 }
 
 // ----- LFU: Redis's logarithmic counter with decay -----
@@ -280,7 +261,7 @@ pub(crate) fn perform(eng: &Engine) -> Outcome {
         return Outcome::Ok;
     }
     let policy = Policy::current(eng);
-    if policy == Policy::NoEviction {
+    if policy == Policy::NOEVICTION {
         return Outcome::Fail;
     }
     let mut pool = eng.evict.pool.lock();
@@ -314,7 +295,7 @@ pub(crate) fn perform(eng: &Engine) -> Outcome {
 fn pick(eng: &Engine, policy: Policy, pool: &mut Vec<Candidate>) -> Option<(usize, Vec<u8>)> {
     let samples = eng.params.tun(Tun::MaxmemorySamples).max(1) as usize;
     let ndbs = eng.ks.ndbs;
-    if matches!(policy, Policy::AllkeysRandom | Policy::VolatileRandom) {
+    if policy.is_random() {
         for _ in 0..ndbs {
             let db = eng.evict.next_db.fetch_add(1, Ordering::Relaxed) % ndbs;
             let start = random_below(NSHARDS as u64) as usize;
@@ -383,7 +364,7 @@ fn pick(eng: &Engine, policy: Policy, pool: &mut Vec<Candidate>) -> Option<(usiz
                     },
                 );
             };
-            if policy == Policy::VolatileTtl {
+            if policy == Policy::VOLATILE_TTL {
                 for (at, k) in part.volatile_from(0, samples) {
                     add(u64::MAX - at, k);
                 }
@@ -522,16 +503,15 @@ mod tests {
             c.execute(&["SET", &format!("k:{i}"), &v]);
         }
         let used = |c: &mut crate::Client| -> usize {
-            let Reply::Bulk(b) = c.execute(&["INFO", "memory"]) else {
-                panic!()
-            };
-            let text = String::from_utf8_lossy(b.as_ref()).to_string();
-            text.lines()
-                .find_map(|l| l.strip_prefix("used_memory:"))
+            let info = c.execute(&["INFO", "memory"]);
+            let text = std::str::from_utf8(info.as_bytes().unwrap())
                 .unwrap()
-                .trim()
-                .parse()
-                .unwrap()
+                .to_owned();
+            let line = text
+                .lines()
+                .find(|l| l.starts_with("used_memory:"))
+                .unwrap();
+            line["used_memory:".len()..].trim().parse().unwrap()
         };
         let before = used(&mut c);
         assert!(before > 200 * 1000);
