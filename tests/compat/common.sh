@@ -52,9 +52,11 @@ start_server() {
   wait_ping "$port"
 }
 
-alive() { # redis|ember
+# alive redis|ember: answers PING with PONG (a server left -BUSY by a
+# unit's script that was never killed counts as down, and is restarted)
+alive() {
   local port="$PORT_REDIS"; [[ "$1" == ember ]] && port="$PORT_EMBER"
-  redis-cli -p "$port" ping >/dev/null 2>&1
+  [[ "$(redis-cli -p "$port" ping 2>/dev/null)" == PONG ]]
 }
 
 stop_server() {
