@@ -63,6 +63,9 @@ stop_server() {
   local pid="${SERVER_PID[$1]:-}"
   if [[ -n "$pid" ]]; then
     kill "$pid" 2>/dev/null || true
+    # a server busy in an endless script may not stop on SIGTERM
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
     SERVER_PID[$1]=""
   fi
