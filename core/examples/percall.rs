@@ -15,7 +15,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-fn main() {
+pub fn main() {
     let args: Vec<String> = std::env::args().collect();
     let cmd = args
         .get(1)

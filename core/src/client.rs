@@ -86,6 +86,9 @@ pub(crate) struct ClientState {
     net_out: u64,
     /// Per-command counts not yet flushed (INFO commandstats).
     pub cmd_stats: crate::cmdstats::PendingStats,
+    /// Used memory was over `maxmemory` (and nothing evictable) when the
+    /// current command started: a script's first denyoom write is refused.
+    pub oom_at_start: bool,
 }
 
 const FLUSH_EVERY: u64 = 256;
@@ -112,6 +115,7 @@ impl ClientState {
             net_in: 0,
             net_out: 0,
             cmd_stats: Default::default(),
+            oom_at_start: false,
         }
     }
 

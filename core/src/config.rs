@@ -185,6 +185,12 @@ pub(crate) enum Tun {
     SlowlogMaxLen,
     LatencyMonitorThreshold,
     HllSparseMaxBytes,
+    Maxmemory,
+    MaxmemoryPolicy,
+    MaxmemorySamples,
+    MaxmemoryEvictionTenacity,
+    LfuLogFactor,
+    LfuDecayTime,
     Count,
 }
 
@@ -225,6 +231,10 @@ const fn pa(
 const INT: Kind = Kind::Int {
     min: 0,
     max: i64::MAX,
+};
+const INT32: Kind = Kind::Int {
+    min: 0,
+    max: i32::MAX as i64,
 };
 
 pub(crate) static PARAMS: &[ParamSpec] = &[
@@ -347,6 +357,34 @@ pub(crate) static PARAMS: &[ParamSpec] = &[
         true,
         Some(Tun::HllSparseMaxBytes),
     ),
+    // maxmemory and eviction (`evict.rs`)
+    p("maxmemory", "0", Kind::Memory, true, Some(Tun::Maxmemory)),
+    p(
+        "maxmemory-policy",
+        "noeviction",
+        Kind::Enum(crate::evict::Policy::NAMES),
+        true,
+        Some(Tun::MaxmemoryPolicy),
+    ),
+    p(
+        "maxmemory-samples",
+        "5",
+        Kind::Int {
+            min: 1,
+            max: i32::MAX as i64,
+        },
+        true,
+        Some(Tun::MaxmemorySamples),
+    ),
+    p(
+        "maxmemory-eviction-tenacity",
+        "10",
+        Kind::Int { min: 0, max: 100 },
+        true,
+        Some(Tun::MaxmemoryEvictionTenacity),
+    ),
+    p("lfu-log-factor", "10", INT32, true, Some(Tun::LfuLogFactor)),
+    p("lfu-decay-time", "1", INT32, true, Some(Tun::LfuDecayTime)),
     // Server directives that only a standalone server could change: shown
     // by CONFIG GET as Redis shows them, refused by CONFIG SET.
     p("daemonize", "no", Kind::Bool, false, None),

@@ -105,6 +105,8 @@ pub(crate) struct Engine {
     /// When the engine opened (ms since the epoch): the access time of keys
     /// loaded at open.
     pub opened_ms: u64,
+    /// maxmemory: used-memory figure, eviction pool, `evicted_keys`.
+    pub evict: crate::evict::Evictor,
 }
 
 impl Engine {
@@ -154,6 +156,7 @@ impl Engine {
             latency: Default::default(),
             coarse_ms: AtomicU64::new(now_ms),
             opened_ms: now_ms,
+            evict: Default::default(),
         })
     }
 
@@ -561,6 +564,10 @@ fn background(weak: Weak<Engine>) {
         let period = Duration::from_millis(1000 / eng.hz());
         eng.coarse_ms.store(eng.clock.now_ms(), Ordering::Relaxed);
         eng.active_expire(Duration::from_millis(25));
+        if eng.params.tun(Tun::Maxmemory) != 0 {
+            // goes on with evictions a command's time budget cut short
+            crate::evict::perform(&eng);
+        }
         eng.aof.cron(&eng);
         eng.rdb.cron(&eng);
         let (lock, cv) = &eng.bg_wake;

@@ -8,6 +8,7 @@
 //! assert_eq!(c.execute(&["GET", "greeting"]), emberkv::Reply::bulk("hello"));
 //! ```
 
+pub mod alloc;
 mod blocking;
 mod bytes_reply;
 mod client;
@@ -17,6 +18,7 @@ mod commands;
 mod config;
 mod db;
 mod error;
+mod evict;
 mod keyspace;
 mod latency;
 mod notify;

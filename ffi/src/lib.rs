@@ -18,6 +18,10 @@
 // per-function "# Safety" section would repeat it in every C doc comment.
 #![allow(clippy::missing_safety_doc)]
 
+/// Counts allocations so `maxmemory` and INFO `used_memory` see real bytes.
+#[global_allocator]
+static ALLOC: emberkv::alloc::Counting = emberkv::alloc::Counting::system();
+
 mod db;
 mod listen;
 mod pubsub;

@@ -52,15 +52,20 @@ start_server() {
   wait_ping "$port"
 }
 
-alive() { # redis|ember
+# alive redis|ember: answers PING with PONG (a server left -BUSY by a
+# unit's script that was never killed counts as down, and is restarted)
+alive() {
   local port="$PORT_REDIS"; [[ "$1" == ember ]] && port="$PORT_EMBER"
-  redis-cli -p "$port" ping >/dev/null 2>&1
+  [[ "$(redis-cli -p "$port" ping 2>/dev/null)" == PONG ]]
 }
 
 stop_server() {
   local pid="${SERVER_PID[$1]:-}"
   if [[ -n "$pid" ]]; then
     kill "$pid" 2>/dev/null || true
+    # a server busy in an endless script may not stop on SIGTERM
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
     SERVER_PID[$1]=""
   fi

@@ -61,8 +61,8 @@ for u in $UNITS; do
   for which in redis ember; do
     port="$PORT_REDIS"; [[ $which == ember ]] && port="$PORT_EMBER"
     if ! alive "$which"; then
-      log "$which-server was down before $u: restarting it"
-      echo "$u: $which restarted before this unit" >>"$OUT/restarts.txt"
+      log "$which-server was down (or -BUSY) before $u: restarting it"
+      echo "$u: $which restarted before this unit (down or -BUSY)" >>"$OUT/restarts.txt"
       start_server "$which"
     fi
     log "$which $u"

@@ -6,6 +6,10 @@
 //! free functions registered here with a connection handle as the first
 //! argument. They are internal: their shapes may change with the JS beside them.
 
+/// Counts allocations so `maxmemory` and INFO `used_memory` see real bytes.
+#[global_allocator]
+static ALLOC: emberkv::alloc::Counting = emberkv::alloc::Counting::system();
+
 mod args;
 mod blocking;
 mod js;

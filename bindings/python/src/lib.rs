@@ -4,6 +4,10 @@
 //! Python, in `python/emberkv/`), and engine logic stays in the `emberkv`
 //! crate.
 
+/// Counts allocations so `maxmemory` and INFO `used_memory` see real bytes.
+#[global_allocator]
+static ALLOC: emberkv::alloc::Counting = emberkv::alloc::Counting::system();
+
 mod conn;
 mod convert;
 mod errors;

@@ -35,11 +35,17 @@ const fn noscript(mut spec: CommandSpec) -> CommandSpec {
     spec
 }
 
+/// May grow memory: refused over `maxmemory` (BLMOVE, BRPOPLPUSH, as Redis).
+const fn denyoom(mut spec: CommandSpec) -> CommandSpec {
+    spec.flags |= DENYOOM;
+    spec
+}
+
 pub(crate) static COMMANDS: &[CommandSpec] = &[
     noscript(cmd("blpop", -3, (1, -2, 1), "list", blpop)),
     noscript(cmd("brpop", -3, (1, -2, 1), "list", brpop)),
-    noscript(cmd("blmove", 6, (1, 2, 1), "list", blmove)),
-    noscript(cmd("brpoplpush", 4, (1, 2, 1), "list", brpoplpush)),
+    noscript(denyoom(cmd("blmove", 6, (1, 2, 1), "list", blmove))),
+    noscript(denyoom(cmd("brpoplpush", 4, (1, 2, 1), "list", brpoplpush))),
     cmd("blmpop", -5, (0, 0, 0), "list", blmpop).with_getkeys(mpop_keys),
     noscript(cmd("bzpopmin", -3, (1, -2, 1), "sorted-set", bzpopmin)),
     noscript(cmd("bzpopmax", -3, (1, -2, 1), "sorted-set", bzpopmax)),

@@ -338,6 +338,39 @@ impl<'a> Ctx<'a> {
         (self.eng.coarse_ms() / 1000) as u32
     }
 
+    /// Records an access to `e` (see [`stamp_entry`]).
+    #[inline]
+    pub fn stamp(&self, e: &crate::keyspace::Entry) {
+        stamp_entry(self.eng, self.access_clock(), e)
+    }
+
+    /// Under LFU, what storing a value leaves: an overwritten key keeps its
+    /// counter (as Redis's overwrite; the command's own lookup counted the
+    /// access), a new one starts at Redis's initial 5.
+    #[cold]
+    fn lfu_stamp_for_set(&self, db: usize, key: &[u8]) -> u32 {
+        let (part, h) = self.part(db, key);
+        match part.get(h, key) {
+            Some(e) => e.atime(),
+            None => crate::evict::lfu_new(self.access_clock() as u64),
+        }
+    }
+
+    /// The LFU counter of a live key (OBJECT FREQ), decayed, without
+    /// counting as an access.
+    pub fn lfu_freq(&self, key: &[u8]) -> Option<u32> {
+        let (part, h) = self.part(self.db, key);
+        let e = part.get(h, key)?;
+        if self.is_expired_at(part.expire_of(key)) {
+            return None;
+        }
+        Some(crate::evict::lfu_decayed(
+            e.atime(),
+            self.now() / 1000,
+            self.eng.params.tun(crate::config::Tun::LfuDecayTime),
+        ))
+    }
+
     /// Seconds since a live key was last accessed (OBJECT IDLETIME), without
     /// counting as an access.
     pub fn idle_seconds(&self, key: &[u8]) -> Option<u64> {
@@ -362,6 +395,16 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Sets a live key's LFU counter (RESTORE … FREQ under an LFU policy).
+    pub fn set_lfu_freq(&self, key: &[u8], freq: u32) {
+        let (part, h) = self.part(self.db, key);
+        if let Some(e) = part.get(h, key) {
+            let mut w = crate::evict::lfu_new(self.now() / 1000);
+            w = (w & !0xff) | freq.min(255);
+            e.touch(w);
+        }
+    }
+
     /// Lookup for reading; counts a keyspace hit or miss and records the
     /// access (OBJECT IDLETIME). `peek` does neither (TYPE, EXISTS).
     #[inline]
@@ -382,7 +425,7 @@ impl<'a> Ctx<'a> {
             .filter(|_| !self.is_expired_at(part.expire_of(key)))
             .map(|e| {
                 if touch {
-                    e.touch(self.access_clock());
+                    self.stamp(e);
                 }
                 &e.val
             });
@@ -450,10 +493,10 @@ impl<'a> Ctx<'a> {
     /// Lookup for writing in database `db` (deletes the key first if expired).
     pub fn lookup_mut_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Value> {
         self.expire_if_needed(db, key);
-        let now_s = self.access_clock();
+        let (eng, now_s) = (self.eng, self.access_clock());
         let (part, h) = self.part_mut(db, key);
         part.get_mut(h, key).map(|e| {
-            e.touch(now_s);
+            stamp_entry(eng, now_s, e);
             &mut e.val
         })
     }
@@ -471,9 +514,13 @@ impl<'a> Ctx<'a> {
     /// Stores `val`; `keep_ttl` keeps the current deadline.
     pub fn set_in(&mut self, db: usize, key: &[u8], val: Value, keep_ttl: bool) {
         self.expire_if_needed(db, key);
-        let now_s = self.access_clock();
+        let stamp = if crate::evict::lfu_on(self.eng) {
+            self.lfu_stamp_for_set(db, key)
+        } else {
+            self.access_clock()
+        };
         let (part, h) = self.part_mut(db, key);
-        let created = part.insert_at(h, key, val, now_s).is_none();
+        let created = part.insert_at(h, key, val, stamp).is_none();
         if !keep_ttl {
             part.remove_expire(key);
         }
@@ -571,4 +618,26 @@ impl<'a> Ctx<'a> {
             Some(_) => Err(err::wrongtype()),
         }
     }
+}
+
+/// Records an access to `e` at `now_s`: the second (LRU, OBJECT IDLETIME)
+/// or, under an LFU policy, the LFU counter (`evict.rs`).
+#[inline]
+fn stamp_entry(eng: &Engine, now_s: u32, e: &crate::keyspace::Entry) {
+    if crate::evict::lfu_on(eng) {
+        stamp_lfu(eng, now_s, e)
+    } else {
+        e.touch(now_s)
+    }
+}
+
+#[cold]
+fn stamp_lfu(eng: &Engine, now_s: u32, e: &crate::keyspace::Entry) {
+    let p = &eng.params;
+    e.touch(crate::evict::lfu_access(
+        e.atime(),
+        now_s as u64,
+        p.tun(crate::config::Tun::LfuLogFactor),
+        p.tun(crate::config::Tun::LfuDecayTime),
+    ))
 }

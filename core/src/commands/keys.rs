@@ -607,15 +607,25 @@ fn object_refcount(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 
 /// `OBJECT IDLETIME key`: seconds since the key was last read or written.
 fn object_idletime(ctx: &mut Ctx, a: &[&[u8]]) -> R {
+    if ctx.peek(a[2]).is_some() && crate::evict::lfu_on(ctx.eng) {
+        return Err(Reply::error(
+            "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+        ));
+    }
     Ok(ctx
         .idle_seconds(a[2])
         .map_or(Reply::Nil, |s| Reply::Int(s as i64)))
 }
 
-/// `OBJECT FREQ key`
+/// `OBJECT FREQ key`: the key's logarithmic access counter (LFU policies only).
 fn object_freq(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     if ctx.peek(a[2]).is_none() {
         return Ok(Reply::Nil);
+    }
+    if crate::evict::lfu_on(ctx.eng) {
+        return Ok(ctx
+            .lfu_freq(a[2])
+            .map_or(Reply::Nil, |f| Reply::Int(f as i64)));
     }
     Err(Reply::error(
         "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",

@@ -452,9 +452,15 @@ pub(crate) fn dispatch(eng: &Engine, cl: &mut ClientState, argv: &[&[u8]]) -> Re
         return r;
     }
     if spec.flags & flag::ALLOW_BUSY == 0 && eng.scripts.busy(eng) {
-        let e = Reply::error(crate::script::BUSY);
-        cl.note_refused(eng, Some(idx), &e);
-        return e;
+        return refuse(eng, cl, spec, idx, crate::script::BUSY);
+    }
+    if eng.params.tun(crate::config::Tun::Maxmemory) != 0 && !eng.is_loading() {
+        let mut oom = false;
+        let refused = crate::evict::check_command(eng, cl, spec, &mut oom);
+        cl.oom_at_start = oom;
+        if refused {
+            return refuse(eng, cl, spec, idx, crate::evict::OOM);
+        }
     }
     if let Some(r) = cl.intercept(eng, spec, argv) {
         if let Reply::Error(_) = &r {
@@ -473,6 +479,24 @@ pub(crate) fn dispatch(eng: &Engine, cl: &mut ClientState, argv: &[&[u8]]) -> Re
         return r;
     }
     run(eng, cl, spec, argv)
+}
+
+/// Refuses a command before it runs (Redis's rejectCommand): inside MULTI
+/// the transaction is flagged, and a refused EXEC discards it with
+/// `EXECABORT Transaction discarded because of: <error>`.
+#[cold]
+fn refuse(eng: &Engine, cl: &mut ClientState, spec: &CommandSpec, idx: u16, error: &str) -> Reply {
+    let r = if spec.name == "exec" && cl.multi.is_some() {
+        cl.multi = None;
+        tx::unwatch_all(eng, cl);
+        Reply::Error(format!(
+            "EXECABORT Transaction discarded because of: {error}"
+        ))
+    } else {
+        Reply::error(error)
+    };
+    cl.note_refused(eng, Some(idx), &r);
+    r
 }
 
 /// Locks, runs the handler, applies side effects.

@@ -99,8 +99,6 @@ fn restore(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         }
         j += 1;
     }
-    // no LFU counters (no LFU eviction policy): FREQ is checked, then ignored
-    let _ = freq;
     if !replace && ctx.exists(key) {
         return Err(Reply::error("BUSYKEY Target key name already exists."));
     }
@@ -136,7 +134,12 @@ fn restore(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         return Ok(Reply::ok());
     }
     ctx.set(key, val);
-    if let Some(idle) = idle {
+    // as Redis: FREQ counts under an LFU policy, IDLETIME under the others
+    if crate::evict::lfu_on(ctx.eng) {
+        if let Some(f) = freq {
+            ctx.set_lfu_freq(key, f as u32);
+        }
+    } else if let Some(idle) = idle {
         ctx.set_idle_seconds(key, idle as u64);
     }
     if let Some(at) = at {

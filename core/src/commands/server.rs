@@ -809,6 +809,7 @@ fn config_resetstat(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
     ctx.cl.flush_stats(ctx.eng);
     ctx.eng.stats.reset();
     ctx.eng.cmdstats.reset();
+    ctx.eng.evict.evicted_keys.store(0, Ordering::Relaxed);
     Ok(Reply::ok())
 }
 
@@ -1276,13 +1277,34 @@ fn info_section(ctx: &Ctx, sec: &str, out: &mut String) {
         "memory" => {
             out.push_str("# Memory\r\n");
             let used = used_memory(ctx);
+            let peak = eng.evict.peak().max(used);
+            let rss = rss_bytes();
             kv!("used_memory", used);
             kv!("used_memory_human", human_bytes(used));
+            kv!("used_memory_rss", rss);
+            kv!("used_memory_rss_human", human_bytes(rss));
+            kv!("used_memory_peak", peak);
+            kv!("used_memory_peak_human", human_bytes(peak));
+            kv!(
+                "used_memory_peak_perc",
+                format!("{:.2}%", used as f64 * 100.0 / peak.max(1) as f64)
+            );
             kv!("used_memory_dataset", used);
-            kv!("maxmemory", 0);
-            kv!("maxmemory_human", "0B");
-            kv!("maxmemory_policy", "noeviction");
-            kv!("mem_allocator", "system");
+            let max = eng.params.tun(crate::config::Tun::Maxmemory).max(0) as usize;
+            kv!("maxmemory", max);
+            kv!("maxmemory_human", human_bytes(max));
+            kv!(
+                "maxmemory_policy",
+                eng.params.get("maxmemory-policy").unwrap_or_default()
+            );
+            kv!(
+                "mem_fragmentation_ratio",
+                format!("{:.2}", rss as f64 / used.max(1) as f64)
+            );
+            // Redis leaves out replication and AOF buffers; emberkv has no
+            // replication, and its AOF buffer is flushed every write
+            kv!("mem_not_counted_for_evict", 0);
+            kv!("mem_allocator", "libc");
             // values are freed in the command that drops them: nothing pending
             kv!("lazyfree_pending_objects", 0);
         }
@@ -1315,7 +1337,10 @@ fn info_section(ctx: &Ctx, sec: &str, out: &mut String) {
                 s.net_output_bytes.load(Ordering::Relaxed)
             );
             kv!("expired_keys", s.expired_keys.load(Ordering::Relaxed));
-            kv!("evicted_keys", 0);
+            kv!(
+                "evicted_keys",
+                eng.evict.evicted_keys.load(Ordering::Relaxed)
+            );
             kv!("keyspace_hits", s.keyspace_hits.load(Ordering::Relaxed));
             kv!("keyspace_misses", s.keyspace_misses.load(Ordering::Relaxed));
             let (ch, pat) = eng.pubsub.channel_count();
@@ -1421,14 +1446,18 @@ fn cpu_usage(_children: bool) -> (f64, f64) {
     (0.0, 0.0)
 }
 
-/// Bytes the keyspace uses, by our own accounting (no global allocator hook).
+/// Used memory as INFO reports it: the counting allocator's figure when the
+/// program installed it, else the keyspace estimate (`evict.rs`).
 pub(crate) fn used_memory(ctx: &Ctx) -> usize {
-    let mut total = 0;
-    for shard in ctx.eng.ks.shards.iter() {
-        let g = shard.read();
-        total += g.dbs.iter().map(|p| p.memory()).sum::<usize>();
-    }
-    total
+    ctx.eng.evict.used_now(ctx.eng)
+}
+
+/// Resident set size (Linux `/proc/self/statm`; 0 elsewhere).
+fn rss_bytes() -> usize {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<usize>().ok())
+        .map_or(0, |pages| pages * 4096)
 }
 
 fn human_bytes(n: usize) -> String {

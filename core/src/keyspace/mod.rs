@@ -206,6 +206,23 @@ impl DbPart {
             .map(|(at, k)| (*at, k))
     }
 
+    /// Up to `n` keys with a deadline, in deadline order from the first at
+    /// or after `from`, wrapping round to the earliest: eviction's sample of
+    /// volatile keys (`evict.rs`).
+    pub fn volatile_from(&self, from: u64, n: usize) -> impl Iterator<Item = (u64, &Key)> {
+        let start = (from, Key::new(b""));
+        self.deadlines
+            .range(start..)
+            .chain(self.deadlines.iter())
+            .take(n.min(self.deadlines.len()))
+            .map(|(at, k)| (*at, k))
+    }
+
+    /// The earliest and latest deadlines, if any key has one.
+    pub fn deadline_span(&self) -> Option<(u64, u64)> {
+        Some((self.deadlines.first()?.0, self.deadlines.last()?.0))
+    }
+
     /// Entries of slot `slot` (`0..SLOTS_PER_SHARD`).
     pub fn slot_entries(&self, slot: usize) -> impl Iterator<Item = &Entry> {
         self.slots.get(slot).into_iter().flat_map(|t| t.iter())

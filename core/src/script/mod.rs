@@ -323,6 +323,15 @@ pub(crate) fn script_call(
             return Ok(Err(r.as_error().unwrap_or("ERR").to_string()));
         }
     }
+    // as Redis: over maxmemory when the script started, its first write may
+    // not be one that grows memory (later ones must run: no half scripts)
+    if spec.flags & flag::DENYOOM != 0
+        && ctx.cl.oom_at_start
+        && eng.params.tun(crate::config::Tun::Maxmemory) != 0
+        && !eng.scripts.run.wrote.load(Ordering::Acquire)
+    {
+        return Ok(Err(crate::evict::OOM.into()));
+    }
     let reply = commands::call(ctx, spec, &refs);
     if spec.is_write() && ctx.dirty > 0 {
         eng.scripts.run.wrote.store(true, Ordering::Release);

@@ -16,6 +16,10 @@
 //! SHUTDOWN, SIGTERM and SIGINT close the listeners and the `Db` (which
 //! flushes and fsyncs), then exit 0.
 
+/// Counts allocations so `maxmemory` and INFO `used_memory` see real bytes.
+#[global_allocator]
+static ALLOC: emberkv::alloc::Counting = emberkv::alloc::Counting::system();
+
 mod conf;
 
 use std::io::Write;
