@@ -6,6 +6,11 @@
 
 use std::time::Instant;
 
+/// The same allocator the C library installs (maxmemory's used-memory
+/// counter), so both sides run the same engine and the difference is the FFI.
+#[global_allocator]
+static ALLOC: emberkv::alloc::Counting = emberkv::alloc::Counting::system();
+
 const KEYS: usize = 1000;
 const RUNS: usize = 5;
 
