@@ -11,28 +11,21 @@ use crate::types::{Str, Value};
 
 type R = Result<Reply, Reply>;
 
-const fn cmd(
-    name: &'static str,
-    arity: i32,
-    flags: u32,
-    keys: (i32, i32, i32),
-    handler: super::Handler,
-) -> CommandSpec {
-    CommandSpec::new(name, arity, flags, keys, "hyperloglog", handler)
-}
+const G: &str = "hyperloglog";
 
 pub(crate) static COMMANDS: &[CommandSpec] = &[
-    cmd("pfadd", -2, WRITE | DENYOOM | FAST, (1, 1, 1), pfadd),
+    CommandSpec::new("pfadd", -2, WRITE | DENYOOM | FAST, (1, 1, 1), G, pfadd),
     // read-only for Redis, but a stale cached cardinality is written back
-    cmd("pfcount", -2, READONLY | LOCK_WRITE, (1, -1, 1), pfcount),
-    cmd("pfmerge", -2, WRITE | DENYOOM, (1, -1, 1), pfmerge),
-    cmd("pfdebug", 3, WRITE | DENYOOM | ADMIN, (2, 2, 1), pfdebug),
+    CommandSpec::new("pfcount", -2, READONLY | LOCK_WRITE, (1, -1, 1), G, pfcount),
+    CommandSpec::new("pfmerge", -2, WRITE | DENYOOM, (1, -1, 1), G, pfmerge),
+    CommandSpec::new("pfdebug", 3, WRITE | DENYOOM | ADMIN, (2, 2, 1), G, pfdebug),
     // ~1 s of work: front ends run it off their event loops
-    cmd(
+    CommandSpec::new(
         "pfselftest",
         1,
         ADMIN | NO_KEYS | UNBOUNDED,
         (0, 0, 0),
+        G,
         pfselftest,
     ),
 ];
