@@ -161,8 +161,10 @@ fn set(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     } else {
         None
     };
-    // (a plain SET needs no lookup: `set_in` expires, finds and replaces in one go)
-    if nx || xx {
+    // (a plain SET needs no lookup: `set_in` expires, finds and replaces in
+    // one go; under an LFU policy the lookup counts the overwrite as an
+    // access, as Redis's lookupKeyWrite does)
+    if nx || xx || crate::evict::lfu_on(ctx.eng) {
         let found = ctx.lookup_mut(key).is_some();
         if (nx && found) || (xx && !found) {
             return Ok(old.unwrap_or(Reply::Nil));
