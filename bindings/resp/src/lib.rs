@@ -105,7 +105,7 @@ pub struct Options {
     /// What SHUTDOWN does; `None` refuses it with an error.
     pub on_shutdown: Option<ShutdownHook>,
     /// Event-loop threads (`io-threads` in emberkv-server); `None`: one per
-    /// core, at most 8.
+    /// core but one (at least 1, at most 8).
     pub threads: Option<usize>,
     /// Tests only: treat every TCP peer as remote for protected mode.
     #[doc(hidden)]

@@ -105,7 +105,10 @@ impl Server {
         let socket = Arc::new(socket);
         let n = match loops {
             Some(n) if n > 0 => n.min(64),
-            _ => std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),
+            // one per core but one, at most 8: a core stays free for the
+            // process that embeds the engine (and, on a 2-core machine, for the
+            // clients: two loops there lost 5-30 % to one in redis-benchmark)
+            _ => std::thread::available_parallelism().map_or(1, |n| (n.get() - 1).clamp(1, 8)),
         };
         let mut loops = Vec::with_capacity(n);
         for i in 0..n {

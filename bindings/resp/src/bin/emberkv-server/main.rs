@@ -9,7 +9,7 @@
 //! Directives come from the file, then from `--name value...` options
 //! (later ones win). The server itself handles the network and process
 //! directives (`port`, `bind`, `unixsocket`, `unixsocketperm`,
-//! `tcp-backlog`, `io-threads` (event loops; default one per core),
+//! `tcp-backlog`, `io-threads` (event loops; default one per core but one),
 //! `daemonize`, `pidfile`, `logfile`, `loglevel`); every
 //! other one goes to `emberkv::Config::set`, and one the engine does not
 //! know stops the server with Redis's FATAL CONFIG FILE ERROR report.
