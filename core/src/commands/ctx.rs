@@ -460,7 +460,7 @@ impl<'a> Ctx<'a> {
             _ => return false,
         }
         let (part, h) = self.part_mut(db, key);
-        part.remove(h, key, &eng.ks.hasher);
+        part.remove(h, key);
         self.touch_in(db, key);
         eng.stats
             .expired_keys
@@ -535,9 +535,8 @@ impl<'a> Ctx<'a> {
         if self.expire_if_needed(db, key) {
             return None;
         }
-        let eng = self.eng;
         let (part, h) = self.part_mut(db, key);
-        let e = part.remove(h, key, &eng.ks.hasher)?;
+        let e = part.remove(h, key)?;
         self.touch_in(db, key);
         Some(e.val)
     }

@@ -155,9 +155,8 @@ impl DbPart {
         None
     }
 
-    /// Removes the key and its deadline. (`_hasher`: kept for callers; the
-    /// table never rehashes keys.)
-    pub fn remove(&mut self, h: u64, key: &[u8], _hasher: &KeyHasher) -> Option<Entry> {
+    /// Removes the key and its deadline.
+    pub fn remove(&mut self, h: u64, key: &[u8]) -> Option<Entry> {
         let slot = self.slots.get_mut(slot_of(h))?;
         let p = slot.find(tag(h), key)?;
         let entry = slot.remove_at(p);

@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlparse
 from . import _emberkv
 from ._callbacks import EMPTY_RESPONSE, RESPONSE_CALLBACKS
 from ._commands import CoreCommands
-from ._shared import Commands, PipelineCore, PubSubCore
+from ._shared import Commands, PipelineCore, PubSubCore, apply_callback
 from .exceptions import (
     ConfigError,
     ConnectionError,
@@ -209,18 +209,7 @@ class Redis(CoreCommands):
             if EMPTY_RESPONSE in options:
                 return options[EMPTY_RESPONSE]
             raise
-        name = args[0]
-        cb = self.response_callbacks.get(name)
-        if cb is None:
-            if isinstance(name, bytes):
-                name = name.decode("latin-1")
-            cb = self.response_callbacks.get(name.upper()) if isinstance(name, str) else None
-            if cb is None:
-                return response
-        if options:
-            options.pop("keys", None)
-            options.pop(EMPTY_RESPONSE, None)
-        return cb(response, **options)
+        return apply_callback(self.response_callbacks, args[0], response, options)
 
     def set_response_callback(self, command: str, callback: Callable[..., Any]) -> None:
         """Sets a custom response callback (and turns off this client's
