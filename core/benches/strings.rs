@@ -9,6 +9,11 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use emberkv::Db;
 
+// As every binary emberkv ships (server, C library, Python and Node modules):
+// used memory is counted, and the heap it grows is on huge pages.
+#[global_allocator]
+static ALLOC: emberkv::alloc::Counting = emberkv::alloc::Counting::system();
+
 const KEYS: usize = 1_000_000;
 
 fn populated() -> Db {

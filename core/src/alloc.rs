@@ -21,6 +21,8 @@
 //!   first registers a thread-local guard whose destructor folds the
 //!   remainder in, so short-lived threads leave nothing behind.
 //! - Nothing here may allocate on the fast path (it runs inside `alloc`).
+//! - The slow path also keeps the `brk` heap on huge pages as it grows
+//!   (`util::hugepage::advise_heap`; `EMBERKV_HUGE_PAGES=0` turns it off).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -76,11 +78,15 @@ fn slow(c: &Cell<isize>, v: isize, n: isize) {
         // guard (which may allocate, re-entering `add` with LOCAL valid)
         c.set(n);
         INSTALLED.store(true, Ordering::Relaxed);
+        crate::util::hugepage::advise_heap();
         let _ = EXIT.try_with(|_| ());
         return;
     }
     TOTAL.fetch_add(v, Ordering::Relaxed);
     c.set(0);
+    if v > 0 {
+        crate::util::hugepage::advise_heap();
+    }
 }
 
 /// Counts the bytes allocated through an inner allocator (the system's by

@@ -89,6 +89,9 @@ pub(crate) struct ClientState {
     /// Used memory was over `maxmemory` (and nothing evictable) when the
     /// current command started: a script's first denyoom write is refused.
     pub oom_at_start: bool,
+    /// What the running command recorded besides its reply (see
+    /// `commands::ctx::Effects`): kept here so its buffers are reused.
+    pub fx: crate::commands::ctx::Effects,
 }
 
 const FLUSH_EVERY: u64 = 256;
@@ -116,6 +119,7 @@ impl ClientState {
             net_out: 0,
             cmd_stats: Default::default(),
             oom_at_start: false,
+            fx: Default::default(),
         }
     }
 
@@ -181,7 +185,21 @@ impl ClientState {
 
     /// Hook before normal execution: subscribed-mode restrictions and MULTI
     /// queueing. `Some` is the reply instead of running the command.
+    #[inline]
     pub fn intercept(
+        &mut self,
+        eng: &Engine,
+        spec: &'static CommandSpec,
+        argv: &[&[u8]],
+    ) -> Option<Reply> {
+        if self.multi.is_none() && (self.resp != 2 || self.sub.is_none()) {
+            return None;
+        }
+        self.intercept_slow(eng, spec, argv)
+    }
+
+    #[inline(never)]
+    fn intercept_slow(
         &mut self,
         _eng: &Engine,
         spec: &'static CommandSpec,
@@ -381,11 +399,15 @@ pub(crate) fn execute_with<A: AsRef<[u8]>>(
     }
     const N: usize = 8;
     if argv.len() <= N {
-        let mut buf: [&[u8]; N] = [&[]; N];
+        let mut buf = [std::mem::MaybeUninit::<&[u8]>::uninit(); N];
         for (d, a) in buf.iter_mut().zip(argv) {
-            *d = a.as_ref();
+            d.write(a.as_ref());
         }
-        dispatch_slices(eng, st, &buf[..argv.len()])
+        // SAFETY: the first argv.len() elements were written just above.
+        let args = unsafe {
+            std::mem::transmute::<&[std::mem::MaybeUninit<&[u8]>], &[&[u8]]>(&buf[..argv.len()])
+        };
+        dispatch_slices(eng, st, args)
     } else {
         let v: Vec<&[u8]> = argv.iter().map(|a| a.as_ref()).collect();
         dispatch_slices(eng, st, &v)

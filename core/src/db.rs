@@ -262,13 +262,22 @@ impl Engine {
 
     /// Delivers what a Ctx recorded besides the reply: expired-key DELs,
     /// WATCH invalidation, notifications. Clears them.
+    #[inline]
     pub fn flush_effects(&self, ctx: &mut Ctx) {
-        ctx.expired_dels.clear();
-        if !ctx.touched.is_empty() || !ctx.touched_dbs.is_empty() {
-            self.signal_watchers(&ctx.touched, &ctx.touched_dbs);
-            let dbs = std::mem::take(&mut ctx.touched_dbs);
-            let mut touched = std::mem::take(&mut ctx.touched);
+        ctx.cl.fx.expired_dels.clear();
+        if ctx.cl.fx.has_deliveries() {
+            self.deliver_effects(ctx);
+        }
+    }
+
+    #[inline(never)]
+    fn deliver_effects(&self, ctx: &mut Ctx) {
+        let fx = &mut ctx.cl.fx;
+        if !fx.touched.is_empty() || !fx.touched_dbs.is_empty() {
+            self.signal_watchers(&fx.touched, &fx.touched_dbs);
             if self.blocking.active() {
+                let dbs = std::mem::take(&mut fx.touched_dbs);
+                let mut touched = std::mem::take(&mut fx.touched);
                 // a whole database changed: every key waited on in it may be ready
                 for db in dbs {
                     touched.extend(self.blocking.keys_in(db).into_iter().map(|k| (db, k)));
@@ -277,11 +286,15 @@ impl Engine {
                     Some(later) => later.extend(touched),
                     None => self.serve_ready(ctx, &touched),
                 }
+            } else {
+                fx.touched.clear();
+                fx.touched_dbs.clear();
             }
         }
-        if !ctx.events.is_empty() {
+        let fx = &mut ctx.cl.fx;
+        if !fx.events.is_empty() {
             let flags = self.notify_flags();
-            for (_, event, db, key) in ctx.events.drain(..) {
+            for (_, event, db, key) in fx.events.drain(..) {
                 crate::pubsub::notify(&self.pubsub, flags, event, db, &key);
             }
         }

@@ -409,7 +409,7 @@ fn evict_key(eng: &Engine, db: usize, key: &[u8]) -> bool {
     if gone {
         eng.evict.evicted_keys.fetch_add(1, Ordering::Relaxed);
         // propagated as DEL, as an expiry is
-        ctx.expired_dels.push((db, key.to_vec()));
+        ctx.cl.fx.expired_dels.push((db, key.to_vec()));
         ctx.notify_in(db, crate::notify::EVICTED, "evicted", key);
     }
     eng.aof.capture(&mut ctx, &[]);

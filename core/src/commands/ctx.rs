@@ -43,6 +43,51 @@ pub(crate) enum Prop {
     Rewritten(Vec<Vec<Vec<u8>>>),
 }
 
+/// What a command records besides its reply, delivered once it ran
+/// (`Engine::flush_effects`, the AOF's `capture`/`commit`). It lives in the
+/// client's state, not in the `Ctx`: a command that records nothing then
+/// costs no initialisation and no drop, and one that does reuses the buffers.
+/// Empty whenever no `Ctx` of the client is alive (a `Ctx` clears what was
+/// not delivered when it ends).
+#[derive(Default)]
+pub(crate) struct Effects {
+    /// DELs of keys found expired, propagated before the command itself.
+    pub expired_dels: Vec<(usize, Vec<u8>)>,
+    /// Keys modified: (db, key), for WATCH and blocked clients.
+    pub touched: Vec<(usize, Vec<u8>)>,
+    /// Databases modified as a whole (FLUSHDB, FLUSHALL, SWAPDB).
+    pub touched_dbs: Vec<usize>,
+    /// Keyspace notifications: (class, event, db, key).
+    pub events: Vec<(u32, &'static str, usize, Vec<u8>)>,
+    /// What this command (or EXEC) appends to the AOF, not yet appended.
+    pub aof: crate::persist::aof::Pending,
+}
+
+impl Effects {
+    /// Nothing recorded: the common case, checked in a few instructions.
+    #[inline]
+    pub fn is_clear(&self) -> bool {
+        (self.expired_dels.len() | self.touched.len() | self.touched_dbs.len() | self.events.len())
+            == 0
+            && self.aof.is_clear()
+    }
+
+    /// Whether WATCH, blocked clients or subscribers have something to see.
+    #[inline]
+    pub fn has_deliveries(&self) -> bool {
+        (self.touched.len() | self.touched_dbs.len() | self.events.len()) != 0
+    }
+
+    #[cold]
+    fn clear(&mut self) {
+        self.expired_dels.clear();
+        self.touched.clear();
+        self.touched_dbs.clear();
+        self.events.clear();
+        self.aof = Default::default();
+    }
+}
+
 /// The first argv key's (pointer, length, hash), set by the dispatcher only.
 pub(crate) type HashCache = Cell<Option<(usize, usize, u64)>>;
 
@@ -59,18 +104,8 @@ pub(crate) struct Ctx<'a> {
     /// Changes made (Redis's `server.dirty`).
     pub dirty: u64,
     pub prop: Prop,
-    /// DELs of keys found expired, propagated before the command itself.
-    pub expired_dels: Vec<(usize, Vec<u8>)>,
-    /// Keys modified: (db, key), for WATCH and blocked clients.
-    pub touched: Vec<(usize, Vec<u8>)>,
-    /// Databases modified as a whole (FLUSHDB, FLUSHALL, SWAPDB).
-    pub touched_dbs: Vec<usize>,
-    /// Keyspace notifications: (class, event, db, key).
-    pub events: Vec<(u32, &'static str, usize, Vec<u8>)>,
     pub hits: Cell<u64>,
     pub misses: Cell<u64>,
-    /// What this command (or EXEC) appends to the AOF, not yet appended.
-    pub aof: crate::persist::aof::Pending,
     /// Set by a blocking command that found nothing: what to wait for.
     pub block: Option<crate::blocking::BlockOn>,
     /// Blocking commands must not block (inside EXEC, or while serving a waiter).
@@ -81,6 +116,17 @@ pub(crate) struct Ctx<'a> {
     /// whole transaction has run (Redis's rule: a blocked client never sees
     /// a state from the middle of a transaction). None: serve at once.
     pub deferred_ready: Option<Vec<(usize, Vec<u8>)>>,
+}
+
+impl Drop for Ctx<'_> {
+    /// Discards what was recorded and not delivered (a `Ctx` used for
+    /// loading or eviction, an early return): the next `Ctx` starts clear.
+    #[inline]
+    fn drop(&mut self) {
+        if !self.cl.fx.is_clear() {
+            self.cl.fx.clear();
+        }
+    }
 }
 
 impl<'a> Ctx<'a> {
@@ -95,13 +141,8 @@ impl<'a> Ctx<'a> {
             locks: Locks::None,
             dirty: 0,
             prop: Prop::Verbatim,
-            expired_dels: Vec::new(),
-            touched: Vec::new(),
-            touched_dbs: Vec::new(),
-            events: Vec::new(),
             hits: Cell::new(0),
             misses: Cell::new(0),
-            aof: Default::default(),
             block: None,
             no_block: false,
             ready_key: None,
@@ -121,12 +162,14 @@ impl<'a> Ctx<'a> {
                 Guard::R(shards[i].read())
             }
         };
-        self.locks = match mask.count_ones() {
+        if mask != 0 && mask & (mask - 1) == 0 {
+            // one shard: most commands
+            let i = mask.trailing_zeros() as usize;
+            self.locks = Locks::One(i, take(i));
+            return;
+        }
+        self.locks = match mask {
             0 => Locks::None,
-            1 => {
-                let i = mask.trailing_zeros() as usize;
-                Locks::One(i, take(i))
-            }
             _ => {
                 let mut all: Box<[Option<Guard<'a>>; NSHARDS]> =
                     Box::new(std::array::from_fn(|_| None));
@@ -465,7 +508,7 @@ impl<'a> Ctx<'a> {
         eng.stats
             .expired_keys
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.expired_dels.push((db, key.to_vec()));
+        self.cl.fx.expired_dels.push((db, key.to_vec()));
         self.notify_in(db, crate::notify::EXPIRED, "expired", key);
         true
     }
@@ -564,7 +607,7 @@ impl<'a> Ctx<'a> {
     /// Records a modification of `key` (WATCH, blocked clients).
     pub fn touch_in(&mut self, db: usize, key: &[u8]) {
         if self.eng.watchers_active() || self.eng.blocking.active() {
-            self.touched.push((db, key.to_vec()));
+            self.cl.fx.touched.push((db, key.to_vec()));
         }
     }
 
@@ -575,7 +618,7 @@ impl<'a> Ctx<'a> {
     /// Records a whole-database modification (FLUSHDB, SWAPDB).
     pub fn touch_db(&mut self, db: usize) {
         if self.eng.watchers_active() || self.eng.blocking.active() {
-            self.touched_dbs.push(db);
+            self.cl.fx.touched_dbs.push(db);
         }
     }
 
@@ -587,7 +630,7 @@ impl<'a> Ctx<'a> {
     pub fn notify_in(&mut self, db: usize, class: u32, event: &'static str, key: &[u8]) {
         let flags = self.eng.notify_flags();
         if flags & class != 0 && flags & (crate::notify::KEYSPACE | crate::notify::KEYEVENT) != 0 {
-            self.events.push((class, event, db, key.to_vec()));
+            self.cl.fx.events.push((class, event, db, key.to_vec()));
         }
     }
 

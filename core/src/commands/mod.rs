@@ -365,6 +365,13 @@ pub(crate) fn shard_mask(
     if spec.flags & flag::NO_KEYS != 0 {
         return 0;
     }
+    if spec.keys == (1, 1, 1) && spec.getkeys.is_none() {
+        // one key, the first argument: most commands
+        let Some(key) = argv.get(1) else { return 0 };
+        let h = eng.ks.hash(key);
+        first_hash.set(Some((key.as_ptr() as usize, key.len(), h)));
+        return 1 << shard_of(h);
+    }
     let mut mask = 0u32;
     let (first, _, step) = spec.keys;
     if spec.getkeys.is_none() && first > 0 && step > 0 {
@@ -416,7 +423,7 @@ pub(crate) fn dispatch(eng: &Engine, cl: &mut ClientState, argv: &[&[u8]]) -> Re
     }
     let (spec, idx) = match cl
         .last_command
-        .filter(|(name, _, _)| *name.as_bytes() == *argv[0])
+        .filter(|(name, _, _)| crate::util::same_bytes(name.as_bytes(), argv[0]))
     {
         // the same spelling as the previous command, and no subcommands to resolve
         Some((_, spec, idx)) if check_arity(spec, argv.len()) => (spec, idx),

@@ -166,7 +166,7 @@ pub(crate) fn exec(eng: &Engine, cl: &mut ClientState) -> Reply {
     }
     let mut ctx = Ctx::new(eng, cl);
     // the block's writes go to the AOF as one MULTI … EXEC
-    ctx.aof.batch = true;
+    ctx.cl.fx.aof.batch = true;
     ctx.no_block = true;
     ctx.lock(Ctx::shard_mask_all(), true);
     let aborted = match &ctx.cl.watch {

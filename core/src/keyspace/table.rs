@@ -19,6 +19,7 @@
 //!   deletion shifts the following run back (no tombstones).
 
 use super::Entry;
+use crate::util::same_bytes as same_key;
 
 const MIN_CELLS: usize = 8;
 
@@ -163,29 +164,6 @@ impl Table {
     }
 }
 
-/// `*k == *key`, without a call into `memcmp` for short keys (most keys):
-/// two overlapping word comparisons cover up to 16 bytes.
-#[inline]
-fn same_key(k: &[u8], key: &[u8]) -> bool {
-    let n = key.len();
-    if k.len() != n {
-        return false;
-    }
-    #[inline(always)]
-    fn w8(b: &[u8], at: usize) -> u64 {
-        u64::from_ne_bytes(b[at..at + 8].try_into().expect("8 bytes"))
-    }
-    #[inline(always)]
-    fn w4(b: &[u8], at: usize) -> u32 {
-        u32::from_ne_bytes(b[at..at + 4].try_into().expect("4 bytes"))
-    }
-    match n {
-        8..=16 => w8(k, 0) == w8(key, 0) && w8(k, n - 8) == w8(key, n - 8),
-        4..=7 => w4(k, 0) == w4(key, 0) && w4(k, n - 4) == w4(key, n - 4),
-        _ => k == key,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,21 +176,6 @@ mod tests {
             val: Value::Str(Str::from_bytes(key)),
             atime: AtomicU32::new(0),
             tag,
-        }
-    }
-
-    #[test]
-    fn same_key_agrees_with_slice_equality() {
-        let base: Vec<u8> = (0..40u8).collect();
-        for n in 0..40 {
-            let a = &base[..n];
-            assert!(same_key(a, a));
-            for i in 0..n {
-                let mut b = a.to_vec();
-                b[i] ^= 0x20;
-                assert!(!same_key(a, &b), "len {n}, byte {i}");
-            }
-            assert!(!same_key(a, &base[..n + 1]));
         }
     }
 

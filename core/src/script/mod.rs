@@ -185,12 +185,18 @@ pub(crate) fn eval(
     };
 
     // the script's own view: RESP2 replies, its own SELECT, no blocking
-    let saved = (ctx.db, ctx.cl.db, ctx.cl.resp, ctx.no_block, ctx.aof.batch);
+    let saved = (
+        ctx.db,
+        ctx.cl.db,
+        ctx.cl.resp,
+        ctx.no_block,
+        ctx.cl.fx.aof.batch,
+    );
     let own_deferred = ctx.deferred_ready.is_none();
     if own_deferred {
         ctx.deferred_ready = Some(Vec::new());
     }
-    ctx.aof.batch = true;
+    ctx.cl.fx.aof.batch = true;
     ctx.no_block = true;
     ctx.cl.resp = 2;
     let run = &scripts.run;
@@ -213,7 +219,7 @@ pub(crate) fn eval(
     ctx.cl.db = cl_db;
     ctx.cl.resp = resp;
     ctx.no_block = no_block;
-    ctx.aof.batch = batch;
+    ctx.cl.fx.aof.batch = batch;
     // blocked clients see the state after the whole script
     if own_deferred
         && let Some(ready) = ctx.deferred_ready.take()

@@ -136,6 +136,12 @@ impl Pending {
         self.ops.is_empty() && self.end.is_none() && self.failed.is_none()
     }
 
+    /// Empty and not collecting (what a `Ctx` leaves behind).
+    #[inline]
+    pub fn is_clear(&self) -> bool {
+        self.is_empty() && !self.batch
+    }
+
     /// (db, encoded command) of each command collected.
     fn ops(&self) -> impl Iterator<Item = (usize, &[u8])> {
         let mut start = 0;
@@ -285,20 +291,20 @@ impl Aof {
     #[inline(never)]
     fn capture_on(&self, ctx: &mut Ctx, argv: &[&[u8]]) {
         let cmd = ctx.dirty > 0 && !matches!(ctx.prop, Prop::Nothing);
-        if !cmd && ctx.expired_dels.is_empty() {
+        if !cmd && ctx.cl.fx.expired_dels.is_empty() {
             return;
         }
         let db = ctx.db;
-        if ctx.aof.batch {
-            for (d, key) in &ctx.expired_dels {
-                ctx.aof.push(*d, &[&b"DEL"[..], key]);
+        if ctx.cl.fx.aof.batch {
+            for (d, key) in &ctx.cl.fx.expired_dels {
+                ctx.cl.fx.aof.push(*d, &[&b"DEL"[..], key]);
             }
             if cmd {
                 match &ctx.prop {
-                    Prop::Verbatim => ctx.aof.push(db, argv),
+                    Prop::Verbatim => ctx.cl.fx.aof.push(db, argv),
                     Prop::Rewritten(cmds) => {
                         for c in cmds {
-                            ctx.aof.push(db, c);
+                            ctx.cl.fx.aof.push(db, c);
                         }
                     }
                     Prop::Nothing => {}
@@ -308,7 +314,7 @@ impl Aof {
         }
         let ts = self.timestamp(ctx);
         let t = self.log.append_with(ts, |w| {
-            for (d, key) in &ctx.expired_dels {
+            for (d, key) in &ctx.cl.fx.expired_dels {
                 w.cmd(*d, &[&b"DEL"[..], key]);
             }
             if cmd {
@@ -330,7 +336,7 @@ impl Aof {
                 }
             }
         });
-        ctx.aof.note(t);
+        ctx.cl.fx.aof.note(t);
     }
 
     fn timestamp(&self, ctx: &Ctx) -> Option<u64> {
@@ -342,7 +348,7 @@ impl Aof {
     /// what to wait for after the locks are released.
     #[inline]
     pub fn commit(&self, ctx: &mut Ctx) -> Ticket {
-        if ctx.aof.is_empty() {
+        if ctx.cl.fx.aof.is_empty() {
             return Ticket::Done;
         }
         self.commit_slow(ctx)
@@ -350,9 +356,9 @@ impl Aof {
 
     #[inline(never)]
     fn commit_slow(&self, ctx: &mut Ctx) -> Ticket {
-        if !ctx.aof.ops.is_empty() {
+        if !ctx.cl.fx.aof.ops.is_empty() {
             let ts = self.timestamp(ctx);
-            let p = &ctx.aof;
+            let p = &ctx.cl.fx.aof;
             let t = self.log.append_with(ts, |w| {
                 let wrap = p.ops.len() > 1;
                 let mut last = 0;
@@ -368,11 +374,11 @@ impl Aof {
                     w.cmd(last, &[b"EXEC"]);
                 }
             });
-            ctx.aof.buf.clear();
-            ctx.aof.ops.clear();
-            ctx.aof.note(t);
+            ctx.cl.fx.aof.buf.clear();
+            ctx.cl.fx.aof.ops.clear();
+            ctx.cl.fx.aof.note(t);
         }
-        ctx.aof.take_ticket()
+        ctx.cl.fx.aof.take_ticket()
     }
 
     /// After the locks are released: waits for durability when needed.
