@@ -108,8 +108,8 @@ fn memory_usage(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     }
     Ok(ctx.peek(a[2]).map_or(Reply::Nil, |v| {
         let key = crate::types::Key::new(a[2]);
-        // the keyspace entry (key + value headers) and its index bucket
-        let entry = std::mem::size_of::<crate::keyspace::Entry>() + 8;
+        // the slot table's cell: the entry itself (key and value headers)
+        let entry = std::mem::size_of::<crate::keyspace::Entry>();
         Reply::Int((entry + key.heap_size() + v.heap_size()) as i64)
     }))
 }
