@@ -24,6 +24,14 @@
  *   command is atomic). An ekv_client must be used by one thread at a time
  *   (it may move between threads). Replies are plain data owned by the caller
  *   until ekv_reply_free(); they may be read from any thread.
+ * - Memory: the library counts its own allocations (maxmemory, INFO
+ *   used_memory) with a Rust global allocator of its own. On Linux with
+ *   glibc it also advises transparent huge pages for the heap malloc grows
+ *   with brk (the process's main heap, shared with the program) and asks
+ *   malloc to grow it 4 MiB at a time; EMBERKV_HUGE_PAGES=0 in the
+ *   environment turns that off. Linking libemberkv.a with another Rust
+ *   static library gives duplicate allocator symbols: build this library
+ *   without the `counting-alloc` feature for that case.
  *
  * Quick start:
  *

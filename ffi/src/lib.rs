@@ -18,7 +18,9 @@
 // per-function "# Safety" section would repeat it in every C doc comment.
 #![allow(clippy::missing_safety_doc)]
 
-/// Counts allocations so `maxmemory` and INFO `used_memory` see real bytes.
+/// Counts allocations so `maxmemory` and INFO `used_memory` see real bytes
+/// (feature `counting-alloc`, on by default: see Cargo.toml).
+#[cfg(feature = "counting-alloc")]
 #[global_allocator]
 static ALLOC: emberkv::alloc::Counting = emberkv::alloc::Counting::system();
 
