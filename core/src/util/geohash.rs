@@ -155,10 +155,29 @@ fn area_center(a: &Area) -> [f64; 2] {
 /// The point a score stands for: `[longitude, latitude]`, as GEOPOS shows.
 pub fn decode_score(score: f64) -> Option<[f64; 2]> {
     let hash = Hash {
-        bits: score as u64,
+        bits: c_to_u64(score),
         step: STEP_MAX,
     };
     decode(WGS84_LONG, WGS84_LAT, hash).map(|a| area_center(&a))
+}
+
+/// C's `(uint64_t)` of a double as x86-64 computes it, for scores no
+/// geohash gives (a GEO command on any sorted set): negative values wrap,
+/// values past 2^64 and NaN give what `cvttsd2si` gives.
+fn c_to_u64(d: f64) -> u64 {
+    const TWO63: f64 = 9223372036854775808.0;
+    let cvt = |x: f64| {
+        if x.is_nan() || !(-TWO63..TWO63).contains(&x) {
+            i64::MIN
+        } else {
+            x as i64
+        }
+    };
+    if d < TWO63 {
+        cvt(d) as u64
+    } else {
+        (cvt(d - TWO63) as u64) ^ (1 << 63)
+    }
 }
 
 /// GEOHASH's 11-character standard geohash of a score (re-encoded over
