@@ -17,6 +17,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::{Answer, RedisServer, escape};
 
 struct Rng(u64);
@@ -181,13 +183,7 @@ fn geo_round(r: &mut Rng, redis: &mut dyn Answer, ember: &mut dyn Answer, n: &mu
             5 => {
                 // stored, then read back
                 let u = unit(r);
-                let mut c = vec![
-                    s("GEORADIUSBYMEMBER"),
-                    s("g"),
-                    m,
-                    distance(r, u),
-                    s(u),
-                ];
+                let mut c = vec![s("GEORADIUSBYMEMBER"), s("g"), m, distance(r, u), s(u)];
                 search_options(r, &mut c, true);
                 c.push(s(r.pick(&["STORE", "STOREDIST"])));
                 c.push(s("dst"));
@@ -296,7 +292,10 @@ fn sort_round(r: &mut Rng, redis: &mut dyn Answer, ember: &mut dyn Answer, n: &m
     }
     for _ in 0..150 {
         let key = s(r.pick(&["l", "l", "st", "z"]));
-        let mut c = vec![s(if r.chance(20) { "SORT_RO" } else { "SORT" }), key.clone()];
+        let mut c = vec![
+            s(if r.chance(20) { "SORT_RO" } else { "SORT" }),
+            key.clone(),
+        ];
         // ALPHA only by unique words or by the elements themselves: equal
         // weights under ALPHA would leave the order to Redis's quicksort
         let mut by_words = false;
@@ -356,4 +355,320 @@ fn random_geo_and_sort_match_redis() {
         sort_round(&mut r, &mut redis, &mut ember, &mut n);
     }
     eprintln!("{n} commands compared");
+}
+
+/// The storing forms, with results and without (the destination deleted),
+/// and what they notify; the same script runs on both servers.
+fn notification_script() -> Vec<Vec<Vec<u8>>> {
+    [
+        &[
+            "GEOADD",
+            "g",
+            "13.361389",
+            "38.115556",
+            "Palermo",
+            "15.087269",
+            "37.502669",
+            "Catania",
+        ][..],
+        &["GEOADD", "g", "13.361389", "38.115556", "Palermo"],
+        &["GEOADD", "g", "XX", "1", "1", "nosuch"],
+        &[
+            "GEOSEARCHSTORE",
+            "d1",
+            "g",
+            "FROMLONLAT",
+            "15",
+            "37",
+            "BYRADIUS",
+            "200",
+            "km",
+        ],
+        &[
+            "GEOSEARCHSTORE",
+            "d1",
+            "g",
+            "FROMLONLAT",
+            "0",
+            "0",
+            "BYRADIUS",
+            "1",
+            "km",
+        ],
+        &[
+            "GEOSEARCHSTORE",
+            "d1",
+            "g",
+            "FROMLONLAT",
+            "0",
+            "0",
+            "BYRADIUS",
+            "1",
+            "km",
+        ],
+        &["GEORADIUS", "g", "15", "37", "200", "km", "STORE", "d2"],
+        &[
+            "GEORADIUSBYMEMBER",
+            "g",
+            "Palermo",
+            "1",
+            "km",
+            "STOREDIST",
+            "d2",
+        ],
+        &[
+            "GEORADIUS",
+            "nosuch",
+            "15",
+            "37",
+            "200",
+            "km",
+            "STORE",
+            "d2",
+        ],
+        &[
+            "GEOSEARCHSTORE",
+            "d3",
+            "nosuch",
+            "FROMLONLAT",
+            "0",
+            "0",
+            "BYRADIUS",
+            "1",
+            "km",
+        ],
+        &["RPUSH", "l", "3", "1", "2"],
+        &["SORT", "l", "STORE", "d4"],
+        &["SORT", "l", "LIMIT", "0", "0", "STORE", "d4"],
+        &["SORT", "nosuch", "STORE", "d4"],
+        &["SORT", "l", "BY", "nosort", "STORE", "d5"],
+        &[
+            "SORT", "l", "BY", "w_*", "GET", "#", "GET", "o_*", "STORE", "d5",
+        ],
+        &["DEL", "d5"],
+    ]
+    .iter()
+    .map(|c| c.iter().map(|a| a.as_bytes().to_vec()).collect())
+    .collect()
+}
+
+#[test]
+fn keyspace_notifications_match_redis() {
+    let Some(srv) = RedisServer::start() else {
+        return;
+    };
+    let script = notification_script();
+    let cfg: Vec<Vec<u8>> = ["CONFIG", "SET", "notify-keyspace-events", "KEA"]
+        .iter()
+        .map(|a| a.as_bytes().to_vec())
+        .collect();
+    let mut ctl = srv.conn();
+    ctl.command(&cfg);
+    let mut sub = srv.conn();
+    sub.command(&[b"PSUBSCRIBE".to_vec(), b"__key*__:*".to_vec()]);
+    sub.command(&[b"SUBSCRIBE".to_vec(), b"done".to_vec()]);
+    for c in &script {
+        ctl.command(c);
+    }
+    ctl.command(&[b"PUBLISH".to_vec(), b"done".to_vec(), b"1".to_vec()]);
+    let mut expected = Vec::new();
+    loop {
+        let m = sub.read();
+        if m.windows(4).any(|w| w == b"done") {
+            break;
+        }
+        expected.push(escape(&m));
+    }
+    let db = emberkv::Db::in_memory();
+    let mut c = db.client();
+    c.execute(&cfg);
+    let s = db.subscribe();
+    s.psubscribe(&["__key*__:*"]);
+    s.recv().unwrap();
+    for cmd in &script {
+        c.execute(cmd);
+    }
+    let mut got = Vec::new();
+    while let Some(m) = s.recv_timeout(Duration::from_millis(200)).unwrap() {
+        got.push(escape(&m.to_reply().to_resp2()));
+    }
+    assert!(expected.len() > 20, "{expected:#?}");
+    assert_eq!(got, expected);
+}
+
+/// Which storing commands make a WATCHed destination fail EXEC: asked of
+/// both servers, answers compared.
+#[test]
+fn watch_on_destinations_matches_redis() {
+    let Some(srv) = RedisServer::start() else {
+        return;
+    };
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["SET", "dst", "x"], &["SORT", "l", "STORE", "dst"]),
+        (&["SET", "dst", "x"], &["SORT", "nosuch", "STORE", "dst"]),
+        (&["DEL", "dst"], &["SORT", "nosuch", "STORE", "dst"]),
+        (&["SET", "dst", "x"], &["SORT", "l"]),
+        (
+            &["SET", "dst", "x"],
+            &[
+                "GEOSEARCHSTORE",
+                "dst",
+                "g",
+                "FROMLONLAT",
+                "15",
+                "37",
+                "BYRADIUS",
+                "200",
+                "km",
+            ],
+        ),
+        (
+            &["SET", "dst", "x"],
+            &[
+                "GEOSEARCHSTORE",
+                "dst",
+                "g",
+                "FROMLONLAT",
+                "0",
+                "0",
+                "BYRADIUS",
+                "1",
+                "km",
+            ],
+        ),
+        (
+            &["DEL", "dst"],
+            &[
+                "GEOSEARCHSTORE",
+                "dst",
+                "g",
+                "FROMLONLAT",
+                "0",
+                "0",
+                "BYRADIUS",
+                "1",
+                "km",
+            ],
+        ),
+        (
+            &["SET", "dst", "x"],
+            &["GEORADIUS", "g", "15", "37", "200", "km", "STORE", "dst"],
+        ),
+        (
+            &["SET", "dst", "x"],
+            &[
+                "GEOSEARCH",
+                "g",
+                "FROMLONLAT",
+                "15",
+                "37",
+                "BYRADIUS",
+                "200",
+                "km",
+            ],
+        ),
+        (&["DEL", "g2"], &["GEOADD", "g2", "1", "1", "a"]),
+    ];
+    let a = |v: &[&str]| -> Vec<Vec<u8>> { v.iter().map(|x| x.as_bytes().to_vec()).collect() };
+    let setup = [
+        a(&["FLUSHALL"]),
+        a(&["RPUSH", "l", "3", "1", "2"]),
+        a(&[
+            "GEOADD",
+            "g",
+            "13.361389",
+            "38.115556",
+            "Palermo",
+            "15.087269",
+            "37.502669",
+            "Catania",
+        ]),
+    ];
+    let mut redis_w = srv.conn();
+    let mut redis_o = srv.conn();
+    let db = emberkv::Db::in_memory();
+    let mut ember_w = db.client();
+    let mut ember_o = db.client();
+    for (prep, cmd) in cases {
+        let watched = if prep[1] == "g2" { "g2" } else { "dst" };
+        let run = |w: &mut dyn Answer, o: &mut dyn Answer| {
+            for c in &setup {
+                o.ask(c);
+            }
+            o.ask(&a(prep));
+            w.ask(&a(&["WATCH", watched]));
+            o.ask(&a(cmd));
+            w.ask(&a(&["MULTI"]));
+            w.ask(&a(&["PING"]));
+            w.ask(&a(&["EXEC"]))
+        };
+        let want = run(&mut redis_w, &mut redis_o);
+        let got = run(&mut ember_w, &mut ember_o);
+        assert_eq!(escape(&got), escape(&want), "{prep:?} then {cmd:?}");
+    }
+}
+
+/// Inside a script a set sorted BY a constant comes back sorted by bytes,
+/// and SORT_RO refuses STORE: compared with redis-server.
+#[test]
+fn sort_in_scripts_matches_redis() {
+    let Some(srv) = RedisServer::start() else {
+        return;
+    };
+    let a = |v: &[&str]| -> Vec<Vec<u8>> { v.iter().map(|x| x.as_bytes().to_vec()).collect() };
+    let script: &[&[&str]] = &[
+        &["FLUSHALL"],
+        &["SADD", "s", "z", "b", "y", "a", "c", "x", "10", "9"],
+        &["MSET", "o_a", "A", "o_b", "B", "o_z", "Z"],
+        &[
+            "EVAL",
+            "return redis.call('sort', KEYS[1], 'by', 'nosort')",
+            "1",
+            "s",
+        ],
+        &[
+            "EVAL",
+            "return redis.call('sort', KEYS[1], 'by', 'nosort', 'get', 'o_*', 'desc')",
+            "1",
+            "s",
+        ],
+        &[
+            "EVAL",
+            "return redis.call('sort_ro', KEYS[1], 'by', 'nosort', 'limit', '1', '3')",
+            "1",
+            "s",
+        ],
+        &[
+            "EVAL",
+            "return redis.call('sort_ro', KEYS[1], 'store', 'x')",
+            "1",
+            "s",
+        ],
+        &[
+            "EVAL",
+            "return redis.call('geoadd', KEYS[1], '1', '2', 'm')",
+            "1",
+            "g",
+        ],
+        &[
+            "EVAL",
+            "return redis.call('geopos', KEYS[1], 'm')",
+            "1",
+            "g",
+        ],
+        &[
+            "EVAL",
+            "return redis.call('geosearch', KEYS[1], 'frommember', 'm', 'byradius', '1', 'km', 'withdist', 'withcoord', 'withhash')",
+            "1",
+            "g",
+        ],
+    ];
+    let mut redis = srv.conn();
+    let db = emberkv::Db::in_memory();
+    let mut ember = db.client();
+    for c in script {
+        let want = redis.ask(&a(c));
+        let got = ember.ask(&a(c));
+        assert_eq!(escape(&got), escape(&want), "{c:?}");
+    }
 }

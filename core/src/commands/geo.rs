@@ -53,7 +53,13 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
         georadiusbymember_ro,
     ),
     cmd("geosearch", -7, READONLY, (1, 1, 1), geosearch),
-    cmd("geosearchstore", -8, WRITE | DENYOOM, (1, 2, 1), geosearchstore),
+    cmd(
+        "geosearchstore",
+        -8,
+        WRITE | DENYOOM,
+        (1, 2, 1),
+        geosearchstore,
+    ),
 ];
 
 /// The source key, then the key after the first STORE and the first
@@ -279,14 +285,14 @@ fn geopos(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     Ok(Reply::Array(
         a[2..]
             .iter()
-            .map(|m| {
-                match z.and_then(|z| z.score(m)).and_then(geohash::decode_score) {
+            .map(
+                |m| match z.and_then(|z| z.score(m)).and_then(geohash::decode_score) {
                     Some([lon, lat]) => {
                         Reply::Array(vec![coord_reply(ctx, lon), coord_reply(ctx, lat)])
                     }
                     None => Reply::NilArray,
-                }
-            })
+                },
+            )
             .collect(),
     ))
 }
@@ -354,7 +360,11 @@ fn geosearchstore(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 /// Redis's `georadiusGeneric`: the same argument checks in the same order
 /// (so the same error wins), the same cells, the same sorting.
 fn search_generic(ctx: &mut Ctx, a: &[&[u8]], kind: Kind) -> R {
-    let src = if kind == Kind::SearchStore { a[2] } else { a[1] };
+    let src = if kind == Kind::SearchStore {
+        a[2]
+    } else {
+        a[1]
+    };
     let is_search = matches!(kind, Kind::Search | Kind::SearchStore);
     let may_store = matches!(
         kind,
@@ -469,9 +479,7 @@ fn search_generic(ctx: &mut Ctx, a: &[&[u8]], kind: Kind) -> R {
         )));
     }
     if any && count == 0 {
-        return Err(Reply::error(
-            "ERR the ANY argument requires COUNT argument",
-        ));
+        return Err(Reply::error("ERR the ANY argument requires COUNT argument"));
     }
     let Some(z) = z else {
         return match store {

@@ -225,7 +225,11 @@ fn sort_generic(ctx: &mut Ctx, a: &[&[u8]], readonly: bool) -> R {
                             .map(|e| item(e.to_vec())),
                     );
                 } else {
-                    items.extend(l.iter_from(start as usize).take(n).map(|e| item(e.to_vec())));
+                    items.extend(
+                        l.iter_from(start as usize)
+                            .take(n)
+                            .map(|e| item(e.to_vec())),
+                    );
                 }
                 end -= start;
                 start = 0;
@@ -374,7 +378,9 @@ mod tests {
 
     #[test]
     fn store_key_is_the_last_store() {
-        let a: Vec<&[u8]> = vec![b"sort", b"k", b"store", b"a", b"limit", b"0", b"1", b"store", b"b"];
+        let a: Vec<&[u8]> = vec![
+            b"sort", b"k", b"store", b"a", b"limit", b"0", b"1", b"store", b"b",
+        ];
         assert_eq!(keys_sort(&a), vec![1, 8]);
         let a: Vec<&[u8]> = vec![b"sort", b"k", b"get", b"store", b"by", b"x"];
         assert_eq!(keys_sort(&a), vec![1]);

@@ -100,8 +100,7 @@ pub fn encode(long_range: Range, lat_range: Range, lon: f64, lat: f64, step: u8)
     if !(LONG_MIN..=LONG_MAX).contains(&lon) || !(LAT_MIN..=LAT_MAX).contains(&lat) {
         return None;
     }
-    if lat < lat_range.min || lat > lat_range.max || lon < long_range.min || lon > long_range.max
-    {
+    if lat < lat_range.min || lat > lat_range.max || lon < long_range.min || lon > long_range.max {
         return None;
     }
     let mut lat_offset = (lat - lat_range.min) / (lat_range.max - lat_range.min);
@@ -473,7 +472,10 @@ mod tests {
         let [lon, lat] = decode_score(3479099956230698.0).unwrap();
         assert_eq!(format!("{lon:.17}"), "13.36138933897018433");
         assert_eq!(format!("{lat:.17}"), "38.11555639549629859");
-        assert_eq!(&standard_geohash(3479099956230698.0).unwrap(), b"sqc8b49rny0");
+        assert_eq!(
+            &standard_geohash(3479099956230698.0).unwrap(),
+            b"sqc8b49rny0"
+        );
     }
 
     #[test]
