@@ -19,33 +19,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Answer, RedisServer, escape};
-
-struct Rng(u64);
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E3779B97F4A7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545F4914F6CDD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn chance(&mut self, pct: usize) -> bool {
-        self.below(100) < pct
-    }
-    /// Uniform in [lo, hi].
-    fn range(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * (self.next() >> 11) as f64 / ((1u64 << 53) - 1) as f64
-    }
-    fn pick<'a>(&mut self, v: &[&'a str]) -> &'a str {
-        v[self.below(v.len())]
-    }
-}
+use common::{Answer, RedisServer, Rng, escape, split_args};
 
 fn argv(parts: &[String]) -> Vec<Vec<u8>> {
     parts.iter().map(|s| s.as_bytes().to_vec()).collect()
@@ -357,120 +331,56 @@ fn random_geo_and_sort_match_redis() {
     eprintln!("{n} commands compared");
 }
 
+/// Sends each line (split as case lines are) to both and compares the
+/// replies.
+fn same_replies(srv: &RedisServer, lines: &[&str]) {
+    let mut redis = srv.conn();
+    let db = emberkv::Db::in_memory();
+    let mut ember = db.client();
+    for line in lines {
+        let a = split_args(line);
+        let (want, got) = (redis.ask(&a), ember.ask(&a));
+        assert_eq!(escape(&got), escape(&want), "{line}");
+    }
+}
+
 /// The storing forms, with results and without (the destination deleted),
 /// and what they notify; the same script runs on both servers.
-fn notification_script() -> Vec<Vec<Vec<u8>>> {
-    [
-        &[
-            "GEOADD",
-            "g",
-            "13.361389",
-            "38.115556",
-            "Palermo",
-            "15.087269",
-            "37.502669",
-            "Catania",
-        ][..],
-        &["GEOADD", "g", "13.361389", "38.115556", "Palermo"],
-        &["GEOADD", "g", "XX", "1", "1", "nosuch"],
-        &[
-            "GEOSEARCHSTORE",
-            "d1",
-            "g",
-            "FROMLONLAT",
-            "15",
-            "37",
-            "BYRADIUS",
-            "200",
-            "km",
-        ],
-        &[
-            "GEOSEARCHSTORE",
-            "d1",
-            "g",
-            "FROMLONLAT",
-            "0",
-            "0",
-            "BYRADIUS",
-            "1",
-            "km",
-        ],
-        &[
-            "GEOSEARCHSTORE",
-            "d1",
-            "g",
-            "FROMLONLAT",
-            "0",
-            "0",
-            "BYRADIUS",
-            "1",
-            "km",
-        ],
-        &["GEORADIUS", "g", "15", "37", "200", "km", "STORE", "d2"],
-        &[
-            "GEORADIUSBYMEMBER",
-            "g",
-            "Palermo",
-            "1",
-            "km",
-            "STOREDIST",
-            "d2",
-        ],
-        &[
-            "GEORADIUS",
-            "nosuch",
-            "15",
-            "37",
-            "200",
-            "km",
-            "STORE",
-            "d2",
-        ],
-        &[
-            "GEOSEARCHSTORE",
-            "d3",
-            "nosuch",
-            "FROMLONLAT",
-            "0",
-            "0",
-            "BYRADIUS",
-            "1",
-            "km",
-        ],
-        &["RPUSH", "l", "3", "1", "2"],
-        &["SORT", "l", "STORE", "d4"],
-        &["SORT", "l", "LIMIT", "0", "0", "STORE", "d4"],
-        &["SORT", "nosuch", "STORE", "d4"],
-        &["SORT", "l", "BY", "nosort", "STORE", "d5"],
-        &[
-            "SORT", "l", "BY", "w_*", "GET", "#", "GET", "o_*", "STORE", "d5",
-        ],
-        &["DEL", "d5"],
-    ]
-    .iter()
-    .map(|c| c.iter().map(|a| a.as_bytes().to_vec()).collect())
-    .collect()
-}
+const NOTIFYING: &[&str] = &[
+    "GEOADD g 13.361389 38.115556 Palermo 15.087269 37.502669 Catania",
+    "GEOADD g 13.361389 38.115556 Palermo",
+    "GEOADD g XX 1 1 nosuch",
+    "GEOSEARCHSTORE d1 g FROMLONLAT 15 37 BYRADIUS 200 km",
+    "GEOSEARCHSTORE d1 g FROMLONLAT 0 0 BYRADIUS 1 km",
+    "GEOSEARCHSTORE d1 g FROMLONLAT 0 0 BYRADIUS 1 km",
+    "GEORADIUS g 15 37 200 km STORE d2",
+    "GEORADIUSBYMEMBER g Palermo 1 km STOREDIST d2",
+    "GEORADIUS nosuch 15 37 200 km STORE d2",
+    "GEOSEARCHSTORE d3 nosuch FROMLONLAT 0 0 BYRADIUS 1 km",
+    "RPUSH l 3 1 2",
+    "SORT l STORE d4",
+    "SORT l LIMIT 0 0 STORE d4",
+    "SORT nosuch STORE d4",
+    "SORT l BY nosort STORE d5",
+    "SORT l BY w_* GET # GET o_* STORE d5",
+    "DEL d5",
+];
 
 #[test]
 fn keyspace_notifications_match_redis() {
     let Some(srv) = RedisServer::start() else {
         return;
     };
-    let script = notification_script();
-    let cfg: Vec<Vec<u8>> = ["CONFIG", "SET", "notify-keyspace-events", "KEA"]
-        .iter()
-        .map(|a| a.as_bytes().to_vec())
-        .collect();
+    let cfg = split_args("CONFIG SET notify-keyspace-events KEA");
     let mut ctl = srv.conn();
     ctl.command(&cfg);
     let mut sub = srv.conn();
-    sub.command(&[b"PSUBSCRIBE".to_vec(), b"__key*__:*".to_vec()]);
-    sub.command(&[b"SUBSCRIBE".to_vec(), b"done".to_vec()]);
-    for c in &script {
-        ctl.command(c);
+    sub.command(&split_args("PSUBSCRIBE __key*__:*"));
+    sub.command(&split_args("SUBSCRIBE done"));
+    for line in NOTIFYING {
+        ctl.command(&split_args(line));
     }
-    ctl.command(&[b"PUBLISH".to_vec(), b"done".to_vec(), b"1".to_vec()]);
+    ctl.command(&split_args("PUBLISH done 1"));
     let mut expected = Vec::new();
     loop {
         let m = sub.read();
@@ -485,8 +395,8 @@ fn keyspace_notifications_match_redis() {
     let s = db.subscribe();
     s.psubscribe(&["__key*__:*"]);
     s.recv().unwrap();
-    for cmd in &script {
-        c.execute(cmd);
+    for line in NOTIFYING {
+        c.execute(&split_args(line));
     }
     let mut got = Vec::new();
     while let Some(m) = s.recv_timeout(Duration::from_millis(200)).unwrap() {
@@ -496,179 +406,125 @@ fn keyspace_notifications_match_redis() {
     assert_eq!(got, expected);
 }
 
-/// Which storing commands make a WATCHed destination fail EXEC: asked of
-/// both servers, answers compared.
+/// Which storing commands make a WATCHed key fail EXEC: for each case, a
+/// fresh set-up, the key prepared, WATCHed, the command run by another
+/// client, then EXEC; both servers' answers compared.
 #[test]
 fn watch_on_destinations_matches_redis() {
     let Some(srv) = RedisServer::start() else {
         return;
     };
-    let cases: &[(&[&str], &[&str])] = &[
-        (&["SET", "dst", "x"], &["SORT", "l", "STORE", "dst"]),
-        (&["SET", "dst", "x"], &["SORT", "nosuch", "STORE", "dst"]),
-        (&["DEL", "dst"], &["SORT", "nosuch", "STORE", "dst"]),
-        (&["SET", "dst", "x"], &["SORT", "l"]),
+    let cases: &[(&str, &str)] = &[
+        ("SET dst x", "SORT l STORE dst"),
+        ("SET dst x", "SORT nosuch STORE dst"),
+        ("DEL dst", "SORT nosuch STORE dst"),
+        ("SET dst x", "SORT l"),
         (
-            &["SET", "dst", "x"],
-            &[
-                "GEOSEARCHSTORE",
-                "dst",
-                "g",
-                "FROMLONLAT",
-                "15",
-                "37",
-                "BYRADIUS",
-                "200",
-                "km",
-            ],
+            "SET dst x",
+            "GEOSEARCHSTORE dst g FROMLONLAT 15 37 BYRADIUS 200 km",
         ),
         (
-            &["SET", "dst", "x"],
-            &[
-                "GEOSEARCHSTORE",
-                "dst",
-                "g",
-                "FROMLONLAT",
-                "0",
-                "0",
-                "BYRADIUS",
-                "1",
-                "km",
-            ],
+            "SET dst x",
+            "GEOSEARCHSTORE dst g FROMLONLAT 0 0 BYRADIUS 1 km",
         ),
         (
-            &["DEL", "dst"],
-            &[
-                "GEOSEARCHSTORE",
-                "dst",
-                "g",
-                "FROMLONLAT",
-                "0",
-                "0",
-                "BYRADIUS",
-                "1",
-                "km",
-            ],
+            "DEL dst",
+            "GEOSEARCHSTORE dst g FROMLONLAT 0 0 BYRADIUS 1 km",
         ),
-        (
-            &["SET", "dst", "x"],
-            &["GEORADIUS", "g", "15", "37", "200", "km", "STORE", "dst"],
-        ),
-        (
-            &["SET", "dst", "x"],
-            &[
-                "GEOSEARCH",
-                "g",
-                "FROMLONLAT",
-                "15",
-                "37",
-                "BYRADIUS",
-                "200",
-                "km",
-            ],
-        ),
-        (&["DEL", "g2"], &["GEOADD", "g2", "1", "1", "a"]),
+        ("SET dst x", "GEORADIUS g 15 37 200 km STORE dst"),
+        ("SET dst x", "GEOSEARCH g FROMLONLAT 15 37 BYRADIUS 200 km"),
+        ("DEL dst", "GEOADD dst 1 1 a"),
+        ("DEL dst", "GEOADD dst XX 1 1 a"),
     ];
-    let a = |v: &[&str]| -> Vec<Vec<u8>> { v.iter().map(|x| x.as_bytes().to_vec()).collect() };
     let setup = [
-        a(&["FLUSHALL"]),
-        a(&["RPUSH", "l", "3", "1", "2"]),
-        a(&[
-            "GEOADD",
-            "g",
-            "13.361389",
-            "38.115556",
-            "Palermo",
-            "15.087269",
-            "37.502669",
-            "Catania",
-        ]),
+        "FLUSHALL",
+        "RPUSH l 3 1 2",
+        "GEOADD g 13.361389 38.115556 Palermo 15.087269 37.502669 Catania",
     ];
-    let mut redis_w = srv.conn();
-    let mut redis_o = srv.conn();
+    let mut redis = (srv.conn(), srv.conn());
     let db = emberkv::Db::in_memory();
-    let mut ember_w = db.client();
-    let mut ember_o = db.client();
+    let mut ember = (db.client(), db.client());
     for (prep, cmd) in cases {
-        let watched = if prep[1] == "g2" { "g2" } else { "dst" };
         let run = |w: &mut dyn Answer, o: &mut dyn Answer| {
-            for c in &setup {
-                o.ask(c);
+            for line in setup.iter().chain([prep]) {
+                o.ask(&split_args(line));
             }
-            o.ask(&a(prep));
-            w.ask(&a(&["WATCH", watched]));
-            o.ask(&a(cmd));
-            w.ask(&a(&["MULTI"]));
-            w.ask(&a(&["PING"]));
-            w.ask(&a(&["EXEC"]))
+            w.ask(&split_args("WATCH dst"));
+            o.ask(&split_args(cmd));
+            w.ask(&split_args("MULTI"));
+            w.ask(&split_args("PING"));
+            w.ask(&split_args("EXEC"))
         };
-        let want = run(&mut redis_w, &mut redis_o);
-        let got = run(&mut ember_w, &mut ember_o);
-        assert_eq!(escape(&got), escape(&want), "{prep:?} then {cmd:?}");
+        let want = run(&mut redis.0, &mut redis.1);
+        let got = run(&mut ember.0, &mut ember.1);
+        assert_eq!(escape(&got), escape(&want), "{prep} then {cmd}");
     }
 }
 
-/// Inside a script a set sorted BY a constant comes back sorted by bytes,
-/// and SORT_RO refuses STORE: compared with redis-server.
+/// Inside a script a set sorted BY a constant comes back sorted by bytes
+/// (the script's effects must not depend on the set's layout), SORT_RO
+/// refuses STORE, and GEO replies convert to Lua as Redis's do.
 #[test]
-fn sort_in_scripts_matches_redis() {
+fn sort_and_geo_in_scripts_match_redis() {
     let Some(srv) = RedisServer::start() else {
         return;
     };
-    let a = |v: &[&str]| -> Vec<Vec<u8>> { v.iter().map(|x| x.as_bytes().to_vec()).collect() };
-    let script: &[&[&str]] = &[
-        &["FLUSHALL"],
-        &["SADD", "s", "z", "b", "y", "a", "c", "x", "10", "9"],
-        &["MSET", "o_a", "A", "o_b", "B", "o_z", "Z"],
+    same_replies(
+        &srv,
         &[
-            "EVAL",
-            "return redis.call('sort', KEYS[1], 'by', 'nosort')",
-            "1",
-            "s",
+            "FLUSHALL",
+            "SADD s z b y a c x 10 9",
+            "MSET o_a A o_b B o_z Z",
+            "EVAL \"return redis.call('sort', KEYS[1], 'by', 'nosort')\" 1 s",
+            "EVAL \"return redis.call('sort', KEYS[1], 'by', 'nosort', 'get', 'o_*', 'desc')\" 1 s",
+            "EVAL \"return redis.call('sort_ro', KEYS[1], 'by', 'nosort', 'limit', '1', '3')\" 1 s",
+            "EVAL \"return redis.call('sort_ro', KEYS[1], 'store', 'x')\" 1 s",
+            "EVAL \"return redis.call('geoadd', KEYS[1], '1', '2', 'm')\" 1 g",
+            "EVAL \"return redis.call('geopos', KEYS[1], 'm', 'nosuch')\" 1 g",
+            "EVAL \"return redis.call('geosearch', KEYS[1], 'frommember', 'm', 'byradius', '1', 'km', 'withdist', 'withcoord', 'withhash')\" 1 g",
         ],
-        &[
-            "EVAL",
-            "return redis.call('sort', KEYS[1], 'by', 'nosort', 'get', 'o_*', 'desc')",
-            "1",
-            "s",
-        ],
-        &[
-            "EVAL",
-            "return redis.call('sort_ro', KEYS[1], 'by', 'nosort', 'limit', '1', '3')",
-            "1",
-            "s",
-        ],
-        &[
-            "EVAL",
-            "return redis.call('sort_ro', KEYS[1], 'store', 'x')",
-            "1",
-            "s",
-        ],
-        &[
-            "EVAL",
-            "return redis.call('geoadd', KEYS[1], '1', '2', 'm')",
-            "1",
-            "g",
-        ],
-        &[
-            "EVAL",
-            "return redis.call('geopos', KEYS[1], 'm')",
-            "1",
-            "g",
-        ],
-        &[
-            "EVAL",
-            "return redis.call('geosearch', KEYS[1], 'frommember', 'm', 'byradius', '1', 'km', 'withdist', 'withcoord', 'withhash')",
-            "1",
-            "g",
-        ],
-    ];
+    );
+}
+
+/// RESP3: coordinates are doubles of the same value as the text Redis
+/// sends in RESP2 (RESP3's `,` carries `%.17g` here, Redis's `%.17Lf`).
+#[test]
+fn resp3_coordinates_are_redis_values() {
+    let Some(srv) = RedisServer::start() else {
+        return;
+    };
+    let add = split_args("GEOADD g 13.361389 38.115556 Palermo 15.087269 37.502669 Catania");
+    let pos = split_args("GEOPOS g Palermo Catania nosuch");
     let mut redis = srv.conn();
+    redis.command(&split_args("FLUSHALL"));
+    redis.command(&add);
+    let text = String::from_utf8(redis.command(&pos)).unwrap();
+    let want: Vec<f64> = text
+        .split("\r\n")
+        .filter(|l| l.contains('.'))
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert_eq!(want.len(), 4, "{text}");
     let db = emberkv::Db::in_memory();
-    let mut ember = db.client();
-    for c in script {
-        let want = redis.ask(&a(c));
-        let got = ember.ask(&a(c));
-        assert_eq!(escape(&got), escape(&want), "{c:?}");
+    let mut c = db.client();
+    c.execute(&split_args("HELLO 3"));
+    c.execute(&add);
+    let got = c.execute(&pos);
+    let emberkv::Reply::Array(items) = got else {
+        panic!("{got:?}")
+    };
+    let mut values = Vec::new();
+    for item in &items[..2] {
+        let emberkv::Reply::Array(xy) = item else {
+            panic!("{item:?}")
+        };
+        for v in xy {
+            let emberkv::Reply::Double(d) = v else {
+                panic!("{v:?}")
+            };
+            values.push(*d);
+        }
     }
+    assert_eq!(values, want);
+    assert_eq!(items[2], emberkv::Reply::NilArray);
 }

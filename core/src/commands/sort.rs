@@ -212,29 +212,28 @@ fn sort_generic(ctx: &mut Ctx, a: &[&[u8]], readonly: bool) -> R {
         by: None,
     };
     match ctx.lookup(a[1]) {
-        Some(Value::List(l)) if dontsort => {
-            // the list's own order (reversed for DESC), only the range asked
-            if end >= start {
-                let n = (end - start + 1) as usize;
-                if desc {
-                    items.extend(
-                        l.iter()
-                            .rev()
-                            .skip(start as usize)
-                            .take(n)
-                            .map(|e| item(e.to_vec())),
-                    );
-                } else {
-                    items.extend(
-                        l.iter_from(start as usize)
-                            .take(n)
-                            .map(|e| item(e.to_vec())),
-                    );
-                }
-                end -= start;
-                start = 0;
+        // the list's own order (reversed for DESC), only the range asked
+        Some(Value::List(l)) if dontsort && end >= start => {
+            let n = (end - start + 1) as usize;
+            if desc {
+                items.extend(
+                    l.iter()
+                        .rev()
+                        .skip(start as usize)
+                        .take(n)
+                        .map(|e| item(e.to_vec())),
+                );
+            } else {
+                items.extend(
+                    l.iter_from(start as usize)
+                        .take(n)
+                        .map(|e| item(e.to_vec())),
+                );
             }
+            end -= start;
+            start = 0;
         }
+        Some(Value::List(_)) if dontsort => {}
         Some(Value::List(l)) => items.extend(l.iter().map(|e| item(e.to_vec()))),
         Some(Value::Set(s)) => {
             items.reserve(s.len());

@@ -211,46 +211,34 @@ pub fn standard_geohash(score: f64) -> Option<[u8; 11]> {
 
 // ----- neighbours -----
 
-fn move_x(hash: &mut Hash, d: i8) {
-    if d == 0 {
-        return;
-    }
-    let shift = 64 - hash.step as u32 * 2;
-    let mut x = hash.bits & 0xaaaa_aaaa_aaaa_aaaa;
-    let y = hash.bits & 0x5555_5555_5555_5555;
-    let zz = 0x5555_5555_5555_5555u64.checked_shr(shift).unwrap_or(0);
-    if d > 0 {
-        x = x.wrapping_add(zz + 1);
-    } else {
-        x |= zz;
-        x = x.wrapping_sub(zz + 1);
-    }
-    x &= 0xaaaa_aaaa_aaaa_aaaau64.checked_shr(shift).unwrap_or(0);
-    hash.bits = x | y;
-}
+const LON_BITS: u64 = 0xaaaa_aaaa_aaaa_aaaa;
+const LAT_BITS: u64 = 0x5555_5555_5555_5555;
 
-fn move_y(hash: &mut Hash, d: i8) {
+/// Moves one cell along the coordinate in `bits` (LON_BITS: east/west,
+/// LAT_BITS: north/south), wrapping around: Redis's `geohash_move_x/_y`.
+fn move_along(hash: &mut Hash, d: i8, bits: u64) {
     if d == 0 {
         return;
     }
     let shift = 64 - hash.step as u32 * 2;
-    let x = hash.bits & 0xaaaa_aaaa_aaaa_aaaa;
-    let mut y = hash.bits & 0x5555_5555_5555_5555;
-    let zz = 0xaaaa_aaaa_aaaa_aaaau64.checked_shr(shift).unwrap_or(0);
+    let mut c = hash.bits & bits;
+    let other = hash.bits & !bits;
+    // the other coordinate's bits set, so a carry runs through them
+    let zz = (!bits).checked_shr(shift).unwrap_or(0);
     if d > 0 {
-        y = y.wrapping_add(zz + 1);
+        c = c.wrapping_add(zz + 1);
     } else {
-        y |= zz;
-        y = y.wrapping_sub(zz + 1);
+        c |= zz;
+        c = c.wrapping_sub(zz + 1);
     }
-    y &= 0x5555_5555_5555_5555u64.checked_shr(shift).unwrap_or(0);
-    hash.bits = x | y;
+    c &= bits.checked_shr(shift).unwrap_or(0);
+    hash.bits = c | other;
 }
 
 fn moved(h: Hash, dx: i8, dy: i8) -> Hash {
     let mut n = h;
-    move_x(&mut n, dx);
-    move_y(&mut n, dy);
+    move_along(&mut n, dx, LON_BITS);
+    move_along(&mut n, dy, LAT_BITS);
     n
 }
 
@@ -364,30 +352,24 @@ pub fn cells_for(s: &Search) -> Cells {
     }
     // drop the neighbours the shape cannot reach
     if steps >= 2 {
-        const NORTH: usize = 1;
-        const SOUTH: usize = 2;
-        const EAST: usize = 3;
-        const WEST: usize = 4;
-        const NE: usize = 5;
-        const NW: usize = 6;
-        const SE: usize = 7;
-        const SW: usize = 8;
+        // cell indices: 1 north, 2 south, 3 east, 4 west, 5 north-east,
+        // 6 north-west, 7 south-east, 8 south-west
         let mut clear = |ids: [usize; 3]| {
             for i in ids {
                 cells[i] = Hash::default();
             }
         };
         if area.latitude.min < min_lat {
-            clear([SOUTH, SW, SE]);
+            clear([2, 8, 7]);
         }
         if area.latitude.max > max_lat {
-            clear([NORTH, NE, NW]);
+            clear([1, 5, 6]);
         }
         if area.longitude.min < min_lon {
-            clear([WEST, SW, NW]);
+            clear([4, 8, 6]);
         }
         if area.longitude.max > max_lon {
-            clear([EAST, SE, NE]);
+            clear([3, 7, 5]);
         }
     }
     cells
