@@ -20,46 +20,25 @@ use crate::util::number::{parse_f64, parse_i64};
 
 type R = Result<Reply, Reply>;
 
-const fn cmd(
-    name: &'static str,
-    arity: i32,
-    flags: u32,
-    keys: (i32, i32, i32),
-    handler: super::Handler,
-) -> CommandSpec {
-    CommandSpec::new(name, arity, flags, keys, "geo", handler)
+/// A GEO command whose one key is its first argument (more for the
+/// STORE forms, from their key functions).
+const fn geo(name: &'static str, arity: i32, flags: u32, handler: super::Handler) -> CommandSpec {
+    CommandSpec::new(name, arity, flags, (1, 1, 1), "geo", handler)
 }
 
+const W: u32 = WRITE | DENYOOM;
+
 pub(crate) static COMMANDS: &[CommandSpec] = &[
-    cmd("geoadd", -5, WRITE | DENYOOM, (1, 1, 1), geoadd),
-    cmd("geodist", -4, READONLY, (1, 1, 1), geodist),
-    cmd("geohash", -2, READONLY, (1, 1, 1), geohash_cmd),
-    cmd("geopos", -2, READONLY, (1, 1, 1), geopos),
-    cmd("georadius", -6, WRITE | DENYOOM, (1, 1, 1), georadius).with_getkeys(keys_georadius),
-    cmd("georadius_ro", -6, READONLY, (1, 1, 1), georadius_ro),
-    cmd(
-        "georadiusbymember",
-        -5,
-        WRITE | DENYOOM,
-        (1, 1, 1),
-        georadiusbymember,
-    )
-    .with_getkeys(keys_georadiusbymember),
-    cmd(
-        "georadiusbymember_ro",
-        -5,
-        READONLY,
-        (1, 1, 1),
-        georadiusbymember_ro,
-    ),
-    cmd("geosearch", -7, READONLY, (1, 1, 1), geosearch),
-    cmd(
-        "geosearchstore",
-        -8,
-        WRITE | DENYOOM,
-        (1, 2, 1),
-        geosearchstore,
-    ),
+    geo("geoadd", -5, W, geoadd),
+    geo("geodist", -4, READONLY, geodist),
+    geo("geohash", -2, READONLY, geohash_cmd),
+    geo("geopos", -2, READONLY, geopos),
+    geo("georadius", -6, W, georadius).with_getkeys(keys_georadius),
+    geo("georadius_ro", -6, READONLY, georadius_ro),
+    geo("georadiusbymember", -5, W, georadiusbymember).with_getkeys(keys_georadiusbymember),
+    geo("georadiusbymember_ro", -5, READONLY, georadiusbymember_ro),
+    geo("geosearch", -7, READONLY, geosearch),
+    CommandSpec::new("geosearchstore", -8, W, (1, 2, 1), "geo", geosearchstore),
 ];
 
 /// The source key, then the key after the first STORE and the first
