@@ -8,6 +8,7 @@
 //! or inside a script is sorted by bytes instead, as Redis does, so that
 //! the stored list and the AOF replay agree.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use super::flag::*;
@@ -17,7 +18,7 @@ use crate::notify;
 use crate::reply::Reply;
 use crate::types::Value;
 use crate::types::list::ListValue;
-use crate::util::number::{parse_f64_strtod, parse_i64};
+use crate::util::number::{parse_f64, parse_i64};
 
 type R = Result<Reply, Reply>;
 
@@ -80,8 +81,10 @@ fn sort_ro(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     sort_generic(ctx, a, true)
 }
 
-struct Item {
-    obj: Vec<u8>,
+/// An element to sort: borrowed from a list, copied from a set or a
+/// sorted set (whose visitors lend their members only for a call).
+struct Item<'a> {
+    obj: Cow<'a, [u8]>,
     score: f64,
     /// ALPHA with BY: the value found through the pattern (None: no key).
     by: Option<Vec<u8>>,
@@ -122,11 +125,11 @@ fn sort_score(b: &[u8]) -> Option<f64> {
     if s.is_empty() {
         return Some(0.0);
     }
-    let t = s.trim_ascii_start();
-    if t.is_empty() {
-        return None;
+    if let Some(i) = parse_i64(s) {
+        return Some(i as f64);
     }
-    parse_f64_strtod(t)
+    // strtod skips leading spaces; the rest is getDoubleFromObject's rule
+    parse_f64(s.trim_ascii_start())
 }
 
 fn sort_generic(ctx: &mut Ctx, a: &[&[u8]], readonly: bool) -> R {
@@ -206,11 +209,13 @@ fn sort_generic(ctx: &mut Ctx, a: &[&[u8]], readonly: bool) -> R {
     }
 
     let mut items: Vec<Item> = Vec::new();
-    let item = |obj: Vec<u8>| Item {
-        obj,
-        score: 0.0,
-        by: None,
-    };
+    fn item(obj: Cow<'_, [u8]>) -> Item<'_> {
+        Item {
+            obj,
+            score: 0.0,
+            by: None,
+        }
+    }
     match ctx.lookup(a[1]) {
         // the list's own order (reversed for DESC), only the range asked
         Some(Value::List(l)) if dontsort && end >= start => {
@@ -221,23 +226,23 @@ fn sort_generic(ctx: &mut Ctx, a: &[&[u8]], readonly: bool) -> R {
                         .rev()
                         .skip(start as usize)
                         .take(n)
-                        .map(|e| item(e.to_vec())),
+                        .map(|e| item(Cow::Borrowed(e))),
                 );
             } else {
                 items.extend(
                     l.iter_from(start as usize)
                         .take(n)
-                        .map(|e| item(e.to_vec())),
+                        .map(|e| item(Cow::Borrowed(e))),
                 );
             }
             end -= start;
             start = 0;
         }
         Some(Value::List(_)) if dontsort => {}
-        Some(Value::List(l)) => items.extend(l.iter().map(|e| item(e.to_vec()))),
+        Some(Value::List(l)) => items.extend(l.iter().map(|e| item(Cow::Borrowed(e)))),
         Some(Value::Set(s)) => {
             items.reserve(s.len());
-            s.for_each(|m| items.push(item(m.to_vec())));
+            s.for_each(|m| items.push(item(Cow::Owned(m.to_vec()))));
         }
         Some(Value::Zset(z)) if dontsort => {
             // the sorted set's order (reversed for DESC), only the range asked
@@ -252,12 +257,14 @@ fn sort_generic(ctx: &mut Ctx, a: &[&[u8]], readonly: bool) -> R {
                 (start as usize, start as usize + n)
             };
             if n > 0 {
-                z.visit(lo, hi, desc, |m, _| items.push(item(m.to_vec())));
+                z.visit(lo, hi, desc, |m, _| {
+                    items.push(item(Cow::Owned(m.to_vec())))
+                });
                 end -= start;
                 start = 0;
             }
         }
-        Some(Value::Zset(z)) => z.for_each(|m, _| items.push(item(m.to_vec()))),
+        Some(Value::Zset(z)) => z.for_each(|m, _| items.push(item(Cow::Owned(m.to_vec())))),
         _ => {}
     }
 
@@ -336,7 +343,7 @@ fn sort_generic(ctx: &mut Ctx, a: &[&[u8]], readonly: bool) -> R {
     let mut elems: Vec<Vec<u8>> = Vec::with_capacity(range.len() * gets.len().max(1));
     for it in range {
         if gets.is_empty() {
-            elems.push(it.obj.clone());
+            elems.push(it.obj.to_vec());
         }
         for g in &gets {
             elems.push(by_pattern(ctx, g, &it.obj).unwrap_or_default());
