@@ -11,6 +11,7 @@ pub(crate) mod bitmap;
 pub(crate) mod blocking;
 pub(crate) mod ctx;
 pub(crate) mod err;
+pub(crate) mod geo;
 pub(crate) mod hash;
 pub(crate) mod hll;
 pub(crate) mod keys;
@@ -20,6 +21,7 @@ pub(crate) mod pubsub;
 pub(crate) mod script;
 pub(crate) mod server;
 pub(crate) mod set;
+pub(crate) mod sort;
 pub(crate) mod stream;
 pub(crate) mod string;
 pub(crate) mod tx;
@@ -191,6 +193,8 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         hll::COMMANDS,
         persist::COMMANDS,
         script::COMMANDS,
+        geo::COMMANDS,
+        sort::COMMANDS,
     ]
     .into_iter()
     .flatten()

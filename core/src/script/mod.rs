@@ -77,6 +77,12 @@ pub(crate) struct Scripts {
 }
 
 impl Scripts {
+    /// Whether a script is running: true only for commands the script
+    /// itself calls, since it holds every shard lock while it runs.
+    pub(crate) fn in_script(&self) -> bool {
+        self.run.running.load(Ordering::Acquire)
+    }
+
     /// Whether a script has been running longer than `busy-reply-threshold`:
     /// other clients get `-BUSY` (commands flagged `allow_busy` excepted).
     /// One relaxed load when no script runs.

@@ -174,6 +174,33 @@ impl RespConn {
     }
 }
 
+/// A small seeded xorshift generator for randomized tests.
+pub struct Rng(u64);
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E3779B97F4A7C15) | 1)
+    }
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545F4914F6CDD1D)
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    pub fn chance(&mut self, pct: usize) -> bool {
+        self.below(100) < pct
+    }
+    /// Uniform in [lo, hi].
+    pub fn range(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * (self.next() >> 11) as f64 / ((1u64 << 53) - 1) as f64
+    }
+    pub fn pick<'a>(&mut self, v: &[&'a str]) -> &'a str {
+        v[self.below(v.len())]
+    }
+}
+
 /// Splits a case line into arguments: whitespace-separated, with
 /// double-quoted strings taking `\"`, `\\`, `\n`, `\r`, `\t`, `\xHH`.
 pub fn split_args(line: &str) -> Vec<Vec<u8>> {
