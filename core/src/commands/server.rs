@@ -985,7 +985,14 @@ fn acl_categories(c: &CommandSpec) -> Vec<Reply> {
         "transactions" => cats.push("@transaction"),
         "hyperloglog" => cats.push("@hyperloglog"),
         "stream" => cats.push("@stream"),
+        "geo" => cats.push("@geo"),
         _ => {}
+    }
+    // BY and GET reach any key: Redis files SORT under every type it sorts
+    let sort = matches!(c.name, "sort" | "sort_ro");
+    if sort {
+        cats.retain(|c| *c != "@keyspace");
+        cats.extend(["@set", "@sortedset", "@list"]);
     }
     if c.flags & ADMIN != 0 {
         cats.extend(["@admin", "@dangerous"]);
@@ -997,6 +1004,9 @@ fn acl_categories(c: &CommandSpec) -> Vec<Reply> {
     }
     if c.flags & BLOCKING != 0 {
         cats.push("@blocking");
+    }
+    if sort {
+        cats.push("@dangerous");
     }
     cats.into_iter().map(Reply::simple).collect()
 }
