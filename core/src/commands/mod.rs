@@ -11,6 +11,7 @@ pub(crate) mod bitmap;
 pub(crate) mod blocking;
 pub(crate) mod ctx;
 pub(crate) mod err;
+pub(crate) mod function;
 pub(crate) mod hash;
 pub(crate) mod hll;
 pub(crate) mod keys;
@@ -191,6 +192,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         hll::COMMANDS,
         persist::COMMANDS,
         script::COMMANDS,
+        function::COMMANDS,
     ]
     .into_iter()
     .flatten()
