@@ -139,7 +139,7 @@ fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     i += 1;
                 }
                 None if c.is_ascii_whitespace() => break,
-                None if (c == b'"' || c == b'\'') && word.is_empty() => {
+                None if c == b'"' || c == b'\'' => {
                     quote = Some(c);
                     i += 1;
                 }
@@ -199,7 +199,8 @@ impl Functions {
         let mut callables: Vec<Callable> = Vec::new();
         for r in registered? {
             if !valid_name(&r.name) {
-                return Err(format!("ERR Function names {NAME_RULE}"));
+                // Redis 7.2 words it so for function names too
+                return Err(format!("ERR Library names {NAME_RULE}"));
             }
             if lib.functions.iter().any(|f| f.name == r.name) {
                 return Err("ERR Function already exists in the library".into());
@@ -362,6 +363,7 @@ mod tests {
         assert_eq!(m("#!lua name=foo\nx"), Ok(("lua".into(), "foo".into())));
         assert_eq!(m("#!lua name=\"foo\"\nx"), Ok(("lua".into(), "foo".into())));
         assert_eq!(m("#! name=foo\nx"), Ok(("".into(), "foo".into())));
+        assert_eq!(m("#!lua name=\"a b\"\nx"), Ok(("lua".into(), "a b".into())));
         assert_eq!(m("lua name=foo\n").unwrap_err(), "ERR Missing library metadata");
         assert_eq!(m("#!lua name=foo").unwrap_err(), "ERR Invalid library metadata");
         assert_eq!(
