@@ -79,8 +79,8 @@ fn subcommand_syntax(a: &[&[u8]]) -> Reply {
 
 /// Records a change of the libraries: counted, logged to the AOF as sent.
 fn changed(ctx: &mut Ctx) {
-    let (libs, funcs) = ctx.eng.scripts.functions.lock().counts();
-    *ctx.eng.scripts.counts.lock() = (libs, funcs);
+    let scripts = &ctx.eng.scripts;
+    scripts.functions_changed(&scripts.functions.lock());
     ctx.dirty += 1;
 }
 

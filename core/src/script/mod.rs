@@ -145,6 +145,9 @@ pub(crate) struct Scripts {
     pub functions: Mutex<function::Functions>,
     /// Libraries and functions loaded, readable while a function runs.
     pub counts: Mutex<(usize, usize)>,
+    /// The libraries' sources, for snapshots and AOF rewrites (which must
+    /// not wait for a running function).
+    codes: Mutex<Vec<Vec<u8>>>,
     pub run: Arc<RunState>,
 }
 
@@ -160,6 +163,27 @@ impl Scripts {
         let threshold = eng.params.tun(crate::config::Tun::BusyReplyThreshold);
         let now = eng.started.elapsed().as_millis() as u64;
         now.saturating_sub(self.run.started_ms.load(Ordering::Relaxed)) >= threshold as u64
+    }
+
+    /// After any change of the function libraries: what FUNCTION STATS,
+    /// snapshots and AOF rewrites read.
+    pub fn functions_changed(&self, reg: &function::Functions) {
+        *self.counts.lock() = reg.counts();
+        *self.codes.lock() = reg.codes();
+    }
+
+    /// The function libraries' sources (`#!lua name=…` included).
+    pub fn library_codes(&self) -> Vec<Vec<u8>> {
+        self.codes.lock().clone()
+    }
+
+    /// Loads a library found in an RDB file (replacing one of its name, as
+    /// Redis's loader does): the library's name, or the error text.
+    pub fn load_library(&self, code: &[u8]) -> Result<String, String> {
+        let mut reg = self.functions.lock();
+        let r = reg.load(code, true, &self.run);
+        self.functions_changed(&reg);
+        r
     }
 
     /// SCRIPT LOAD: compiles and caches; the SHA1 or the compile error.
