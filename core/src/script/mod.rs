@@ -25,6 +25,7 @@
 
 mod bit;
 mod cjson;
+mod cmsgpack;
 mod convert;
 pub(crate) mod function;
 mod libs;
@@ -534,6 +535,17 @@ pub(crate) fn script_call(
         return Ok(Err(
             "ERR This Redis command is not allowed from script".into()
         ));
+    }
+    if matches!(spec.name, "xread" | "xreadgroup")
+        && refs[1..]
+            .iter()
+            .take_while(|a| !a.eq_ignore_ascii_case(b"streams"))
+            .any(|a| a.eq_ignore_ascii_case(b"block"))
+    {
+        return Ok(Err(format!(
+            "ERR {} command is not allowed with BLOCK option from scripts",
+            spec.name
+        )));
     }
     if spec.is_write() {
         if opts.read_only {

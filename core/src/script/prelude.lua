@@ -38,7 +38,16 @@ local function reply_of(field)
     return { [field] = s }
   end
 end
-redis.error_reply = reply_of("err")
+local error_reply = reply_of("err")
+-- "-CODE message" or "message" (code ERR): the leading '-' dropped
+redis.error_reply = function(...)
+  local t = error_reply(...)
+  local s = t.err
+  if s:sub(1, 1) == "-" then s = s:sub(2) end
+  if not s:find(" ", 1, true) then s = "ERR " .. s end
+  t.err = s
+  return t
+end
 redis.status_reply = reply_of("ok")
 for k, v in pairs(P.redis) do redis[k] = v end
 redis.replicate_commands = function() return true end
@@ -69,6 +78,7 @@ globals.math = protect(math)
 globals.redis = protect(redis)
 globals.cjson = protect(P.cjson)
 globals.bit = protect(P.bit)
+globals.cmsgpack = protect(P.cmsgpack)
 globals._G = env
 real[env] = globals
 
