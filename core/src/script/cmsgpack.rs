@@ -154,23 +154,28 @@ fn encode_len(len: usize, small: u8, small_max: usize, ops: [u8; 3], out: &mut V
     }
 }
 
-/// `Some(n)` when the table's keys are exactly the integers 1..n.
-fn array_len(t: &Table) -> mlua::Result<Option<usize>> {
-    let (mut count, mut max) = (0usize, 0usize);
+/// The table's number of keys, and `Some(n)` when they are exactly the
+/// integers 1..n (an array).
+fn shape(t: &Table) -> mlua::Result<(usize, Option<usize>)> {
+    let (mut count, mut max, mut array) = (0usize, 0usize, true);
     for kv in t.clone().pairs::<Value, Value>() {
         let (k, _) = kv?;
+        count += 1;
         let n = match k {
             Value::Integer(i) => i as f64,
             Value::Number(n) => n,
-            _ => return Ok(None),
+            _ => {
+                array = false;
+                continue;
+            }
         };
         if n <= 0.0 || n != (n as i64) as f64 {
-            return Ok(None);
+            array = false;
+        } else {
+            max = max.max(n as usize);
         }
-        count += 1;
-        max = max.max(n as usize);
     }
-    Ok((count == max).then_some(max))
+    Ok((count, (array && count == max).then_some(max)))
 }
 
 fn encode(v: &Value, out: &mut Vec<u8>, level: usize) -> mlua::Result<()> {
@@ -183,20 +188,21 @@ fn encode(v: &Value, out: &mut Vec<u8>, level: usize) -> mlua::Result<()> {
             encode_len(b.len(), 0xa0, 31, [0xd9, 0xda, 0xdb], out);
             out.extend_from_slice(&b);
         }
-        Value::Table(t) if level < MAX_NESTING => match array_len(t)? {
-            Some(n) => {
+        // values are visited one at a time: each held value takes a slot
+        // of Lua's (small) reference stack
+        Value::Table(t) if level < MAX_NESTING => match shape(t)? {
+            (_, Some(n)) => {
                 encode_len(n, 0x90, 15, [0, 0xdc, 0xdd], out);
                 for i in 1..=n {
                     encode(&t.raw_get::<Value>(i)?, out, level + 1)?;
                 }
             }
-            None => {
-                let pairs: Vec<(Value, Value)> =
-                    t.clone().pairs::<Value, Value>().collect::<mlua::Result<_>>()?;
-                encode_len(pairs.len(), 0x80, 15, [0, 0xde, 0xdf], out);
-                for (k, v) in &pairs {
-                    encode(k, out, level + 1)?;
-                    encode(v, out, level + 1)?;
+            (count, None) => {
+                encode_len(count, 0x80, 15, [0, 0xde, 0xdf], out);
+                for kv in t.clone().pairs::<Value, Value>() {
+                    let (k, v) = kv?;
+                    encode(&k, out, level + 1)?;
+                    encode(&v, out, level + 1)?;
                 }
             }
         },
