@@ -149,6 +149,8 @@ pub(crate) struct Scripts {
     /// The libraries' sources, for snapshots and AOF rewrites (which must
     /// not wait for a running function).
     codes: Mutex<Vec<Vec<u8>>>,
+    /// Scripts in the EVAL cache (INFO, without the VM's lock).
+    cached: std::sync::atomic::AtomicUsize,
     pub run: Arc<RunState>,
 }
 
@@ -187,6 +189,12 @@ impl Scripts {
         r
     }
 
+    /// INFO memory: scripts cached, functions and libraries loaded.
+    pub fn info_counts(&self) -> (usize, usize, usize) {
+        let (libs, funcs) = *self.counts.lock();
+        (self.cached.load(Ordering::Relaxed), funcs, libs)
+    }
+
     /// SCRIPT LOAD: compiles and caches; the SHA1 or the compile error.
     pub fn load(&self, body: &[u8]) -> Result<String, Reply> {
         let mut guard = self.vm.lock();
@@ -207,6 +215,7 @@ impl Scripts {
     /// SCRIPT FLUSH: a new VM (and a reseeded PRNG), as Redis does.
     pub fn flush(&self) {
         let old = self.vm.lock().take();
+        self.cached.store(0, Ordering::Relaxed);
         drop(old);
     }
 
@@ -245,6 +254,7 @@ impl Scripts {
         let f = vm.compile(code)?;
         vm.funcs.insert(sha.to_string(), f.clone());
         vm.flags.insert(sha.to_string(), flags);
+        self.cached.store(vm.funcs.len(), Ordering::Relaxed);
         Ok(f)
     }
 }
