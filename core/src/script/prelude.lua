@@ -214,6 +214,14 @@ if P.functions then
       if type(callback) ~= "function" then fail("second argument to redis.register_function must be a function") end
       entry = { name = tostring(name), callback = callback, flags = {} }
     end
+    -- checked as each function registers (Redis 7.2 words the name error
+    -- as for libraries)
+    if not entry.name:find("^[%w_]+$") then
+      fail("Library names can only contain letters, numbers, or underscores(_) and must be at least one character long")
+    end
+    for _, e in ipairs(registered) do
+      if e.name == entry.name then fail("Function already exists in the library") end
+    end
     registered[#registered + 1] = entry
   end
   local libredis = {
