@@ -135,7 +135,10 @@ fn libraries_replay_from_the_aof_and_its_rewrites() {
 fn bulk_payload(resp: &[u8]) -> Vec<u8> {
     assert_eq!(resp[0], b'$', "{}", String::from_utf8_lossy(resp));
     let nl = resp.iter().position(|&b| b == b'\n').unwrap();
-    let len: usize = std::str::from_utf8(&resp[1..nl - 1]).unwrap().parse().unwrap();
+    let len: usize = std::str::from_utf8(&resp[1..nl - 1])
+        .unwrap()
+        .parse()
+        .unwrap();
     resp[nl + 1..nl + 1 + len].to_vec()
 }
 
@@ -180,7 +183,11 @@ fn dump_payloads_restore_across_emberkv_and_redis_server() {
 
     // emberkv's payload into redis-server
     c.execute(&["FUNCTION", "LOAD", "REPLACE", LIB2_V2]);
-    let ours = c.execute(&["FUNCTION", "DUMP"]).as_bytes().unwrap().to_vec();
+    let ours = c
+        .execute(&["FUNCTION", "DUMP"])
+        .as_bytes()
+        .unwrap()
+        .to_vec();
     let mut a = argv(&["FUNCTION", "RESTORE"]);
     a.push(ours);
     a.push(b"FLUSH".to_vec());

@@ -19,8 +19,7 @@ const RUNS_SCRIPT: u32 = NOSCRIPT | STALE | ALL_SHARDS | LOCK_WRITE | UNBOUNDED;
 
 pub(crate) static COMMANDS: &[CommandSpec] = &[
     fc("fcall", -3, RUNS_SCRIPT, fcall).with_getkeys(super::script::script_keys),
-    fc("fcall_ro", -3, READONLY | RUNS_SCRIPT, fcall_ro)
-        .with_getkeys(super::script::script_keys),
+    fc("fcall_ro", -3, READONLY | RUNS_SCRIPT, fcall_ro).with_getkeys(super::script::script_keys),
     CommandSpec::container("function", 0, "scripting", FUNCTION_SUBCOMMANDS),
 ];
 
@@ -170,8 +169,7 @@ fn function_flush(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     if a.len() > 3 {
         return Err(subcommand_syntax(a));
     }
-    if a.len() == 3 && !a[2].eq_ignore_ascii_case(b"sync") && !a[2].eq_ignore_ascii_case(b"async")
-    {
+    if a.len() == 3 && !a[2].eq_ignore_ascii_case(b"sync") && !a[2].eq_ignore_ascii_case(b"async") {
         return Err(Reply::error(
             "ERR FUNCTION FLUSH only supports SYNC|ASYNC option",
         ));

@@ -69,11 +69,15 @@ pub(crate) fn lib(lua: &Lua) -> mlua::Result<Table> {
     )?;
     t.raw_set(
         "encode_max_depth",
-        setting(lua, "encode_max_depth", cfg.clone(), |c| &c.encode_max_depth)?,
+        setting(lua, "encode_max_depth", cfg.clone(), |c| {
+            &c.encode_max_depth
+        })?,
     )?;
     t.raw_set(
         "decode_max_depth",
-        setting(lua, "decode_max_depth", cfg.clone(), |c| &c.decode_max_depth)?,
+        setting(lua, "decode_max_depth", cfg.clone(), |c| {
+            &c.decode_max_depth
+        })?,
     )?;
     let c = cfg.clone();
     t.raw_set(
@@ -103,7 +107,12 @@ pub(crate) fn lib(lua: &Lua) -> mlua::Result<Table> {
                 _ => return raise("bad argument #1 to 'decode' (expected 1 argument)"),
             };
             let max_depth = cfg.decode_max_depth.load(Ordering::Relaxed);
-            let mut p = Parser { s: &s, i: 0, lua, max_depth };
+            let mut p = Parser {
+                s: &s,
+                i: 0,
+                lua,
+                max_depth,
+            };
             p.ws();
             let v = p.value(0)?;
             p.ws();

@@ -47,7 +47,9 @@ pub(crate) fn lib(lua: &Lua) -> mlua::Result<Table> {
             let s = input(&a, "unpack_limit")?;
             let limit = match a.get(1) {
                 None | Some(Value::Nil) => {
-                    return raise("bad argument #2 to 'unpack_limit' (number expected, got no value)");
+                    return raise(
+                        "bad argument #2 to 'unpack_limit' (number expected, got no value)",
+                    );
                 }
                 v => opt_int(v, 2, "unpack_limit")?,
             };
@@ -229,7 +231,11 @@ const MAX_DECODE_DEPTH: usize = 1000;
 
 impl Cur<'_> {
     fn take(&mut self, n: usize) -> Result<&[u8], Bad> {
-        let end = self.i.checked_add(n).filter(|&e| e <= self.s.len()).ok_or(Bad::Eof)?;
+        let end = self
+            .i
+            .checked_add(n)
+            .filter(|&e| e <= self.s.len())
+            .ok_or(Bad::Eof)?;
         let b = &self.s[self.i..end];
         self.i = end;
         Ok(b)
@@ -295,7 +301,9 @@ impl Cur<'_> {
 
     fn string(&mut self, lua: &Lua, n: usize) -> Result<Value, Bad> {
         let b = self.take(n)?;
-        lua.create_string(b).map(Value::String).map_err(|_| Bad::Format)
+        lua.create_string(b)
+            .map(Value::String)
+            .map_err(|_| Bad::Format)
     }
 
     fn array(&mut self, lua: &Lua, n: usize) -> Result<Value, Bad> {

@@ -58,10 +58,7 @@ const NAME_RULE: &str =
     "can only contain letters, numbers, or underscores(_) and must be at least one character long";
 
 fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'_')
+    !name.is_empty() && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
 }
 
 /// A library's `#!<engine> name=<name>` line, split as Redis's
@@ -364,8 +361,14 @@ mod tests {
         assert_eq!(m("#!lua name=\"foo\"\nx"), Ok(("lua".into(), "foo".into())));
         assert_eq!(m("#! name=foo\nx"), Ok(("".into(), "foo".into())));
         assert_eq!(m("#!lua name=\"a b\"\nx"), Ok(("lua".into(), "a b".into())));
-        assert_eq!(m("lua name=foo\n").unwrap_err(), "ERR Missing library metadata");
-        assert_eq!(m("#!lua name=foo").unwrap_err(), "ERR Invalid library metadata");
+        assert_eq!(
+            m("lua name=foo\n").unwrap_err(),
+            "ERR Missing library metadata"
+        );
+        assert_eq!(
+            m("#!lua name=foo").unwrap_err(),
+            "ERR Invalid library metadata"
+        );
         assert_eq!(
             m("#!lua name=a foo=bar\n").unwrap_err(),
             "ERR Invalid metadata value given: foo=bar"

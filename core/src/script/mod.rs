@@ -422,10 +422,7 @@ pub(crate) fn run_script(
     run.started_ms
         .store(eng.started.elapsed().as_millis() as u64, Ordering::Relaxed);
     if let Some(argv) = function {
-        *run.current.lock() = Some((
-            label.to_string(),
-            argv.iter().map(|a| a.to_vec()).collect(),
-        ));
+        *run.current.lock() = Some((label.to_string(), argv.iter().map(|a| a.to_vec()).collect()));
     }
     run.function.store(function.is_some(), Ordering::Release);
     run.running.store(true, Ordering::Release);

@@ -61,7 +61,10 @@ impl Vm {
             private.raw_set("functions", true)?;
             private.raw_set(
                 "function_flags",
-                super::FLAG_NAMES.iter().map(|(_, n)| *n).collect::<Vec<_>>(),
+                super::FLAG_NAMES
+                    .iter()
+                    .map(|(_, n)| *n)
+                    .collect::<Vec<_>>(),
             )?;
         }
         let prelude = lua
@@ -129,7 +132,10 @@ impl Vm {
             .call(chunk)
             .map_err(|e| format!("ERR Error registering functions: {e}"))?;
         if !ok {
-            let msg = match outcome(&self.lua, MultiValue::from_vec(vec![Value::Boolean(false), err])) {
+            let msg = match outcome(
+                &self.lua,
+                MultiValue::from_vec(vec![Value::Boolean(false), err]),
+            ) {
                 Ok(Outcome::Error { msg, .. }) => msg,
                 _ => "ERR unknown error".to_string(),
             };

@@ -1234,7 +1234,11 @@ pub(super) fn parse_value_payload(body: &[u8], _version: u32) -> Result<RdbValue
 /// The libraries of a FUNCTION DUMP payload's body (version and CRC
 /// already checked): one FUNCTION2 opcode and source string each.
 pub(super) fn parse_functions_body(body: &[u8]) -> Result<Vec<Vec<u8>>, String> {
-    let mut src = Src::new(body, "FUNCTION payload".to_string(), Some(body.len() as u64));
+    let mut src = Src::new(
+        body,
+        "FUNCTION payload".to_string(),
+        Some(body.len() as u64),
+    );
     let mut out = Vec::new();
     while src.offset() < body.len() as u64 {
         let t = src
