@@ -213,6 +213,12 @@ fn encode(v: &Value, out: &mut Vec<u8>, level: usize) -> mlua::Result<()> {
     Ok(())
 }
 
+enum Kind {
+    Str,
+    Array,
+    Map,
+}
+
 /// Why decoding stopped (lua-cmsgpack's MP_CUR_ERROR_*).
 enum Bad {
     Eof,
@@ -256,18 +262,9 @@ impl Cur<'_> {
             0xc0 => Ok(Value::Nil),
             0xc2 => Ok(Value::Boolean(false)),
             0xc3 => Ok(Value::Boolean(true)),
-            0xc4 | 0xd9 => {
-                let n = self.be(1)? as usize;
-                self.string(lua, n)
-            }
-            0xc5 | 0xda => {
-                let n = self.be(2)? as usize;
-                self.string(lua, n)
-            }
-            0xc6 | 0xdb => {
-                let n = self.be(4)? as usize;
-                self.string(lua, n)
-            }
+            0xc4 | 0xd9 => self.sized(lua, 1, Kind::Str),
+            0xc5 | 0xda => self.sized(lua, 2, Kind::Str),
+            0xc6 | 0xdb => self.sized(lua, 4, Kind::Str),
             0xca => num(f32::from_bits(self.be(4)? as u32) as f64),
             0xcb => num(f64::from_bits(self.be(8)?)),
             0xcc => num(self.be(1)? as f64),
@@ -278,24 +275,22 @@ impl Cur<'_> {
             0xd1 => num(self.be(2)? as u16 as i16 as f64),
             0xd2 => num(self.be(4)? as u32 as i32 as f64),
             0xd3 => num(self.be(8)? as i64 as f64),
-            0xdc => {
-                let n = self.be(2)? as usize;
-                self.array(lua, n)
-            }
-            0xdd => {
-                let n = self.be(4)? as usize;
-                self.array(lua, n)
-            }
-            0xde => {
-                let n = self.be(2)? as usize;
-                self.map(lua, n)
-            }
-            0xdf => {
-                let n = self.be(4)? as usize;
-                self.map(lua, n)
-            }
+            0xdc => self.sized(lua, 2, Kind::Array),
+            0xdd => self.sized(lua, 4, Kind::Array),
+            0xde => self.sized(lua, 2, Kind::Map),
+            0xdf => self.sized(lua, 4, Kind::Map),
             0xe0..=0xff => num(t as i8 as f64),
             _ => Err(Bad::Format),
+        }
+    }
+
+    /// A string, array or map whose length takes `width` bytes.
+    fn sized(&mut self, lua: &Lua, width: usize, kind: Kind) -> Result<Value, Bad> {
+        let n = self.be(width)? as usize;
+        match kind {
+            Kind::Str => self.string(lua, n),
+            Kind::Array => self.array(lua, n),
+            Kind::Map => self.map(lua, n),
         }
     }
 

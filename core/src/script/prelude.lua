@@ -110,17 +110,22 @@ smt.__metatable = frozen
 -- library, the library API (Redis swaps the globals' __index the same way,
 -- so the library's functions see the full globals when they run)
 local current = globals
-setmetatable(env, {
-  __index = function(_, k)
-    local v = current[k]
-    if v == nil then
-      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-    end
-    return v
-  end,
-  __newindex = ro,
-  __metatable = frozen,
-})
+-- a read-only table whose missing fields raise as unknown globals do
+local function strict(p, read)
+  setmetatable(p, {
+    __index = function(_, k)
+      local v = read()[k]
+      if v == nil then
+        error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+      end
+      return v
+    end,
+    __newindex = ro,
+    __metatable = frozen,
+  })
+  return p
+end
+strict(env, function() return current end)
 
 local handler = P.handler
 local xpcall = G.xpcall
@@ -136,21 +141,10 @@ end
 -- version fields reachable; fields that do not exist raise, as globals do.
 local lib = nil
 if P.functions then
-  local function strict(t)
+  local function strict_proxy(t)
     local p = {}
     real[p] = t
-    setmetatable(p, {
-      __index = function(_, k)
-        local v = t[k]
-        if v == nil then
-          error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-        end
-        return v
-      end,
-      __newindex = ro,
-      __metatable = frozen,
-    })
-    return p
+    return strict(p, function() return t end)
   end
   local known = {}
   for _, name in ipairs(P.function_flags) do known[name] = true end
@@ -231,7 +225,7 @@ if P.functions then
     LOG_NOTICE = redis.LOG_NOTICE, LOG_WARNING = redis.LOG_WARNING,
     REDIS_VERSION = redis.REDIS_VERSION, REDIS_VERSION_NUM = redis.REDIS_VERSION_NUM,
   }
-  local lib_globals = { redis = strict(libredis) }
+  local lib_globals = { redis = strict_proxy(libredis) }
   lib = {
     -- runs a compiled library chunk; returns xpcall's results and the
     -- functions it registered

@@ -116,18 +116,8 @@ impl Vm {
     pub fn load_library(&self, body: &[u8]) -> Result<Vec<Registered>, String> {
         let load = self.lib_load.as_ref().ok_or("ERR not a functions VM")?;
         let chunk = self
-            .lua
-            .load(body)
-            .set_name("@user_function")
-            .set_environment(self.env.clone())
-            .into_function()
-            .map_err(|e| {
-                let msg = match &e {
-                    mlua::Error::SyntaxError { message, .. } => message.clone(),
-                    e => e.to_string(),
-                };
-                format!("ERR Error compiling function: {msg}")
-            })?;
+            .chunk(body, "@user_function")
+            .map_err(|msg| format!("ERR Error compiling function: {msg}"))?;
         let (ok, err, got): (bool, Value, Table) = load
             .call(chunk)
             .map_err(|e| format!("ERR Error registering functions: {e}"))?;
@@ -164,19 +154,24 @@ impl Vm {
 
     /// Compiles a script body as the chunk `@user_script`, in the sandbox.
     pub fn compile(&self, body: &[u8]) -> Result<Function, Reply> {
+        self.chunk(body, "@user_script").map_err(|msg| {
+            Reply::Error(super::sanitize(format!(
+                "ERR Error compiling script (new function): {msg}"
+            )))
+        })
+    }
+
+    /// Compiles `body` as the chunk `name`, in the sandbox; the error is
+    /// Lua's message.
+    fn chunk(&self, body: &[u8], name: &str) -> Result<Function, String> {
         self.lua
             .load(body)
-            .set_name("@user_script")
+            .set_name(name)
             .set_environment(self.env.clone())
             .into_function()
-            .map_err(|e| {
-                let msg = match &e {
-                    mlua::Error::SyntaxError { message, .. } => message.clone(),
-                    e => e.to_string(),
-                };
-                Reply::Error(super::sanitize(format!(
-                    "ERR Error compiling script (new function): {msg}"
-                )))
+            .map_err(|e| match e {
+                mlua::Error::SyntaxError { message, .. } => message,
+                e => e.to_string(),
             })
     }
 
