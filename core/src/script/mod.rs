@@ -13,15 +13,25 @@
 //! VM's instruction hook checks it), and other clients get `-BUSY` once a
 //! script has run longer than `busy-reply-threshold`.
 //!
-//! Differences from Redis 7.2, known and left: no `struct` and `cmsgpack`
-//! libraries; no `#!lua` shebang flags; SCRIPT DEBUG YES/SYNC refused (no
-//! debugger); `redis.log` drops its message and `redis.set_repl` is accepted
-//! without effect (every write is logged); SCRIPT KILL works at once, where
-//! Redis waits for the threshold; a command already waiting for the shard
-//! locks when the threshold passes waits for the script instead of getting
-//! -BUSY; globals are read-only through proxy tables (stock Lua 5.1 has no
-//! read-only tables), so C functions that write raw (`table.insert(redis, x)`)
-//! reach the proxy, and what they write stays visible to later scripts.
+//! FUNCTION libraries (`function.rs`) run in a second VM of the same
+//! sandbox; FCALL runs a function exactly as EVAL runs a script
+//! (`run_script`). Flags (`#!lua flags=…`, `register_function{flags=…}`)
+//! are checked before a run as Redis's scriptPrepareForRun does (`prepare`);
+//! a script without a shebang keeps Redis 6's rules.
+//!
+//! Differences from Redis 7.2, known and left: no `struct` library; SCRIPT
+//! DEBUG YES/SYNC refused (no debugger); `redis.log` drops its message and
+//! `redis.set_repl` is accepted without effect (every write is logged);
+//! SCRIPT KILL works at once, where Redis waits for the threshold; a command
+//! already waiting for the shard locks when the threshold passes waits for
+//! the script instead of getting -BUSY, and the -BUSY text always names
+//! SCRIPT KILL (Redis names FUNCTION KILL while a function runs); globals
+//! are read-only through proxy tables (stock Lua 5.1 has no read-only
+//! tables), so C functions that write raw (`table.insert(redis, x)`) reach
+//! the proxy, and what they write stays visible to later scripts; an error
+//! a script raised from a failed `redis.call` is counted twice in INFO
+//! errorstats (once for the command, once for the script's reply); FUNCTION
+//! LIST lists libraries by name (Redis: hash order).
 
 mod bit;
 mod cjson;
