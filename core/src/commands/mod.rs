@@ -11,6 +11,7 @@ pub(crate) mod bitmap;
 pub(crate) mod blocking;
 pub(crate) mod ctx;
 pub(crate) mod err;
+pub(crate) mod function;
 pub(crate) mod geo;
 pub(crate) mod hash;
 pub(crate) mod hll;
@@ -195,6 +196,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         script::COMMANDS,
         geo::COMMANDS,
         sort::COMMANDS,
+        function::COMMANDS,
     ]
     .into_iter()
     .flatten()

@@ -4,7 +4,7 @@
 use super::flag::*;
 use super::{CommandSpec, Ctx};
 use crate::reply::Reply;
-use crate::script::{RunOpts, Source};
+use crate::script::Source;
 
 type R = Result<Reply, Reply>;
 
@@ -44,7 +44,7 @@ static SCRIPT_SUBCOMMANDS: &[CommandSpec] = &[
 ];
 
 /// Keys of `EVAL script numkeys key [key ...] arg [arg ...]`.
-fn script_keys(a: &[&[u8]]) -> Vec<usize> {
+pub(super) fn script_keys(a: &[&[u8]]) -> Vec<usize> {
     let n = a
         .get(2)
         .and_then(|n| crate::util::number::parse_i64(n))
@@ -92,13 +92,7 @@ fn eval_generic(ctx: &mut Ctx, a: &[&[u8]], by_sha: bool, read_only: bool) -> R 
     } else {
         Source::Body(a[1])
     };
-    Ok(crate::script::eval(
-        ctx,
-        src,
-        keys,
-        args,
-        RunOpts { read_only },
-    ))
+    Ok(crate::script::eval(ctx, src, keys, args, read_only))
 }
 
 /// `SCRIPT LOAD script`
@@ -135,7 +129,7 @@ fn script_flush(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 
 /// `SCRIPT KILL`
 fn script_kill(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
-    Ok(ctx.eng.scripts.kill())
+    Ok(ctx.eng.scripts.kill(false))
 }
 
 /// `SCRIPT DEBUG YES|SYNC|NO`: the Lua debugger needs a connection of its

@@ -1300,6 +1300,10 @@ fn info_section(ctx: &Ctx, sec: &str, out: &mut String) {
                 format!("{:.2}%", used as f64 * 100.0 / peak.max(1) as f64)
             );
             kv!("used_memory_dataset", used);
+            let (scripts, functions, libraries) = eng.scripts.info_counts();
+            kv!("number_of_cached_scripts", scripts);
+            kv!("number_of_functions", functions);
+            kv!("number_of_libraries", libraries);
             let max = eng.params.tun(crate::config::Tun::Maxmemory).max(0) as usize;
             kv!("maxmemory", max);
             kv!("maxmemory_human", human_bytes(max));

@@ -196,7 +196,11 @@ impl Rdb {
         let mut ctx = Ctx::new(eng, &mut cl);
         ctx.lock(Ctx::shard_mask_all(), false);
         let dirty = eng.dirty.load(Ordering::Relaxed);
+        let libraries = eng.scripts.library_codes();
         let res = rdb::save_file(&path, opts, |w| {
+            for code in &libraries {
+                w.function(code)?;
+            }
             for db in 0..eng.ks.ndbs {
                 let (keys, expires) = ctx
                     .parts(db)
@@ -548,7 +552,11 @@ fn write_snapshot(
     abort: &AtomicBool,
 ) -> Result<(), String> {
     let mut selected = vec![false; counts.len()];
+    let libraries = eng.scripts.library_codes();
     rdb::save_file(path, opts, |w| {
+        for code in &libraries {
+            w.function(code)?;
+        }
         let io = |m: &'static str| Error::new(ErrorKind::Io, m);
         crate::persist::snapshot::for_each_part(eng, abort, io, |db, part| {
             if !selected[db] {
@@ -629,13 +637,13 @@ pub(crate) fn load<R: Read>(
                     stats.keys += 1;
                 }
                 RdbItem::Function(code) => {
-                    let lib = library_name(&code);
-                    return Err(Error::new(
-                        ErrorKind::Unsupported,
-                        format!(
-                            "{name}: holds the function library '{lib}' (FUNCTION LOAD), and emberkv does not support functions"
-                        ),
-                    ));
+                    if let Err(e) = eng.scripts.load_library(&code) {
+                        let lib = library_name(&code);
+                        return Err(Error::new(
+                            ErrorKind::Corrupt,
+                            format!("{name}: the function library '{lib}' does not load: {e}"),
+                        ));
+                    }
                 }
                 RdbItem::Aux { .. } | RdbItem::ModuleAux { .. } | RdbItem::ResizeDb { .. } => {}
             }

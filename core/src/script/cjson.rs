@@ -2,6 +2,9 @@
 //! (numbers `%.14g`, `/` escaped, empty tables as `{}`, arrays detected by
 //! positive integer keys, sparse arrays padded with `null` up to the limit).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
 use mlua::{Lua, Table, Value, Variadic};
 
 use super::convert::lua_number_text;
@@ -12,27 +15,104 @@ const MAX_DEPTH: usize = 1000;
 const SPARSE_RATIO: usize = 2;
 const SPARSE_SAFE: usize = 10;
 
+/// lua-cjson's settings a script may change (they last as long as the VM,
+/// as in Redis).
+struct Cfg {
+    encode_max_depth: AtomicUsize,
+    decode_max_depth: AtomicUsize,
+    invalid_numbers: AtomicBool,
+}
+
+/// `cjson.encode_max_depth(n)` and its siblings: set when given a value,
+/// the setting returned.
+fn setting(
+    lua: &Lua,
+    name: &'static str,
+    cfg: Arc<Cfg>,
+    pick: fn(&Cfg) -> &AtomicUsize,
+) -> mlua::Result<mlua::Function> {
+    lua.create_function(move |_, a: Variadic<Value>| {
+        if let Some(v) = a.first() {
+            let n = match v {
+                Value::Integer(i) if *i >= 1 => *i as usize,
+                Value::Number(n) if *n >= 1.0 => *n as usize,
+                _ => {
+                    return raise(format!(
+                        "bad argument #1 to '{name}' (expected integer between 1 and 2147483647)"
+                    ));
+                }
+            };
+            pick(&cfg).store(n, Ordering::Relaxed);
+        }
+        Ok(pick(&cfg).load(Ordering::Relaxed) as i64)
+    })
+}
+
 pub(crate) fn lib(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
+    let cfg = Arc::new(Cfg {
+        encode_max_depth: AtomicUsize::new(MAX_DEPTH),
+        decode_max_depth: AtomicUsize::new(MAX_DEPTH),
+        invalid_numbers: AtomicBool::new(false),
+    });
+    let c = cfg.clone();
     t.raw_set(
         "encode",
-        lua.create_function(|lua, a: Variadic<Value>| {
+        lua.create_function(move |lua, a: Variadic<Value>| {
             if a.len() != 1 {
                 return raise("bad argument #1 to 'encode' (expected 1 argument)");
             }
             let mut out = Vec::new();
-            encode(&a[0], &mut out, 0)?;
+            encode(&a[0], &mut out, 0, &c)?;
             lua.create_string(&out)
         })?,
     )?;
     t.raw_set(
+        "encode_max_depth",
+        setting(lua, "encode_max_depth", cfg.clone(), |c| {
+            &c.encode_max_depth
+        })?,
+    )?;
+    t.raw_set(
+        "decode_max_depth",
+        setting(lua, "decode_max_depth", cfg.clone(), |c| {
+            &c.decode_max_depth
+        })?,
+    )?;
+    let c = cfg.clone();
+    t.raw_set(
+        "encode_invalid_numbers",
+        lua.create_function(move |_, a: Variadic<Value>| {
+            let cfg = &c;
+            if let Some(v) = a.first() {
+                let on = !matches!(v, Value::Boolean(false) | Value::Nil)
+                    && !matches!(v, Value::String(s) if &*s.as_bytes() == b"off");
+                cfg.invalid_numbers.store(on, Ordering::Relaxed);
+            }
+            Ok(cfg.invalid_numbers.load(Ordering::Relaxed))
+        })?,
+    )?;
+    // lua-cjson reuses its buffer or not: nothing to set here
+    t.raw_set(
+        "encode_keep_buffer",
+        lua.create_function(|_, a: Variadic<Value>| {
+            Ok(!matches!(a.first(), Some(Value::Boolean(false))))
+        })?,
+    )?;
+    t.raw_set(
         "decode",
-        lua.create_function(|lua, a: Variadic<Value>| {
+        lua.create_function(move |lua, a: Variadic<Value>| {
             let s = match a.first() {
                 Some(Value::String(s)) if a.len() == 1 => s.as_bytes().to_vec(),
                 _ => return raise("bad argument #1 to 'decode' (expected 1 argument)"),
             };
-            let mut p = Parser { s: &s, i: 0, lua };
+            let max_depth = cfg.decode_max_depth.load(Ordering::Relaxed);
+            let mut p = Parser {
+                s: &s,
+                i: 0,
+                lua,
+                max_depth,
+            };
             p.ws();
             let v = p.value(0)?;
             p.ws();
@@ -46,7 +126,7 @@ pub(crate) fn lib(lua: &Lua) -> mlua::Result<Table> {
     Ok(t)
 }
 
-fn encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> mlua::Result<()> {
+fn encode(v: &Value, out: &mut Vec<u8>, depth: usize, cfg: &Cfg) -> mlua::Result<()> {
     match v {
         Value::Nil => out.extend_from_slice(b"null"),
         Value::LightUserData(p) if p.0.is_null() => out.extend_from_slice(b"null"),
@@ -54,13 +134,21 @@ fn encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> mlua::Result<()> {
         Value::Integer(i) => out.extend_from_slice(i.to_string().as_bytes()),
         Value::Number(n) => {
             if !n.is_finite() {
-                return raise("Cannot serialise number: must not be NaN or Inf");
+                if !cfg.invalid_numbers.load(Ordering::Relaxed) {
+                    return raise("Cannot serialise number: must not be NaN or Inf");
+                }
+                out.extend_from_slice(match *n {
+                    n if n.is_nan() => b"nan".as_slice(),
+                    n if n > 0.0 => b"inf",
+                    _ => b"-inf",
+                });
+                return Ok(());
             }
             out.extend_from_slice(lua_number_text(*n).as_bytes());
         }
         Value::String(s) => string(&s.as_bytes(), out),
         Value::Table(t) => {
-            if depth >= MAX_DEPTH {
+            if depth >= cfg.encode_max_depth.load(Ordering::Relaxed) {
                 return raise(format!(
                     "Cannot serialise, excessive nesting ({})",
                     depth + 1
@@ -73,7 +161,7 @@ fn encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> mlua::Result<()> {
                         if i > 1 {
                             out.push(b',');
                         }
-                        encode(&t.raw_get::<Value>(i)?, out, depth + 1)?;
+                        encode(&t.raw_get::<Value>(i)?, out, depth + 1, cfg)?;
                     }
                     out.push(b']');
                 }
@@ -97,7 +185,7 @@ fn encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> mlua::Result<()> {
                             }
                         }
                         out.push(b':');
-                        encode(&v, out, depth + 1)?;
+                        encode(&v, out, depth + 1, cfg)?;
                     }
                     out.push(b'}');
                 }
@@ -156,6 +244,7 @@ struct Parser<'a> {
     s: &'a [u8],
     i: usize,
     lua: &'a Lua,
+    max_depth: usize,
 }
 
 impl Parser<'_> {
@@ -192,7 +281,7 @@ impl Parser<'_> {
     }
 
     fn value(&mut self, depth: usize) -> mlua::Result<Value> {
-        if depth >= MAX_DEPTH {
+        if depth >= self.max_depth {
             return raise(format!(
                 "Found too many nested data structures ({}) at character {}",
                 depth + 1,

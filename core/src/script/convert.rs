@@ -122,8 +122,10 @@ pub(crate) fn from_lua(v: &Value, client_resp: u8, depth: usize) -> Reply {
     }
 }
 
+/// Redis reads a returned table's fields raw: a metatable (even `_G`'s)
+/// never runs while the reply is built.
 fn field(t: &Table, name: &str) -> mlua::Result<Value> {
-    t.get::<Value>(name)
+    t.raw_get::<Value>(name)
 }
 
 fn table_reply(t: &Table, resp: u8, depth: usize) -> mlua::Result<Reply> {

@@ -134,6 +134,7 @@ pub(crate) fn private_table(
     p.raw_set("math", math_lib(lua)?)?;
     p.raw_set("cjson", super::cjson::lib(lua)?)?;
     p.raw_set("bit", super::bit::lib(lua)?)?;
+    p.raw_set("cmsgpack", super::cmsgpack::lib(lua)?)?;
     p.raw_set("load", load_lib(lua)?)?;
     p.raw_set("handler", lua.create_function(handler)?)?;
     p.raw_set("guard", guard_lib(lua)?)?;

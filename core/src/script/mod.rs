@@ -13,24 +13,37 @@
 //! VM's instruction hook checks it), and other clients get `-BUSY` once a
 //! script has run longer than `busy-reply-threshold`.
 //!
-//! Differences from Redis 7.2, known and left: no `struct` and `cmsgpack`
-//! libraries; no `#!lua` shebang flags; SCRIPT DEBUG YES/SYNC refused (no
-//! debugger); `redis.log` drops its message and `redis.set_repl` is accepted
-//! without effect (every write is logged); SCRIPT KILL works at once, where
-//! Redis waits for the threshold; a command already waiting for the shard
-//! locks when the threshold passes waits for the script instead of getting
-//! -BUSY; globals are read-only through proxy tables (stock Lua 5.1 has no
-//! read-only tables), so C functions that write raw (`table.insert(redis, x)`)
-//! reach the proxy, and what they write stays visible to later scripts.
+//! FUNCTION libraries (`function.rs`) run in a second VM of the same
+//! sandbox; FCALL runs a function exactly as EVAL runs a script
+//! (`run_script`). Flags (`#!lua flags=…`, `register_function{flags=…}`)
+//! are checked before a run as Redis's scriptPrepareForRun does (`prepare`);
+//! a script without a shebang keeps Redis 6's rules.
+//!
+//! Differences from Redis 7.2, known and left: no `struct` library; SCRIPT
+//! DEBUG YES/SYNC refused (no debugger); `redis.log` drops its message and
+//! `redis.set_repl` is accepted without effect (every write is logged);
+//! SCRIPT KILL works at once, where Redis waits for the threshold; a command
+//! already waiting for the shard locks when the threshold passes waits for
+//! the script instead of getting -BUSY, and the -BUSY text always names
+//! SCRIPT KILL (Redis names FUNCTION KILL while a function runs); globals
+//! are read-only through proxy tables (stock Lua 5.1 has no read-only
+//! tables), so C functions that write raw (`table.insert(redis, x)`) reach
+//! the proxy, and what they write stays visible to later scripts; an error
+//! a script raised from a failed `redis.call` is counted twice in INFO
+//! errorstats (once for the command, once for the script's reply); FUNCTION
+//! LIST lists libraries by name (Redis: hash order).
 
 mod bit;
 mod cjson;
+mod cmsgpack;
 mod convert;
+pub(crate) mod function;
 mod libs;
 mod vm;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use mlua::{Function, MultiValue, Value, Variadic};
 use parking_lot::Mutex;
@@ -50,7 +63,41 @@ pub(crate) enum Source<'a> {
 pub(crate) const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
 pub(crate) const BUSY: &str =
     "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+/// The same, while a function runs.
+pub(crate) const BUSY_FUNCTION: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
 const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
+const LOAD_TIMEOUT: &str = "FUNCTION LOAD timeout";
+/// How long FUNCTION LOAD may run a library's code (Redis's 500 ms).
+const LOAD_TIMEOUT_AFTER: Duration = Duration::from_millis(500);
+
+/// Script flags (`#!lua flags=…`, `redis.register_function{flags=…}`).
+pub(crate) mod sflag {
+    pub const NO_WRITES: u32 = 1 << 0;
+    pub const ALLOW_OOM: u32 = 1 << 1;
+    pub const ALLOW_STALE: u32 = 1 << 2;
+    pub const NO_CLUSTER: u32 = 1 << 3;
+    pub const ALLOW_CROSS_SLOT: u32 = 1 << 4;
+    /// A script without a shebang: Redis 6's rules (writes checked per
+    /// command, never refused up front).
+    pub const EVAL_COMPAT: u32 = 1 << 5;
+}
+
+/// The flags' names, in Redis's order (FUNCTION LIST lists them so).
+pub(crate) const FLAG_NAMES: &[(u32, &str)] = &[
+    (sflag::NO_WRITES, "no-writes"),
+    (sflag::ALLOW_OOM, "allow-oom"),
+    (sflag::ALLOW_STALE, "allow-stale"),
+    (sflag::NO_CLUSTER, "no-cluster"),
+    (sflag::ALLOW_CROSS_SLOT, "allow-cross-slot-keys"),
+];
+
+pub(crate) fn flag_of(name: &str) -> Option<u32> {
+    FLAG_NAMES
+        .iter()
+        .find(|(_, n)| n.eq_ignore_ascii_case(name))
+        .map(|(f, _)| *f)
+}
 
 /// The script running now, seen by other threads.
 #[derive(Default)]
@@ -61,11 +108,43 @@ pub(crate) struct RunState {
     /// A write command changed something: SCRIPT KILL refuses.
     wrote: AtomicBool,
     kill: AtomicBool,
+    /// The running script is a function (FCALL): FUNCTION KILL stops it,
+    /// SCRIPT KILL does not.
+    function: AtomicBool,
+    /// The running function's name and command, for FUNCTION STATS.
+    current: Mutex<Option<(String, Vec<Vec<u8>>)>>,
+    /// When FUNCTION LOAD started running a library's code.
+    load_started: Mutex<Option<Instant>>,
 }
 
 impl RunState {
     pub fn killed(&self) -> bool {
         self.kill.load(Ordering::Relaxed)
+    }
+
+    fn load_timed_out(&self) -> bool {
+        self.load_started
+            .lock()
+            .is_some_and(|t| t.elapsed() > LOAD_TIMEOUT_AFTER)
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.running.load(Ordering::Acquire)
+    }
+
+    pub fn running_function(&self) -> bool {
+        self.is_running() && self.function.load(Ordering::Acquire)
+    }
+
+    /// The running function: its name, command and milliseconds so far.
+    pub fn current(&self, eng: &Engine) -> Option<(String, Vec<Vec<u8>>, u64)> {
+        let (name, argv) = self.current.lock().clone()?;
+        let now = eng.started.elapsed().as_millis() as u64;
+        Some((
+            name,
+            argv,
+            now.saturating_sub(self.started_ms.load(Ordering::Relaxed)),
+        ))
     }
 }
 
@@ -73,6 +152,15 @@ impl RunState {
 #[derive(Default)]
 pub(crate) struct Scripts {
     vm: Mutex<Option<vm::Vm>>,
+    /// FUNCTION libraries, in a VM of their own (SCRIPT FLUSH keeps them).
+    pub functions: Mutex<function::Functions>,
+    /// Libraries and functions loaded, readable while a function runs.
+    pub counts: Mutex<(usize, usize)>,
+    /// The libraries' sources, for snapshots and AOF rewrites (which must
+    /// not wait for a running function).
+    codes: Mutex<Vec<Vec<u8>>>,
+    /// Scripts in the EVAL cache (INFO, without the VM's lock).
+    cached: std::sync::atomic::AtomicUsize,
     pub run: Arc<RunState>,
 }
 
@@ -96,6 +184,33 @@ impl Scripts {
         now.saturating_sub(self.run.started_ms.load(Ordering::Relaxed)) >= threshold as u64
     }
 
+    /// After any change of the function libraries: what FUNCTION STATS,
+    /// snapshots and AOF rewrites read.
+    pub fn functions_changed(&self, reg: &function::Functions) {
+        *self.counts.lock() = reg.counts();
+        *self.codes.lock() = reg.codes();
+    }
+
+    /// The function libraries' sources (`#!lua name=…` included).
+    pub fn library_codes(&self) -> Vec<Vec<u8>> {
+        self.codes.lock().clone()
+    }
+
+    /// Loads a library found in an RDB file (replacing one of its name, as
+    /// Redis's loader does): the library's name, or the error text.
+    pub fn load_library(&self, code: &[u8]) -> Result<String, String> {
+        let mut reg = self.functions.lock();
+        let r = reg.load(code, true, &self.run);
+        self.functions_changed(&reg);
+        r
+    }
+
+    /// INFO memory: scripts cached, functions and libraries loaded.
+    pub fn info_counts(&self) -> (usize, usize, usize) {
+        let (libs, funcs) = *self.counts.lock();
+        (self.cached.load(Ordering::Relaxed), funcs, libs)
+    }
+
     /// SCRIPT LOAD: compiles and caches; the SHA1 or the compile error.
     pub fn load(&self, body: &[u8]) -> Result<String, Reply> {
         let mut guard = self.vm.lock();
@@ -116,11 +231,12 @@ impl Scripts {
     /// SCRIPT FLUSH: a new VM (and a reseeded PRNG), as Redis does.
     pub fn flush(&self) {
         let old = self.vm.lock().take();
+        self.cached.store(0, Ordering::Relaxed);
         drop(old);
     }
 
-    /// SCRIPT KILL.
-    pub fn kill(&self) -> Reply {
+    /// SCRIPT KILL (`function`: FUNCTION KILL).
+    pub fn kill(&self, function: bool) -> Reply {
         let run = &self.run;
         if !run.running.load(Ordering::Acquire) {
             return Reply::error("NOTBUSY No scripts in execution right now.");
@@ -130,6 +246,11 @@ impl Scripts {
                 "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.",
             );
         }
+        match (function, run.function.load(Ordering::Acquire)) {
+            (false, true) => return Reply::error(BUSY_FUNCTION),
+            (true, false) => return Reply::error(BUSY),
+            _ => {}
+        }
         run.kill.store(true, Ordering::Release);
         Reply::ok()
     }
@@ -138,15 +259,25 @@ impl Scripts {
         if let Some(f) = vm.funcs.get(sha) {
             return Ok(f.clone());
         }
-        let f = vm.compile(body)?;
+        let flags = shebang_flags(body)?;
+        // the shebang line is not Lua: compiled without it, its newline
+        // kept so that line numbers stay the script's
+        let code = if flags & sflag::EVAL_COMPAT == 0 {
+            &body[body.iter().position(|&c| c == b'\n').unwrap_or(body.len())..]
+        } else {
+            body
+        };
+        let f = vm.compile(code)?;
         vm.funcs.insert(sha.to_string(), f.clone());
+        vm.flags.insert(sha.to_string(), flags);
+        self.cached.store(vm.funcs.len(), Ordering::Relaxed);
         Ok(f)
     }
 }
 
 fn vm_of<'g>(guard: &'g mut Option<vm::Vm>, run: &Arc<RunState>) -> Result<&'g mut vm::Vm, Reply> {
     if guard.is_none() {
-        let vm = vm::Vm::new(run.clone()).map_err(|e| Reply::Error(format!("ERR {e}")))?;
+        let vm = vm::Vm::new(run.clone(), false).map_err(|e| Reply::Error(format!("ERR {e}")))?;
         *guard = Some(vm);
     }
     Ok(guard.as_mut().expect("just set"))
@@ -154,17 +285,90 @@ fn vm_of<'g>(guard: &'g mut Option<vm::Vm>, run: &Arc<RunState>) -> Result<&'g m
 
 /// Settings of one run that the script's functions change or read.
 pub(crate) struct RunOpts {
-    /// `#!lua flags=no-writes` or EVAL_RO.
+    /// `#!lua flags=no-writes`, EVAL_RO or FCALL_RO.
     pub read_only: bool,
+    /// `allow-oom`: writes run over maxmemory.
+    pub allow_oom: bool,
+}
+
+/// The `#!lua flags=…` line of an EVAL script: its flags, or Redis's
+/// error. A script without one runs in compatibility mode.
+pub(crate) fn shebang_flags(body: &[u8]) -> Result<u32, Reply> {
+    if !body.starts_with(b"#!") {
+        return Ok(sflag::EVAL_COMPAT);
+    }
+    let end = body.iter().position(|&c| c == b'\n').unwrap_or(body.len());
+    let line = String::from_utf8_lossy(&body[..end]);
+    let mut parts = line.split(' ').filter(|p| !p.is_empty());
+    let engine = parts.next().unwrap_or("#!");
+    if engine != "#!lua" {
+        return Err(Reply::Error(format!(
+            "ERR Unexpected engine in script shebang: {engine}"
+        )));
+    }
+    let mut flags = 0;
+    for part in parts {
+        let Some(list) = part.strip_prefix("flags=") else {
+            return Err(Reply::Error(format!(
+                "ERR Unknown lua shebang option: {part}"
+            )));
+        };
+        for f in list.split(',').filter(|f| !f.is_empty()) {
+            match FLAG_NAMES.iter().find(|(_, n)| *n == f) {
+                Some((bit, _)) => flags |= bit,
+                None => {
+                    return Err(Reply::Error(format!(
+                        "ERR Unexpected flag in script shebang: {f}"
+                    )));
+                }
+            }
+        }
+    }
+    Ok(flags)
+}
+
+/// Redis's checks before a script with flags (a shebang, or a function)
+/// runs: the options of the run, or the error that refuses it.
+pub(crate) fn prepare(ctx: &Ctx, flags: u32, ro_command: bool) -> Result<RunOpts, Reply> {
+    let eng = ctx.eng;
+    if flags & sflag::EVAL_COMPAT != 0 {
+        return Ok(RunOpts {
+            read_only: ro_command,
+            allow_oom: false,
+        });
+    }
+    let writes = flags & sflag::NO_WRITES == 0;
+    if writes
+        && flags & sflag::ALLOW_OOM == 0
+        && ctx.cl.oom_at_start
+        && eng.params.tun(crate::config::Tun::Maxmemory) != 0
+    {
+        return Err(Reply::error(crate::evict::OOM));
+    }
+    if writes {
+        if ro_command {
+            return Err(Reply::error(
+                "ERR Can not execute a script with write flag using *_ro command.",
+            ));
+        }
+        if let Some(r) = eng.aof.write_denied().or_else(|| eng.rdb.write_denied(eng)) {
+            return Err(r);
+        }
+    }
+    Ok(RunOpts {
+        read_only: !writes || ro_command,
+        allow_oom: flags & sflag::ALLOW_OOM != 0,
+    })
 }
 
 /// Runs a script inside `ctx`, which holds every shard write-locked.
+/// `ro_command`: EVAL_RO / EVALSHA_RO.
 pub(crate) fn eval(
     ctx: &mut Ctx,
     src: Source<'_>,
     keys: &[&[u8]],
     args: &[&[u8]],
-    opts: RunOpts,
+    ro_command: bool,
 ) -> Reply {
     let eng = ctx.eng;
     let scripts = &eng.scripts;
@@ -173,22 +377,51 @@ pub(crate) fn eval(
         Ok(vm) => vm,
         Err(e) => return e,
     };
-    let (sha, f) = match src {
+    let (sha, f, flags) = match src {
         Source::Body(body) => {
             let sha = sha1_hex(body);
             match scripts.compile(vm, &sha, body) {
-                Ok(f) => (sha, f),
+                Ok(f) => {
+                    let flags = vm.flags.get(&sha).copied().unwrap_or(sflag::EVAL_COMPAT);
+                    (sha, f, flags)
+                }
                 Err(e) => return e,
             }
         }
         Source::Sha(sha) => {
             let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
             match vm.funcs.get(&sha) {
-                Some(f) => (sha, f.clone()),
+                Some(f) => {
+                    let flags = vm.flags.get(&sha).copied().unwrap_or(sflag::EVAL_COMPAT);
+                    (sha, f.clone(), flags)
+                }
                 None => return Reply::error(NOSCRIPT),
             }
         }
     };
+    let opts = match prepare(ctx, flags, ro_command) {
+        Ok(o) => o,
+        Err(e) => return e,
+    };
+    run_script(ctx, vm, &f, &sha, keys, args, opts, None)
+}
+
+/// Runs a compiled script or function `f` (`function`: its name and
+/// command, for FUNCTION STATS) inside `ctx`; `label` names it in errors.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_script(
+    ctx: &mut Ctx,
+    vm: &mut vm::Vm,
+    f: &Function,
+    label: &str,
+    keys: &[&[u8]],
+    args: &[&[u8]],
+    opts: RunOpts,
+    function: Option<&[&[u8]]>,
+) -> Reply {
+    let eng = ctx.eng;
+    let scripts = &eng.scripts;
+    let sha = label;
 
     // the script's own view: RESP2 replies, its own SELECT, no blocking
     let saved = (
@@ -210,12 +443,19 @@ pub(crate) fn eval(
     run.kill.store(false, Ordering::Relaxed);
     run.started_ms
         .store(eng.started.elapsed().as_millis() as u64, Ordering::Relaxed);
+    if let Some(argv) = function {
+        *run.current.lock() = Some((label.to_string(), argv.iter().map(|a| a.to_vec()).collect()));
+    }
+    run.function.store(function.is_some(), Ordering::Release);
     run.running.store(true, Ordering::Release);
 
     let client_resp = saved.2;
-    let outcome = vm.run(ctx, &f, keys, args, &opts);
+    let outcome = vm.run(ctx, f, keys, args, &opts, function.is_some());
 
     run.running.store(false, Ordering::Release);
+    if function.is_some() {
+        *run.current.lock() = None;
+    }
     let killed = run.kill.swap(false, Ordering::AcqRel);
     let (db, cl_db, resp, no_block, batch) = saved;
     if ctx.cl.db != cl_db {
@@ -325,6 +565,17 @@ pub(crate) fn script_call(
             "ERR This Redis command is not allowed from script".into()
         ));
     }
+    if matches!(spec.name, "xread" | "xreadgroup")
+        && refs[1..]
+            .iter()
+            .take_while(|a| !a.eq_ignore_ascii_case(b"streams"))
+            .any(|a| a.eq_ignore_ascii_case(b"block"))
+    {
+        return Ok(Err(format!(
+            "ERR {} command is not allowed with BLOCK option from scripts",
+            spec.name
+        )));
+    }
     if spec.is_write() {
         if opts.read_only {
             return Ok(Err(
@@ -338,6 +589,7 @@ pub(crate) fn script_call(
     // as Redis: over maxmemory when the script started, its first write may
     // not be one that grows memory (later ones must run: no half scripts)
     if spec.flags & flag::DENYOOM != 0
+        && !opts.allow_oom
         && ctx.cl.oom_at_start
         && eng.params.tun(crate::config::Tun::Maxmemory) != 0
         && !eng.scripts.run.wrote.load(Ordering::Acquire)

@@ -38,7 +38,16 @@ local function reply_of(field)
     return { [field] = s }
   end
 end
-redis.error_reply = reply_of("err")
+local error_reply = reply_of("err")
+-- "-CODE message" or "message" (code ERR): the leading '-' dropped
+redis.error_reply = function(...)
+  local t = error_reply(...)
+  local s = t.err
+  if s:sub(1, 1) == "-" then s = s:sub(2) end
+  if not s:find(" ", 1, true) then s = "ERR " .. s end
+  t.err = s
+  return t
+end
 redis.status_reply = reply_of("ok")
 for k, v in pairs(P.redis) do redis[k] = v end
 redis.replicate_commands = function() return true end
@@ -69,6 +78,7 @@ globals.math = protect(math)
 globals.redis = protect(redis)
 globals.cjson = protect(P.cjson)
 globals.bit = protect(P.bit)
+globals.cmsgpack = protect(P.cmsgpack)
 globals._G = env
 real[env] = globals
 
@@ -96,19 +106,138 @@ local smt = G.getmetatable("")
 smt.__index = globals.string
 smt.__metatable = frozen
 
-setmetatable(env, {
-  __index = function(_, k)
-    local v = globals[k]
-    if v == nil then
-      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-    end
-    return v
-  end,
-  __newindex = ro,
-  __metatable = frozen,
-})
+-- what unknown globals read from: `globals`, or while FUNCTION LOAD runs a
+-- library, the library API (Redis swaps the globals' __index the same way,
+-- so the library's functions see the full globals when they run)
+local current = globals
+-- a read-only table whose missing fields raise as unknown globals do
+local function strict(p, read)
+  setmetatable(p, {
+    __index = function(_, k)
+      local v = read()[k]
+      if v == nil then
+        error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+      end
+      return v
+    end,
+    __newindex = ro,
+    __metatable = frozen,
+  })
+  return p
+end
+strict(env, function() return current end)
 
 local handler = P.handler
 local xpcall = G.xpcall
-local function run(f) return xpcall(f, handler) end
-return env, globals, run, redis, real
+-- a function gets KEYS and ARGV as arguments (Lua 5.1's xpcall passes none)
+local function run(f, ...)
+  if select("#", ...) == 0 then return xpcall(f, handler) end
+  local keys, argv = ...
+  return xpcall(function() return f(keys, argv) end, handler)
+end
+
+-- The functions engine (a VM of its own): FUNCTION LOAD runs a library's
+-- code with only `redis.register_function`, `redis.log`, the LOG_* and
+-- version fields reachable; fields that do not exist raise, as globals do.
+local lib = nil
+if P.functions then
+  local function strict_proxy(t)
+    local p = {}
+    real[p] = t
+    return strict(p, function() return t end)
+  end
+  local known = {}
+  for _, name in ipairs(P.function_flags) do known[name] = true end
+  local registered = nil -- the list being filled while a library loads
+  local function fail(msg) error({ err = "ERR " .. msg }, 0) end
+  local function is_string(v) return type(v) == "string" or type(v) == "number" end
+  local function read_flags(t)
+    local out = {}
+    local i = 1
+    while true do
+      local f = t[i]
+      if f == nil then break end
+      if not is_string(f) then return nil end
+      f = string.lower(tostring(f))
+      if not known[f] then return nil end
+      out[#out + 1] = f
+      i = i + 1
+    end
+    return out
+  end
+  local function register_function(...)
+    if registered == nil then
+      fail("redis.register_function can only be called on FUNCTION LOAD command")
+    end
+    local n = select("#", ...)
+    if n < 1 or n > 2 then fail("wrong number of arguments to redis.register_function") end
+    local entry
+    if n == 1 then
+      local t = ...
+      if type(t) ~= "table" then
+        fail("calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).")
+      end
+      entry = { flags = {} }
+      for k, v in next, seen(t) do
+        if type(k) ~= "string" then
+          fail("named argument key given to redis.register_function is not a string")
+        end
+        local key = string.lower(k)
+        if key == "function_name" then
+          if not is_string(v) then fail("function_name argument given to redis.register_function must be a string") end
+          entry.name = tostring(v)
+        elseif key == "description" then
+          if not is_string(v) then fail("description argument given to redis.register_function must be a string") end
+          entry.description = tostring(v)
+        elseif key == "callback" then
+          if type(v) ~= "function" then fail("callback argument given to redis.register_function must be a function") end
+          entry.callback = v
+        elseif key == "flags" then
+          if type(v) ~= "table" then fail("flags argument to redis.register_function must be a table representing function flags") end
+          entry.flags = read_flags(seen(v))
+          if entry.flags == nil then fail("unknown flag given") end
+        else
+          fail("unknown argument given to redis.register_function")
+        end
+      end
+      if entry.name == nil then fail("redis.register_function must get a function name argument") end
+      if entry.callback == nil then fail("redis.register_function must get a callback argument") end
+    else
+      local name, callback = ...
+      if not is_string(name) then fail("first argument to redis.register_function must be a string") end
+      if type(callback) ~= "function" then fail("second argument to redis.register_function must be a function") end
+      entry = { name = tostring(name), callback = callback, flags = {} }
+    end
+    -- checked as each function registers (Redis 7.2 words the name error
+    -- as for libraries)
+    if not entry.name:find("^[%w_]+$") then
+      fail("Library names can only contain letters, numbers, or underscores(_) and must be at least one character long")
+    end
+    for _, e in ipairs(registered) do
+      if e.name == entry.name then fail("Function already exists in the library") end
+    end
+    registered[#registered + 1] = entry
+  end
+  local libredis = {
+    register_function = register_function,
+    log = redis.log,
+    LOG_DEBUG = redis.LOG_DEBUG, LOG_VERBOSE = redis.LOG_VERBOSE,
+    LOG_NOTICE = redis.LOG_NOTICE, LOG_WARNING = redis.LOG_WARNING,
+    REDIS_VERSION = redis.REDIS_VERSION, REDIS_VERSION_NUM = redis.REDIS_VERSION_NUM,
+  }
+  local lib_globals = { redis = strict_proxy(libredis) }
+  lib = {
+    -- runs a compiled library chunk; returns xpcall's results and the
+    -- functions it registered
+    load = function(chunk)
+      registered = {}
+      current = lib_globals
+      local res = { xpcall(chunk, handler) }
+      current = globals
+      local got = registered
+      registered = nil
+      return res[1], res[2], got
+    end,
+  }
+end
+return env, globals, run, redis, real, lib

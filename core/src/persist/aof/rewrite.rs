@@ -243,6 +243,9 @@ fn write_rdb_base(eng: &Engine, plan: &Plan, abort: &AtomicBool) -> Result<u64, 
     opts.aof_base = true;
     let mut w = RdbWriter::with_options(BufWriter::with_capacity(1 << 20, f), opts);
     let s = |e: crate::error::Error| e.to_string();
+    for code in eng.scripts.library_codes() {
+        w.function(&code).map_err(s)?;
+    }
     crate::persist::snapshot::for_each_part(
         eng,
         abort,
@@ -281,6 +284,9 @@ fn write_base(eng: &Engine, plan: &Plan, abort: &AtomicBool) -> Result<u64, Stri
     let mut total = 0u64;
     if eng.params.tun(Tun::AofTimestampEnabled) != 0 {
         buf.extend_from_slice(format!("#TS:{}\r\n", eng.clock.now_ms() / 1000).as_bytes());
+    }
+    for code in eng.scripts.library_codes() {
+        encode_command(&mut buf, &[&b"FUNCTION"[..], b"LOAD", &code]);
     }
     let mut cur_db = None;
     crate::persist::snapshot::for_each_part(

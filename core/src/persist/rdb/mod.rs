@@ -342,6 +342,36 @@ pub fn dump_payload_with(value: &RdbValue, opts: &WriteOptions) -> Result<Vec<u8
     Ok(out)
 }
 
+/// FUNCTION DUMP's payload, as Redis writes it: per library the FUNCTION2
+/// opcode and its source, then the RDB version and the CRC-64.
+pub fn functions_payload<'a>(codes: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for code in codes {
+        out.push(opcodes::FUNCTION2);
+        writer::put_string(&mut out, code, true);
+    }
+    out.extend_from_slice(&RDB_VERSION.to_le_bytes());
+    let crc = crc64::crc64(0, &out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// The library sources of a FUNCTION DUMP payload, or Redis's error text
+/// (without its code).
+pub fn parse_functions_payload(payload: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    const BAD: &str = "DUMP payload version or checksum are wrong";
+    if payload.len() < 10 {
+        return Err(BAD.into());
+    }
+    let (body, footer) = payload.split_at(payload.len() - 10);
+    let ver = u16::from_le_bytes([footer[0], footer[1]]);
+    let stored = u64::from_le_bytes(footer[2..10].try_into().expect("8 bytes"));
+    if ver > RDB_MAX_READ_VERSION || stored != crc64::crc64(0, &payload[..payload.len() - 8]) {
+        return Err(BAD.into());
+    }
+    reader::parse_functions_body(body)
+}
+
 /// Parses a DUMP payload (from any Redis up to RDB 12), checking its
 /// version and CRC-64.
 pub fn parse_payload(payload: &[u8]) -> Result<RdbValue, Error> {

@@ -1230,3 +1230,29 @@ pub(super) fn parse_value_payload(body: &[u8], _version: u32) -> Result<RdbValue
     }
     v.ok_or_else(|| corrupt("DUMP payload holds an empty collection"))
 }
+
+/// The libraries of a FUNCTION DUMP payload's body (version and CRC
+/// already checked): one FUNCTION2 opcode and source string each.
+pub(super) fn parse_functions_body(body: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    let mut src = Src::new(
+        body,
+        "FUNCTION payload".to_string(),
+        Some(body.len() as u64),
+    );
+    let mut out = Vec::new();
+    while src.offset() < body.len() as u64 {
+        let t = src
+            .byte("the type byte")
+            .map_err(|_| "can not read data type".to_string())?;
+        match t {
+            op::FUNCTION2 => {}
+            op::FUNCTION_PRE_GA => return Err("Pre-GA function format not supported".into()),
+            _ => return Err("given type is not a function".into()),
+        }
+        out.push(
+            src.string()
+                .map_err(|_| "failed loading the given functions payload".to_string())?,
+        );
+    }
+    Ok(out)
+}

@@ -467,6 +467,13 @@ fn main() -> ExitCode {
         }
     };
     log.line('#', &why);
+    // a script still running holds every shard, and closing would wait for
+    // it forever: stop it first, as SCRIPT KILL / FUNCTION KILL would (one
+    // that already wrote cannot be stopped, as in Redis)
+    let mut killer = db.client();
+    let _ = killer.execute(&["SCRIPT", "KILL"]);
+    let _ = killer.execute(&["FUNCTION", "KILL"]);
+    drop(killer);
     for l in &listeners {
         l.close();
     }
