@@ -324,6 +324,11 @@ impl Client {
         self.st.resp
     }
 
+    /// Inside MULTI: commands are queued until EXEC.
+    pub fn in_multi(&self) -> bool {
+        self.st.multi.is_some()
+    }
+
     /// The selected database.
     pub fn selected_db(&self) -> usize {
         self.st.db

@@ -611,6 +611,12 @@ fn command(st: &mut State, argv: &[&[u8]]) -> Flow {
             Flow::CloseAfterReply
         }
         Special::ClientReply => client_reply(st, argv),
+        // inside MULTI the engine refuses it (and flags the transaction), as Redis
+        Special::Shutdown if st.client.in_multi() => {
+            let reply = st.client.execute(argv);
+            emit(st, &reply);
+            Flow::Go
+        }
         Special::Shutdown => shutdown(st, argv),
     };
     RUNNING.with(|r| r.set(0));

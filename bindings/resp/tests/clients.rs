@@ -338,6 +338,18 @@ fn transactions_across_connections() {
     // errors while queueing abort
     a.send(&[encode(&["MULTI"]), encode(&["NOPE"]), encode(&["EXEC"])].concat());
     a.expect(b"+OK\r\n-ERR unknown command 'NOPE', with args beginning with: \r\n-EXECABORT Transaction discarded because of previous errors.\r\n");
+    // SHUTDOWN is refused inside MULTI (redis-server's exact replies), the server stays up
+    a.send(
+        &[
+            encode(&["MULTI"]),
+            encode(&["SET", "foo", "bar"]),
+            encode(&["SHUTDOWN"]),
+            encode(&["EXEC"]),
+            encode(&["PING"]),
+        ]
+        .concat(),
+    );
+    a.expect(b"+OK\r\n+QUEUED\r\n-ERR Command not allowed inside a transaction\r\n-EXECABORT Transaction discarded because of previous errors.\r\n+PONG\r\n");
 }
 
 #[test]

@@ -24,6 +24,12 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     srv("save", 1, ADMIN | NOSCRIPT | NO_MULTI | NO_KEYS, save),
     srv("bgsave", -1, ADMIN | NOSCRIPT | NO_KEYS, bgsave),
     srv("lastsave", 1, LOADING | STALE | FAST | NO_KEYS, lastsave),
+    srv(
+        "shutdown",
+        -1,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY | NO_KEYS,
+        shutdown,
+    ),
     key1("dump", 2, READONLY, dump),
     key1("restore", -4, WRITE | DENYOOM, restore),
 ];
@@ -32,6 +38,16 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
 fn save(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
     ctx.eng.rdb.save_sync(ctx.eng).map_err(Reply::Error)?;
     Ok(Reply::ok())
+}
+
+/// `SHUTDOWN`: an embedded engine belongs to the program that opened it,
+/// which closes it (`Db::close`). A RESP server (`emberkv-server`, or a
+/// listener with a shutdown hook) answers SHUTDOWN itself; here are only
+/// the table row (COMMAND INFO, MULTI's refusal) and the embedded answer.
+fn shutdown(_ctx: &mut Ctx, _a: &[&[u8]]) -> R {
+    Err(Reply::error(
+        "ERR SHUTDOWN is disabled: this server is embedded in another process, which closes it",
+    ))
 }
 
 /// `BGSAVE [SCHEDULE]`
