@@ -350,6 +350,30 @@ pub(crate) static PARAMS: &[ParamSpec] = &[
         true,
         Some(Tun::LatencyMonitorThreshold),
     ),
+    // Redis's knobs for encodings emberkv does not have (compressed
+    // quicklist nodes, stream listpack nodes): accepted and reported so
+    // configs and tests that set them work; they change nothing here.
+    p(
+        "list-compress-depth",
+        "0",
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        true,
+        None,
+    ),
+    p(
+        "stream-node-max-entries",
+        "100",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        true,
+        None,
+    ),
+    p("stream-node-max-bytes", "4096", Kind::Memory, true, None),
     p(
         "hll-sparse-max-bytes",
         "3000",
