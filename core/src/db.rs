@@ -317,6 +317,15 @@ impl Engine {
             return;
         }
         while let Some(w) = self.blocking.claim_first(db, key) {
+            // Served only while the key holds the type it waits for (Redis's
+            // rule): a list replaced by a string inside MULTI wakes nobody.
+            if !ctx
+                .peek_in(db, key)
+                .is_some_and(|v| waits_for(w.spec.name, v))
+            {
+                self.blocking.release(&w);
+                return;
+            }
             // Every key the waiter's command writes besides the ready one must be held.
             let argv: Vec<&[u8]> = w.argv.iter().map(|a| a.as_slice()).collect();
             let others_held = w.spec.key_positions(&argv).iter().all(|&i| {
@@ -325,9 +334,13 @@ impl Engine {
                     || ctx.holds(argv[i], true)
             });
             if !others_held {
+                // It runs its command again on its own thread, taking every
+                // lock it needs; the waiters behind it stay queued until that
+                // rerun is done (`commands::run` serves them then), so they
+                // are served in arrival order, as Redis does.
                 self.blocking
                     .finish(&w, Reply::Error(crate::blocking::RETRY.into()));
-                continue;
+                return;
             }
             let (saved_db, saved_nb, saved_ready) = (ctx.db, ctx.no_block, ctx.ready_key.take());
             ctx.db = db;
@@ -591,5 +604,16 @@ fn background(weak: Weak<Engine>) {
         if *stop {
             return;
         }
+    }
+}
+
+/// Whether a blocked command named `name` can be served from value `v`.
+fn waits_for(name: &str, v: &crate::types::Value) -> bool {
+    use crate::types::Value;
+    match name {
+        "blpop" | "brpop" | "blmove" | "brpoplpush" | "blmpop" => matches!(v, Value::List(_)),
+        "bzpopmin" | "bzpopmax" | "bzmpop" => matches!(v, Value::Zset(_)),
+        "xread" | "xreadgroup" => matches!(v, Value::Stream(_)),
+        _ => true,
     }
 }

@@ -551,7 +551,11 @@ pub(crate) fn run(
         .wait(&waiter, block.deadline, block.timeout_reply)
     {
         // the waiter's command could not be served in the writer's locks: run it again
-        Reply::Error(e) if e == crate::blocking::RETRY => run(eng, cl, spec, argv),
+        Reply::Error(e) if e == crate::blocking::RETRY => {
+            let r = run(eng, cl, spec, argv);
+            serve_after_retry(eng, cl, &block.keys);
+            r
+        }
         // served inside another command's locks: what it popped must be as
         // durable as any write before the client sees it
         r => {
@@ -566,6 +570,24 @@ pub(crate) fn run(
             eng.aof.settle(t, r)
         }
     }
+}
+
+/// After a waiter's rerun (see `Engine::serve_blocked`): the clients queued
+/// behind it on its keys were not served; serve them now, in their order,
+/// with what is left.
+#[cold]
+fn serve_after_retry(eng: &Engine, cl: &mut ClientState, keys: &[Vec<u8>]) {
+    let mut ctx = Ctx::new(eng, cl);
+    let db = ctx.db;
+    let mask = keys
+        .iter()
+        .fold(0u32, |m, k| m | 1 << shard_of(eng.ks.hash(k)));
+    ctx.lock(mask, true);
+    let ready: Vec<(usize, Vec<u8>)> = keys.iter().map(|k| (db, k.clone())).collect();
+    eng.serve_ready(&mut ctx, &ready);
+    let ticket = eng.aof.commit(&mut ctx);
+    drop(ctx);
+    let _ = eng.aof.settle(ticket, Reply::Nil);
 }
 
 /// Runs a handler inside an already-locked Ctx and records its effects.
