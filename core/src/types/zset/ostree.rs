@@ -139,8 +139,10 @@ impl Run {
         if b == nb {
             return self.len;
         }
-        let (mut k, hi) = (b * BLK, ((b + 1) * BLK).min(self.len));
-        while k < hi && pred(self.s[k], self.i[k]) {
+        // the fence entry of block `b` is the block's last entry, and `pred`
+        // fails on it: the scan stops inside the block
+        let mut k = b * BLK;
+        while pred(self.s[k], self.i[k]) {
             k += 1;
         }
         k
