@@ -281,10 +281,18 @@ fn zadd_generic(ctx: &mut Ctx, a: &[&[u8]], incr_cmd: bool) -> R {
             "ERR INCR option supports a single increment-element pair",
         ));
     }
-    let mut scores = Vec::with_capacity(n);
-    for j in 0..n {
-        scores.push(parse_f64(a[i + 2 * j]).ok_or_else(err::not_float)?);
+    // most calls add a pair or a few: their scores stay on the stack
+    let (mut few, mut many) = ([0.0; 8], Vec::new());
+    let scores: &mut [f64] = if n <= few.len() {
+        &mut few[..n]
+    } else {
+        many.resize(n, 0.0);
+        &mut many
+    };
+    for (j, s) in scores.iter_mut().enumerate() {
+        *s = parse_f64(a[i + 2 * j]).ok_or_else(err::not_float)?;
     }
+    let scores = &*scores;
     let lim = zset_limits(ctx);
     let (mut added, mut updated, mut processed) = (0u64, 0u64, 0u64);
     let mut last = 0.0;

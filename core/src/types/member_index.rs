@@ -71,6 +71,15 @@ impl<P: Copy + Default> MemberIndex<P> {
         self.buckets.capacity() * std::mem::size_of::<Bucket<P>>()
     }
 
+    /// Starts loading the bucket a lookup of hash `h` reads first, so work
+    /// done before the lookup overlaps its wait. Only a hint.
+    #[inline]
+    pub fn prefetch(&self, h: u64) {
+        if !self.buckets.is_empty() {
+            crate::types::zset::prefetch(&self.buckets[self.home(tag(h))]);
+        }
+    }
+
     /// The position whose member `eq` accepts, among those hashing to `h`.
     #[inline]
     pub fn find(&self, h: u64, eq: impl Fn(u32) -> bool) -> Option<u32> {

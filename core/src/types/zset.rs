@@ -22,7 +22,8 @@ use super::Key;
 use super::bytes::malloc_size;
 use super::member_index::MemberIndex;
 use super::set::member_hash;
-use ostree::{Names, Tree, prefetch};
+pub(crate) use ostree::prefetch;
+use ostree::{Names, Tree};
 
 /// A member and its score. Aligned to its size so that one never straddles
 /// two cache lines.
@@ -220,7 +221,8 @@ impl BigZset {
             .map(|(i, s)| (i as usize, s))
     }
 
-    fn insert_new(&mut self, m: &[u8], score: f64) {
+    /// Adds `m` (hashed `h`), not present yet.
+    fn insert_new(&mut self, m: &[u8], h: u64, score: f64) {
         assert!(self.slab.len() < u32::MAX as usize, "sorted set too large");
         let id = self.slab.len() as u32;
         let key = Key::new(m);
@@ -236,22 +238,24 @@ impl BigZset {
             self.slab = grown;
         }
         self.slab.push(Slot { member: key, score });
-        self.index.insert_with(member_hash(m), id, score);
+        self.index.insert_with(h, id, score);
         self.tree.insert(score, id, m, &self.slab[..]);
     }
 
-    fn set_score(&mut self, pos: usize, score: f64) {
+    /// Gives the member at `pos` (hashed `h`) a new score.
+    fn set_score(&mut self, pos: usize, h: u64, score: f64) {
         let old = self.slab[pos].score;
         let m = &self.slab[pos].member;
         self.tree.remove(old, m, &self.slab[..]);
         self.tree.insert(score, pos as u32, m, &self.slab[..]);
-        self.index.set_payload(member_hash(m), pos as u32, score);
+        self.index.set_payload(h, pos as u32, score);
         self.slab[pos].score = score;
     }
 
     /// Removes the slot at `pos`; the last slot moves into its place.
     fn remove_at(&mut self, pos: usize) -> Slot {
         let score = self.slab[pos].score;
+        self.tree.prefetch_path(score);
         self.tree
             .remove(score, &self.slab[pos].member, &self.slab[..]);
         self.index
@@ -373,23 +377,31 @@ impl ZsetValue {
         if score.is_nan() {
             return AddOutcome::Nan;
         }
+        let h = match self {
+            ZsetValue::Listpack(_) => 0,
+            ZsetValue::Skiplist(_) => member_hash(m),
+        };
         let found = match self {
             ZsetValue::Listpack(v) => v
                 .iter()
                 .position(|s| *s.member == *m)
                 .map(|pos| (pos, v[pos].score)),
             ZsetValue::Skiplist(b) => {
-                // the tree leaves this call will change load while the index
-                // and the member are being read
+                // the index bucket and the tree leaves this call will change
+                // load while the inner nodes on the way are read
+                b.index.prefetch(h);
                 if !flags.incr {
                     b.tree.prefetch_path(score);
                 }
                 let (slab, tree) = (&b.slab[..], &b.tree);
                 b.index
                     .find_then(
-                        member_hash(m),
+                        h,
                         |i| *slab[i as usize].member == *m,
-                        |_, cur| {
+                        |i, cur| {
+                            // the member's slot (for `eq`) loads while the
+                            // walk reads the inner nodes of its old path
+                            prefetch(&slab[i as usize]);
                             tree.prefetch_path(cur);
                             if flags.incr {
                                 tree.prefetch_path(cur + score);
@@ -422,21 +434,23 @@ impl ZsetValue {
                         let slot = v.remove(pos);
                         lp_insert(v, slot.member, lp_score(score));
                     }
-                    ZsetValue::Skiplist(b) => b.set_score(pos, score),
+                    ZsetValue::Skiplist(b) => b.set_score(pos, h, score),
                 }
                 AddOutcome::Updated(score)
             }
             None if flags.xx => AddOutcome::Nop,
             None => {
+                let mut h = h;
                 if let ZsetValue::Listpack(v) = self {
                     if v.len() < lim.max_entries && m.len() <= lim.max_value {
                         lp_insert(v, Key::new(m), lp_score(score));
                         return AddOutcome::Added(score);
                     }
                     self.convert_to_skiplist();
+                    h = member_hash(m);
                 }
                 match self {
-                    ZsetValue::Skiplist(b) => b.insert_new(m, score),
+                    ZsetValue::Skiplist(b) => b.insert_new(m, h, score),
                     ZsetValue::Listpack(_) => unreachable!("converted"),
                 }
                 AddOutcome::Added(score)

@@ -27,6 +27,18 @@ pub(crate) fn prefetch<T>(p: *const T) {
     let _ = p;
 }
 
+/// Starts loading every cache line of `x`.
+#[inline(always)]
+fn prefetch_all<T>(x: &T) {
+    let base = x as *const T as *const u8;
+    let skew = base as usize & 63;
+    let mut off = 0;
+    while off < skew + std::mem::size_of::<T>() {
+        prefetch(base.wrapping_add(off).wrapping_sub(skew));
+        off += 64;
+    }
+}
+
 pub(crate) trait Names {
     fn name(&self, id: u32) -> &[u8];
 }
@@ -91,6 +103,20 @@ impl Run {
         }
     }
 
+    /// Starts loading the scores and ids of positions `a..b`.
+    #[inline]
+    fn prefetch_span(&self, a: usize, b: usize) {
+        let mut k = a;
+        while k < b {
+            prefetch(&self.s[k]);
+            prefetch(&self.i[k]);
+            k = (k | (BLK - 1)) + 1;
+        }
+        if b > a {
+            prefetch(&self.i[b - 1]);
+        }
+    }
+
     /// Recomputes the fence from the block holding `pos` on.
     #[inline]
     fn refence(&mut self, pos: usize) {
@@ -113,8 +139,10 @@ impl Run {
         if b == nb {
             return self.len;
         }
-        let (mut k, hi) = (b * BLK, ((b + 1) * BLK).min(self.len));
-        while k < hi && pred(self.s[k], self.i[k]) {
+        // the fence entry of block `b` is the block's last entry, and `pred`
+        // fails on it: the scan stops inside the block
+        let mut k = b * BLK;
+        while pred(self.s[k], self.i[k]) {
             k += 1;
         }
         k
@@ -307,18 +335,17 @@ impl Node {
         }
     }
 
-    /// Starts loading what a search of this node reads first (see
-    /// `Run::prefetch`), and an inner node's per-block counts.
+    /// Starts loading what a search of this node reads (see
+    /// `Run::prefetch`), and an inner node's counts and child pointers: the
+    /// child's pointer then arrives with the scores that choose it, and a
+    /// level of the descent waits for one memory round trip, not two.
     #[inline]
     fn prefetch(&self) {
         match self {
             Node::Leaf(l) => l.run.prefetch(),
             Node::Inner(n) => {
                 n.max.prefetch();
-                prefetch(n.bsum.as_ptr());
-                for b in (0..CAP).step_by(16) {
-                    prefetch(n.counts[b..].as_ptr());
-                }
+                n.prefetch_counts();
             }
         }
     }
@@ -365,6 +392,17 @@ impl Inner {
             bsum: [0; NBLK],
             kids: Kids::new(),
         })
+    }
+
+    /// Starts loading what a descent by rank reads: the counts and the
+    /// child pointers.
+    #[inline]
+    fn prefetch_counts(&self) {
+        prefetch(self.bsum.as_ptr());
+        for b in (0..CAP).step_by(16) {
+            prefetch(self.counts[b..].as_ptr());
+        }
+        prefetch_all(&self.kids);
     }
 
     /// Child that holds (or would hold) `p`: the first whose maximum is not before it.
@@ -600,7 +638,8 @@ impl Tree {
         }
     }
 
-    /// Inserts an entry that is not in the tree yet.
+    /// Inserts an entry that is not in the tree yet. Callers that care for
+    /// speed call `prefetch_path(score)` some time before.
     pub fn insert<N: Names + ?Sized>(&mut self, score: f64, id: u32, member: &[u8], names: &N) {
         let p = Probe { score, member };
         if let Some(right) = insert_rec(&mut self.root, score, id, &p, names) {
@@ -613,6 +652,8 @@ impl Tree {
     }
 
     /// Removes the entry equal to `(score, member)`; returns its id.
+    /// Callers that care for speed call `prefetch_path(score)` some time
+    /// before.
     pub fn remove<N: Names + ?Sized>(
         &mut self,
         score: f64,
@@ -691,6 +732,7 @@ impl Tree {
             match node {
                 Node::Leaf(l) => return (l.run.s[r], l.run.i[r]),
                 Node::Inner(n) => {
+                    n.prefetch_counts();
                     let (k, rest) = n.child_at(r);
                     r = rest;
                     node = &n.kids[k];
@@ -722,9 +764,34 @@ impl Tree {
         f: &mut impl FnMut(&[f64], &[u32]),
     ) {
         let end = end.min(self.len());
-        if start < end {
-            visit_rec(&self.root, start, end, rev, f);
+        if start >= end {
+            return;
         }
+        // Short ranges mostly lie in one leaf: reach it the way `get` does
+        // and hand over its slice, without `visit_rec`'s per-level work.
+        let mut node = &self.root;
+        let mut r = start;
+        loop {
+            match node {
+                Node::Leaf(l) => {
+                    let b = r + (end - start);
+                    if b <= l.run.len {
+                        return f(&l.run.s[r..b], &l.run.i[r..b]);
+                    }
+                    break;
+                }
+                Node::Inner(n) => {
+                    n.prefetch_counts();
+                    let (k, rest) = n.child_at(r);
+                    r = rest;
+                    node = &n.kids[k];
+                    if let Node::Leaf(l) = node {
+                        l.run.prefetch_span(r, (r + end - start).min(CAP));
+                    }
+                }
+            }
+        }
+        visit_rec(&self.root, start, end, rev, f);
     }
 }
 
@@ -735,7 +802,6 @@ fn insert_rec<N: Names + ?Sized>(
     p: &Probe,
     names: &N,
 ) -> Option<Node> {
-    node.prefetch();
     match node {
         Node::Leaf(l) => {
             let pos = l.run.lower_bound(p, names);
@@ -783,7 +849,6 @@ fn insert_rec<N: Names + ?Sized>(
 }
 
 fn remove_rec<N: Names + ?Sized>(node: &mut Node, p: &Probe, names: &N) -> Option<u32> {
-    node.prefetch();
     match node {
         Node::Leaf(l) => {
             let pos = l.run.lower_bound(p, names);
@@ -837,12 +902,17 @@ fn visit_rec(node: &Node, start: usize, end: usize, rev: bool, f: &mut impl FnMu
     match node {
         Node::Leaf(l) => f(&l.run.s[start..end], &l.run.i[start..end]),
         Node::Inner(n) => {
+            n.prefetch_counts();
             // only the children overlapping start..end: from the one holding
             // `start` forward, or from the one holding `end - 1` back
             let nk = n.kids.len();
             let sub = |k: usize, lo: usize, f: &mut _| {
                 let hi = lo + n.counts[k] as usize;
-                visit_rec(&n.kids[k], start.max(lo) - lo, end.min(hi) - lo, rev, f);
+                let (a, b) = (start.max(lo) - lo, end.min(hi) - lo);
+                if let Node::Leaf(l) = &n.kids[k] {
+                    l.run.prefetch_span(a, b);
+                }
+                visit_rec(&n.kids[k], a, b, rev, f);
                 hi
             };
             if rev {
