@@ -32,6 +32,15 @@ pub(crate) struct ClientInfo {
     pub last_ms: AtomicU64,
     /// Present for network clients: closes the connection (CLIENT KILL).
     pub kill: Mutex<Option<KillHook>>,
+    /// MONITOR lines and tracking invalidations for this client, made on
+    /// first use.
+    pub push: std::sync::OnceLock<Arc<crate::push::Outbox>>,
+}
+
+impl ClientInfo {
+    pub fn outbox(&self) -> &Arc<crate::push::Outbox> {
+        self.push.get_or_init(Default::default)
+    }
 }
 
 #[derive(Debug, Default, Clone)]
@@ -252,6 +261,7 @@ impl Client {
                 ..Default::default()
             }),
             kill: Mutex::new(None),
+            push: Default::default(),
         });
         eng.clients.lock().insert(id, info.clone());
         eng.stats.total_connections.fetch_add(1, Ordering::Relaxed);
@@ -354,6 +364,39 @@ impl Client {
         self.st.authenticated || self.st.auth_satisfied(&self.eng)
     }
 
+    /// The next MONITOR line (`Reply::Simple`) or CLIENT TRACKING message
+    /// (`Reply::Push`: `invalidate`, `tracking-redir-broken`, or for a RESP2
+    /// client a `message` on `__redis__:invalidate`) queued for this client,
+    /// if any. A wire front end writes them after each reply and whenever
+    /// the waker rings; an embedded caller polls.
+    pub fn try_recv_push(&self) -> Option<Reply> {
+        self.st.info.as_ref()?.push.get()?.try_recv()
+    }
+
+    /// Whether pushes may arrive for this client (it ran MONITOR or CLIENT
+    /// TRACKING, or is a redirect target: see `set_push_waker`).
+    pub fn pushes_enabled(&self) -> bool {
+        self.st.info.as_ref().is_some_and(|i| i.push.get().is_some())
+    }
+
+    /// Pushes queued for this client were dropped because they were not
+    /// taken fast enough (256 MB pending): the connection should close.
+    pub fn pushes_overflowed(&self) -> bool {
+        self.st
+            .info
+            .as_ref()
+            .and_then(|i| i.push.get())
+            .is_some_and(|o| o.overflowed())
+    }
+
+    /// Called (on the producing thread, inside its locks: do not block)
+    /// whenever a push is queued for this client.
+    pub fn set_push_waker(&self, f: impl Fn() + Send + Sync + 'static) {
+        if let Some(info) = &self.st.info {
+            info.outbox().set_waker(Arc::new(f));
+        }
+    }
+
     /// Adds bytes read from and written to the network (INFO stats
     /// `total_net_input_bytes` / `total_net_output_bytes`).
     pub fn count_net(&mut self, input: u64, output: u64) {
@@ -365,6 +408,10 @@ impl Client {
 impl Drop for Client {
     fn drop(&mut self) {
         crate::commands::tx::unwatch_all(&self.eng, &mut self.st);
+        if self.st.info.as_ref().is_some_and(|i| i.push.get().is_some()) {
+            self.eng.hooks.monitors.remove(&self.eng, self.st.id);
+            self.eng.hooks.tracking.disable(&self.eng, self.st.id);
+        }
         self.st.flush_stats(&self.eng);
         self.eng.clients.lock().remove(&self.st.id);
     }

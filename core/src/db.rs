@@ -107,6 +107,8 @@ pub(crate) struct Engine {
     pub opened_ms: u64,
     /// maxmemory: used-memory figure, eviction pool, `evicted_keys`.
     pub evict: crate::evict::Evictor,
+    /// MONITOR, CLIENT PAUSE, CLIENT TRACKING.
+    pub hooks: crate::hooks::Hooks,
 }
 
 impl Engine {
@@ -157,6 +159,7 @@ impl Engine {
             coarse_ms: AtomicU64::new(now_ms),
             opened_ms: now_ms,
             evict: Default::default(),
+            hooks: Default::default(),
         })
     }
 
@@ -266,6 +269,13 @@ impl Engine {
         ctx.expired_dels.clear();
         if !ctx.touched.is_empty() || !ctx.touched_dbs.is_empty() {
             self.signal_watchers(&ctx.touched, &ctx.touched_dbs);
+            if self.hooks.active() & crate::hooks::TRACKING != 0 {
+                if ctx.touched_dbs.is_empty() {
+                    crate::tracking::keys_modified(self, ctx.cl.id, &ctx.touched);
+                } else {
+                    crate::tracking::flushed(self);
+                }
+            }
             let dbs = std::mem::take(&mut ctx.touched_dbs);
             let mut touched = std::mem::take(&mut ctx.touched);
             if self.blocking.active() {
@@ -360,6 +370,9 @@ impl Engine {
     /// One active-expiry pass: deletes every key whose deadline passed,
     /// a shard at a time, spending at most `budget` per shard.
     pub fn active_expire(&self, budget: Duration) {
+        if self.hooks.pause.holds_expiry(self) {
+            return;
+        }
         let mut cl = ClientState::internal();
         for shard in 0..self.ks.shards.len() {
             let mut ctx = Ctx::new(self, &mut cl);

@@ -9,6 +9,7 @@
 
 pub(crate) mod bitmap;
 pub(crate) mod blocking;
+pub(crate) mod clientfeat;
 pub(crate) mod ctx;
 pub(crate) mod err;
 pub(crate) mod hash;
@@ -191,6 +192,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         hll::COMMANDS,
         persist::COMMANDS,
         script::COMMANDS,
+        clientfeat::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -462,6 +464,9 @@ pub(crate) fn dispatch(eng: &Engine, cl: &mut ClientState, argv: &[&[u8]]) -> Re
             return refuse(eng, cl, spec, idx, crate::evict::OOM);
         }
     }
+    if eng.hooks.active() != 0 {
+        crate::hooks::before_run(eng, cl, spec, argv);
+    }
     if let Some(r) = cl.intercept(eng, spec, argv) {
         if let Reply::Error(_) = &r {
             cl.note_refused(eng, Some(idx), &r);
@@ -470,6 +475,9 @@ pub(crate) fn dispatch(eng: &Engine, cl: &mut ClientState, argv: &[&[u8]]) -> Re
     }
     if spec.name == "exec" {
         let r = tx::exec(eng, cl);
+        if eng.hooks.active() & crate::hooks::MONITOR != 0 {
+            crate::monitor::feed(eng, cl, cl.db, argv);
+        }
         let failed = r.is_error();
         if let Reply::Error(e) = &r {
             eng.cmdstats.error_reply(e);
@@ -565,6 +573,9 @@ pub(crate) fn call(ctx: &mut Ctx, spec: &'static CommandSpec, argv: &[&[u8]]) ->
         Ok(r) | Err(r) => r,
     };
     let usec = start.map(|t| t.elapsed_us());
+    if ctx.eng.hooks.active() != 0 {
+        crate::hooks::after_call(ctx, spec, argv, &reply);
+    }
     ctx.eng.after_command(ctx, spec, argv, &reply, usec);
     reply
 }

@@ -92,6 +92,11 @@ fn eval_generic(ctx: &mut Ctx, a: &[&[u8]], by_sha: bool, read_only: bool) -> R 
     } else {
         Source::Body(a[1])
     };
+    // MONITOR shows a script before the commands it runs (shown as `lua`)
+    if ctx.eng.hooks.active() & crate::hooks::MONITOR != 0 {
+        crate::monitor::feed(ctx.eng, ctx.cl, ctx.cl.db, a);
+    }
+    let _in_script = crate::monitor::ScriptScope::enter();
     Ok(crate::script::eval(
         ctx,
         src,

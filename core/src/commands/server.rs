@@ -137,6 +137,12 @@ static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
         client_unblock,
     ),
     conn("client|help", 2, LOADING | STALE, client_help),
+    super::clientfeat::CLIENT_PAUSE,
+    super::clientfeat::CLIENT_UNPAUSE,
+    super::clientfeat::CLIENT_TRACKING,
+    super::clientfeat::CLIENT_CACHING,
+    super::clientfeat::CLIENT_GETREDIR,
+    super::clientfeat::CLIENT_TRACKINGINFO,
 ];
 
 static SLOWLOG_SUBCOMMANDS: &[CommandSpec] = &[
@@ -1264,8 +1270,11 @@ fn info_section(ctx: &Ctx, sec: &str, out: &mut String) {
                 "maxclients",
                 eng.params.get("maxclients").unwrap_or_default()
             );
-            kv!("blocked_clients", eng.blocking.blocked_clients());
-            kv!("tracking_clients", 0);
+            kv!(
+                "blocked_clients",
+                eng.blocking.blocked_clients() + eng.hooks.pause.waiting()
+            );
+            kv!("tracking_clients", eng.hooks.tracking.counts().0);
             let pubsub = eng
                 .clients
                 .lock()
@@ -1346,6 +1355,7 @@ fn info_section(ctx: &Ctx, sec: &str, out: &mut String) {
             let (ch, pat) = eng.pubsub.channel_count();
             kv!("pubsub_channels", ch);
             kv!("pubsub_patterns", pat);
+            kv!("tracking_total_keys", eng.hooks.tracking.counts().1);
             kv!(
                 "total_error_replies",
                 (s.failed_calls.load(Ordering::Relaxed) + s.rejected_calls.load(Ordering::Relaxed))

@@ -74,6 +74,9 @@ impl RunState {
 pub(crate) struct Scripts {
     vm: Mutex<Option<vm::Vm>>,
     pub run: Arc<RunState>,
+    /// SHA1s of cached scripts whose shebang declares `no-writes` (CLIENT
+    /// PAUSE WRITE lets them run).
+    no_writes: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Scripts {
@@ -107,8 +110,15 @@ impl Scripts {
             .is_some_and(|vm| vm.funcs.contains_key(&sha))
     }
 
+    /// Whether the cached script `sha` declares `#!lua flags=no-writes`.
+    pub fn declares_no_writes(&self, sha: &[u8]) -> bool {
+        let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
+        self.no_writes.lock().contains(&sha)
+    }
+
     /// SCRIPT FLUSH: a new VM (and a reseeded PRNG), as Redis does.
     pub fn flush(&self) {
+        self.no_writes.lock().clear();
         let old = self.vm.lock().take();
         drop(old);
     }
@@ -134,6 +144,9 @@ impl Scripts {
         }
         let f = vm.compile(body)?;
         vm.funcs.insert(sha.to_string(), f.clone());
+        if crate::pause::declares_no_writes(body) {
+            self.no_writes.lock().insert(sha.to_string());
+        }
         Ok(f)
     }
 }
