@@ -370,7 +370,14 @@ impl Client {
     /// if any. A wire front end writes them after each reply and whenever
     /// the waker rings; an embedded caller polls.
     pub fn try_recv_push(&self) -> Option<Reply> {
-        self.st.info.as_ref()?.push.get()?.try_recv()
+        self.st.info.as_ref()?.push.get()?.try_recv(false)
+    }
+
+    /// `try_recv_push`, but only what goes before the reply of the command
+    /// just run (what other clients and the engine sent; the invalidations
+    /// the command itself caused come after its reply, as in Redis).
+    pub fn try_recv_push_before_reply(&self) -> Option<Reply> {
+        self.st.info.as_ref()?.push.get()?.try_recv(true)
     }
 
     /// Whether pushes may arrive for this client (it ran MONITOR or CLIENT

@@ -271,9 +271,10 @@ impl Engine {
             self.signal_watchers(&ctx.touched, &ctx.touched_dbs);
             if self.hooks.active() & crate::hooks::TRACKING != 0 {
                 if ctx.touched_dbs.is_empty() {
-                    crate::tracking::keys_modified(self, ctx.cl.id, &ctx.touched);
+                    let defer = ctx.deferred_ready.is_some();
+                    crate::tracking::keys_modified(self, ctx.cl.id, &ctx.touched, defer);
                 } else {
-                    crate::tracking::flushed(self);
+                    crate::tracking::flushed(self, ctx.cl.id);
                 }
             }
             let dbs = std::mem::take(&mut ctx.touched_dbs);
@@ -577,6 +578,9 @@ fn background(weak: Weak<Engine>) {
         let period = Duration::from_millis(1000 / eng.hz());
         eng.coarse_ms.store(eng.clock.now_ms(), Ordering::Relaxed);
         eng.active_expire(Duration::from_millis(25));
+        if eng.hooks.active() & crate::hooks::TRACKING != 0 {
+            crate::tracking::limit(&eng);
+        }
         if eng.params.tun(Tun::Maxmemory) != 0 {
             // goes on with evictions a command's time budget cut short
             crate::evict::perform(&eng);

@@ -55,6 +55,20 @@ pub(crate) fn after_call(ctx: &mut Ctx, spec: &'static CommandSpec, argv: &[&[u8
     }
 }
 
+/// After EXEC ran its queue: the monitors see EXEC (after the commands it
+/// ran, as in Redis), tracking clients in BCAST mode get what it modified.
+#[cold]
+#[inline(never)]
+pub(crate) fn after_exec(eng: &Engine, cl: &crate::client::ClientState, argv: &[&[u8]]) {
+    let bits = eng.hooks.active();
+    if bits & MONITOR != 0 {
+        crate::monitor::feed(eng, cl, cl.db, argv);
+    }
+    if bits & TRACKING != 0 {
+        crate::tracking::flush_pending(eng, cl.id);
+    }
+}
+
 /// Before a command runs (outside every lock): a paused client waits here.
 #[cold]
 #[inline(never)]
@@ -64,7 +78,11 @@ pub(crate) fn before_run(
     spec: &'static CommandSpec,
     argv: &[&[u8]],
 ) {
-    if eng.hooks.active() & PAUSE != 0 {
+    let bits = eng.hooks.active();
+    if bits & PAUSE != 0 {
         eng.hooks.pause.wait(eng, cl, spec, argv);
+    }
+    if bits & TRACKING != 0 {
+        crate::tracking::limit(eng);
     }
 }

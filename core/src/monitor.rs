@@ -32,15 +32,20 @@ pub(crate) struct Monitors {
 thread_local! {
     /// This thread is running a script's commands (shown as `lua`).
     static IN_SCRIPT: Cell<bool> = const { Cell::new(false) };
+    /// The keys the running script declared (CLIENT TRACKING remembers
+    /// them when the script reads).
+    static SCRIPT_KEYS: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Marks the commands run on this thread until the guard drops as a
-/// script's.
-pub(crate) struct ScriptScope(bool);
+/// script's, one that declared `keys`.
+pub(crate) struct ScriptScope(bool, Vec<Vec<u8>>);
 
 impl ScriptScope {
-    pub fn enter() -> ScriptScope {
-        ScriptScope(IN_SCRIPT.with(|s| s.replace(true)))
+    pub fn enter(keys: &[&[u8]]) -> ScriptScope {
+        let keys = keys.iter().map(|k| k.to_vec()).collect();
+        let prev_keys = SCRIPT_KEYS.with(|s| s.replace(keys));
+        ScriptScope(IN_SCRIPT.with(|s| s.replace(true)), prev_keys)
     }
 }
 
@@ -48,6 +53,17 @@ impl Drop for ScriptScope {
     fn drop(&mut self) {
         let prev = self.0;
         IN_SCRIPT.with(|s| s.set(prev));
+        let keys = std::mem::take(&mut self.1);
+        SCRIPT_KEYS.with(|s| *s.borrow_mut() = keys);
+    }
+}
+
+/// Inside a script: the keys it declared.
+pub(crate) fn script_keys() -> Option<Vec<Vec<u8>>> {
+    if IN_SCRIPT.with(Cell::get) {
+        Some(SCRIPT_KEYS.with(|s| s.borrow().clone()))
+    } else {
+        None
     }
 }
 
@@ -77,7 +93,7 @@ pub(crate) fn feeds_after(spec: &CommandSpec) -> bool {
     spec.flags & flag::ADMIN == 0 && !is_script_command(spec.name)
 }
 
-fn is_script_command(name: &str) -> bool {
+pub(crate) fn is_script_command(name: &str) -> bool {
     matches!(
         name,
         "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"

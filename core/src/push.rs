@@ -25,6 +25,9 @@ type Waker = Arc<dyn Fn() + Send + Sync>;
 #[derive(Default)]
 struct Queue {
     items: VecDeque<Reply>,
+    /// Held until the reply of the client's running command is out (its
+    /// own command's invalidations: Redis sends them after the reply).
+    after: VecDeque<Reply>,
     bytes: usize,
 }
 
@@ -41,6 +44,12 @@ pub(crate) struct Outbox {
 impl Outbox {
     /// Queues `r` (costing about `cost` bytes) and rings the waker.
     pub fn push(&self, r: Reply, cost: usize) {
+        self.push_as(r, cost, false)
+    }
+
+    /// `push`; `after_reply`: caused by the client's own running command,
+    /// so it follows that command's reply.
+    pub fn push_as(&self, r: Reply, cost: usize, after_reply: bool) {
         if self.overflowed.load(Ordering::Relaxed) {
             return;
         }
@@ -49,12 +58,15 @@ impl Outbox {
             q.bytes += cost + 32;
             if q.bytes > HARD_LIMIT {
                 q.items.clear();
+                q.after.clear();
                 q.bytes = 0;
                 self.overflowed.store(true, Ordering::Release);
+            } else if after_reply {
+                q.after.push_back(r);
             } else {
                 q.items.push_back(r);
             }
-            self.ready.store(q.items.len(), Ordering::Release);
+            self.ready.store(q.items.len() + q.after.len(), Ordering::Release);
         }
         let w = self.waker.lock().clone();
         if let Some(w) = w {
@@ -62,16 +74,22 @@ impl Outbox {
         }
     }
 
-    pub fn try_recv(&self) -> Option<Reply> {
+    /// The next item; `before_reply`: only those that go before the reply
+    /// of the command just run.
+    pub fn try_recv(&self, before_reply: bool) -> Option<Reply> {
         if self.ready.load(Ordering::Acquire) == 0 {
             return None;
         }
         let mut q = self.q.lock();
-        let r = q.items.pop_front();
-        if q.items.is_empty() {
+        let r = match q.items.pop_front() {
+            Some(r) => Some(r),
+            None if before_reply => None,
+            None => q.after.pop_front(),
+        };
+        if q.items.is_empty() && q.after.is_empty() {
             q.bytes = 0;
         }
-        self.ready.store(q.items.len(), Ordering::Release);
+        self.ready.store(q.items.len() + q.after.len(), Ordering::Release);
         r
     }
 
@@ -97,13 +115,18 @@ mod tests {
         o.set_waker(Arc::new(move || {
             r2.fetch_add(1, Ordering::Relaxed);
         }));
-        assert!(o.try_recv().is_none());
+        assert!(o.try_recv(false).is_none());
         o.push(Reply::simple("a"), 1);
         o.push(Reply::simple("b"), 1);
         assert_eq!(rung.load(Ordering::Relaxed), 2);
-        assert_eq!(o.try_recv(), Some(Reply::simple("a")));
-        assert_eq!(o.try_recv(), Some(Reply::simple("b")));
-        assert!(o.try_recv().is_none());
+        assert_eq!(o.try_recv(false), Some(Reply::simple("a")));
+        assert_eq!(o.try_recv(false), Some(Reply::simple("b")));
+        assert!(o.try_recv(false).is_none());
+        o.push_as(Reply::simple("later"), 1, true);
+        o.push(Reply::simple("now"), 1);
+        assert_eq!(o.try_recv(true), Some(Reply::simple("now")));
+        assert!(o.try_recv(true).is_none());
+        assert_eq!(o.try_recv(false), Some(Reply::simple("later")));
     }
 
     #[test]
@@ -111,6 +134,6 @@ mod tests {
         let o = Outbox::default();
         o.push(Reply::simple("x"), HARD_LIMIT + 1);
         assert!(o.overflowed());
-        assert!(o.try_recv().is_none());
+        assert!(o.try_recv(false).is_none());
     }
 }

@@ -57,6 +57,10 @@ struct TrackClient {
 struct Table {
     keys: HashMap<Vec<u8>, HashSet<u64>>,
     clients: HashMap<u64, TrackClient>,
+    /// BCAST keys not sent yet: (client, prefix) → keys. As Redis, one
+    /// message per prefix covers what a whole command (EXEC, a script)
+    /// modified.
+    bcast_pending: Vec<((u64, Vec<u8>), Vec<Vec<u8>>)>,
 }
 
 #[derive(Default)]
@@ -66,6 +70,7 @@ pub(crate) struct Tracking {
 
 /// One message to send: the tracking client, and the keys (None: flush).
 type Outgoing = Vec<(u64, Option<Vec<Vec<u8>>>)>;
+
 
 impl Tracking {
     /// `CLIENT TRACKING ON …`: the checks Redis makes, then on.
@@ -147,6 +152,7 @@ impl Tracking {
     /// `CLIENT TRACKING OFF`, and a client that goes away.
     pub fn disable(&self, eng: &Engine, id: u64) {
         let mut t = self.t.lock();
+        t.bcast_pending.retain(|((i, _), _)| *i != id);
         if t.clients.remove(&id).is_some() && t.clients.is_empty() {
             t.keys.clear();
             eng.hooks.set(crate::hooks::TRACKING, false);
@@ -228,11 +234,44 @@ impl Tracking {
         ])
     }
 
-    /// Clients tracking (INFO `tracking_clients`) and keys remembered.
-    pub fn counts(&self) -> (usize, usize) {
+    /// INFO: clients tracking, keys remembered, (key, client) pairs
+    /// remembered, BCAST prefixes.
+    pub fn counts(&self) -> [usize; 4] {
         let t = self.t.lock();
-        (t.clients.len(), t.keys.len())
+        let items = t.keys.values().map(HashSet::len).sum();
+        let prefixes: HashSet<&Vec<u8>> = t
+            .clients
+            .values()
+            .flat_map(|c| c.opts.prefixes.iter())
+            .collect();
+        [t.clients.len(), t.keys.len(), items, prefixes.len()]
     }
+}
+
+/// `tracking-table-max-keys`: past it, remembered keys are forgotten (in
+/// no particular order) and their clients told, as if the keys changed.
+pub(crate) fn limit(eng: &Engine) {
+    let max = eng.params.tun(crate::config::Tun::TrackingTableMaxKeys);
+    if max <= 0 {
+        return;
+    }
+    let mut out: Outgoing = Vec::new();
+    {
+        let mut t = eng.hooks.tracking.t.lock();
+        let excess = t.keys.len().saturating_sub(max as usize);
+        if excess == 0 {
+            return;
+        }
+        let victims: Vec<Vec<u8>> = t.keys.keys().take(excess).cloned().collect();
+        for k in victims {
+            for id in t.keys.remove(&k).unwrap_or_default() {
+                if t.clients.contains_key(&id) {
+                    out.push((id, Some(vec![k.clone()])));
+                }
+            }
+        }
+    }
+    send(eng, out, 0);
 }
 
 /// Whether two prefixes would both match some key.
@@ -255,26 +294,40 @@ pub(crate) fn after_call(ctx: &mut Ctx, spec: &'static CommandSpec, argv: &[&[u8
         c.caching = false;
     }
     let o = &c.opts;
+    // a read-only script is not itself a read: the commands it runs are
     if o.bcast
         || spec.flags & flag::READONLY == 0
         || spec.flags & flag::PUBSUB != 0
+        || crate::monitor::is_script_command(spec.name)
         || (o.optin && !caching)
         || (o.optout && caching)
     {
         return;
     }
-    for i in spec.key_positions(argv) {
-        t.keys.entry(argv[i].to_vec()).or_default().insert(id);
+    // a script's read remembers the keys the script declared (Redis's rule)
+    match crate::monitor::script_keys() {
+        Some(keys) => {
+            for k in keys {
+                t.keys.entry(k).or_default().insert(id);
+            }
+        }
+        None => {
+            for i in spec.key_positions(argv) {
+                t.keys.entry(argv[i].to_vec()).or_default().insert(id);
+            }
+        }
     }
 }
 
-/// Keys modified by client `by`: the invalidation messages.
-pub(crate) fn keys_modified(eng: &Engine, by: u64, keys: &[(usize, Vec<u8>)]) {
+/// Keys modified by client `by`: the invalidation messages. `defer`:
+/// inside EXEC or a script, whose end sends the BCAST ones
+/// (`flush_pending`).
+pub(crate) fn keys_modified(eng: &Engine, by: u64, keys: &[(usize, Vec<u8>)], defer: bool) {
     let mut out: Outgoing = Vec::new();
     {
         let mut t = eng.hooks.tracking.t.lock();
         let t = &mut *t;
-        let mut bcast: HashMap<u64, Vec<Vec<u8>>> = HashMap::new();
+        let bcast = &mut t.bcast_pending;
         for (_, key) in keys {
             if let Some(ids) = t.keys.remove(key) {
                 for id in ids {
@@ -287,33 +340,55 @@ pub(crate) fn keys_modified(eng: &Engine, by: u64, keys: &[(usize, Vec<u8>)]) {
                 }
             }
             for (&id, c) in &t.clients {
-                if c.opts.bcast
-                    && !(c.opts.noloop && id == by)
-                    && c.opts.prefixes.iter().any(|p| key.starts_with(p))
-                {
-                    let ks = bcast.entry(id).or_default();
-                    if !ks.contains(key) {
-                        ks.push(key.clone());
+                if !c.opts.bcast || (c.opts.noloop && id == by) {
+                    continue;
+                }
+                for p in c.opts.prefixes.iter().filter(|p| key.starts_with(p)) {
+                    match bcast.iter_mut().find(|((i, q), _)| *i == id && q == p) {
+                        Some((_, ks)) => {
+                            if !ks.contains(key) {
+                                ks.push(key.clone());
+                            }
+                        }
+                        None => bcast.push(((id, p.clone()), vec![key.clone()])),
                     }
                 }
             }
         }
-        out.extend(bcast.into_iter().map(|(id, ks)| (id, Some(ks))));
+        if !defer {
+            out.extend(
+                std::mem::take(&mut t.bcast_pending)
+                    .into_iter()
+                    .map(|((id, _), ks)| (id, Some(ks))),
+            );
+        }
     }
-    send(eng, out);
+    send(eng, out, by);
+}
+
+/// The end of EXEC or a script (run by client `by`): the BCAST messages
+/// held for it.
+pub(crate) fn flush_pending(eng: &Engine, by: u64) {
+    let out: Outgoing = std::mem::take(&mut eng.hooks.tracking.t.lock().bcast_pending)
+        .into_iter()
+        .map(|((id, _), ks)| (id, Some(ks)))
+        .collect();
+    send(eng, out, by);
 }
 
 /// A database was flushed or swapped: every tracking client drops its cache.
-pub(crate) fn flushed(eng: &Engine) {
+pub(crate) fn flushed(eng: &Engine, by: u64) {
     let out: Outgoing = {
         let mut t = eng.hooks.tracking.t.lock();
         t.keys.clear();
         t.clients.keys().map(|&id| (id, None)).collect()
     };
-    send(eng, out);
+    send(eng, out, by);
 }
 
-fn send(eng: &Engine, out: Outgoing) {
+/// Sends each message; those for client `by` (whose command caused them)
+/// follow its reply.
+fn send(eng: &Engine, out: Outgoing, by: u64) {
     for (id, keys) in out {
         let (redirect, own) = {
             let t = eng.hooks.tracking.t.lock();
@@ -365,6 +440,7 @@ fn send(eng: &Engine, out: Outgoing) {
         } else {
             continue;
         };
-        target.outbox().push(msg, cost);
+        let after_reply = by != 0 && target.id == by;
+        target.outbox().push_as(msg, cost, after_reply);
     }
 }

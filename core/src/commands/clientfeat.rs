@@ -121,8 +121,14 @@ fn client_tracking(ctx: &mut Ctx, a: &[&[u8]]) -> R {
                 "ERR CLIENT TRACKING isn't allowed for this client",
             ));
         };
-        // where its own invalidations (and a broken redirect's notice) go
+        // where its own invalidations (and a broken redirect's notice) go,
+        // and the redirect target's: its front end sees it has pushes now
         info.outbox();
+        if o.redirect != 0
+            && let Some(target) = eng.clients.lock().get(&o.redirect)
+        {
+            target.outbox();
+        }
         eng.hooks.tracking.enable(eng, ctx.cl, o)?;
     } else if a[2].eq_ignore_ascii_case(b"off") {
         eng.hooks.tracking.disable(eng, ctx.cl.id);

@@ -475,8 +475,8 @@ pub(crate) fn dispatch(eng: &Engine, cl: &mut ClientState, argv: &[&[u8]]) -> Re
     }
     if spec.name == "exec" {
         let r = tx::exec(eng, cl);
-        if eng.hooks.active() & crate::hooks::MONITOR != 0 {
-            crate::monitor::feed(eng, cl, cl.db, argv);
+        if eng.hooks.active() != 0 {
+            crate::hooks::after_exec(eng, cl, argv);
         }
         let failed = r.is_error();
         if let Reply::Error(e) = &r {

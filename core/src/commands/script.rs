@@ -96,14 +96,13 @@ fn eval_generic(ctx: &mut Ctx, a: &[&[u8]], by_sha: bool, read_only: bool) -> R 
     if ctx.eng.hooks.active() & crate::hooks::MONITOR != 0 {
         crate::monitor::feed(ctx.eng, ctx.cl, ctx.cl.db, a);
     }
-    let _in_script = crate::monitor::ScriptScope::enter();
-    Ok(crate::script::eval(
-        ctx,
-        src,
-        keys,
-        args,
-        RunOpts { read_only },
-    ))
+    let in_script = crate::monitor::ScriptScope::enter(keys);
+    let r = crate::script::eval(ctx, src, keys, args, RunOpts { read_only });
+    drop(in_script);
+    if ctx.eng.hooks.active() & crate::hooks::TRACKING != 0 {
+        crate::tracking::flush_pending(ctx.eng, ctx.cl.id);
+    }
+    Ok(r)
 }
 
 /// `SCRIPT LOAD script`

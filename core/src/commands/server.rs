@@ -344,6 +344,9 @@ fn reset(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
     ctx.cl.multi = None;
     super::tx::unwatch_all(ctx.eng, ctx.cl);
     ctx.cl.sub = None;
+    // as Redis: no longer a monitor, tracking off
+    ctx.eng.hooks.monitors.remove(ctx.eng, ctx.cl.id);
+    ctx.eng.hooks.tracking.disable(ctx.eng, ctx.cl.id);
     ctx.cl.db = 0;
     ctx.db = 0;
     ctx.cl.resp = 2;
@@ -1274,7 +1277,7 @@ fn info_section(ctx: &Ctx, sec: &str, out: &mut String) {
                 "blocked_clients",
                 eng.blocking.blocked_clients() + eng.hooks.pause.waiting()
             );
-            kv!("tracking_clients", eng.hooks.tracking.counts().0);
+            kv!("tracking_clients", eng.hooks.tracking.counts()[0]);
             let pubsub = eng
                 .clients
                 .lock()
@@ -1355,7 +1358,10 @@ fn info_section(ctx: &Ctx, sec: &str, out: &mut String) {
             let (ch, pat) = eng.pubsub.channel_count();
             kv!("pubsub_channels", ch);
             kv!("pubsub_patterns", pat);
-            kv!("tracking_total_keys", eng.hooks.tracking.counts().1);
+            let [_, keys, items, prefixes] = eng.hooks.tracking.counts();
+            kv!("tracking_total_keys", keys);
+            kv!("tracking_total_items", items);
+            kv!("tracking_total_prefixes", prefixes);
             kv!(
                 "total_error_replies",
                 (s.failed_calls.load(Ordering::Relaxed) + s.rejected_calls.load(Ordering::Relaxed))
