@@ -299,6 +299,16 @@ impl Client {
         dispatch_slices(&self.eng, &mut self.st, argv)
     }
 
+    /// Whether a CLIENT PAUSE in force would make this client's command
+    /// wait now (`head`: its name and first argument). A front end that
+    /// serves many connections on one thread runs such a command on a
+    /// thread of its own. One load when nothing is paused.
+    #[inline]
+    pub fn held_by_pause(&self, head: &[&[u8]]) -> bool {
+        self.eng.hooks.active() & crate::hooks::PAUSE != 0
+            && crate::pause::would_hold(&self.eng, &self.st, head)
+    }
+
     /// Whether the database was closed (`Db::close`): `execute` then answers
     /// every command with an error and `try_execute` fails.
     #[inline]

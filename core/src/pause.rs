@@ -123,6 +123,19 @@ impl Pause {
     }
 }
 
+/// Whether the pause in force would hold the command `head` names (its
+/// name and first argument) for `cl` now.
+pub(crate) fn would_hold(eng: &Engine, cl: &ClientState, head: &[&[u8]]) -> bool {
+    let Some(spec) = head.first().and_then(|n| crate::commands::find_command(n)) else {
+        return false;
+    };
+    match eng.hooks.pause.mode(eng) {
+        Mode::Off => false,
+        Mode::All => true,
+        Mode::Write => may_replicate(eng, cl, spec, head),
+    }
+}
+
 /// Redis's "may replicate": a write, or a command that is propagated
 /// although it does not write (PUBLISH, PFCOUNT, scripts without
 /// `no-writes`), or an EXEC that queued one.

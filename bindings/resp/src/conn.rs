@@ -540,7 +540,7 @@ fn process(st: &mut State, input: &mut Input) -> Flow {
         let parsed = input.parser.next(buf, lim);
         let f = match parsed {
             Ok(None) => break,
-            Ok(Some(args)) if st.in_loop && needs_thread(&input.parser, buf, &args) => {
+            Ok(Some(args)) if st.in_loop && needs_thread(&st.client, &input.parser, buf, &args) => {
                 input.parser.rewind();
                 flow = Flow::Migrate;
                 break;
@@ -781,7 +781,7 @@ fn pubsub_command(st: &mut State, argv: &[&[u8]]) -> Flow {
 /// reach the engine from the other connections of the loop. (SUBSCRIBE runs
 /// on the loop, answers at once, and then the connection moves:
 /// `pubsub_command`.)
-fn needs_thread(parser: &Parser, buf: &[u8], args: &Args) -> bool {
+fn needs_thread(client: &Client, parser: &Parser, buf: &[u8], args: &Args) -> bool {
     // The command's name and, for containers such as DEBUG, its subcommand.
     let mut head: [&[u8]; 2] = [&[]; 2];
     let n = match args {
@@ -799,7 +799,8 @@ fn needs_thread(parser: &Parser, buf: &[u8], args: &Args) -> bool {
             words.len().min(2)
         }
     };
-    emberkv::command_may_hold_caller(&head[..n])
+    // (a command CLIENT PAUSE holds waits too)
+    emberkv::command_may_hold_caller(&head[..n]) || client.held_by_pause(&head[..n])
 }
 
 /// `CLIENT REPLY ON|OFF|SKIP`

@@ -142,7 +142,15 @@ impl Scripts {
         if let Some(f) = vm.funcs.get(sha) {
             return Ok(f.clone());
         }
-        let f = vm.compile(body)?;
+        // a `#!lua …` shebang line is not Lua: compile without it (an
+        // empty line keeps the line numbers of errors)
+        let f = match body.strip_prefix(b"#!lua") {
+            Some(rest) if rest.is_empty() || matches!(rest[0], b' ' | b'\n' | b'\r') => {
+                let nl = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+                vm.compile(&rest[nl..])?
+            }
+            _ => vm.compile(body)?,
+        };
         vm.funcs.insert(sha.to_string(), f.clone());
         if crate::pause::declares_no_writes(body) {
             self.no_writes.lock().insert(sha.to_string());
@@ -197,6 +205,10 @@ pub(crate) fn eval(
         }
     };
 
+    let mut opts = opts;
+    if scripts.no_writes.lock().contains(&sha) {
+        opts.read_only = true;
+    }
     // the script's own view: RESP2 replies, its own SELECT, no blocking
     let saved = (ctx.db, ctx.cl.db, ctx.cl.resp, ctx.no_block, ctx.aof.batch);
     let own_deferred = ctx.deferred_ready.is_none();
@@ -326,7 +338,8 @@ pub(crate) fn script_call(
             "ERR This Redis command is not allowed from script".into()
         ));
     }
-    if spec.is_write() {
+    // PUBLISH & co. replicate: a read-only script may not call them either
+    if spec.is_write() || (opts.read_only && matches!(spec.name, "publish" | "spublish" | "pfcount")) {
         if opts.read_only {
             return Ok(Err(
                 "ERR Write commands are not allowed from read-only scripts.".into(),
