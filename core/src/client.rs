@@ -192,11 +192,16 @@ impl ClientState {
     /// queueing. `Some` is the reply instead of running the command.
     pub fn intercept(
         &mut self,
-        _eng: &Engine,
+        eng: &Engine,
         spec: &'static CommandSpec,
         argv: &[&[u8]],
     ) -> Option<Reply> {
         use crate::commands::flag;
+        // MONITOR, CLIENT PAUSE, CLIENT TRACKING (`hooks.rs`): a paused
+        // command waits here, before MULTI queueing, as in Redis
+        if eng.hooks.active() != 0 {
+            crate::hooks::before_run(eng, self, spec, argv);
+        }
         if self.resp == 2 && spec.flags & flag::PUBSUB_CTX == 0 && self.subscribed() {
             return Some(Reply::Error(format!(
                 "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",

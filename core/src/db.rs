@@ -218,6 +218,10 @@ impl Engine {
         reply: &Reply,
         usec: Option<u64>,
     ) {
+        // MONITOR, CLIENT TRACKING (`hooks.rs`): still inside the locks
+        if self.hooks.active() != 0 {
+            crate::hooks::after_call(ctx, spec, argv);
+        }
         let failed = reply.is_error();
         ctx.cl.note_call(ctx.hits.take(), ctx.misses.take(), failed);
         ctx.cl

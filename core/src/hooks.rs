@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::commands::{CommandSpec, Ctx};
 use crate::db::Engine;
-use crate::reply::Reply;
 
 pub(crate) const MONITOR: u32 = 1 << 0;
 pub(crate) const TRACKING: u32 = 1 << 1;
@@ -44,14 +43,14 @@ impl Hooks {
 /// the keys it read. Only called when `Hooks::active` is non-zero.
 #[cold]
 #[inline(never)]
-pub(crate) fn after_call(ctx: &mut Ctx, spec: &'static CommandSpec, argv: &[&[u8]], reply: &Reply) {
+pub(crate) fn after_call(ctx: &mut Ctx, spec: &'static CommandSpec, argv: &[&[u8]]) {
     let eng = ctx.eng;
     let bits = eng.hooks.active();
     if bits & MONITOR != 0 && crate::monitor::feeds_after(spec) {
         crate::monitor::feed(eng, ctx.cl, ctx.cl.db, argv);
     }
     if bits & TRACKING != 0 {
-        crate::tracking::after_call(ctx, spec, argv, reply);
+        crate::tracking::after_call(ctx, spec, argv);
     }
 }
 

@@ -282,7 +282,7 @@ fn overlap(a: &[u8], b: &[u8]) -> bool {
 
 /// After any command of any client while someone tracks: a tracking
 /// client's read-only command remembers its keys.
-pub(crate) fn after_call(ctx: &mut Ctx, spec: &'static CommandSpec, argv: &[&[u8]], _r: &Reply) {
+pub(crate) fn after_call(ctx: &mut Ctx, spec: &'static CommandSpec, argv: &[&[u8]]) {
     let id = ctx.cl.id;
     let mut t = ctx.eng.hooks.tracking.t.lock();
     let Some(c) = t.clients.get_mut(&id) else {

@@ -464,9 +464,6 @@ pub(crate) fn dispatch(eng: &Engine, cl: &mut ClientState, argv: &[&[u8]]) -> Re
             return refuse(eng, cl, spec, idx, crate::evict::OOM);
         }
     }
-    if eng.hooks.active() != 0 {
-        crate::hooks::before_run(eng, cl, spec, argv);
-    }
     if let Some(r) = cl.intercept(eng, spec, argv) {
         if let Reply::Error(_) = &r {
             cl.note_refused(eng, Some(idx), &r);
@@ -573,9 +570,6 @@ pub(crate) fn call(ctx: &mut Ctx, spec: &'static CommandSpec, argv: &[&[u8]]) ->
         Ok(r) | Err(r) => r,
     };
     let usec = start.map(|t| t.elapsed_us());
-    if ctx.eng.hooks.active() != 0 {
-        crate::hooks::after_call(ctx, spec, argv, &reply);
-    }
     ctx.eng.after_command(ctx, spec, argv, &reply, usec);
     reply
 }
