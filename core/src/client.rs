@@ -429,8 +429,23 @@ impl Client {
 
 impl Drop for Client {
     fn drop(&mut self) {
+        self.detach();
+    }
+}
+
+impl Client {
+    /// Ends this client's presence in the engine now rather than when it is
+    /// dropped: it leaves CLIENT LIST, its WATCHes, MONITOR and tracking
+    /// (a tracking client redirecting to it sees the redirect broken). A
+    /// wire front end calls it as soon as a connection ends, before any
+    /// lingering on the socket. Running commands afterwards is a mistake
+    /// (they still run, unregistered).
+    pub fn detach(&mut self) {
+        let Some(info) = self.st.info.take() else {
+            return;
+        };
         crate::commands::tx::unwatch_all(&self.eng, &mut self.st);
-        if self.st.info.as_ref().is_some_and(|i| i.push.get().is_some()) {
+        if info.push.get().is_some() {
             self.eng.hooks.monitors.remove(&self.eng, self.st.id);
             self.eng.hooks.tracking.disable(&self.eng, self.st.id);
         }

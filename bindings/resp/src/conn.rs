@@ -909,6 +909,9 @@ fn deliver(st: &mut State) -> bool {
 /// closes so that the peer reads everything sent before the FIN.
 fn finish(st: &mut State, flow: Flow) {
     let sh = st.sh.clone();
+    // gone for the engine at once (CLIENT LIST, tracking redirects), not
+    // after the lingering below
+    st.client.detach();
     if flow == Flow::CloseAfterReply && !sh.killed.load(Ordering::Acquire) {
         let mut last_progress = Instant::now();
         loop {
