@@ -227,6 +227,7 @@ pub(crate) fn eval(
 
     let client_resp = saved.2;
     let outcome = vm.run(ctx, &f, keys, args, &opts);
+    let script_resp = vm.script_resp();
 
     run.running.store(false, Ordering::Release);
     let killed = run.kill.swap(false, Ordering::AcqRel);
@@ -251,7 +252,9 @@ pub(crate) fn eval(
     ctx.prop = crate::commands::ctx::Prop::Nothing;
 
     match outcome {
-        Ok(Outcome::Value(v)) => convert::from_lua(&v, client_resp, 0),
+        Ok(Outcome::Value(v)) if script_resp == 3 => convert::from_lua(&v, client_resp, 0),
+        // a RESP2 script's booleans answer 1 and null, also to a RESP3 client
+        Ok(Outcome::Value(v)) => convert::resp2_booleans(convert::from_lua(&v, client_resp, 0)),
         Ok(Outcome::Error { msg, source, line }) => {
             let msg = if killed { KILLED.to_string() } else { msg };
             match (source, line) {
