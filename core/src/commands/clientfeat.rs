@@ -61,10 +61,15 @@ fn client_pause(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         return Err(Reply::error("ERR timeout is negative"));
     }
     let mode = match a.get(3) {
+        _ if a.len() > 4 => return Err(err::syntax()),
         None => Mode::All,
-        Some(m) if a.len() == 4 && m.eq_ignore_ascii_case(b"write") => Mode::Write,
-        Some(m) if a.len() == 4 && m.eq_ignore_ascii_case(b"all") => Mode::All,
-        Some(_) => return Err(err::syntax()),
+        Some(m) if m.eq_ignore_ascii_case(b"write") => Mode::Write,
+        Some(m) if m.eq_ignore_ascii_case(b"all") => Mode::All,
+        Some(_) => {
+            return Err(Reply::error(
+                "ERR CLIENT PAUSE mode must be WRITE or ALL",
+            ));
+        }
     };
     ctx.eng.hooks.pause.pause(ctx.eng, mode, timeout as u64);
     Ok(Reply::ok())
