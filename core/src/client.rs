@@ -398,7 +398,10 @@ impl Client {
     /// Whether pushes may arrive for this client (it ran MONITOR or CLIENT
     /// TRACKING, or is a redirect target: see `set_push_waker`).
     pub fn pushes_enabled(&self) -> bool {
-        self.st.info.as_ref().is_some_and(|i| i.push.get().is_some())
+        self.st
+            .info
+            .as_ref()
+            .is_some_and(|i| i.push.get().is_some())
     }
 
     /// Pushes queued for this client were dropped because they were not

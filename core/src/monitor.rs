@@ -84,7 +84,6 @@ impl Monitors {
             eng.hooks.set(crate::hooks::MONITOR, false);
         }
     }
-
 }
 
 /// Whether `spec` is shown after it ran (scripts show themselves first,
@@ -212,6 +211,9 @@ mod tests {
             r#"1.000000 [0 x] "hello" "2" "AUTH" "(redacted)" "(redacted)" "SETNAME" "n""#
         );
         let argv: &[&[u8]] = &[b"AUTH", b"p"];
-        assert_eq!(format_line(1, 0, 0, "x", argv), r#"1.000000 [0 x] "AUTH" "(redacted)""#);
+        assert_eq!(
+            format_line(1, 0, 0, "x", argv),
+            r#"1.000000 [0 x] "AUTH" "(redacted)""#
+        );
     }
 }

@@ -184,7 +184,9 @@ mod tests {
     #[test]
     fn shebang_flags() {
         assert!(declares_no_writes(b"#!lua flags=no-writes\nreturn 1"));
-        assert!(declares_no_writes(b"#!lua flags=allow-oom,no-writes\nreturn 1"));
+        assert!(declares_no_writes(
+            b"#!lua flags=allow-oom,no-writes\nreturn 1"
+        ));
         assert!(!declares_no_writes(b"#!lua\nreturn 1"));
         assert!(!declares_no_writes(b"return 1 -- flags=no-writes"));
     }

@@ -66,7 +66,8 @@ impl Outbox {
             } else {
                 q.items.push_back(r);
             }
-            self.ready.store(q.items.len() + q.after.len(), Ordering::Release);
+            self.ready
+                .store(q.items.len() + q.after.len(), Ordering::Release);
         }
         let w = self.waker.lock().clone();
         if let Some(w) = w {
@@ -89,7 +90,8 @@ impl Outbox {
         if q.items.is_empty() && q.after.is_empty() {
             q.bytes = 0;
         }
-        self.ready.store(q.items.len() + q.after.len(), Ordering::Release);
+        self.ready
+            .store(q.items.len() + q.after.len(), Ordering::Release);
         r
     }
 

@@ -60,7 +60,7 @@ struct Table {
     /// BCAST keys not sent yet: (client, prefix) → keys. As Redis, one
     /// message per prefix covers what a whole command (EXEC, a script)
     /// modified.
-    bcast_pending: Vec<((u64, Vec<u8>), Vec<Vec<u8>>)>,
+    bcast_pending: Vec<(BcastSlot, Vec<Vec<u8>>)>,
 }
 
 #[derive(Default)]
@@ -68,9 +68,11 @@ pub(crate) struct Tracking {
     t: Mutex<Table>,
 }
 
+/// A BCAST client and one of its prefixes.
+type BcastSlot = (u64, Vec<u8>);
+
 /// One message to send: the tracking client, and the keys (None: flush).
 type Outgoing = Vec<(u64, Option<Vec<Vec<u8>>>)>;
-
 
 impl Tracking {
     /// `CLIENT TRACKING ON …`: the checks Redis makes, then on.
@@ -332,7 +334,7 @@ pub(crate) fn keys_modified(eng: &Engine, by: u64, keys: &[(usize, Vec<u8>)], de
             if let Some(ids) = t.keys.remove(key) {
                 for id in ids {
                     match t.clients.get(&id) {
-                        Some(c) if !c.opts.bcast && !(c.opts.noloop && id == by) => {
+                        Some(c) if !(c.opts.bcast || (c.opts.noloop && id == by)) => {
                             out.push((id, Some(vec![key.clone()])));
                         }
                         _ => {}

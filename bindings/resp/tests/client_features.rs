@@ -65,7 +65,11 @@ fn monitor_scenario(port: u16) -> Transcript {
     ask(&mut c, &mut t, &["MULTI"]);
     ask(&mut c, &mut t, &["INCR", "n"]);
     ask(&mut c, &mut t, &["EXEC"]);
-    ask(&mut c, &mut t, &["EVAL", "return redis.call('get', KEYS[1])", "1", "k"]);
+    ask(
+        &mut c,
+        &mut t,
+        &["EVAL", "return redis.call('get', KEYS[1])", "1", "k"],
+    );
     ask(&mut c, &mut t, &["AUTH", "nosuch"]);
     ask(&mut c, &mut t, &["HELLO", "2", "AUTH", "u", "p"]);
     ask(&mut c, &mut t, &["CONFIG", "GET", "maxmemory"]); // admin: not shown
@@ -85,8 +89,16 @@ fn tracking_resp3_scenario(port: u16) -> Transcript {
     a.cmd(&["HELLO", "3"]);
     let _ = a.read_value();
     ask(&mut a, &mut t, &["CLIENT", "TRACKING", "on", "PREFIX", "x"]);
-    ask(&mut a, &mut t, &["CLIENT", "TRACKING", "on", "OPTIN", "OPTOUT"]);
-    ask(&mut a, &mut t, &["CLIENT", "TRACKING", "on", "REDIRECT", "999999"]);
+    ask(
+        &mut a,
+        &mut t,
+        &["CLIENT", "TRACKING", "on", "OPTIN", "OPTOUT"],
+    );
+    ask(
+        &mut a,
+        &mut t,
+        &["CLIENT", "TRACKING", "on", "REDIRECT", "999999"],
+    );
     ask(&mut a, &mut t, &["CLIENT", "TRACKING", "maybe"]);
     ask(&mut a, &mut t, &["CLIENT", "CACHING", "yes"]);
     ask(&mut a, &mut t, &["CLIENT", "GETREDIR"]);
@@ -103,7 +115,11 @@ fn tracking_resp3_scenario(port: u16) -> Transcript {
     ask(&mut w, &mut t, &["FLUSHALL"]);
     t.push(val(&mut a)); // invalidate null
     ask(&mut a, &mut t, &["CLIENT", "TRACKING", "off"]);
-    ask(&mut a, &mut t, &["CLIENT", "TRACKING", "on", "OPTIN", "NOLOOP"]);
+    ask(
+        &mut a,
+        &mut t,
+        &["CLIENT", "TRACKING", "on", "OPTIN", "NOLOOP"],
+    );
     ask(&mut a, &mut t, &["CLIENT", "TRACKINGINFO"]);
     ask(&mut a, &mut t, &["GET", "k1"]); // not cached: no CACHING yes
     ask(&mut a, &mut t, &["CLIENT", "CACHING", "yes"]);
@@ -130,9 +146,27 @@ fn tracking_bcast_redirect_scenario(port: u16) -> Transcript {
     let id = val(&mut r);
     let id = id.trim_start_matches(':').trim().to_string();
     ask(&mut r, &mut t, &["SUBSCRIBE", "__redis__:invalidate"]);
-    ask(&mut a, &mut t, &["CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "a:", "PREFIX", "a:b"]);
-    ask_quiet(&mut a, &mut t, &["CLIENT", "TRACKING", "on", "BCAST", "REDIRECT", &id, "PREFIX", "a:", "PREFIX", "b:"]);
-    ask_quiet(&mut a, &mut t, &["CLIENT", "TRACKING", "on", "BCAST", "REDIRECT", &id, "PREFIX", "a:x"]);
+    ask(
+        &mut a,
+        &mut t,
+        &[
+            "CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "a:", "PREFIX", "a:b",
+        ],
+    );
+    ask_quiet(
+        &mut a,
+        &mut t,
+        &[
+            "CLIENT", "TRACKING", "on", "BCAST", "REDIRECT", &id, "PREFIX", "a:", "PREFIX", "b:",
+        ],
+    );
+    ask_quiet(
+        &mut a,
+        &mut t,
+        &[
+            "CLIENT", "TRACKING", "on", "BCAST", "REDIRECT", &id, "PREFIX", "a:x",
+        ],
+    );
     ask(&mut a, &mut t, &["CLIENT", "TRACKING", "on", "OPTIN"]);
     ask(&mut w, &mut t, &["SET", "c:1", "v"]); // no prefix matches
     ask(&mut w, &mut t, &["MULTI"]);

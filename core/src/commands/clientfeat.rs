@@ -11,7 +11,13 @@ use crate::util::number::parse_i64;
 
 type R = Result<Reply, Reply>;
 
-const fn row(name: &'static str, arity: i32, flags: u32, group: &'static str, h: super::Handler) -> CommandSpec {
+const fn row(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    group: &'static str,
+    h: super::Handler,
+) -> CommandSpec {
     CommandSpec::new(name, arity, flags | NO_KEYS, (0, 0, 0), group, h)
 }
 
@@ -24,16 +30,41 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[row(
 )];
 
 /// Rows of the CLIENT container (`server.rs` lists them).
-pub(crate) const CLIENT_PAUSE: CommandSpec =
-    row("client|pause", -3, ADMIN | NOSCRIPT | LOADING | STALE, "connection", client_pause);
-pub(crate) const CLIENT_UNPAUSE: CommandSpec =
-    row("client|unpause", 2, ADMIN | NOSCRIPT | LOADING | STALE, "connection", client_unpause);
-pub(crate) const CLIENT_TRACKING: CommandSpec =
-    row("client|tracking", -3, NOSCRIPT | LOADING | STALE, "connection", client_tracking);
-pub(crate) const CLIENT_CACHING: CommandSpec =
-    row("client|caching", 3, NOSCRIPT | LOADING | STALE, "connection", client_caching);
-pub(crate) const CLIENT_GETREDIR: CommandSpec =
-    row("client|getredir", 2, NOSCRIPT | LOADING | STALE, "connection", client_getredir);
+pub(crate) const CLIENT_PAUSE: CommandSpec = row(
+    "client|pause",
+    -3,
+    ADMIN | NOSCRIPT | LOADING | STALE,
+    "connection",
+    client_pause,
+);
+pub(crate) const CLIENT_UNPAUSE: CommandSpec = row(
+    "client|unpause",
+    2,
+    ADMIN | NOSCRIPT | LOADING | STALE,
+    "connection",
+    client_unpause,
+);
+pub(crate) const CLIENT_TRACKING: CommandSpec = row(
+    "client|tracking",
+    -3,
+    NOSCRIPT | LOADING | STALE,
+    "connection",
+    client_tracking,
+);
+pub(crate) const CLIENT_CACHING: CommandSpec = row(
+    "client|caching",
+    3,
+    NOSCRIPT | LOADING | STALE,
+    "connection",
+    client_caching,
+);
+pub(crate) const CLIENT_GETREDIR: CommandSpec = row(
+    "client|getredir",
+    2,
+    NOSCRIPT | LOADING | STALE,
+    "connection",
+    client_getredir,
+);
 pub(crate) const CLIENT_TRACKINGINFO: CommandSpec = row(
     "client|trackinginfo",
     2,
@@ -54,9 +85,8 @@ fn monitor(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
 
 /// `CLIENT PAUSE timeout [WRITE | ALL]`
 fn client_pause(ctx: &mut Ctx, a: &[&[u8]]) -> R {
-    let timeout = parse_i64(a[2]).ok_or_else(|| {
-        Reply::error("ERR timeout is not an integer or out of range")
-    })?;
+    let timeout = parse_i64(a[2])
+        .ok_or_else(|| Reply::error("ERR timeout is not an integer or out of range"))?;
     if timeout < 0 {
         return Err(Reply::error("ERR timeout is negative"));
     }
@@ -66,9 +96,7 @@ fn client_pause(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         Some(m) if m.eq_ignore_ascii_case(b"write") => Mode::Write,
         Some(m) if m.eq_ignore_ascii_case(b"all") => Mode::All,
         Some(_) => {
-            return Err(Reply::error(
-                "ERR CLIENT PAUSE mode must be WRITE or ALL",
-            ));
+            return Err(Reply::error("ERR CLIENT PAUSE mode must be WRITE or ALL"));
         }
     };
     ctx.eng.hooks.pause.pause(ctx.eng, mode, timeout as u64);

@@ -342,7 +342,9 @@ pub(crate) fn script_call(
         ));
     }
     // PUBLISH & co. replicate: a read-only script may not call them either
-    if spec.is_write() || (opts.read_only && matches!(spec.name, "publish" | "spublish" | "pfcount")) {
+    if spec.is_write()
+        || (opts.read_only && matches!(spec.name, "publish" | "spublish" | "pfcount"))
+    {
         if opts.read_only {
             return Ok(Err(
                 "ERR Write commands are not allowed from read-only scripts.".into(),
