@@ -155,7 +155,7 @@ pub(crate) fn format_line(secs: u64, micros: u32, db: usize, addr: &str, argv: &
         if redact_from.is_some_and(|(from, to)| i >= from && i < to) {
             s.push_str("\"(redacted)\"");
         } else {
-            repr(&mut s, a);
+            crate::util::repr::push_repr(&mut s, a);
         }
     }
     s
@@ -172,26 +172,6 @@ fn redaction_start(argv: &[&[u8]]) -> Option<(usize, usize)> {
         return Some((at + 1, (at + 3).min(argv.len())));
     }
     None
-}
-
-/// Redis's `sdscatrepr`: quoted, `\\ \" \n \r \t \a \b` escaped, other
-/// bytes outside printable ASCII as `\xhh`.
-pub(crate) fn repr(s: &mut String, a: &[u8]) {
-    s.push('"');
-    for &b in a {
-        match b {
-            b'\\' => s.push_str("\\\\"),
-            b'"' => s.push_str("\\\""),
-            b'\n' => s.push_str("\\n"),
-            b'\r' => s.push_str("\\r"),
-            b'\t' => s.push_str("\\t"),
-            7 => s.push_str("\\a"),
-            8 => s.push_str("\\b"),
-            0x20..=0x7e => s.push(b as char),
-            _ => s.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    s.push('"');
 }
 
 #[cfg(test)]
