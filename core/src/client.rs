@@ -32,6 +32,15 @@ pub(crate) struct ClientInfo {
     pub last_ms: AtomicU64,
     /// Present for network clients: closes the connection (CLIENT KILL).
     pub kill: Mutex<Option<KillHook>>,
+    /// MONITOR lines and tracking invalidations for this client, made on
+    /// first use.
+    pub push: std::sync::OnceLock<Arc<crate::push::Outbox>>,
+}
+
+impl ClientInfo {
+    pub fn outbox(&self) -> &Arc<crate::push::Outbox> {
+        self.push.get_or_init(Default::default)
+    }
 }
 
 #[derive(Debug, Default, Clone)]
@@ -192,7 +201,8 @@ impl ClientState {
         spec: &'static CommandSpec,
         argv: &[&[u8]],
     ) -> Option<Reply> {
-        if self.multi.is_none() && (self.resp != 2 || self.sub.is_none()) {
+        if self.multi.is_none() && (self.resp != 2 || self.sub.is_none()) && eng.hooks.active() == 0
+        {
             return None;
         }
         self.intercept_slow(eng, spec, argv)
@@ -201,11 +211,16 @@ impl ClientState {
     #[inline(never)]
     fn intercept_slow(
         &mut self,
-        _eng: &Engine,
+        eng: &Engine,
         spec: &'static CommandSpec,
         argv: &[&[u8]],
     ) -> Option<Reply> {
         use crate::commands::flag;
+        // MONITOR, CLIENT PAUSE, CLIENT TRACKING (`hooks.rs`): a paused
+        // command waits here, before MULTI queueing, as in Redis
+        if eng.hooks.active() != 0 {
+            crate::hooks::before_run(eng, self, spec, argv);
+        }
         if self.resp == 2 && spec.flags & flag::PUBSUB_CTX == 0 && self.subscribed() {
             return Some(Reply::Error(format!(
                 "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
@@ -270,6 +285,7 @@ impl Client {
                 ..Default::default()
             }),
             kill: Mutex::new(None),
+            push: Default::default(),
         });
         eng.clients.lock().insert(id, info.clone());
         eng.stats.total_connections.fetch_add(1, Ordering::Relaxed);
@@ -305,6 +321,16 @@ impl Client {
             return closed_reply();
         }
         dispatch_slices(&self.eng, &mut self.st, argv)
+    }
+
+    /// Whether a CLIENT PAUSE in force would make this client's command
+    /// wait now (`head`: its name and first argument). A front end that
+    /// serves many connections on one thread runs such a command on a
+    /// thread of its own. One load when nothing is paused.
+    #[inline]
+    pub fn held_by_pause(&self, head: &[&[u8]]) -> bool {
+        self.eng.hooks.active() & crate::hooks::PAUSE != 0
+            && crate::pause::would_hold(&self.eng, &self.st, head)
     }
 
     /// Whether the database was closed (`Db::close`): `execute` then answers
@@ -377,6 +403,49 @@ impl Client {
         self.st.authenticated || self.st.auth_satisfied(&self.eng)
     }
 
+    /// The next MONITOR line (`Reply::Simple`) or CLIENT TRACKING message
+    /// (`Reply::Push`: `invalidate`, `tracking-redir-broken`, or for a RESP2
+    /// client a `message` on `__redis__:invalidate`) queued for this client,
+    /// if any. A wire front end writes them after each reply and whenever
+    /// the waker rings; an embedded caller polls.
+    pub fn try_recv_push(&self) -> Option<Reply> {
+        self.st.info.as_ref()?.push.get()?.try_recv(false)
+    }
+
+    /// `try_recv_push`, but only what goes before the reply of the command
+    /// just run (what other clients and the engine sent; the invalidations
+    /// the command itself caused come after its reply, as in Redis).
+    pub fn try_recv_push_before_reply(&self) -> Option<Reply> {
+        self.st.info.as_ref()?.push.get()?.try_recv(true)
+    }
+
+    /// Whether pushes may arrive for this client (it ran MONITOR or CLIENT
+    /// TRACKING, or is a redirect target: see `set_push_waker`).
+    pub fn pushes_enabled(&self) -> bool {
+        self.st
+            .info
+            .as_ref()
+            .is_some_and(|i| i.push.get().is_some())
+    }
+
+    /// Pushes queued for this client were dropped because they were not
+    /// taken fast enough (256 MB pending): the connection should close.
+    pub fn pushes_overflowed(&self) -> bool {
+        self.st
+            .info
+            .as_ref()
+            .and_then(|i| i.push.get())
+            .is_some_and(|o| o.overflowed())
+    }
+
+    /// Called (on the producing thread, inside its locks: do not block)
+    /// whenever a push is queued for this client.
+    pub fn set_push_waker(&self, f: impl Fn() + Send + Sync + 'static) {
+        if let Some(info) = &self.st.info {
+            info.outbox().set_waker(Arc::new(f));
+        }
+    }
+
     /// Adds bytes read from and written to the network (INFO stats
     /// `total_net_input_bytes` / `total_net_output_bytes`).
     pub fn count_net(&mut self, input: u64, output: u64) {
@@ -387,7 +456,26 @@ impl Client {
 
 impl Drop for Client {
     fn drop(&mut self) {
+        self.detach();
+    }
+}
+
+impl Client {
+    /// Ends this client's presence in the engine now rather than when it is
+    /// dropped: it leaves CLIENT LIST, its WATCHes, MONITOR and tracking
+    /// (a tracking client redirecting to it sees the redirect broken). A
+    /// wire front end calls it as soon as a connection ends, before any
+    /// lingering on the socket. Running commands afterwards is a mistake
+    /// (they still run, unregistered).
+    pub fn detach(&mut self) {
+        let Some(info) = self.st.info.take() else {
+            return;
+        };
         crate::commands::tx::unwatch_all(&self.eng, &mut self.st);
+        if info.push.get().is_some() {
+            self.eng.hooks.monitors.remove(&self.eng, self.st.id);
+            self.eng.hooks.tracking.disable(&self.eng, self.st.id);
+        }
         self.st.flush_stats(&self.eng);
         self.eng.clients.lock().remove(&self.st.id);
     }

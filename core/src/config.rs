@@ -191,6 +191,7 @@ pub(crate) enum Tun {
     MaxmemoryEvictionTenacity,
     LfuLogFactor,
     LfuDecayTime,
+    TrackingTableMaxKeys,
     Count,
 }
 
@@ -339,6 +340,16 @@ pub(crate) static PARAMS: &[ParamSpec] = &[
         },
         true,
         Some(Tun::SlowlogMaxLen),
+    ),
+    p(
+        "tracking-table-max-keys",
+        "1000000",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        true,
+        Some(Tun::TrackingTableMaxKeys),
     ),
     p(
         "latency-monitor-threshold",

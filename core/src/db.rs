@@ -107,6 +107,8 @@ pub(crate) struct Engine {
     pub opened_ms: u64,
     /// maxmemory: used-memory figure, eviction pool, `evicted_keys`.
     pub evict: crate::evict::Evictor,
+    /// MONITOR, CLIENT PAUSE, CLIENT TRACKING.
+    pub hooks: crate::hooks::Hooks,
 }
 
 impl Engine {
@@ -157,6 +159,7 @@ impl Engine {
             coarse_ms: AtomicU64::new(now_ms),
             opened_ms: now_ms,
             evict: Default::default(),
+            hooks: Default::default(),
         })
     }
 
@@ -215,6 +218,10 @@ impl Engine {
         reply: &Reply,
         usec: Option<u64>,
     ) {
+        // MONITOR, CLIENT TRACKING (`hooks.rs`): still inside the locks
+        if self.hooks.active() != 0 {
+            crate::hooks::after_call(ctx, spec, argv);
+        }
         let failed = reply.is_error();
         ctx.cl.note_call(ctx.hits.take(), ctx.misses.take(), failed);
         ctx.cl
@@ -275,6 +282,15 @@ impl Engine {
         let fx = &mut ctx.cl.fx;
         if !fx.touched.is_empty() || !fx.touched_dbs.is_empty() {
             self.signal_watchers(&fx.touched, &fx.touched_dbs);
+            if self.hooks.active() & crate::hooks::TRACKING != 0 {
+                if fx.touched_dbs.is_empty() {
+                    let defer = ctx.deferred_ready.is_some();
+                    crate::tracking::keys_modified(self, ctx.cl.id, &ctx.cl.fx.touched, defer);
+                } else {
+                    crate::tracking::flushed(self, ctx.cl.id);
+                }
+            }
+            let fx = &mut ctx.cl.fx;
             if self.blocking.active() {
                 let dbs = std::mem::take(&mut fx.touched_dbs);
                 let mut touched = std::mem::take(&mut fx.touched);
@@ -386,6 +402,9 @@ impl Engine {
     /// One active-expiry pass: deletes every key whose deadline passed,
     /// a shard at a time, spending at most `budget` per shard.
     pub fn active_expire(&self, budget: Duration) {
+        if self.hooks.pause.holds_expiry(self) {
+            return;
+        }
         let mut cl = ClientState::internal();
         for shard in 0..self.ks.shards.len() {
             let mut ctx = Ctx::new(self, &mut cl);
@@ -590,6 +609,9 @@ fn background(weak: Weak<Engine>) {
         let period = Duration::from_millis(1000 / eng.hz());
         eng.coarse_ms.store(eng.clock.now_ms(), Ordering::Relaxed);
         eng.active_expire(Duration::from_millis(25));
+        if eng.hooks.active() & crate::hooks::TRACKING != 0 {
+            crate::tracking::limit(&eng);
+        }
         if eng.params.tun(Tun::Maxmemory) != 0 {
             // goes on with evictions a command's time budget cut short
             crate::evict::perform(&eng);

@@ -260,6 +260,10 @@ pub(crate) fn perform(eng: &Engine) -> Outcome {
     if max == 0 || eng.evict.used(eng) <= max {
         return Outcome::Ok;
     }
+    if eng.hooks.pause.holds_expiry(eng) {
+        // CLIENT PAUSE: nothing is evicted (Redis answers as if all were well)
+        return Outcome::Ok;
+    }
     let policy = Policy::current(eng);
     if policy == Policy::NOEVICTION {
         return Outcome::Fail;

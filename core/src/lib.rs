@@ -19,15 +19,20 @@ mod config;
 mod db;
 mod error;
 mod evict;
+mod hooks;
 mod keyspace;
 mod latency;
+mod monitor;
 mod notify;
+mod pause;
 #[doc(hidden)] // public for the persistence tests; not a stable API
 pub mod persist;
 mod pubsub;
+mod push;
 mod reply;
 mod script;
 mod slowlog;
+mod tracking;
 mod types;
 mod util;
 

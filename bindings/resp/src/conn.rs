@@ -446,6 +446,9 @@ fn run(st: &mut State, input: &mut Input) -> Flow {
 /// Moves queued pub/sub messages into this batch's output. False: the
 /// subscription overflowed (client-output-buffer-limit pubsub) or closed.
 fn drain_messages(st: &mut State) -> bool {
+    if st.client.pushes_enabled() && !drain_pushes(st) {
+        return false;
+    }
     let resp3 = st.client.protocol() == 3;
     let Some(sub) = st.client.subscription() else {
         return true;
@@ -537,7 +540,7 @@ fn process(st: &mut State, input: &mut Input) -> Flow {
         let parsed = input.parser.next(buf, lim);
         let f = match parsed {
             Ok(None) => break,
-            Ok(Some(args)) if st.in_loop && needs_thread(&input.parser, buf, &args) => {
+            Ok(Some(args)) if st.in_loop && needs_thread(&st.client, &input.parser, buf, &args) => {
                 input.parser.rewind();
                 flow = Flow::Migrate;
                 break;
@@ -602,6 +605,12 @@ fn command(st: &mut State, argv: &[&[u8]]) -> Flow {
     let flow = match classify(argv) {
         Special::None => {
             let reply = st.client.execute(argv);
+            if st.waker_set {
+                // what others (or eviction) sent while it ran goes first
+                while let Some(r) = st.client.try_recv_push_before_reply() {
+                    write_reply(&r, st.client.protocol() == 3, &mut st.local);
+                }
+            }
             emit(st, &reply);
             Flow::Go
         }
@@ -619,6 +628,11 @@ fn command(st: &mut State, argv: &[&[u8]]) -> Flow {
         }
         Special::Shutdown => shutdown(st, argv),
     };
+    let flow = if flow == Flow::Go {
+        pushes_after_reply(st)
+    } else {
+        flow
+    };
     RUNNING.with(|r| r.set(0));
     if !st.in_loop {
         sh.busy_since_ms.store(0, Ordering::Relaxed);
@@ -629,6 +643,65 @@ fn command(st: &mut State, argv: &[&[u8]]) -> Flow {
     } else {
         flow
     }
+}
+
+/// After a reply: what the engine queued for this client meanwhile
+/// (its own tracking invalidations, MONITOR lines) follows it. A client
+/// that just turned MONITOR or CLIENT TRACKING on gets its doorbell, and
+/// leaves the loop for a thread of its own (as a subscriber does), so that
+/// pushes reach it while it is idle.
+fn pushes_after_reply(st: &mut State) -> Flow {
+    if !st.client.pushes_enabled() {
+        return Flow::Go;
+    }
+    if !st.waker_set {
+        attach_bell(st);
+    }
+    if !drain_pushes(st) {
+        return Flow::Close;
+    }
+    if st.in_loop { Flow::Migrate } else { Flow::Go }
+}
+
+/// Connects the engine's wakers (subscription, pushes) to this
+/// connection's doorbell.
+fn attach_bell(st: &mut State) {
+    let sh = st.sh.clone();
+    if sh.bell.get().is_none()
+        && let Ok((rx, tx)) = UnixStream::pair()
+    {
+        let _ = rx.set_nonblocking(true);
+        let _ = tx.set_nonblocking(true);
+        let _ = sh.bell.set((rx, tx));
+    }
+    let ring = move |target: &std::sync::Weak<ConnShared>| {
+        if let Some(sh) = target.upgrade() {
+            sh.ring();
+        }
+    };
+    if let Some(sub) = st.client.subscription() {
+        let target = Arc::downgrade(&sh);
+        sub.set_waker(move || ring(&target));
+    }
+    let target = Arc::downgrade(&sh);
+    st.client.set_push_waker(move || ring(&target));
+    st.waker_set = true;
+}
+
+/// Moves queued pushes into this batch's output. False: they overflowed.
+fn drain_pushes(st: &mut State) -> bool {
+    let resp3 = st.client.protocol() == 3;
+    while let Some(r) = st.client.try_recv_push() {
+        if resp3 {
+            r.write_resp3(&mut st.local);
+        } else {
+            r.write_resp2(&mut st.local);
+        }
+        if st.local.len() >= FLUSH_AT && !deliver(st) {
+            return false;
+        }
+    }
+    !st.client.pushes_overflowed()
 }
 
 /// Encodes a reply in the client's protocol, unless CLIENT REPLY says not to.
@@ -688,31 +761,20 @@ fn pubsub_command(st: &mut State, argv: &[&[u8]]) -> Flow {
     emit(st, &reply);
     let sh = st.sh.clone();
     match st.client.subscription() {
-        Some(sub) if !st.waker_set => {
-            if sh.bell.get().is_none()
-                && let Ok((rx, tx)) = UnixStream::pair()
-            {
-                let _ = rx.set_nonblocking(true);
-                let _ = tx.set_nonblocking(true);
-                let _ = sh.bell.set((rx, tx));
-            }
-            let target = Arc::downgrade(&sh);
-            sub.set_waker(move || {
-                if let Some(sh) = target.upgrade() {
-                    sh.ring();
-                }
-            });
-            st.waker_set = true;
-        }
-        None => st.waker_set = false,
+        // a subscriber may also be a tracking redirect target: pushes too
+        Some(_) if !st.waker_set => attach_bell(st),
+        None if !st.client.pushes_enabled() => st.waker_set = false,
         _ => {}
+    }
+    if st.client.pushes_enabled() && !drain_pushes(st) {
+        return Flow::Close;
     }
     let subscribed = st
         .client
         .subscription()
         .is_some_and(|s| s.channel_count() > 0);
     sh.subscribed.store(subscribed, Ordering::Relaxed);
-    if subscribed && st.in_loop {
+    if (subscribed || st.client.pushes_enabled()) && st.in_loop {
         // (a SUBSCRIBE inside EXEC) messages are drained by a thread of its own
         return Flow::Migrate;
     }
@@ -725,7 +787,7 @@ fn pubsub_command(st: &mut State, argv: &[&[u8]]) -> Flow {
 /// reach the engine from the other connections of the loop. (SUBSCRIBE runs
 /// on the loop, answers at once, and then the connection moves:
 /// `pubsub_command`.)
-fn needs_thread(parser: &Parser, buf: &[u8], args: &Args) -> bool {
+fn needs_thread(client: &Client, parser: &Parser, buf: &[u8], args: &Args) -> bool {
     // The command's name and, for containers such as DEBUG, its subcommand.
     let mut head: [&[u8]; 2] = [&[]; 2];
     let n = match args {
@@ -743,7 +805,8 @@ fn needs_thread(parser: &Parser, buf: &[u8], args: &Args) -> bool {
             words.len().min(2)
         }
     };
-    emberkv::command_may_hold_caller(&head[..n])
+    // (a command CLIENT PAUSE holds waits too)
+    emberkv::command_may_hold_caller(&head[..n]) || client.held_by_pause(&head[..n])
 }
 
 /// `CLIENT REPLY ON|OFF|SKIP`
@@ -852,6 +915,9 @@ fn deliver(st: &mut State) -> bool {
 /// closes so that the peer reads everything sent before the FIN.
 fn finish(st: &mut State, flow: Flow) {
     let sh = st.sh.clone();
+    // gone for the engine at once (CLIENT LIST, tracking redirects), not
+    // after the lingering below
+    st.client.detach();
     if flow == Flow::CloseAfterReply && !sh.killed.load(Ordering::Acquire) {
         let mut last_progress = Instant::now();
         loop {

@@ -499,7 +499,8 @@ impl<'a> Ctx<'a> {
         let eng = self.eng;
         // the clock is read only for a key that has a deadline
         match self.part(db, key).0.expire_of(key) {
-            Some(at) if at <= self.now() && !eng.is_loading() => {}
+            Some(at)
+                if at <= self.now() && !eng.is_loading() && !eng.hooks.pause.holds_expiry(eng) => {}
             _ => return false,
         }
         let (part, h) = self.part_mut(db, key);

@@ -9,6 +9,7 @@
 
 pub(crate) mod bitmap;
 pub(crate) mod blocking;
+pub(crate) mod clientfeat;
 pub(crate) mod ctx;
 pub(crate) mod err;
 pub(crate) mod function;
@@ -197,6 +198,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         geo::COMMANDS,
         sort::COMMANDS,
         function::COMMANDS,
+        clientfeat::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -483,6 +485,9 @@ pub(crate) fn dispatch(eng: &Engine, cl: &mut ClientState, argv: &[&[u8]]) -> Re
     }
     if spec.name == "exec" {
         let r = tx::exec(eng, cl);
+        if eng.hooks.active() != 0 {
+            crate::hooks::after_exec(eng, cl, argv);
+        }
         let failed = r.is_error();
         if let Reply::Error(e) = &r {
             eng.cmdstats.error_reply(e);

@@ -92,7 +92,17 @@ fn eval_generic(ctx: &mut Ctx, a: &[&[u8]], by_sha: bool, read_only: bool) -> R 
     } else {
         Source::Body(a[1])
     };
-    Ok(crate::script::eval(ctx, src, keys, args, read_only))
+    // MONITOR shows a script before the commands it runs (shown as `lua`)
+    if ctx.eng.hooks.active() & crate::hooks::MONITOR != 0 {
+        crate::monitor::feed(ctx.eng, ctx.cl, ctx.cl.db, a);
+    }
+    let in_script = crate::monitor::ScriptScope::enter(keys);
+    let r = crate::script::eval(ctx, src, keys, args, read_only);
+    drop(in_script);
+    if ctx.eng.hooks.active() & crate::hooks::TRACKING != 0 {
+        crate::tracking::flush_pending(ctx.eng, ctx.cl.id);
+    }
+    Ok(r)
 }
 
 /// `SCRIPT LOAD script`

@@ -137,6 +137,12 @@ static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
         client_unblock,
     ),
     conn("client|help", 2, LOADING | STALE, client_help),
+    super::clientfeat::CLIENT_PAUSE,
+    super::clientfeat::CLIENT_UNPAUSE,
+    super::clientfeat::CLIENT_TRACKING,
+    super::clientfeat::CLIENT_CACHING,
+    super::clientfeat::CLIENT_GETREDIR,
+    super::clientfeat::CLIENT_TRACKINGINFO,
 ];
 
 static SLOWLOG_SUBCOMMANDS: &[CommandSpec] = &[
@@ -338,6 +344,9 @@ fn reset(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
     ctx.cl.multi = None;
     super::tx::unwatch_all(ctx.eng, ctx.cl);
     ctx.cl.sub = None;
+    // as Redis: no longer a monitor, tracking off
+    ctx.eng.hooks.monitors.remove(ctx.eng, ctx.cl.id);
+    ctx.eng.hooks.tracking.disable(ctx.eng, ctx.cl.id);
     ctx.cl.db = 0;
     ctx.db = 0;
     ctx.cl.resp = 2;
@@ -1274,8 +1283,11 @@ fn info_section(ctx: &Ctx, sec: &str, out: &mut String) {
                 "maxclients",
                 eng.params.get("maxclients").unwrap_or_default()
             );
-            kv!("blocked_clients", eng.blocking.blocked_clients());
-            kv!("tracking_clients", 0);
+            kv!(
+                "blocked_clients",
+                eng.blocking.blocked_clients() + eng.hooks.pause.waiting()
+            );
+            kv!("tracking_clients", eng.hooks.tracking.counts()[0]);
             let pubsub = eng
                 .clients
                 .lock()
@@ -1360,6 +1372,10 @@ fn info_section(ctx: &Ctx, sec: &str, out: &mut String) {
             let (ch, pat) = eng.pubsub.channel_count();
             kv!("pubsub_channels", ch);
             kv!("pubsub_patterns", pat);
+            let [_, keys, items, prefixes] = eng.hooks.tracking.counts();
+            kv!("tracking_total_keys", keys);
+            kv!("tracking_total_items", items);
+            kv!("tracking_total_prefixes", prefixes);
             kv!(
                 "total_error_replies",
                 (s.failed_calls.load(Ordering::Relaxed) + s.rejected_calls.load(Ordering::Relaxed))

@@ -103,6 +103,17 @@ fn seq(lua: &Lua, items: &[Reply], resp: u8) -> mlua::Result<Value> {
     Ok(Value::Table(t))
 }
 
+/// Booleans as a script that did not call `redis.setresp(3)` returns them
+/// (Redis's rule, whatever the client's protocol): true is 1, false null.
+pub(crate) fn resp2_booleans(r: Reply) -> Reply {
+    match r {
+        Reply::Bool(true) => Reply::Int(1),
+        Reply::Bool(false) => Reply::Nil,
+        Reply::Array(items) => Reply::Array(items.into_iter().map(resp2_booleans).collect()),
+        r => r,
+    }
+}
+
 /// A script's result as the client sees it (`client_resp`: the caller's
 /// protocol, which decides how booleans answer).
 pub(crate) fn from_lua(v: &Value, client_resp: u8, depth: usize) -> Reply {

@@ -162,6 +162,9 @@ pub(crate) struct Scripts {
     /// Scripts in the EVAL cache (INFO, without the VM's lock).
     cached: std::sync::atomic::AtomicUsize,
     pub run: Arc<RunState>,
+    /// SHA1s of cached scripts whose shebang declares `no-writes` (CLIENT
+    /// PAUSE WRITE lets them run).
+    no_writes: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Scripts {
@@ -228,8 +231,15 @@ impl Scripts {
             .is_some_and(|vm| vm.funcs.contains_key(&sha))
     }
 
+    /// Whether the cached script `sha` declares `#!lua flags=no-writes`.
+    pub fn declares_no_writes(&self, sha: &[u8]) -> bool {
+        let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
+        self.no_writes.lock().contains(&sha)
+    }
+
     /// SCRIPT FLUSH: a new VM (and a reseeded PRNG), as Redis does.
     pub fn flush(&self) {
+        self.no_writes.lock().clear();
         let old = self.vm.lock().take();
         self.cached.store(0, Ordering::Relaxed);
         drop(old);
@@ -270,6 +280,9 @@ impl Scripts {
         let f = vm.compile(code)?;
         vm.funcs.insert(sha.to_string(), f.clone());
         vm.flags.insert(sha.to_string(), flags);
+        if flags & sflag::NO_WRITES != 0 {
+            self.no_writes.lock().insert(sha.to_string());
+        }
         self.cached.store(vm.funcs.len(), Ordering::Relaxed);
         Ok(f)
     }
@@ -451,6 +464,7 @@ pub(crate) fn run_script(
 
     let client_resp = saved.2;
     let outcome = vm.run(ctx, f, keys, args, &opts, function.is_some());
+    let script_resp = vm.script_resp();
 
     run.running.store(false, Ordering::Release);
     if function.is_some() {
@@ -478,7 +492,9 @@ pub(crate) fn run_script(
     ctx.prop = crate::commands::ctx::Prop::Nothing;
 
     match outcome {
-        Ok(Outcome::Value(v)) => convert::from_lua(&v, client_resp, 0),
+        Ok(Outcome::Value(v)) if script_resp == 3 => convert::from_lua(&v, client_resp, 0),
+        // a RESP2 script's booleans answer 1 and null, also to a RESP3 client
+        Ok(Outcome::Value(v)) => convert::resp2_booleans(convert::from_lua(&v, client_resp, 0)),
         Ok(Outcome::Error { msg, source, line }) => {
             let msg = if killed { KILLED.to_string() } else { msg };
             match (source, line) {
@@ -576,7 +592,10 @@ pub(crate) fn script_call(
             spec.name
         )));
     }
-    if spec.is_write() {
+    // PUBLISH & co. replicate: a read-only script may not call them either
+    if spec.is_write()
+        || (opts.read_only && matches!(spec.name, "publish" | "spublish" | "pfcount"))
+    {
         if opts.read_only {
             return Ok(Err(
                 "ERR Write commands are not allowed from read-only scripts.".into(),

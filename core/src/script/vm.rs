@@ -152,6 +152,11 @@ impl Vm {
         Ok(out)
     }
 
+    /// The protocol the script chose with `redis.setresp` (2 by default).
+    pub fn script_resp(&self) -> u8 {
+        self.resp.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Compiles a script body as the chunk `@user_script`, in the sandbox.
     pub fn compile(&self, body: &[u8]) -> Result<Function, Reply> {
         self.chunk(body, "@user_script").map_err(|msg| {

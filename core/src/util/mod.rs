@@ -1,8 +1,10 @@
-//! Small shared helpers: Redis's number rules, glob patterns, a fast RNG.
+//! Small shared helpers: Redis's number rules, glob patterns, a fast RNG,
+//! `sdscatrepr` quoting, geohashes.
 pub mod geohash;
 pub mod glob;
 pub mod hugepage;
 pub mod number;
+pub mod repr;
 pub mod rng;
 
 /// `*a == *b` without a call into `memcmp` for short inputs (keys, command
