@@ -167,8 +167,7 @@ fn command_may_replicate(eng: &Engine, spec: &CommandSpec, argv: &[&[u8]]) -> bo
 
 /// A `#!lua flags=…` shebang that lists `no-writes` (parsed as EVAL does).
 pub(crate) fn declares_no_writes(body: &[u8]) -> bool {
-    crate::script::shebang_flags(body)
-        .is_ok_and(|f| f & crate::script::sflag::NO_WRITES != 0)
+    crate::script::shebang_flags(body).is_ok_and(|f| f & crate::script::sflag::NO_WRITES != 0)
 }
 
 #[cfg(test)]

@@ -105,7 +105,7 @@ unsafe extern "C" fn open_cb(env: napi_env, info: napi_callback_info) -> napi_va
                 ));
             }
         };
-        let client = eng.db.client();
+        let client = Box::new(eng.db.client());
         let h = state::insert(state::Conn::Local { eng, client });
         js::uint32(env, h)
     })
@@ -269,7 +269,7 @@ unsafe extern "C" fn duplicate_cb(env: napi_env, info: napi_callback_info) -> na
                 eng.add_user();
                 Ok(state::Conn::Local {
                     eng: eng.clone(),
-                    client: eng.db.client(),
+                    client: Box::new(eng.db.client()),
                 })
             }
             state::Conn::Remote { target, .. } => emberkv_resp::client::Connection::open(target)

@@ -120,7 +120,8 @@ impl Engine {
 pub enum Conn {
     Local {
         eng: Arc<Engine>,
-        client: Client,
+        // boxed: an engine client's state is several times a socket's
+        client: Box<Client>,
     },
     Remote {
         target: Arc<Target>,

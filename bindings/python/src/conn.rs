@@ -274,7 +274,8 @@ pub(crate) enum Backend {
 
 /// One client of either backend.
 pub(crate) enum AnyClient {
-    Local(Client),
+    // boxed: an engine client's state is several times a connection's
+    Local(Box<Client>),
     Remote(Connection),
 }
 
@@ -343,7 +344,7 @@ impl ConnShared {
                         return Err(errors::reply_error(py, &e));
                     }
                 }
-                Ok(AnyClient::Local(c))
+                Ok(AnyClient::Local(Box::new(c)))
             }
             Backend::Remote(t) => {
                 let mut t = (*t).clone();
