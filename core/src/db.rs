@@ -333,11 +333,12 @@ impl Engine {
             return;
         }
         while let Some(w) = self.blocking.claim_first(db, key) {
-            // Served only while the key holds the type it waits for (Redis's
-            // rule): a list replaced by a string inside MULTI wakes nobody.
-            if !ctx
+            // Not served while the key holds another type than it waits for
+            // (Redis's rule): a list replaced by a string inside MULTI wakes
+            // nobody. A missing key is left to the command (XREADGROUP fails).
+            if ctx
                 .peek_in(db, key)
-                .is_some_and(|v| waits_for(w.spec.name, v))
+                .is_some_and(|v| !waits_for(w.spec.name, v))
             {
                 self.blocking.release(&w);
                 return;
@@ -635,7 +636,8 @@ fn waits_for(name: &str, v: &crate::types::Value) -> bool {
     match name {
         "blpop" | "brpop" | "blmove" | "brpoplpush" | "blmpop" => matches!(v, Value::List(_)),
         "bzpopmin" | "bzpopmax" | "bzmpop" => matches!(v, Value::Zset(_)),
-        "xread" | "xreadgroup" => matches!(v, Value::Stream(_)),
+        "xread" => matches!(v, Value::Stream(_)),
+        // XREADGROUP runs and learns its stream is gone or changed (an error)
         _ => true,
     }
 }
