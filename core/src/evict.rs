@@ -219,6 +219,12 @@ impl Evictor {
         self.used(eng)
     }
 
+    /// Drops the keyspace estimate (a maxmemory setting changed): the next
+    /// check walks the keyspace again instead of reusing a recent figure.
+    pub fn forget_estimate(&self) {
+        *self.estimate.lock() = None;
+    }
+
     pub fn peak(&self) -> usize {
         self.peak.load(Ordering::Relaxed)
     }

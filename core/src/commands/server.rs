@@ -756,6 +756,8 @@ fn config_set(ctx: &mut Ctx, a: &[&[u8]]) -> R {
                 }
             }
             "slowlog-max-len" => ctx.eng.slowlog.trim(value.parse().unwrap_or(0)),
+            // the next command measures afresh (no reuse of a keyspace estimate)
+            "maxmemory" | "maxmemory-policy" => ctx.eng.evict.forget_estimate(),
             "appendonly" => {
                 let yes = value.eq_ignore_ascii_case("yes");
                 let held = ctx.holds_locks();
