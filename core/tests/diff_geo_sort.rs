@@ -381,14 +381,7 @@ fn keyspace_notifications_match_redis() {
         ctl.command(&split_args(line));
     }
     ctl.command(&split_args("PUBLISH done 1"));
-    let mut expected = Vec::new();
-    loop {
-        let m = sub.read();
-        if m.windows(4).any(|w| w == b"done") {
-            break;
-        }
-        expected.push(escape(&m));
-    }
+    let expected = sub.read_until_done();
     let db = emberkv::Db::in_memory();
     let mut c = db.client();
     c.execute(&cfg);

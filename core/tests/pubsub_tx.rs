@@ -377,14 +377,7 @@ fn keyspace_notifications_match_redis() {
     }
     std::thread::sleep(Duration::from_millis(300)); // let active expiry take "gone"
     ctl.command(&argv(&["PUBLISH", "done", "1"]));
-    let mut expected = Vec::new();
-    loop {
-        let m = sub.read();
-        if m.windows(4).any(|w| w == b"done") {
-            break;
-        }
-        expected.push(escape(&m));
-    }
+    let expected = sub.read_until_done();
     // emberkv
     let db = Db::in_memory();
     let mut c = db.client();

@@ -358,6 +358,20 @@ impl RespConn {
         self.read_reply(&mut reply);
         reply
     }
+
+    /// The messages a subscriber receives until one mentions `done` (the
+    /// marker a test publishes last), escaped.
+    #[allow(dead_code)]
+    pub fn read_until_done(&mut self) -> Vec<String> {
+        let mut got = Vec::new();
+        loop {
+            let m = self.read();
+            if m.windows(4).any(|w| w == b"done") {
+                return got;
+            }
+            got.push(escape(&m));
+        }
+    }
 }
 
 /// argv from string slices.
