@@ -28,7 +28,7 @@
  *   used_memory) with a Rust global allocator of its own. On Linux with
  *   glibc it also advises transparent huge pages for the heap malloc grows
  *   with brk (the process's main heap, shared with the program) and asks
- *   malloc to grow it 4 MiB at a time; EMBERKV_HUGE_PAGES=0 in the
+ *   malloc to grow it 32 MiB at a time; EMBERKV_HUGE_PAGES=0 in the
  *   environment turns that off. Linking libemberkv.a with another Rust
  *   static library gives duplicate allocator symbols: build this library
  *   without the `counting-alloc` feature for that case.
