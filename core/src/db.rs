@@ -210,6 +210,7 @@ impl Engine {
 
     /// Side effects of a command that ran (inside its locks); `usec` is its
     /// duration when it was timed.
+    #[inline(always)]
     pub fn after_command(
         &self,
         ctx: &mut Ctx,

@@ -518,6 +518,7 @@ fn refuse(eng: &Engine, cl: &mut ClientState, spec: &CommandSpec, idx: u16, erro
 }
 
 /// Locks, runs the handler, applies side effects.
+#[inline(always)]
 pub(crate) fn run(
     eng: &Engine,
     cl: &mut ClientState,
@@ -534,21 +535,55 @@ pub(crate) fn run(
         // appended while the locks are held; waited for (always) after
         let ticket = eng.aof.commit(&mut ctx);
         // Nothing to pop: register while the locks are still held, then wait.
-        let blocked = ctx.block.take().map(|mut block| {
-            let owned: Vec<Vec<u8>> = block
-                .argv
-                .take()
-                .unwrap_or_else(|| argv.iter().map(|a| a.to_vec()).collect());
-            let waiter = eng
-                .blocking
-                .register(ctx.cl.id, ctx.db, spec, owned, &block);
-            (block, waiter)
-        });
+        let blocked = ctx
+            .block
+            .take()
+            .map(|block| register_waiter(&mut ctx, spec, argv, block));
         (reply, ticket, blocked)
     };
-    let Some((block, waiter)) = blocked else {
-        return eng.aof.settle(ticket, reply);
-    };
+    match blocked {
+        None => eng.aof.settle(ticket, reply),
+        Some((block, waiter)) => wait_blocked(eng, cl, spec, argv, ticket, block, waiter),
+    }
+}
+
+/// A blocking command found nothing: its waiter, registered while the
+/// command's locks are still held.
+#[cold]
+#[inline(never)]
+fn register_waiter(
+    ctx: &mut Ctx,
+    spec: &'static CommandSpec,
+    argv: &[&[u8]],
+    mut block: crate::blocking::BlockOn,
+) -> (
+    crate::blocking::BlockOn,
+    std::sync::Arc<crate::blocking::Waiter>,
+) {
+    let owned: Vec<Vec<u8>> = block
+        .argv
+        .take()
+        .unwrap_or_else(|| argv.iter().map(|a| a.to_vec()).collect());
+    let waiter = ctx
+        .eng
+        .blocking
+        .register(ctx.cl.id, ctx.db, spec, owned, &block);
+    (block, waiter)
+}
+
+/// Waits for what a blocked command registered for (`run`, after its locks
+/// are released), and answers with what it was served.
+#[cold]
+#[inline(never)]
+fn wait_blocked(
+    eng: &Engine,
+    cl: &mut ClientState,
+    spec: &'static CommandSpec,
+    argv: &[&[u8]],
+    ticket: crate::persist::aof::Ticket,
+    block: crate::blocking::BlockOn,
+    waiter: std::sync::Arc<crate::blocking::Waiter>,
+) -> Reply {
     // expired-key DELs logged on the way
     let _ = eng.aof.settle(ticket, Reply::Nil);
     match eng
@@ -597,6 +632,7 @@ fn serve_after_retry(eng: &Engine, cl: &mut ClientState, keys: &[Vec<u8>]) {
 
 /// Runs a handler inside an already-locked Ctx and records its effects.
 /// The handler is timed when something needs its duration (see `cmdstats`).
+#[inline(always)]
 pub(crate) fn call(ctx: &mut Ctx, spec: &'static CommandSpec, argv: &[&[u8]]) -> Reply {
     ctx.reset_effects();
     let timed = ctx.cl.sample_due() || ctx.eng.must_time(spec.flags & flag::FAST != 0);
