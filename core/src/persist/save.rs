@@ -148,6 +148,11 @@ impl Rdb {
         if !self.bg_failed.load(Ordering::Relaxed) {
             return None;
         }
+        self.write_denied_after_failure(eng)
+    }
+
+    #[cold]
+    fn write_denied_after_failure(&self, eng: &Engine) -> Option<crate::reply::Reply> {
         let deny = eng.params.get("stop-writes-on-bgsave-error").as_deref() == Some("yes")
             && !save_points(eng).is_empty();
         deny.then(|| crate::reply::Reply::error(MISCONF))

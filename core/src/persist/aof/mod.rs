@@ -414,12 +414,18 @@ impl Aof {
     }
 
     /// The error a write command gets while the last AOF write failed.
+    #[inline]
     pub fn write_denied(&self) -> Option<Reply> {
         if self.is_on() && self.log.is_failing() {
-            let e = self.log.last_error()?;
-            return Some(misconf(&e));
+            return self.failing_reply();
         }
         None
+    }
+
+    #[cold]
+    fn failing_reply(&self) -> Option<Reply> {
+        let e = self.log.last_error()?;
+        Some(misconf(&e))
     }
 
     /// At `Db::open`: loads the AOF when `appendonly yes`, then starts logging.
