@@ -65,26 +65,15 @@ fn prefix_below(v: &[f64; BLK], n: usize, x: f64) -> usize {
 /// count depends on `n`.
 #[inline(always)]
 fn sum_first(v: &[u32; BLK], n: usize) -> usize {
-    let mut t = 0usize;
+    // u32 lanes and a mask (what SSE2 does in a few instructions): a node
+    // holds fewer than 2^32 entries
+    let n = n as u32;
+    let mut t = 0u32;
     for (k, &c) in v.iter().enumerate() {
-        t += if k < n { c as usize } else { 0 };
+        let keep = ((k as u32).wrapping_sub(n) >> 31).wrapping_neg();
+        t = t.wrapping_add(c & keep);
     }
-    t
-}
-
-/// Where rank `r` falls among the runs counted by `v` (running sums; `r`
-/// below their total): the index of its run and the entries before that
-/// run. Branch-free on the counts, like `prefix_below`.
-#[inline(always)]
-fn locate(v: &[u32; BLK], r: usize) -> (usize, usize) {
-    let (mut acc, mut k, mut before) = (0usize, 0usize, 0usize);
-    for &c in v {
-        acc += c as usize;
-        let past = acc <= r;
-        k += usize::from(past);
-        before = if past { acc } else { before };
-    }
-    (k, before)
+    t as usize
 }
 
 /// A search key: a score and the member bytes that break ties.
@@ -480,16 +469,20 @@ impl Inner {
 
     /// The child holding rank `r` and the rank within it.
     #[inline]
-    fn child_at(&self, r: usize) -> (usize, usize) {
-        // counts past the last child may be stale: the running sum has
-        // passed `r` before them, so they are never counted
-        let (b, skip) = locate(&self.bsum, r);
-        let r = r - skip;
-        let block: &[u32; BLK] = self.counts[b * BLK..b * BLK + BLK]
-            .try_into()
-            .expect("block");
-        let (k, skip) = locate(block, r);
-        (b * BLK + k, r - skip)
+    fn child_at(&self, mut r: usize) -> (usize, usize) {
+        // (a branch-free running sum over all 16 counts measured slower:
+        // ~160 instructions against two short loops and their mispredicts)
+        let mut b = 0;
+        while r >= self.bsum[b] as usize {
+            r -= self.bsum[b] as usize;
+            b += 1;
+        }
+        let mut k = b * BLK;
+        while r >= self.counts[k] as usize {
+            r -= self.counts[k] as usize;
+            k += 1;
+        }
+        (k, r)
     }
 
     fn resum(&mut self) {
