@@ -94,24 +94,22 @@ pub fn parse_plain_decimal(s: &[u8]) -> Option<(f64, bool)> {
     // `sig` <= 19; `scale`: digits after the point (the value is
     // mant * 10^(exp - scale))
     let (mut digits, mut sig, mut mant, mut scale) = (0usize, 0usize, 0u64, 0i64);
-    let mut run = |i: &mut usize, frac: bool| {
-        while let Some(&c) = s.get(*i)
-            && c.is_ascii_digit()
-        {
+    let mut point = false;
+    while let Some(&c) = s.get(i) {
+        if c.is_ascii_digit() {
             let d = c - b'0';
             if sig > 0 || d != 0 {
                 sig += 1;
                 mant = mant.wrapping_mul(10).wrapping_add(d as u64);
             }
             digits += 1;
-            scale += i64::from(frac);
-            *i += 1;
+            scale += i64::from(point);
+        } else if c == b'.' && !point {
+            point = true;
+        } else {
+            break;
         }
-    };
-    run(&mut i, false);
-    if s.get(i) == Some(&b'.') {
         i += 1;
-        run(&mut i, true);
     }
     if digits == 0 {
         return None;
