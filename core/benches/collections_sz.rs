@@ -20,6 +20,12 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use emberkv::{Db, Reply};
 
+// As every binary emberkv ships (server, C library, Python and Node modules):
+// used memory is counted, and the heap it grows (the sorted set's tree
+// nodes) is on huge pages.
+#[global_allocator]
+static ALLOC: emberkv::alloc::Counting = emberkv::alloc::Counting::system();
+
 #[path = "common/cpu_time.rs"]
 mod cpu_time;
 use cpu_time::{CpuTime, thread_cpu_ns};

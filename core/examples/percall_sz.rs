@@ -17,6 +17,11 @@ use std::time::Instant;
 
 use emberkv::Client;
 
+// As every binary emberkv ships and the `collections_sz` bench: used memory
+// is counted, and the heap (the sorted set's tree nodes) is on huge pages.
+#[global_allocator]
+static ALLOC: emberkv::alloc::Counting = emberkv::alloc::Counting::system();
+
 #[path = "../benches/common/cpu_time.rs"]
 #[allow(dead_code)]
 mod cpu_time;

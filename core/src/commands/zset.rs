@@ -244,6 +244,13 @@ fn zadd_generic(ctx: &mut Ctx, a: &[&[u8]], incr_cmd: bool) -> R {
     let mut i = 2;
     while i < a.len() {
         let o = a[i];
+        // options are words: a score starting with a digit, a sign or a
+        // point ends them without six comparisons
+        if o.first()
+            .is_some_and(|c| c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.'))
+        {
+            break;
+        }
         if is(o, "nx") {
             f.nx = true;
         } else if is(o, "xx") {

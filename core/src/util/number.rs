@@ -77,49 +77,123 @@ fn with_cstr<R>(s: &[u8], f: impl FnOnce(*const c_char) -> R) -> R {
 /// overflow is ±inf (`HUGE_VAL`), an underflow 0 or a subnormal.
 /// Second: whether any digit of the significand is non-zero (a zero result
 /// then means `strtod` underflowed and set `ERANGE`).
+///
+/// Numbers of at most 19 significant digits whose decimal exponent is
+/// within ±27 (what clients send as scores: integers, `%.17g` text, the
+/// shortest round-trip text of a double) are computed exactly in integer
+/// arithmetic (`exact_decimal`); the rest go to Rust's parser, which is
+/// correctly rounded too but several times slower.
 #[inline]
 pub fn parse_plain_decimal(s: &[u8]) -> Option<(f64, bool)> {
     if s.len() > 64 {
         return None;
     }
+    let neg = s.first() == Some(&b'-');
     let mut i = usize::from(matches!(s.first(), Some(b'-' | b'+')));
-    let (mut digits, mut nonzero) = (0usize, false);
-    let mut run = |i: &mut usize| {
-        while let Some(&c) = s.get(*i)
-            && c.is_ascii_digit()
-        {
-            nonzero |= c != b'0';
+    // `mant`: the significant digits (leading zeros skipped), exact while
+    // `sig` <= 19; `scale`: digits after the point (the value is
+    // mant * 10^(exp - scale))
+    let (mut digits, mut sig, mut mant, mut scale) = (0usize, 0usize, 0u64, 0i64);
+    let mut point = false;
+    while let Some(&c) = s.get(i) {
+        if c.is_ascii_digit() {
+            let d = c - b'0';
+            if sig > 0 || d != 0 {
+                sig += 1;
+                mant = mant.wrapping_mul(10).wrapping_add(d as u64);
+            }
             digits += 1;
-            *i += 1;
+            scale += i64::from(point);
+        } else if c == b'.' && !point {
+            point = true;
+        } else {
+            break;
         }
-    };
-    run(&mut i);
-    if s.get(i) == Some(&b'.') {
         i += 1;
-        run(&mut i);
     }
     if digits == 0 {
         return None;
     }
+    let mut exp = 0i64;
     if let Some(b'e' | b'E') = s.get(i) {
         i += 1;
+        let eneg = s.get(i) == Some(&b'-');
         if let Some(b'-' | b'+') = s.get(i) {
             i += 1;
         }
         let at = i;
-        while s.get(i).is_some_and(u8::is_ascii_digit) {
+        while let Some(&c) = s.get(i)
+            && c.is_ascii_digit()
+        {
+            // saturates far outside any exponent `exact_decimal` takes
+            exp = (exp * 10 + (c - b'0') as i64).min(1 << 40);
             i += 1;
         }
         if i == at {
             return None;
         }
+        if eneg {
+            exp = -exp;
+        }
     }
     if i != s.len() {
         return None;
     }
+    if sig <= 19
+        && let Some(v) = exact_decimal(mant, exp - scale)
+    {
+        return Some((if neg { -v } else { v }, mant != 0));
+    }
     // SAFETY: every byte was checked above to be ASCII.
     let text = unsafe { std::str::from_utf8_unchecked(s) };
-    text.parse::<f64>().ok().map(|v| (v, nonzero))
+    text.parse::<f64>().ok().map(|v| (v, sig > 0))
+}
+
+/// `m * 10^e` correctly rounded (to nearest, ties to even, as `strtod`),
+/// for `|e| <= 27`; `None` outside that range.
+///
+/// Why it is exact: `10^e = 5^e * 2^e` and `5^27 < 2^63`. For `e >= 0`,
+/// `m * 5^e` is an exact 128-bit product, rounded once by the conversion
+/// to `f64` (Rust's integer-to-float casts round to nearest, ties to even);
+/// the `2^e` scaling is exact. For `e < 0`, `m` is shifted up to 127 bits
+/// and divided by `5^-e` (< 2^63): the quotient has at least 64 bits, so
+/// its lowest bit lies below the rounding point, and OR-ing the "remainder
+/// is non-zero" into that bit (sticky bit) makes the one rounding of the
+/// cast round as the exact quotient would; the `2^-(shift - e)` scaling is
+/// exact because the result (at least 10^-27) is a normal double.
+#[inline]
+fn exact_decimal(m: u64, e: i64) -> Option<f64> {
+    const POW5: [u64; 28] = {
+        let mut t = [1u64; 28];
+        let mut k = 1;
+        while k < 28 {
+            t[k] = t[k - 1] * 5;
+            k += 1;
+        }
+        t
+    };
+    if m == 0 {
+        return Some(0.0);
+    }
+    if e == 0 {
+        return Some(m as f64);
+    }
+    if e > 0 {
+        let p = *POW5.get(e as usize)?;
+        return Some((m as u128 * p as u128) as f64 * pow2(e as i32));
+    }
+    let d = *POW5.get((-e) as usize)? as u128;
+    let shift = 127 - (64 - m.leading_zeros());
+    let n = (m as u128) << shift;
+    let (q, r) = (n / d, n % d);
+    let q = q | u128::from(r != 0);
+    Some(q as f64 * pow2(e as i32 - shift as i32))
+}
+
+/// `2^k` for `|k| <= 1000`: built from its bits, no libm call.
+#[inline]
+fn pow2(k: i32) -> f64 {
+    f64::from_bits(((1023 + k) as u64) << 52)
 }
 
 /// Redis's `string2d` / `getDoubleFromObject`: `strtod` over the whole
@@ -348,6 +422,16 @@ mod tests {
             b"1..5",
             b"1.5.",
             b"--1",
+            // just above a midpoint between two doubles: `exact_decimal`
+            // rounds these right only with its sticky bit
+            b"6384131013371841407e-27",
+            b"6513682934734925149e-27",
+            b"2766167701898287341e-27",
+            b"6892045399520966244e-27",
+            b"217390929429951614e-27",
+            b"-3073445711627840458e-27",
+            b"0.000000006384131013371841407",
+            b"63841310133718.41407e-22",
         ];
         let mut inputs: Vec<Vec<u8>> = fixed.iter().map(|x| x.to_vec()).collect();
         let alphabet = b"0123456789.eE+-";
@@ -388,6 +472,31 @@ mod tests {
                 inputs.push(format!("{:.20e}", d).into_bytes());
                 inputs.push(fmt_g17(d).into_bytes());
             }
+        }
+        for _ in 0..300_000 {
+            // `exact_decimal`'s domain and its edges: up to 20 significant
+            // digits, the point anywhere, exponents around ±27
+            let mut t = String::new();
+            if rng.below(3) == 0 {
+                t.push('-');
+            }
+            let n = 1 + rng.below(20) as usize;
+            let point = rng.below(n as u64 + 2) as usize;
+            for k in 0..n {
+                if k == point {
+                    t.push('.');
+                }
+                t.push((b'0' + rng.below(10) as u8) as char);
+            }
+            if rng.below(2) == 0 {
+                let e = rng.below(70) as i64 - 35;
+                t.push_str(&format!("e{e}"));
+            }
+            inputs.push(t.into_bytes());
+            // what clients send: shortest round-trip text, integers
+            let v = rng.below(1 << 40) as f64 / (1u64 << rng.below(40)) as f64;
+            inputs.push(format!("{v}").into_bytes());
+            inputs.push(format!("{}", rng.next_u64() >> rng.below(64)).into_bytes());
         }
         let mut plain = 0;
         for x in &inputs {
