@@ -91,6 +91,9 @@ struct CmdStat {
 pub(crate) struct CommandStats {
     cmds: Box<[CmdStat]>,
     errors: Mutex<BTreeMap<String, u64>>,
+    /// Every error reply counted (INFO stats `total_error_replies`), also
+    /// those whose code no longer fits in `errors`.
+    total_errors: std::sync::atomic::AtomicU64,
 }
 
 impl Default for CommandStats {
@@ -98,6 +101,7 @@ impl Default for CommandStats {
         CommandStats {
             cmds: (0..count()).map(|_| CmdStat::default()).collect(),
             errors: Mutex::new(BTreeMap::new()),
+            total_errors: Default::default(),
         }
     }
 }
@@ -217,6 +221,7 @@ fn error_code(msg: &str) -> &str {
 impl CommandStats {
     /// Counts an error reply by its code (INFO errorstats).
     pub fn error_reply(&self, msg: &str) {
+        self.total_errors.fetch_add(1, Ordering::Relaxed);
         let code = error_code(msg);
         let mut e = self.errors.lock();
         if let Some(n) = e.get_mut(code) {
@@ -239,6 +244,12 @@ impl CommandStats {
             }
         }
         self.errors.lock().clear();
+        self.total_errors.store(0, Ordering::Relaxed);
+    }
+
+    /// Error replies counted since the start or CONFIG RESETSTAT.
+    pub fn total_errors(&self) -> u64 {
+        self.total_errors.load(Ordering::Relaxed)
     }
 
     /// The `# Commandstats` lines, in command table order.

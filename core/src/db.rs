@@ -227,7 +227,9 @@ impl Engine {
         ctx.cl
             .cmd_stats
             .call(crate::cmdstats::index_of_cached(ctx.cl, spec), usec, failed);
-        if let Reply::Error(e) = reply {
+        if let Reply::Error(e) = reply
+            && !std::mem::take(&mut ctx.cl.error_counted)
+        {
             self.cmdstats.error_reply(e);
         }
         if let Some(us) = usec {
@@ -281,7 +283,7 @@ impl Engine {
     fn deliver_effects(&self, ctx: &mut Ctx) {
         let fx = &mut ctx.cl.fx;
         if !fx.touched.is_empty() || !fx.touched_dbs.is_empty() {
-            self.signal_watchers(&fx.touched, &fx.touched_dbs);
+            self.signal_watchers(&fx.touched);
             if self.hooks.active() & crate::hooks::TRACKING != 0 {
                 if fx.touched_dbs.is_empty() {
                     let defer = ctx.deferred_ready.is_some();
@@ -376,7 +378,7 @@ impl Engine {
     }
 
     /// Raises the WATCH flag of every client watching a modified key.
-    fn signal_watchers(&self, keys: &[(usize, Vec<u8>)], dbs: &[usize]) {
+    fn signal_watchers(&self, keys: &[(usize, Vec<u8>)]) {
         let reg = self.watches.lock();
         let raise = |list: &Vec<Weak<WatchState>>| {
             for w in list {
@@ -389,13 +391,6 @@ impl Engine {
             // Avoid a clone for the lookup key: entries are few; scan when needed.
             if let Some(list) = reg.get(&(*db, key.clone())) {
                 raise(list);
-            }
-        }
-        if !dbs.is_empty() {
-            for ((db, _), list) in reg.iter() {
-                if dbs.contains(db) {
-                    raise(list);
-                }
             }
         }
     }

@@ -596,10 +596,18 @@ fn process(st: &mut State, input: &mut Input) -> Flow {
 /// One command.
 fn command(st: &mut State, argv: &[&[u8]]) -> Flow {
     let sh = st.sh.clone();
+    // Only a thread of its own can block: a hang-up meanwhile frees the
+    // client at once (`hup.rs`; the cron sweeps too)
+    let watched = !st.in_loop && {
+        let head = &argv[..argv.len().min(2)];
+        emberkv::command_may_hold_caller(head) || st.client.held_by_pause(head)
+    };
     if !st.in_loop {
-        // Only a thread of its own can block (the cron watches for hang-ups).
         sh.busy_since_ms
-            .store(sh.listener.now_ms() + 1, Ordering::Relaxed);
+            .store(sh.listener.now_ms() + 1, Ordering::Release);
+    }
+    if watched {
+        sh.listener.hup.watch(sh.sock.fd(), sh.client_id);
     }
     RUNNING.with(|r| r.set(sh.client_id));
     let flow = match classify(argv) {
@@ -634,8 +642,11 @@ fn command(st: &mut State, argv: &[&[u8]]) -> Flow {
         flow
     };
     RUNNING.with(|r| r.set(0));
+    if watched {
+        sh.listener.hup.unwatch(sh.sock.fd());
+    }
     if !st.in_loop {
-        sh.busy_since_ms.store(0, Ordering::Relaxed);
+        sh.busy_since_ms.store(0, Ordering::Release);
     }
     // CLIENT KILL of itself: no further command of the batch runs.
     if flow == Flow::Go && sh.close_after_reply.load(Ordering::Acquire) {

@@ -89,6 +89,64 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
         "server",
         DEBUG_SUBCOMMANDS,
     ),
+    srv("role", 1, NOSCRIPT | LOADING | STALE | FAST, role),
+    srv("lolwut", -1, READONLY | FAST, lolwut),
+    srv("replicaof", 3, ADMIN | NOSCRIPT | STALE, replicaof),
+    srv("slaveof", 3, ADMIN | NOSCRIPT | STALE, replicaof),
+    CommandSpec::container("module", 0, "server", MODULE_SUBCOMMANDS),
+    CommandSpec::container("cluster", 0, "cluster", CLUSTER_SUBCOMMANDS),
+];
+
+static MODULE_SUBCOMMANDS: &[CommandSpec] = &[
+    srv("module|list", 2, ADMIN | NOSCRIPT, module_list),
+    srv("module|load", -3, ADMIN | NOSCRIPT, module_refused),
+    srv("module|loadex", -3, ADMIN | NOSCRIPT, module_refused),
+    srv("module|unload", 3, ADMIN | NOSCRIPT, module_refused),
+    srv("module|help", 2, LOADING | STALE, module_help),
+];
+
+/// A CLUSTER subcommand: every one answers that cluster mode is off.
+const fn cluster(name: &'static str, arity: i32, flags: u32) -> CommandSpec {
+    CommandSpec::new(
+        name,
+        arity,
+        flags | STALE | NO_KEYS,
+        (0, 0, 0),
+        "cluster",
+        cluster_disabled,
+    )
+}
+
+/// Redis 7's CLUSTER subcommands, names, arities and flags as
+/// redis-server's COMMAND INFO gives them (a standalone server).
+static CLUSTER_SUBCOMMANDS: &[CommandSpec] = &[
+    cluster("cluster|addslots", -3, ADMIN),
+    cluster("cluster|addslotsrange", -4, ADMIN),
+    cluster("cluster|bumpepoch", 2, ADMIN),
+    cluster("cluster|count-failure-reports", 3, ADMIN),
+    cluster("cluster|countkeysinslot", 3, 0),
+    cluster("cluster|delslots", -3, ADMIN),
+    cluster("cluster|delslotsrange", -4, ADMIN),
+    cluster("cluster|failover", -2, ADMIN),
+    cluster("cluster|flushslots", 2, ADMIN),
+    cluster("cluster|forget", 3, ADMIN),
+    cluster("cluster|getkeysinslot", 4, 0),
+    cluster("cluster|help", 2, LOADING),
+    cluster("cluster|info", 2, 0),
+    cluster("cluster|keyslot", 3, 0),
+    cluster("cluster|links", 2, 0),
+    cluster("cluster|meet", -4, ADMIN),
+    cluster("cluster|myid", 2, 0),
+    cluster("cluster|nodes", 2, 0),
+    cluster("cluster|replicas", 3, ADMIN),
+    cluster("cluster|replicate", 3, ADMIN),
+    cluster("cluster|reset", -2, ADMIN | NOSCRIPT),
+    cluster("cluster|saveconfig", 2, ADMIN),
+    cluster("cluster|set-config-epoch", 3, ADMIN),
+    cluster("cluster|setslot", -4, ADMIN),
+    cluster("cluster|shards", 2, 0),
+    cluster("cluster|slaves", 3, ADMIN),
+    cluster("cluster|slots", 2, 0),
 ];
 
 static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
@@ -1378,10 +1436,7 @@ fn info_section(ctx: &Ctx, sec: &str, out: &mut String) {
             kv!("tracking_total_keys", keys);
             kv!("tracking_total_items", items);
             kv!("tracking_total_prefixes", prefixes);
-            kv!(
-                "total_error_replies",
-                (s.failed_calls.load(Ordering::Relaxed) + s.rejected_calls.load(Ordering::Relaxed))
-            );
+            kv!("total_error_replies", eng.cmdstats.total_errors());
             kv!("total_failed_calls", s.failed_calls.load(Ordering::Relaxed));
             kv!(
                 "total_rejected_calls",
@@ -1480,6 +1535,135 @@ fn cpu_usage(_children: bool) -> (f64, f64) {
 
 /// Used memory as INFO reports it: the counting allocator's figure when the
 /// program installed it, else the keyspace estimate (`evict.rs`).
+/// `ROLE`: a standalone server is a master without replicas.
+fn role(_ctx: &mut Ctx, _a: &[&[u8]]) -> R {
+    Ok(Reply::Array(vec![
+        Reply::bulk("master"),
+        Reply::Int(0),
+        Reply::Array(Vec::new()),
+    ]))
+}
+
+/// `LOLWUT [VERSION version] ...`: the version line Redis answers for the
+/// versions it has no art for. Redis draws art for VERSION 5 and 6;
+/// emberkv answers those with the same line.
+fn lolwut(_ctx: &mut Ctx, a: &[&[u8]]) -> R {
+    if a.len() >= 3 && a[1].eq_ignore_ascii_case(b"version") {
+        parse_i64(a[2]).ok_or_else(err::not_int)?;
+    }
+    Ok(Reply::bulk(format!(
+        "Redis ver. {}\n",
+        crate::REDIS_VERSION
+    )))
+}
+
+/// `REPLICAOF host port` / `SLAVEOF`: only `NO ONE` (already a master);
+/// emberkv does not replicate.
+fn replicaof(_ctx: &mut Ctx, a: &[&[u8]]) -> R {
+    if a[1].eq_ignore_ascii_case(b"no") && a[2].eq_ignore_ascii_case(b"one") {
+        return Ok(Reply::ok());
+    }
+    match parse_i64(a[2]) {
+        Some(p) if (0..=65535).contains(&p) => Err(Reply::error(
+            "ERR emberkv does not support replication: only REPLICAOF NO ONE is accepted",
+        )),
+        _ => Err(Reply::error("ERR Invalid master port")),
+    }
+}
+
+/// `MODULE LIST`: no modules.
+fn module_list(_ctx: &mut Ctx, _a: &[&[u8]]) -> R {
+    Ok(Reply::Array(Vec::new()))
+}
+
+/// `MODULE LOAD|LOADEX|UNLOAD`: refused as Redis refuses them under its
+/// default `enable-module-command no` (emberkv loads no modules).
+fn module_refused(_ctx: &mut Ctx, _a: &[&[u8]]) -> R {
+    Err(Reply::error(
+        "ERR MODULE command not allowed. If the enable-module-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
+    ))
+}
+
+fn module_help(_ctx: &mut Ctx, _a: &[&[u8]]) -> R {
+    Ok(help_reply(
+        "MODULE",
+        &[
+            "LIST",
+            "    Return a list of loaded modules.",
+            "LOAD <path> [<arg> ...]",
+            "    Load a module library from <path>, passing to it any optional arguments.",
+            "LOADEX <path> [[CONFIG NAME VALUE] [CONFIG NAME VALUE]] [ARGS ...]",
+            "    Load a module library from <path>, while passing it module configurations and optional arguments.",
+            "UNLOAD <name>",
+            "    Unload a module.",
+        ],
+    ))
+}
+
+/// Every CLUSTER subcommand on a standalone server (Redis's text).
+fn cluster_disabled(_ctx: &mut Ctx, _a: &[&[u8]]) -> R {
+    Err(Reply::error(
+        "ERR This instance has cluster support disabled",
+    ))
+}
+
+/// `MEMORY STATS`: the figures emberkv measures (INFO memory's), under
+/// Redis's names. Left out: what it does not measure apart (startup
+/// memory, client buffers, per-database table overhead).
+pub(super) fn memory_stats(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
+    let eng = ctx.eng;
+    let used = used_memory(ctx);
+    let peak = eng.evict.peak().max(used);
+    let rss = rss_bytes();
+    let mut keys = 0usize;
+    for shard in eng.ks.shards.iter() {
+        let g = shard.read();
+        keys += g.dbs.iter().map(|d| d.len()).sum::<usize>();
+    }
+    let pct = |a: usize, b: usize| a as f64 * 100.0 / b.max(1) as f64;
+    let kv = |k: &str, v: Reply| (Reply::bulk(k), v);
+    let int = |n: usize| Reply::Int(n as i64);
+    Ok(Reply::Map(vec![
+        kv("peak.allocated", int(peak)),
+        kv("total.allocated", int(used)),
+        kv("replication.backlog", int(0)),
+        kv("clients.slaves", int(0)),
+        kv("aof.buffer", int(0)),
+        kv("keys.count", int(keys)),
+        kv("keys.bytes-per-key", int(used / keys.max(1))),
+        kv("dataset.bytes", int(used)),
+        kv("dataset.percentage", Reply::Double(pct(used, used))),
+        kv("peak.percentage", Reply::Double(pct(used, peak))),
+        kv(
+            "fragmentation",
+            Reply::Double(rss as f64 / used.max(1) as f64),
+        ),
+        kv("fragmentation.bytes", Reply::Int(rss as i64 - used as i64)),
+    ]))
+}
+
+/// `MEMORY MALLOC-STATS`: Redis's answer when built without jemalloc
+/// (emberkv uses the system allocator).
+pub(super) fn memory_malloc_stats(_ctx: &mut Ctx, _a: &[&[u8]]) -> R {
+    Ok(Reply::bulk("Stats not supported for the current allocator"))
+}
+
+/// `MEMORY PURGE`: gives free heap memory back to the system (glibc's
+/// malloc_trim; Redis asks jemalloc to purge).
+pub(super) fn memory_purge(_ctx: &mut Ctx, _a: &[&[u8]]) -> R {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        unsafe extern "C" {
+            fn malloc_trim(pad: usize) -> i32;
+        }
+        // SAFETY: glibc's malloc_trim only releases free memory.
+        unsafe {
+            malloc_trim(0);
+        }
+    }
+    Ok(Reply::ok())
+}
+
 pub(crate) fn used_memory(ctx: &Ctx) -> usize {
     ctx.eng.evict.used_now(ctx.eng)
 }
