@@ -128,6 +128,9 @@ pub(crate) struct ConnShared {
     /// Since when a command is running (ms + 1), 0 when none: blocked clients.
     pub busy_since_ms: AtomicU64,
     pub subscribed: AtomicBool,
+    /// Off the loop, the connection thread has started its first command
+    /// (`evloop::wait_started`).
+    pub started: AtomicBool,
     /// Doorbell (reader, writer) rung by the subscription's waker; made
     /// when the connection first subscribes.
     bell: OnceLock<(UnixStream, UnixStream)>,
@@ -285,6 +288,7 @@ impl Conn {
             last_input_ms: AtomicU64::new(now),
             busy_since_ms: AtomicU64::new(0),
             subscribed: AtomicBool::new(false),
+            started: AtomicBool::new(false),
             bell: OnceLock::new(),
             sleeping: AtomicBool::new(false),
             listener: listener.clone(),
@@ -608,6 +612,9 @@ fn command(st: &mut State, argv: &[&[u8]]) -> Flow {
     }
     if watched {
         sh.listener.hup.watch(sh.sock.fd(), sh.client_id);
+    }
+    if !st.in_loop && !sh.started.load(Ordering::Relaxed) {
+        sh.started.store(true, Ordering::Release);
     }
     RUNNING.with(|r| r.set(sh.client_id));
     let flow = match classify(argv) {
