@@ -247,6 +247,8 @@ impl Engine {
 
     /// The slow log and the latency monitor see a timed command.
     fn note_duration(&self, ctx: &Ctx, spec: &'static CommandSpec, argv: &[&[u8]], usec: u64) {
+        self.cmdstats
+            .record_latency(crate::cmdstats::index_of_cached(ctx.cl, spec), usec);
         let slower_than = self.params.tun(Tun::SlowlogLogSlowerThan);
         if slower_than >= 0 && usec >= slower_than as u64 && !argv.is_empty() {
             let (peer, name) = ctx.cl.info.as_ref().map_or_else(Default::default, |i| {

@@ -215,6 +215,7 @@ static LATENCY_SUBCOMMANDS: &[CommandSpec] = &[
     admin("latency|history", 3, latency_history),
     admin("latency|reset", -2, latency_reset),
     admin("latency|doctor", 2, latency_doctor),
+    admin("latency|histogram", -2, latency_histogram),
     srv("latency|help", 2, LOADING | STALE, latency_help),
 ];
 
@@ -934,6 +935,56 @@ fn slowlog_help(_ctx: &mut Ctx, _a: &[&[u8]]) -> R {
     ))
 }
 
+/// `LATENCY HISTOGRAM [command ...]`: per command, its calls and the
+/// durations of its timed calls (see `CommandStats::latency_histogram`);
+/// a container's name stands for its subcommands, unknown names are
+/// skipped. Every command called since CONFIG RESETSTAT when none is named.
+fn latency_histogram(ctx: &mut Ctx, a: &[&[u8]]) -> R {
+    ctx.cl.flush_stats(ctx.eng);
+    let mut specs: Vec<&'static CommandSpec> = Vec::new();
+    if a.len() == 2 {
+        for c in super::all_commands() {
+            specs.push(c);
+            specs.extend(c.subcommands.iter());
+            if c.name == "command" {
+                specs.extend(COMMAND_SUBCOMMANDS.iter());
+            }
+        }
+    } else {
+        for name in &a[2..] {
+            let Some(c) = find_by_full_name(name) else {
+                continue;
+            };
+            if c.subcommands.is_empty() && c.name != "command" {
+                specs.push(c);
+            } else if c.name == "command" {
+                specs.extend(COMMAND_SUBCOMMANDS.iter());
+            } else {
+                specs.extend(c.subcommands.iter());
+            }
+        }
+    }
+    let stats = &ctx.eng.cmdstats;
+    let mut out = Vec::new();
+    for c in specs {
+        let Some((calls, points)) = stats.latency_histogram(crate::cmdstats::index_of(c)) else {
+            continue;
+        };
+        let hist = points
+            .into_iter()
+            .map(|(us, n)| (Reply::Int(us as i64), Reply::Int(n as i64)))
+            .collect();
+        out.push((
+            Reply::bulk(c.name),
+            Reply::Map(vec![
+                (Reply::bulk("calls"), Reply::Int(calls as i64)),
+                (Reply::bulk("histogram_usec"), Reply::Map(hist)),
+            ]),
+        ));
+    }
+    Ok(Reply::Map(out))
+}
+
 /// `LATENCY LATEST`
 fn latency_latest(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
     Ok(ctx.eng.latency.latest())
@@ -973,6 +1024,9 @@ fn latency_help(_ctx: &mut Ctx, _a: &[&[u8]]) -> R {
             "RESET [<event> ...]",
             "    Reset latency data of one or more <event> classes.",
             "    (default: reset all data for all event classes)",
+            "HISTOGRAM [COMMAND ...]",
+            "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+            "    If no commands are specified then all histograms are replied.",
         ],
     ))
 }
@@ -1022,12 +1076,37 @@ fn command(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     }
 }
 
+/// COMMAND INFO's flags, in Redis's order: the table's flags, plus those
+/// derived from the row (`movablekeys`: keys found by a function;
+/// the script runners' `skip_monitor` and `no_mandatory_keys`; EXEC's
+/// `skip_slowlog`).
 fn flag_names(c: &CommandSpec) -> Vec<Reply> {
-    crate::commands::flag::NAMES
-        .iter()
-        .filter(|(bit, _)| c.flags & bit != 0)
-        .map(|(_, n)| Reply::simple(n))
-        .collect()
+    let script = matches!(
+        c.name,
+        "eval" | "eval_ro" | "evalsha" | "evalsha_ro" | "fcall" | "fcall_ro"
+    );
+    let mut out = Vec::new();
+    for &(bit, name) in crate::commands::flag::NAMES {
+        if bit == FAST {
+            // after `stale` in Redis's order
+            if script {
+                out.push(Reply::simple("skip_monitor"));
+            }
+            if c.name == "exec" {
+                out.push(Reply::simple("skip_slowlog"));
+            }
+        }
+        if bit == NO_MULTI && script {
+            out.push(Reply::simple("no_mandatory_keys"));
+        }
+        if bit == ALLOW_BUSY && c.getkeys.is_some() {
+            out.push(Reply::simple("movablekeys"));
+        }
+        if c.flags & bit != 0 {
+            out.push(Reply::simple(name));
+        }
+    }
+    out
 }
 
 fn acl_categories(c: &CommandSpec) -> Vec<Reply> {
@@ -1076,6 +1155,10 @@ fn acl_categories(c: &CommandSpec) -> Vec<Reply> {
     }
     if sort {
         cats.push("@dangerous");
+    }
+    // last in Redis's category order
+    if c.group == "scripting" && c.subcommands.is_empty() {
+        cats.push("@scripting");
     }
     cats.into_iter().map(Reply::simple).collect()
 }
@@ -1232,7 +1315,14 @@ fn command_getkeys(_ctx: &mut Ctx, a: &[&[u8]]) -> R {
     };
     let pos = spec.key_positions(argv);
     if pos.is_empty() {
-        return Err(Reply::error("ERR The command has no key arguments"));
+        // as Redis: a command that takes keys, given none (EVAL … 0)
+        return match spec.getkeys {
+            Some(_) if flag_names(spec).contains(&Reply::simple("no_mandatory_keys")) => {
+                Ok(Reply::Array(Vec::new()))
+            }
+            Some(_) => Err(Reply::error("ERR Invalid arguments specified for command")),
+            None => Err(Reply::error("ERR The command has no key arguments")),
+        };
     }
     Ok(Reply::Array(
         pos.into_iter().map(|i| Reply::bulk(argv[i])).collect(),
@@ -1437,16 +1527,18 @@ fn info_section(ctx: &Ctx, sec: &str, out: &mut String) {
             kv!("tracking_total_items", items);
             kv!("tracking_total_prefixes", prefixes);
             kv!("total_error_replies", eng.cmdstats.total_errors());
-            kv!("total_failed_calls", s.failed_calls.load(Ordering::Relaxed));
-            kv!(
-                "total_rejected_calls",
-                s.rejected_calls.load(Ordering::Relaxed)
-            );
         }
         "replication" => {
             out.push_str("# Replication\r\n");
             kv!("role", "master");
             kv!("connected_slaves", 0);
+            // a master that never had replicas: its own id, nothing streamed
+            kv!("master_failover_state", "no-failover");
+            kv!("master_replid", eng.run_id);
+            kv!("master_replid2", "0".repeat(40));
+            kv!("master_repl_offset", 0);
+            kv!("second_repl_offset", -1);
+            kv!("repl_backlog_active", 0);
         }
         "cpu" => {
             out.push_str("# CPU\r\n");
