@@ -561,7 +561,7 @@ fn histogram_script(c: &mut dyn Answer) -> Vec<(String, i64)> {
         panic!()
     };
     let tops: Vec<i64> = (0..28)
-        .map(|k| (((1024i64 << k) + (8i64 << k) - 1) / 1000))
+        .map(|k| ((1024i64 << k) + (8i64 << k) - 1) / 1000)
         .collect();
     let mut out = Vec::new();
     for pair in h.chunks(2) {
