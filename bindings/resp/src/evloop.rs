@@ -38,20 +38,7 @@ unsafe impl Sync for Loop {}
 
 impl Loop {
     pub fn new() -> std::io::Result<Arc<Loop>> {
-        // SAFETY: plain syscalls; results checked.
-        let (epfd, wakefd) = unsafe {
-            let epfd = libc::epoll_create1(libc::EPOLL_CLOEXEC);
-            if epfd < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            let wakefd = libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC);
-            if wakefd < 0 {
-                let e = std::io::Error::last_os_error();
-                libc::close(epfd);
-                return Err(e);
-            }
-            (epfd, wakefd)
-        };
+        let (epfd, wakefd) = epoll_and_eventfd()?;
         let l = Arc::new(Loop {
             epfd,
             wakefd,
@@ -252,6 +239,24 @@ fn wait_started(sh: &crate::conn::ConnShared, h: &JoinHandle<()>) {
         && std::time::Instant::now() < deadline
     {
         std::thread::yield_now();
+    }
+}
+
+/// A new epoll instance and a non-blocking eventfd to wake its waiter.
+pub(crate) fn epoll_and_eventfd() -> std::io::Result<(RawFd, RawFd)> {
+    // SAFETY: plain syscalls; results checked.
+    unsafe {
+        let epfd = libc::epoll_create1(libc::EPOLL_CLOEXEC);
+        if epfd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let wakefd = libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC);
+        if wakefd < 0 {
+            let e = std::io::Error::last_os_error();
+            libc::close(epfd);
+            return Err(e);
+        }
+        Ok((epfd, wakefd))
     }
 }
 

@@ -22,20 +22,7 @@ pub(crate) struct HupWatch {
 
 impl HupWatch {
     pub fn new() -> std::io::Result<HupWatch> {
-        // SAFETY: plain syscalls; results checked.
-        let (epfd, wakefd) = unsafe {
-            let epfd = libc::epoll_create1(libc::EPOLL_CLOEXEC);
-            if epfd < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            let wakefd = libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC);
-            if wakefd < 0 {
-                let e = std::io::Error::last_os_error();
-                libc::close(epfd);
-                return Err(e);
-            }
-            (epfd, wakefd)
-        };
+        let (epfd, wakefd) = crate::evloop::epoll_and_eventfd()?;
         let w = HupWatch {
             epfd,
             wakefd,

@@ -3,6 +3,9 @@
 //! (DBSIZE, FLUSHDB, FLUSHALL, SWAPDB, SELECT).
 
 use super::flag::*;
+use super::server::{
+    memory_malloc_stats as malloc_stats, memory_purge as mem_purge, memory_stats as mem_stats,
+};
 use super::{CommandSpec, Ctx, err};
 use crate::keyspace::{DbPart, SLOTS, split_slot};
 use crate::notify;
@@ -81,27 +84,9 @@ static OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
 
 static MEMORY_SUBCOMMANDS: &[CommandSpec] = &[
     cmd("memory|usage", -3, READONLY, (2, 2, 1), memory_usage),
-    cmd(
-        "memory|stats",
-        2,
-        NO_KEYS,
-        (0, 0, 0),
-        super::server::memory_stats,
-    ),
-    cmd(
-        "memory|malloc-stats",
-        2,
-        NO_KEYS,
-        (0, 0, 0),
-        super::server::memory_malloc_stats,
-    ),
-    cmd(
-        "memory|purge",
-        2,
-        NO_KEYS,
-        (0, 0, 0),
-        super::server::memory_purge,
-    ),
+    cmd("memory|stats", 2, NO_KEYS, (0, 0, 0), mem_stats),
+    cmd("memory|malloc-stats", 2, NO_KEYS, (0, 0, 0), malloc_stats),
+    cmd("memory|purge", 2, NO_KEYS, (0, 0, 0), mem_purge),
     cmd(
         "memory|help",
         2,
