@@ -98,6 +98,10 @@ pub(crate) struct ClientState {
     /// Used memory was over `maxmemory` (and nothing evictable) when the
     /// current command started: a script's first denyoom write is refused.
     pub oom_at_start: bool,
+    /// The running command's error reply is already in INFO errorstats (a
+    /// script's error raised by a failed `redis.call`): `after_command`
+    /// does not count it again.
+    pub error_counted: bool,
     /// What the running command recorded besides its reply (see
     /// `commands::ctx::Effects`): kept here so its buffers are reused.
     pub fx: crate::commands::ctx::Effects,
@@ -128,6 +132,7 @@ impl ClientState {
             net_out: 0,
             cmd_stats: Default::default(),
             oom_at_start: false,
+            error_counted: false,
             fx: Default::default(),
         }
     }

@@ -85,12 +85,36 @@ struct CmdStat {
     timed_usec: AtomicU64,
     failed: AtomicU64,
     rejected: AtomicU64,
+    /// Timed calls by duration (LATENCY HISTOGRAM): bucket `k` holds the
+    /// durations up to `bucket_top_ns(k)`.
+    histogram: [AtomicU64; BUCKETS],
+}
+
+/// LATENCY HISTOGRAM's buckets: Redis's (an HDR histogram in nanoseconds
+/// read in powers of two from 1024 ns), the last one open-ended.
+const BUCKETS: usize = 28;
+
+/// The largest duration (ns) bucket `k` holds, as Redis's HDR histogram
+/// (2 significant digits) reports its power-of-two steps: 1024·2^k plus
+/// the width of the value's sub-bucket, minus one.
+fn bucket_top_ns(k: usize) -> u64 {
+    (1024u64 << k) + (8u64 << k) - 1
+}
+
+fn bucket_of(usec: u64) -> usize {
+    let ns = usec.saturating_mul(1000);
+    (0..BUCKETS - 1)
+        .find(|&k| ns <= bucket_top_ns(k))
+        .unwrap_or(BUCKETS - 1)
 }
 
 /// The engine's per-command and per-error-code counters.
 pub(crate) struct CommandStats {
     cmds: Box<[CmdStat]>,
     errors: Mutex<BTreeMap<String, u64>>,
+    /// Every error reply counted (INFO stats `total_error_replies`), also
+    /// those whose code no longer fits in `errors`.
+    total_errors: std::sync::atomic::AtomicU64,
 }
 
 impl Default for CommandStats {
@@ -98,6 +122,7 @@ impl Default for CommandStats {
         CommandStats {
             cmds: (0..count()).map(|_| CmdStat::default()).collect(),
             errors: Mutex::new(BTreeMap::new()),
+            total_errors: Default::default(),
         }
     }
 }
@@ -217,6 +242,7 @@ fn error_code(msg: &str) -> &str {
 impl CommandStats {
     /// Counts an error reply by its code (INFO errorstats).
     pub fn error_reply(&self, msg: &str) {
+        self.total_errors.fetch_add(1, Ordering::Relaxed);
         let code = error_code(msg);
         let mut e = self.errors.lock();
         if let Some(n) = e.get_mut(code) {
@@ -234,11 +260,48 @@ impl CommandStats {
                 &s.timed_usec,
                 &s.failed,
                 &s.rejected,
-            ] {
+            ]
+            .into_iter()
+            .chain(s.histogram.iter())
+            {
                 c.store(0, Ordering::Relaxed);
             }
         }
         self.errors.lock().clear();
+        self.total_errors.store(0, Ordering::Relaxed);
+    }
+
+    /// A timed call of the command at `idx` (LATENCY HISTOGRAM).
+    pub fn record_latency(&self, idx: u16, usec: u64) {
+        if let Some(s) = self.cmds.get(idx as usize) {
+            s.histogram[bucket_of(usec)].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// LATENCY HISTOGRAM's entry of the command at `idx`, or None when it
+    /// was not called since the start or CONFIG RESETSTAT: its calls and
+    /// its timed calls as (bucket top in µs, calls up to it), cumulative,
+    /// one pair per bucket that adds calls (Redis's format). Fast commands
+    /// are timed one call in `SAMPLE_EVERY` (see above): their histogram
+    /// counts those calls only.
+    pub fn latency_histogram(&self, idx: u16) -> Option<(u64, Vec<(u64, u64)>)> {
+        let s = self.cmds.get(idx as usize)?;
+        let calls = s.calls.load(Ordering::Relaxed);
+        let mut cum = 0;
+        let mut points = Vec::new();
+        for (k, b) in s.histogram.iter().enumerate() {
+            let n = b.load(Ordering::Relaxed);
+            if n > 0 {
+                cum += n;
+                points.push((bucket_top_ns(k) / 1000, cum));
+            }
+        }
+        (calls > 0 || cum > 0).then_some((calls, points))
+    }
+
+    /// Error replies counted since the start or CONFIG RESETSTAT.
+    pub fn total_errors(&self) -> u64 {
+        self.total_errors.load(Ordering::Relaxed)
     }
 
     /// The `# Commandstats` lines, in command table order.

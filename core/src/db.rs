@@ -228,7 +228,9 @@ impl Engine {
         ctx.cl
             .cmd_stats
             .call(crate::cmdstats::index_of_cached(ctx.cl, spec), usec, failed);
-        if let Reply::Error(e) = reply {
+        if let Reply::Error(e) = reply
+            && !std::mem::take(&mut ctx.cl.error_counted)
+        {
             self.cmdstats.error_reply(e);
         }
         if let Some(us) = usec {
@@ -246,6 +248,8 @@ impl Engine {
 
     /// The slow log and the latency monitor see a timed command.
     fn note_duration(&self, ctx: &Ctx, spec: &'static CommandSpec, argv: &[&[u8]], usec: u64) {
+        self.cmdstats
+            .record_latency(crate::cmdstats::index_of_cached(ctx.cl, spec), usec);
         let slower_than = self.params.tun(Tun::SlowlogLogSlowerThan);
         if slower_than >= 0 && usec >= slower_than as u64 && !argv.is_empty() {
             let (peer, name) = ctx.cl.info.as_ref().map_or_else(Default::default, |i| {
@@ -282,7 +286,7 @@ impl Engine {
     fn deliver_effects(&self, ctx: &mut Ctx) {
         let fx = &mut ctx.cl.fx;
         if !fx.touched.is_empty() || !fx.touched_dbs.is_empty() {
-            self.signal_watchers(&fx.touched, &fx.touched_dbs);
+            self.signal_watchers(&fx.touched);
             if self.hooks.active() & crate::hooks::TRACKING != 0 {
                 if fx.touched_dbs.is_empty() {
                     let defer = ctx.deferred_ready.is_some();
@@ -377,7 +381,7 @@ impl Engine {
     }
 
     /// Raises the WATCH flag of every client watching a modified key.
-    fn signal_watchers(&self, keys: &[(usize, Vec<u8>)], dbs: &[usize]) {
+    fn signal_watchers(&self, keys: &[(usize, Vec<u8>)]) {
         let reg = self.watches.lock();
         let raise = |list: &Vec<Weak<WatchState>>| {
             for w in list {
@@ -390,13 +394,6 @@ impl Engine {
             // Avoid a clone for the lookup key: entries are few; scan when needed.
             if let Some(list) = reg.get(&(*db, key.clone())) {
                 raise(list);
-            }
-        }
-        if !dbs.is_empty() {
-            for ((db, _), list) in reg.iter() {
-                if dbs.contains(db) {
-                    raise(list);
-                }
             }
         }
     }

@@ -156,7 +156,15 @@ fn command_may_replicate(eng: &Engine, spec: &CommandSpec, argv: &[&[u8]]) -> bo
         return true;
     }
     match spec.name {
-        "publish" | "spublish" | "pfcount" | "fcall" => true,
+        "publish" | "spublish" | "pfcount" => true,
+        // a function flagged no-writes does not; the registry is busy while
+        // a function runs: then assume it may (FCALL waits for it anyway)
+        "fcall" => !argv.get(1).is_some_and(|name| {
+            eng.scripts.functions.try_lock().is_some_and(|reg| {
+                reg.get(name)
+                    .is_some_and(|f| f.flags & crate::script::sflag::NO_WRITES != 0)
+            })
+        }),
         "eval" => !argv.get(1).is_some_and(|b| declares_no_writes(b)),
         "evalsha" => !argv
             .get(1)

@@ -226,6 +226,11 @@ fn function_stats_and_kill_while_a_function_runs() {
         "LOAD",
         "#!lua name=spin\nredis.register_function('spin', function() while true do end end)",
     ]);
+    // other commands get -BUSY at once
+    assert_eq!(
+        c.execute(&["CONFIG", "SET", "busy-reply-threshold", "0"]),
+        Reply::ok()
+    );
     let runner = {
         let db = db.clone();
         std::thread::spawn(move || db.client().execute(&["FCALL", "spin", "0", "extra"]))
@@ -241,6 +246,13 @@ fn function_stats_and_kill_while_a_function_runs() {
         c.execute(&["SCRIPT", "KILL"])
             .as_error()
             .is_some_and(|e| e.starts_with("BUSY") && e.contains("FUNCTION KILL")),
+    );
+    // redis-server 7.0 and 7.2 name the KILL that stops what runs
+    assert_eq!(
+        c.execute(&["GET", "x"]),
+        Reply::error(
+            "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+        )
     );
     assert_eq!(c.execute(&["FUNCTION", "KILL"]), Reply::ok());
     let r = runner.join().unwrap();
@@ -265,6 +277,12 @@ fn function_stats_and_kill_while_a_function_runs() {
         std::thread::sleep(Duration::from_millis(5));
     }
     assert!(c.execute(&["FUNCTION", "STATS"]).is_error());
+    assert_eq!(
+        c.execute(&["GET", "x"]),
+        Reply::error(
+            "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+        )
+    );
     assert_eq!(c.execute(&["SCRIPT", "KILL"]), Reply::ok());
     assert!(runner.join().unwrap().is_error());
     let Reply::Map(m) = c.execute(&["FUNCTION", "STATS"]) else {

@@ -543,3 +543,68 @@ fn xinfo_consumers_reports_inactive() {
         ]
     );
 }
+
+/// LATENCY HISTOGRAM after CONFIG RESETSTAT: per named command its calls
+/// and cumulative counts at Redis's bucket tops (µs); what does not depend
+/// on timing: the names, the calls, that the counts grow, that a bucket
+/// top is one of Redis's, and that unknown names are skipped.
+fn histogram_script(c: &mut dyn Answer) -> Vec<(String, i64)> {
+    ask(c, &["CONFIG", "RESETSTAT"]);
+    ask(c, &["SET", "a", "b"]);
+    ask(c, &["SET", "c", "d"]);
+    ask(c, &["CLIENT", "ID"]);
+    ask(c, &["KEYS", "*"]);
+    let Resp::Arr(h) = ask(
+        c,
+        &["LATENCY", "HISTOGRAM", "nosuch", "set", "client", "keys"],
+    ) else {
+        panic!()
+    };
+    let tops: Vec<i64> = (0..28)
+        .map(|k| ((1024i64 << k) + (8i64 << k) - 1) / 1000)
+        .collect();
+    let mut out = Vec::new();
+    for pair in h.chunks(2) {
+        let Resp::Arr(fields) = &pair[1] else {
+            panic!("{pair:?}")
+        };
+        assert_eq!(fields[0], Resp::Bulk(b"calls".to_vec()));
+        assert_eq!(fields[2], Resp::Bulk(b"histogram_usec".to_vec()));
+        let Resp::Arr(points) = &fields[3] else {
+            panic!("{fields:?}")
+        };
+        let mut last = 0;
+        for p in points.chunks(2) {
+            assert!(tops.contains(&int(p[0].clone())), "{p:?}");
+            let n = int(p[1].clone());
+            assert!(n > last, "{points:?}");
+            last = n;
+        }
+        out.push((text(pair[0].clone()), int(fields[1].clone())));
+    }
+    // KEYS (not a fast command) is timed on every call: its one call is there
+    let Resp::Arr(h) = ask(c, &["LATENCY", "HISTOGRAM", "keys"]) else {
+        panic!()
+    };
+    let Resp::Arr(fields) = &h[1] else { panic!() };
+    let Resp::Arr(points) = &fields[3] else {
+        panic!()
+    };
+    assert_eq!(points.len(), 2, "{points:?}");
+    assert_eq!(points[1], Resp::Int(1));
+    out
+}
+
+#[test]
+fn latency_histogram_as_redis() {
+    let db = emberkv::Db::in_memory();
+    let ours = histogram_script(&mut db.client());
+    let expected: Vec<(String, i64)> = [("set", 2), ("client|id", 1), ("keys", 1)]
+        .iter()
+        .map(|(n, c)| (n.to_string(), *c))
+        .collect();
+    assert_eq!(ours, expected);
+    if let Some(srv) = RedisServer::start() {
+        assert_eq!(histogram_script(&mut srv.conn()), ours);
+    }
+}

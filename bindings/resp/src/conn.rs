@@ -128,6 +128,9 @@ pub(crate) struct ConnShared {
     /// Since when a command is running (ms + 1), 0 when none: blocked clients.
     pub busy_since_ms: AtomicU64,
     pub subscribed: AtomicBool,
+    /// Off the loop, the connection thread has started its first command
+    /// (`evloop::wait_started`).
+    pub started: AtomicBool,
     /// Doorbell (reader, writer) rung by the subscription's waker; made
     /// when the connection first subscribes.
     bell: OnceLock<(UnixStream, UnixStream)>,
@@ -285,6 +288,7 @@ impl Conn {
             last_input_ms: AtomicU64::new(now),
             busy_since_ms: AtomicU64::new(0),
             subscribed: AtomicBool::new(false),
+            started: AtomicBool::new(false),
             bell: OnceLock::new(),
             sleeping: AtomicBool::new(false),
             listener: listener.clone(),
@@ -596,10 +600,21 @@ fn process(st: &mut State, input: &mut Input) -> Flow {
 /// One command.
 fn command(st: &mut State, argv: &[&[u8]]) -> Flow {
     let sh = st.sh.clone();
+    // Only a thread of its own can block: a hang-up meanwhile frees the
+    // client at once (`hup.rs`; the cron sweeps too)
+    let watched = !st.in_loop && {
+        let head = &argv[..argv.len().min(2)];
+        emberkv::command_may_hold_caller(head) || st.client.held_by_pause(head)
+    };
     if !st.in_loop {
-        // Only a thread of its own can block (the cron watches for hang-ups).
         sh.busy_since_ms
-            .store(sh.listener.now_ms() + 1, Ordering::Relaxed);
+            .store(sh.listener.now_ms() + 1, Ordering::Release);
+    }
+    if watched {
+        sh.listener.hup.watch(sh.sock.fd(), sh.client_id);
+    }
+    if !st.in_loop && !sh.started.load(Ordering::Relaxed) {
+        sh.started.store(true, Ordering::Release);
     }
     RUNNING.with(|r| r.set(sh.client_id));
     let flow = match classify(argv) {
@@ -634,8 +649,11 @@ fn command(st: &mut State, argv: &[&[u8]]) -> Flow {
         flow
     };
     RUNNING.with(|r| r.set(0));
+    if watched {
+        sh.listener.hup.unwatch(sh.sock.fd());
+    }
     if !st.in_loop {
-        sh.busy_since_ms.store(0, Ordering::Relaxed);
+        sh.busy_since_ms.store(0, Ordering::Release);
     }
     // CLIENT KILL of itself: no further command of the batch runs.
     if flow == Flow::Go && sh.close_after_reply.load(Ordering::Acquire) {

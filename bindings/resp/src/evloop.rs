@@ -38,20 +38,7 @@ unsafe impl Sync for Loop {}
 
 impl Loop {
     pub fn new() -> std::io::Result<Arc<Loop>> {
-        // SAFETY: plain syscalls; results checked.
-        let (epfd, wakefd) = unsafe {
-            let epfd = libc::epoll_create1(libc::EPOLL_CLOEXEC);
-            if epfd < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            let wakefd = libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC);
-            if wakefd < 0 {
-                let e = std::io::Error::last_os_error();
-                libc::close(epfd);
-                return Err(e);
-            }
-            (epfd, wakefd)
-        };
+        let (epfd, wakefd) = epoll_and_eventfd()?;
         let l = Arc::new(Loop {
             epfd,
             wakefd,
@@ -183,11 +170,22 @@ impl Loop {
                 self.load.fetch_sub(1, Ordering::Relaxed);
                 self.ctl(libc::EPOLL_CTL_DEL, c.shared().sock.fd(), 0, 0);
                 match flow {
-                    Flow::Migrate => off_loop(c, "emberkv-conn", Conn::serve_thread),
+                    Flow::Migrate => {
+                        let sh = c.shared().clone();
+                        if let Some(h) = off_loop(c, "emberkv-conn", Conn::serve_thread) {
+                            wait_started(&sh, &h);
+                            sh.listener.track(h);
+                        }
+                    }
                     Flow::CloseAfterReply if c.pending() => {
                         // The last replies are large or the reader slow: finish
                         // writing them off the loop.
-                        off_loop(c, "emberkv-close", |c| c.finish(Flow::CloseAfterReply));
+                        let listener = c.shared().listener.clone();
+                        if let Some(h) =
+                            off_loop(c, "emberkv-close", |c| c.finish(Flow::CloseAfterReply))
+                        {
+                            listener.track(h);
+                        }
                     }
                     f => c.finish(f),
                 }
@@ -208,8 +206,8 @@ impl Loop {
 
 /// Runs `f(c)` on a new thread the listener joins at close; if no thread
 /// can be had, the connection is closed.
-fn off_loop(c: Conn, name: &str, f: fn(Conn)) {
-    let listener = c.shared().listener.clone();
+/// Runs `f(c)` on a thread of its own: its handle, for the listener to track.
+fn off_loop(c: Conn, name: &str, f: fn(Conn)) -> Option<JoinHandle<()>> {
     let cell = Arc::new(Mutex::new(Some(c)));
     let mine = cell.clone();
     let spawned = std::thread::Builder::new()
@@ -220,12 +218,45 @@ fn off_loop(c: Conn, name: &str, f: fn(Conn)) {
             }
         });
     match spawned {
-        Ok(h) => listener.track(h),
+        Ok(h) => Some(h),
         Err(_) => {
             if let Some(c) = cell.lock().take() {
                 c.finish(Flow::Close);
             }
+            None
         }
+    }
+}
+
+/// A connection handed to its own thread for a command that may block:
+/// the loop waits (briefly) until that thread runs the command, so that
+/// commands of other connections that arrived later (an LPUSH after two
+/// BRPOPLPUSH) see it blocked, as in Redis, which runs them in order.
+fn wait_started(sh: &crate::conn::ConnShared, h: &JoinHandle<()>) {
+    let deadline = std::time::Instant::now() + Duration::from_millis(20);
+    while !sh.started.load(Ordering::Acquire)
+        && !h.is_finished()
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::yield_now();
+    }
+}
+
+/// A new epoll instance and a non-blocking eventfd to wake its waiter.
+pub(crate) fn epoll_and_eventfd() -> std::io::Result<(RawFd, RawFd)> {
+    // SAFETY: plain syscalls; results checked.
+    unsafe {
+        let epfd = libc::epoll_create1(libc::EPOLL_CLOEXEC);
+        if epfd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let wakefd = libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC);
+        if wakefd < 0 {
+            let e = std::io::Error::last_os_error();
+            libc::close(epfd);
+            return Err(e);
+        }
+        Ok((epfd, wakefd))
     }
 }
 

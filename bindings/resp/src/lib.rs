@@ -62,6 +62,7 @@
 pub mod client;
 mod conn;
 mod evloop;
+mod hup;
 mod parse;
 mod server;
 mod settings;

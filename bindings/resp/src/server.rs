@@ -3,7 +3,8 @@
 //! an orderly close.
 //!
 //! Threads: one accepting, one event loop per core (`evloop.rs`), one per
-//! connection that blocks or subscribes, one cron. `close` stops accepting,
+//! connection that blocks or subscribes, one cron, one watching blocked
+//! clients' sockets for hang-ups (`hup.rs`). `close` stops accepting,
 //! closes every connection (waking blocked ones through CLIENT UNBLOCK) and
 //! joins every thread.
 
@@ -24,6 +25,7 @@ use parking_lot::{Condvar, Mutex};
 use crate::ShutdownHook;
 use crate::conn::{Conn, ConnShared};
 use crate::evloop::Loop;
+use crate::hup::HupWatch;
 use crate::settings::SettingsCache;
 use crate::sock::{self, Sock};
 
@@ -53,6 +55,8 @@ pub(crate) struct Shared {
     pub laddr: String,
     remote_test: bool,
     wake: (Mutex<bool>, Condvar),
+    /// Hang-ups of clients blocked in a command (`hup.rs`).
+    pub hup: HupWatch,
 }
 
 impl Shared {
@@ -77,6 +81,7 @@ pub(crate) struct Server {
     socket: Arc<Socket>,
     accept: Option<JoinHandle<()>>,
     cron: Option<JoinHandle<()>>,
+    hup: Option<JoinHandle<()>>,
     loops: Vec<(Arc<Loop>, JoinHandle<()>)>,
 }
 
@@ -101,6 +106,7 @@ impl Server {
             laddr,
             remote_test,
             wake: (Mutex::new(false), Condvar::new()),
+            hup: HupWatch::new()?,
         });
         let socket = Arc::new(socket);
         let n = match loops {
@@ -125,11 +131,16 @@ impl Server {
         let cron = std::thread::Builder::new()
             .name("emberkv-net-cron".into())
             .spawn(move || cron_loop(sh))?;
+        let sh = shared.clone();
+        let hup = std::thread::Builder::new()
+            .name("emberkv-net-hup".into())
+            .spawn(move || HupWatch::run(sh))?;
         Ok(Server {
             shared,
             socket,
             accept: Some(accept),
             cron: Some(cron),
+            hup: Some(hup),
             loops,
         })
     }
@@ -157,6 +168,10 @@ impl Server {
             cv.notify_all();
         }
         if let Some(h) = self.cron.take() {
+            let _ = h.join();
+        }
+        sh.hup.stop();
+        if let Some(h) = self.hup.take() {
             let _ = h.join();
         }
         for (l, _) in &self.loops {
@@ -203,8 +218,9 @@ impl Drop for Server {
     }
 }
 
-fn unblock(db: &Db, id: u64) {
-    db.execute(&["CLIENT", "UNBLOCK", &id.to_string(), "ERROR"]);
+/// CLIENT UNBLOCK … ERROR: `:1` when the client was blocked.
+pub(crate) fn unblock(db: &Db, id: u64) -> emberkv::Reply {
+    db.execute(&["CLIENT", "UNBLOCK", &id.to_string(), "ERROR"])
 }
 
 /// Loopback peers pass protected mode (127.0.0.0/8, ::1, IPv4-mapped 127/8).

@@ -3,6 +3,9 @@
 //! (DBSIZE, FLUSHDB, FLUSHALL, SWAPDB, SELECT).
 
 use super::flag::*;
+use super::server::{
+    memory_malloc_stats as malloc_stats, memory_purge as mem_purge, memory_stats as mem_stats,
+};
 use super::{CommandSpec, Ctx, err};
 use crate::keyspace::{DbPart, SLOTS, split_slot};
 use crate::notify;
@@ -81,6 +84,9 @@ static OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
 
 static MEMORY_SUBCOMMANDS: &[CommandSpec] = &[
     cmd("memory|usage", -3, READONLY, (2, 2, 1), memory_usage),
+    cmd("memory|stats", 2, NO_KEYS, (0, 0, 0), mem_stats),
+    cmd("memory|malloc-stats", 2, NO_KEYS, (0, 0, 0), malloc_stats),
+    cmd("memory|purge", 2, NO_KEYS, (0, 0, 0), mem_purge),
     cmd(
         "memory|help",
         2,
@@ -118,6 +124,12 @@ fn memory_help(_ctx: &mut Ctx, _a: &[&[u8]]) -> R {
     Ok(help_reply(
         "MEMORY",
         &[
+            "MALLOC-STATS",
+            "    Return internal statistics report from the memory allocator.",
+            "PURGE",
+            "    Attempt to purge dirty pages for reclamation by the allocator.",
+            "STATS",
+            "    Return information about the memory usage of the server.",
             "USAGE <key> [SAMPLES <count>]",
             "    Return memory in bytes used by <key> and its value. Nested values are",
             "    sampled up to <count> times (default: 5, 0 means sample all).",
@@ -694,6 +706,7 @@ fn flush_dbs(ctx: &mut Ctx, dbs: std::ops::Range<usize>) -> u64 {
 fn flushdb(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     flush_opt(a)?;
     let db = ctx.db;
+    super::tx::touch_watched_in_db(ctx, db, None);
     ctx.dirty += flush_dbs(ctx, db..db + 1) + 1;
     ctx.touch_db(db);
     Ok(Reply::ok())
@@ -703,6 +716,9 @@ fn flushdb(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 fn flushall(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     flush_opt(a)?;
     let n = ctx.eng.ks.ndbs;
+    for db in 0..n {
+        super::tx::touch_watched_in_db(ctx, db, None);
+    }
     ctx.dirty += flush_dbs(ctx, 0..n) + 1;
     for db in 0..n {
         ctx.touch_db(db);
@@ -725,6 +741,8 @@ fn swapdb(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     }
     let (x, y) = (x as usize, y as usize);
     if x != y {
+        super::tx::touch_watched_in_db(ctx, x, Some(y));
+        super::tx::touch_watched_in_db(ctx, y, Some(x));
         for shard in ctx.shards_mut() {
             shard.dbs.swap(x, y);
         }

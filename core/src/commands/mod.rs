@@ -416,7 +416,7 @@ fn key_range(spec: &CommandSpec, argc: usize) -> (usize, usize) {
 
 /// The command a refused argv names, when it names one (an arity error
 /// counts against its command; an unknown command or subcommand has none).
-fn named_command(argv: &[&[u8]]) -> Option<&'static CommandSpec> {
+pub(crate) fn named_command(argv: &[&[u8]]) -> Option<&'static CommandSpec> {
     let spec = find_command(argv[0])?;
     if !spec.subcommands.is_empty() && argv.len() >= 2 {
         return find_sub(spec, argv[1]);
@@ -467,7 +467,7 @@ pub(crate) fn dispatch(eng: &Engine, cl: &mut ClientState, argv: &[&[u8]]) -> Re
         return r;
     }
     if spec.flags & flag::ALLOW_BUSY == 0 && eng.scripts.busy(eng) {
-        return refuse(eng, cl, spec, idx, crate::script::BUSY);
+        return refuse(eng, cl, spec, idx, eng.scripts.busy_error());
     }
     if eng.params.tun(crate::config::Tun::Maxmemory) != 0 && !eng.is_loading() {
         let mut oom = false;

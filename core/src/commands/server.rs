@@ -89,6 +89,64 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
         "server",
         DEBUG_SUBCOMMANDS,
     ),
+    srv("role", 1, NOSCRIPT | LOADING | STALE | FAST, role),
+    srv("lolwut", -1, READONLY | FAST, lolwut),
+    srv("replicaof", 3, ADMIN | NOSCRIPT | STALE, replicaof),
+    srv("slaveof", 3, ADMIN | NOSCRIPT | STALE, replicaof),
+    CommandSpec::container("module", 0, "server", MODULE_SUBCOMMANDS),
+    CommandSpec::container("cluster", 0, "cluster", CLUSTER_SUBCOMMANDS),
+];
+
+static MODULE_SUBCOMMANDS: &[CommandSpec] = &[
+    srv("module|list", 2, ADMIN | NOSCRIPT, module_list),
+    srv("module|load", -3, ADMIN | NOSCRIPT, module_refused),
+    srv("module|loadex", -3, ADMIN | NOSCRIPT, module_refused),
+    srv("module|unload", 3, ADMIN | NOSCRIPT, module_refused),
+    srv("module|help", 2, LOADING | STALE, module_help),
+];
+
+/// A CLUSTER subcommand: every one answers that cluster mode is off.
+const fn cluster(name: &'static str, arity: i32, flags: u32) -> CommandSpec {
+    CommandSpec::new(
+        name,
+        arity,
+        flags | STALE | NO_KEYS,
+        (0, 0, 0),
+        "cluster",
+        cluster_disabled,
+    )
+}
+
+/// Redis 7's CLUSTER subcommands, names, arities and flags as
+/// redis-server's COMMAND INFO gives them (a standalone server).
+static CLUSTER_SUBCOMMANDS: &[CommandSpec] = &[
+    cluster("cluster|addslots", -3, ADMIN),
+    cluster("cluster|addslotsrange", -4, ADMIN),
+    cluster("cluster|bumpepoch", 2, ADMIN),
+    cluster("cluster|count-failure-reports", 3, ADMIN),
+    cluster("cluster|countkeysinslot", 3, 0),
+    cluster("cluster|delslots", -3, ADMIN),
+    cluster("cluster|delslotsrange", -4, ADMIN),
+    cluster("cluster|failover", -2, ADMIN),
+    cluster("cluster|flushslots", 2, ADMIN),
+    cluster("cluster|forget", 3, ADMIN),
+    cluster("cluster|getkeysinslot", 4, 0),
+    cluster("cluster|help", 2, LOADING),
+    cluster("cluster|info", 2, 0),
+    cluster("cluster|keyslot", 3, 0),
+    cluster("cluster|links", 2, 0),
+    cluster("cluster|meet", -4, ADMIN),
+    cluster("cluster|myid", 2, 0),
+    cluster("cluster|nodes", 2, 0),
+    cluster("cluster|replicas", 3, ADMIN),
+    cluster("cluster|replicate", 3, ADMIN),
+    cluster("cluster|reset", -2, ADMIN | NOSCRIPT),
+    cluster("cluster|saveconfig", 2, ADMIN),
+    cluster("cluster|set-config-epoch", 3, ADMIN),
+    cluster("cluster|setslot", -4, ADMIN),
+    cluster("cluster|shards", 2, 0),
+    cluster("cluster|slaves", 3, ADMIN),
+    cluster("cluster|slots", 2, 0),
 ];
 
 static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
@@ -157,6 +215,7 @@ static LATENCY_SUBCOMMANDS: &[CommandSpec] = &[
     admin("latency|history", 3, latency_history),
     admin("latency|reset", -2, latency_reset),
     admin("latency|doctor", 2, latency_doctor),
+    admin("latency|histogram", -2, latency_histogram),
     srv("latency|help", 2, LOADING | STALE, latency_help),
 ];
 
@@ -876,6 +935,56 @@ fn slowlog_help(_ctx: &mut Ctx, _a: &[&[u8]]) -> R {
     ))
 }
 
+/// `LATENCY HISTOGRAM [command ...]`: per command, its calls and the
+/// durations of its timed calls (see `CommandStats::latency_histogram`);
+/// a container's name stands for its subcommands, unknown names are
+/// skipped. Every command called since CONFIG RESETSTAT when none is named.
+fn latency_histogram(ctx: &mut Ctx, a: &[&[u8]]) -> R {
+    ctx.cl.flush_stats(ctx.eng);
+    let mut specs: Vec<&'static CommandSpec> = Vec::new();
+    if a.len() == 2 {
+        for c in super::all_commands() {
+            specs.push(c);
+            specs.extend(c.subcommands.iter());
+            if c.name == "command" {
+                specs.extend(COMMAND_SUBCOMMANDS.iter());
+            }
+        }
+    } else {
+        for name in &a[2..] {
+            let Some(c) = find_by_full_name(name) else {
+                continue;
+            };
+            if c.subcommands.is_empty() && c.name != "command" {
+                specs.push(c);
+            } else if c.name == "command" {
+                specs.extend(COMMAND_SUBCOMMANDS.iter());
+            } else {
+                specs.extend(c.subcommands.iter());
+            }
+        }
+    }
+    let stats = &ctx.eng.cmdstats;
+    let mut out = Vec::new();
+    for c in specs {
+        let Some((calls, points)) = stats.latency_histogram(crate::cmdstats::index_of(c)) else {
+            continue;
+        };
+        let hist = points
+            .into_iter()
+            .map(|(us, n)| (Reply::Int(us as i64), Reply::Int(n as i64)))
+            .collect();
+        out.push((
+            Reply::bulk(c.name),
+            Reply::Map(vec![
+                (Reply::bulk("calls"), Reply::Int(calls as i64)),
+                (Reply::bulk("histogram_usec"), Reply::Map(hist)),
+            ]),
+        ));
+    }
+    Ok(Reply::Map(out))
+}
+
 /// `LATENCY LATEST`
 fn latency_latest(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
     Ok(ctx.eng.latency.latest())
@@ -915,6 +1024,9 @@ fn latency_help(_ctx: &mut Ctx, _a: &[&[u8]]) -> R {
             "RESET [<event> ...]",
             "    Reset latency data of one or more <event> classes.",
             "    (default: reset all data for all event classes)",
+            "HISTOGRAM [COMMAND ...]",
+            "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+            "    If no commands are specified then all histograms are replied.",
         ],
     ))
 }
@@ -964,12 +1076,37 @@ fn command(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     }
 }
 
+/// COMMAND INFO's flags, in Redis's order: the table's flags, plus those
+/// derived from the row (`movablekeys`: keys found by a function;
+/// the script runners' `skip_monitor` and `no_mandatory_keys`; EXEC's
+/// `skip_slowlog`).
 fn flag_names(c: &CommandSpec) -> Vec<Reply> {
-    crate::commands::flag::NAMES
-        .iter()
-        .filter(|(bit, _)| c.flags & bit != 0)
-        .map(|(_, n)| Reply::simple(n))
-        .collect()
+    let script = matches!(
+        c.name,
+        "eval" | "eval_ro" | "evalsha" | "evalsha_ro" | "fcall" | "fcall_ro"
+    );
+    let mut out = Vec::new();
+    for &(bit, name) in crate::commands::flag::NAMES {
+        if bit == FAST {
+            // after `stale` in Redis's order
+            if script {
+                out.push(Reply::simple("skip_monitor"));
+            }
+            if c.name == "exec" {
+                out.push(Reply::simple("skip_slowlog"));
+            }
+        }
+        if bit == NO_MULTI && script {
+            out.push(Reply::simple("no_mandatory_keys"));
+        }
+        if bit == ALLOW_BUSY && c.getkeys.is_some() {
+            out.push(Reply::simple("movablekeys"));
+        }
+        if c.flags & bit != 0 {
+            out.push(Reply::simple(name));
+        }
+    }
+    out
 }
 
 fn acl_categories(c: &CommandSpec) -> Vec<Reply> {
@@ -1018,6 +1155,10 @@ fn acl_categories(c: &CommandSpec) -> Vec<Reply> {
     }
     if sort {
         cats.push("@dangerous");
+    }
+    // last in Redis's category order
+    if c.group == "scripting" && c.subcommands.is_empty() {
+        cats.push("@scripting");
     }
     cats.into_iter().map(Reply::simple).collect()
 }
@@ -1174,7 +1315,14 @@ fn command_getkeys(_ctx: &mut Ctx, a: &[&[u8]]) -> R {
     };
     let pos = spec.key_positions(argv);
     if pos.is_empty() {
-        return Err(Reply::error("ERR The command has no key arguments"));
+        // as Redis: a command that takes keys, given none (EVAL … 0)
+        return match spec.getkeys {
+            Some(_) if flag_names(spec).contains(&Reply::simple("no_mandatory_keys")) => {
+                Ok(Reply::Array(Vec::new()))
+            }
+            Some(_) => Err(Reply::error("ERR Invalid arguments specified for command")),
+            None => Err(Reply::error("ERR The command has no key arguments")),
+        };
     }
     Ok(Reply::Array(
         pos.into_iter().map(|i| Reply::bulk(argv[i])).collect(),
@@ -1378,20 +1526,19 @@ fn info_section(ctx: &Ctx, sec: &str, out: &mut String) {
             kv!("tracking_total_keys", keys);
             kv!("tracking_total_items", items);
             kv!("tracking_total_prefixes", prefixes);
-            kv!(
-                "total_error_replies",
-                (s.failed_calls.load(Ordering::Relaxed) + s.rejected_calls.load(Ordering::Relaxed))
-            );
-            kv!("total_failed_calls", s.failed_calls.load(Ordering::Relaxed));
-            kv!(
-                "total_rejected_calls",
-                s.rejected_calls.load(Ordering::Relaxed)
-            );
+            kv!("total_error_replies", eng.cmdstats.total_errors());
         }
         "replication" => {
             out.push_str("# Replication\r\n");
             kv!("role", "master");
             kv!("connected_slaves", 0);
+            // a master that never had replicas: its own id, nothing streamed
+            kv!("master_failover_state", "no-failover");
+            kv!("master_replid", eng.run_id);
+            kv!("master_replid2", "0".repeat(40));
+            kv!("master_repl_offset", 0);
+            kv!("second_repl_offset", -1);
+            kv!("repl_backlog_active", 0);
         }
         "cpu" => {
             out.push_str("# CPU\r\n");
@@ -1480,6 +1627,135 @@ fn cpu_usage(_children: bool) -> (f64, f64) {
 
 /// Used memory as INFO reports it: the counting allocator's figure when the
 /// program installed it, else the keyspace estimate (`evict.rs`).
+/// `ROLE`: a standalone server is a master without replicas.
+fn role(_ctx: &mut Ctx, _a: &[&[u8]]) -> R {
+    Ok(Reply::Array(vec![
+        Reply::bulk("master"),
+        Reply::Int(0),
+        Reply::Array(Vec::new()),
+    ]))
+}
+
+/// `LOLWUT [VERSION version] ...`: the version line Redis answers for the
+/// versions it has no art for. Redis draws art for VERSION 5 and 6;
+/// emberkv answers those with the same line.
+fn lolwut(_ctx: &mut Ctx, a: &[&[u8]]) -> R {
+    if a.len() >= 3 && a[1].eq_ignore_ascii_case(b"version") {
+        parse_i64(a[2]).ok_or_else(err::not_int)?;
+    }
+    Ok(Reply::bulk(format!(
+        "Redis ver. {}\n",
+        crate::REDIS_VERSION
+    )))
+}
+
+/// `REPLICAOF host port` / `SLAVEOF`: only `NO ONE` (already a master);
+/// emberkv does not replicate.
+fn replicaof(_ctx: &mut Ctx, a: &[&[u8]]) -> R {
+    if a[1].eq_ignore_ascii_case(b"no") && a[2].eq_ignore_ascii_case(b"one") {
+        return Ok(Reply::ok());
+    }
+    match parse_i64(a[2]) {
+        Some(p) if (0..=65535).contains(&p) => Err(Reply::error(
+            "ERR emberkv does not support replication: only REPLICAOF NO ONE is accepted",
+        )),
+        _ => Err(Reply::error("ERR Invalid master port")),
+    }
+}
+
+/// `MODULE LIST`: no modules.
+fn module_list(_ctx: &mut Ctx, _a: &[&[u8]]) -> R {
+    Ok(Reply::Array(Vec::new()))
+}
+
+/// `MODULE LOAD|LOADEX|UNLOAD`: refused as Redis refuses them under its
+/// default `enable-module-command no` (emberkv loads no modules).
+fn module_refused(_ctx: &mut Ctx, _a: &[&[u8]]) -> R {
+    Err(Reply::error(
+        "ERR MODULE command not allowed. If the enable-module-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
+    ))
+}
+
+fn module_help(_ctx: &mut Ctx, _a: &[&[u8]]) -> R {
+    Ok(help_reply(
+        "MODULE",
+        &[
+            "LIST",
+            "    Return a list of loaded modules.",
+            "LOAD <path> [<arg> ...]",
+            "    Load a module library from <path>, passing to it any optional arguments.",
+            "LOADEX <path> [[CONFIG NAME VALUE] [CONFIG NAME VALUE]] [ARGS ...]",
+            "    Load a module library from <path>, while passing it module configurations and optional arguments.",
+            "UNLOAD <name>",
+            "    Unload a module.",
+        ],
+    ))
+}
+
+/// Every CLUSTER subcommand on a standalone server (Redis's text).
+fn cluster_disabled(_ctx: &mut Ctx, _a: &[&[u8]]) -> R {
+    Err(Reply::error(
+        "ERR This instance has cluster support disabled",
+    ))
+}
+
+/// `MEMORY STATS`: the figures emberkv measures (INFO memory's), under
+/// Redis's names. Left out: what it does not measure apart (startup
+/// memory, client buffers, per-database table overhead).
+pub(super) fn memory_stats(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
+    let eng = ctx.eng;
+    let used = used_memory(ctx);
+    let peak = eng.evict.peak().max(used);
+    let rss = rss_bytes();
+    let mut keys = 0usize;
+    for shard in eng.ks.shards.iter() {
+        let g = shard.read();
+        keys += g.dbs.iter().map(|d| d.len()).sum::<usize>();
+    }
+    let pct = |a: usize, b: usize| a as f64 * 100.0 / b.max(1) as f64;
+    let kv = |k: &str, v: Reply| (Reply::bulk(k), v);
+    let int = |n: usize| Reply::Int(n as i64);
+    Ok(Reply::Map(vec![
+        kv("peak.allocated", int(peak)),
+        kv("total.allocated", int(used)),
+        kv("replication.backlog", int(0)),
+        kv("clients.slaves", int(0)),
+        kv("aof.buffer", int(0)),
+        kv("keys.count", int(keys)),
+        kv("keys.bytes-per-key", int(used / keys.max(1))),
+        kv("dataset.bytes", int(used)),
+        kv("dataset.percentage", Reply::Double(pct(used, used))),
+        kv("peak.percentage", Reply::Double(pct(used, peak))),
+        kv(
+            "fragmentation",
+            Reply::Double(rss as f64 / used.max(1) as f64),
+        ),
+        kv("fragmentation.bytes", Reply::Int(rss as i64 - used as i64)),
+    ]))
+}
+
+/// `MEMORY MALLOC-STATS`: Redis's answer when built without jemalloc
+/// (emberkv uses the system allocator).
+pub(super) fn memory_malloc_stats(_ctx: &mut Ctx, _a: &[&[u8]]) -> R {
+    Ok(Reply::bulk("Stats not supported for the current allocator"))
+}
+
+/// `MEMORY PURGE`: gives free heap memory back to the system (glibc's
+/// malloc_trim; Redis asks jemalloc to purge).
+pub(super) fn memory_purge(_ctx: &mut Ctx, _a: &[&[u8]]) -> R {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        unsafe extern "C" {
+            fn malloc_trim(pad: usize) -> i32;
+        }
+        // SAFETY: glibc's malloc_trim only releases free memory.
+        unsafe {
+            malloc_trim(0);
+        }
+    }
+    Ok(Reply::ok())
+}
+
 pub(crate) fn used_memory(ctx: &Ctx) -> usize {
     ctx.eng.evict.used_now(ctx.eng)
 }

@@ -3,7 +3,8 @@
 //! Queued commands run in EXEC with every shard write-locked, so the block is
 //! atomic with respect to every other thread. WATCH registers the client's
 //! flag with the engine; any modification of a watched key (by anyone, by
-//! expiry, FLUSHDB, SWAPDB) raises it and EXEC answers nil.
+//! expiry, FLUSHDB, SWAPDB) raises it and EXEC answers nil; FLUSHDB and
+//! SWAPDB raise only the flags of keys they change (`touch_watched_in_db`).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -123,6 +124,55 @@ fn watch(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         ctx.eng.watching.fetch_add(1, Ordering::Relaxed);
     }
     Ok(Reply::ok())
+}
+
+/// FLUSHDB / FLUSHALL / SWAPDB, before the change: the WATCHed keys of
+/// database `emptied`, whose contents are dropped (`replaced_with: None`)
+/// or replaced by database `replaced_with`'s (SWAPDB). As Redis 7's
+/// `touchAllWatchedKeysInDb`: only a key present on either side counts; a
+/// key already expired when watched and now deleted is no change (its
+/// mark is cleared), nor is one replaced by another expired key; a missing
+/// key replaced by an expired one is marked expired.
+pub(crate) fn touch_watched_in_db(ctx: &Ctx, emptied: usize, replaced_with: Option<usize>) {
+    if !ctx.eng.watchers_active() {
+        return;
+    }
+    let present = |db: usize, key: &[u8]| {
+        let (part, h) = ctx.part(db, key);
+        part.get(h, key).is_some()
+    };
+    let expired = |db: usize, key: &[u8]| ctx.is_expired_at(ctx.expire_of(db, key));
+    let reg = ctx.eng.watches.lock();
+    for ((db, key), list) in reg.iter() {
+        if *db != emptied {
+            continue;
+        }
+        let in_emptied = present(emptied, key);
+        let other = replaced_with.filter(|o| present(*o, key));
+        if !in_emptied && other.is_none() {
+            continue;
+        }
+        for ws in list.iter().filter_map(|w| w.upgrade()) {
+            let mut keys = ws.keys.lock();
+            let Some(entry) = keys.iter_mut().find(|(d, k, _)| *d == emptied && k == key) else {
+                continue;
+            };
+            match other {
+                // an expired key deleted: logically no change
+                None if entry.2 => {
+                    entry.2 = false;
+                    continue;
+                }
+                Some(o) if entry.2 && expired(o, key) => continue,
+                Some(o) if !entry.2 && !in_emptied && expired(o, key) => {
+                    entry.2 = true;
+                    continue;
+                }
+                _ => {}
+            }
+            ws.dirty.store(true, Ordering::Release);
+        }
+    }
 }
 
 /// `UNWATCH`

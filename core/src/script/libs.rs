@@ -24,6 +24,9 @@ pub(crate) const PROXIES_KEY: &str = "emberkv.proxies";
 pub(crate) struct ScriptError {
     msg: String,
     at: bool,
+    /// Already in INFO errorstats (a failed or refused `redis.call`): the
+    /// handler marks its table so the script's reply does not count it again.
+    counted: bool,
 }
 
 impl std::fmt::Display for ScriptError {
@@ -39,14 +42,29 @@ pub(crate) fn raise<T>(msg: impl Into<String>) -> mlua::Result<T> {
     Err(mlua::Error::external(ScriptError {
         msg: msg.into(),
         at: false,
+        counted: false,
     }))
 }
+
+/// Raises a `redis.call` error that INFO errorstats already counted.
+pub(crate) fn raise_counted<T>(msg: String) -> mlua::Result<T> {
+    Err(mlua::Error::external(ScriptError {
+        msg,
+        at: false,
+        counted: true,
+    }))
+}
+
+/// The field Redis sets in the error table of a `redis.call` /
+/// `redis.pcall` error already counted in INFO errorstats.
+pub(crate) const COUNTED_FIELD: &str = "ignore_error_stats_update";
 
 /// Raises `msg` after the calling script's position, as `luaL_error`.
 pub(crate) fn raise_at<T>(msg: impl Into<String>) -> mlua::Result<T> {
     Err(mlua::Error::external(ScriptError {
         msg: msg.into(),
         at: true,
+        counted: false,
     }))
 }
 
@@ -417,6 +435,9 @@ fn handler(lua: &Lua, err: Value) -> mlua::Result<Table> {
                 .and_then(|(_, short, line)| Some(format!("{}:{}", short.as_deref()?, (*line)?)));
             let t = lua.create_table()?;
             t.raw_set("err", error_text_at(&e, pos.as_deref()))?;
+            if script_error(&e).is_some_and(|s| s.counted) {
+                t.raw_set(COUNTED_FIELD, true)?;
+            }
             t
         }
         other => {

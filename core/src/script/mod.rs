@@ -24,13 +24,10 @@
 //! `redis.set_repl` is accepted without effect (every write is logged);
 //! SCRIPT KILL works at once, where Redis waits for the threshold; a command
 //! already waiting for the shard locks when the threshold passes waits for
-//! the script instead of getting -BUSY, and the -BUSY text always names
-//! SCRIPT KILL (Redis names FUNCTION KILL while a function runs); globals
+//! the script instead of getting -BUSY; globals
 //! are read-only through proxy tables (stock Lua 5.1 has no read-only
 //! tables), so C functions that write raw (`table.insert(redis, x)`) reach
-//! the proxy, and what they write stays visible to later scripts; an error
-//! a script raised from a failed `redis.call` is counted twice in INFO
-//! errorstats (once for the command, once for the script's reply); FUNCTION
+//! the proxy, and what they write stays visible to later scripts; FUNCTION
 //! LIST lists libraries by name (Redis: hash order).
 
 mod bit;
@@ -185,6 +182,15 @@ impl Scripts {
         let threshold = eng.params.tun(crate::config::Tun::BusyReplyThreshold);
         let now = eng.started.elapsed().as_millis() as u64;
         now.saturating_sub(self.run.started_ms.load(Ordering::Relaxed)) >= threshold as u64
+    }
+
+    /// The `-BUSY` refusal: it names FUNCTION KILL while a function runs.
+    pub fn busy_error(&self) -> &'static str {
+        if self.run.function.load(Ordering::Acquire) {
+            BUSY_FUNCTION
+        } else {
+            BUSY
+        }
     }
 
     /// After any change of the function libraries: what FUNCTION STATS,
@@ -491,11 +497,24 @@ pub(crate) fn run_script(
     ctx.dirty = 0;
     ctx.prop = crate::commands::ctx::Prop::Nothing;
 
+    // an error a `redis.call` raised (or a `redis.pcall` error returned) was
+    // counted in errorstats when the command failed: not again (Redis 7)
+    ctx.cl.error_counted = !killed
+        && match &outcome {
+            Ok(Outcome::Error { counted, .. }) => *counted,
+            Ok(Outcome::Value(Value::Table(t))) => {
+                t.raw_get::<bool>(libs::COUNTED_FIELD).unwrap_or(false)
+                    && matches!(t.raw_get::<Value>("err"), Ok(Value::String(_)))
+            }
+            _ => false,
+        };
     match outcome {
         Ok(Outcome::Value(v)) if script_resp == 3 => convert::from_lua(&v, client_resp, 0),
         // a RESP2 script's booleans answer 1 and null, also to a RESP3 client
         Ok(Outcome::Value(v)) => convert::resp2_booleans(convert::from_lua(&v, client_resp, 0)),
-        Ok(Outcome::Error { msg, source, line }) => {
+        Ok(Outcome::Error {
+            msg, source, line, ..
+        }) => {
             let msg = if killed { KILLED.to_string() } else { msg };
             match (source, line) {
                 (Some(src), Some(line)) => {
@@ -529,18 +548,48 @@ pub(crate) enum Outcome {
         msg: String,
         source: Option<String>,
         line: Option<i64>,
+        /// Already counted in INFO errorstats (see `CallError`).
+        counted: bool,
     },
 }
 
+/// A `redis.call` / `redis.pcall` error: the error reply's text, and
+/// whether INFO errorstats counted it already (a command that failed, or
+/// one refused as Redis's `scriptCall` refuses it): the script's own error
+/// reply then does not count it again.
+pub(crate) struct CallError {
+    pub msg: String,
+    pub counted: bool,
+}
+
+impl From<&str> for CallError {
+    fn from(msg: &str) -> CallError {
+        CallError {
+            msg: msg.to_string(),
+            counted: false,
+        }
+    }
+}
+
+/// A command the script may not run, refused as Redis refuses it: counted
+/// in errorstats and, when the command is known, in its `rejected_calls`.
+fn refused(ctx: &mut Ctx, spec: Option<&'static commands::CommandSpec>, msg: String) -> CallError {
+    let r = Reply::Error(msg);
+    ctx.cl
+        .note_refused(ctx.eng, spec.map(crate::cmdstats::index_of), &r);
+    let Reply::Error(msg) = r else { unreachable!() };
+    CallError { msg, counted: true }
+}
+
 /// `redis.call` / `redis.pcall`: runs one command for the script. `Err` is
-/// the error reply's text (raised by `redis.call`, returned by `redis.pcall`).
+/// the error (raised by `redis.call`, returned by `redis.pcall`).
 pub(crate) fn script_call(
     ctx: &mut Ctx,
     lua: &mlua::Lua,
     resp: u8,
     opts: &RunOpts,
     args: Variadic<Value>,
-) -> Result<Result<Value, String>, mlua::Error> {
+) -> Result<Result<Value, CallError>, mlua::Error> {
     let eng = ctx.eng;
     if eng.scripts.run.killed() {
         return Err(mlua::Error::RuntimeError(KILLED.into()));
@@ -570,16 +619,27 @@ pub(crate) fn script_call(
             let unknown = commands::find_command(refs[0]).is_none()
                 || e.as_error().is_some_and(|m| m.starts_with("ERR unknown"));
             return Ok(Err(if unknown {
-                "ERR Unknown Redis command called from script".into()
+                refused(
+                    ctx,
+                    None,
+                    "ERR Unknown Redis command called from script".into(),
+                )
             } else {
-                "ERR Wrong number of args calling Redis command from script".into()
+                let spec = commands::named_command(&refs);
+                refused(
+                    ctx,
+                    spec,
+                    "ERR Wrong number of args calling Redis command from script".into(),
+                )
             }));
         }
     };
     if spec.flags & flag::NOSCRIPT != 0 {
-        return Ok(Err(
-            "ERR This Redis command is not allowed from script".into()
-        ));
+        return Ok(Err(refused(
+            ctx,
+            Some(spec),
+            "ERR This Redis command is not allowed from script".into(),
+        )));
     }
     if matches!(spec.name, "xread" | "xreadgroup")
         && refs[1..]
@@ -587,22 +647,31 @@ pub(crate) fn script_call(
             .take_while(|a| !a.eq_ignore_ascii_case(b"streams"))
             .any(|a| a.eq_ignore_ascii_case(b"block"))
     {
-        return Ok(Err(format!(
+        // Redis's XREAD refuses this itself: a failed call, not a rejected one
+        let msg = format!(
             "ERR {} command is not allowed with BLOCK option from scripts",
             spec.name
-        )));
+        );
+        let idx = crate::cmdstats::index_of(spec);
+        ctx.cl.note_call(0, 0, true);
+        ctx.cl.cmd_stats.call(idx, None, true);
+        eng.cmdstats.error_reply(&msg);
+        return Ok(Err(CallError { msg, counted: true }));
     }
     // PUBLISH & co. replicate: a read-only script may not call them either
     if spec.is_write()
         || (opts.read_only && matches!(spec.name, "publish" | "spublish" | "pfcount"))
     {
         if opts.read_only {
-            return Ok(Err(
+            return Ok(Err(refused(
+                ctx,
+                Some(spec),
                 "ERR Write commands are not allowed from read-only scripts.".into(),
-            ));
+            )));
         }
         if let Some(r) = eng.aof.write_denied().or_else(|| eng.rdb.write_denied(eng)) {
-            return Ok(Err(r.as_error().unwrap_or("ERR").to_string()));
+            let msg = r.as_error().unwrap_or("ERR").to_string();
+            return Ok(Err(refused(ctx, Some(spec), msg)));
         }
     }
     // as Redis: over maxmemory when the script started, its first write may
@@ -613,14 +682,15 @@ pub(crate) fn script_call(
         && eng.params.tun(crate::config::Tun::Maxmemory) != 0
         && !eng.scripts.run.wrote.load(Ordering::Acquire)
     {
-        return Ok(Err(crate::evict::OOM.into()));
+        return Ok(Err(refused(ctx, Some(spec), crate::evict::OOM.into())));
     }
     let reply = commands::call(ctx, spec, &refs);
     if spec.is_write() && ctx.dirty > 0 {
         eng.scripts.run.wrote.store(true, Ordering::Release);
     }
-    if let Reply::Error(e) = reply {
-        return Ok(Err(e));
+    if let Reply::Error(msg) = reply {
+        // counted by `call` as the command's error
+        return Ok(Err(CallError { msg, counted: true }));
     }
     convert::to_lua(lua, &reply, resp).map(Ok)
 }
@@ -638,6 +708,7 @@ pub(crate) fn outcome(lua: &mlua::Lua, res: MultiValue) -> mlua::Result<Outcome>
             msg: format!("ERR {}", convert::display(lua, &v)),
             source: None,
             line: None,
+            counted: false,
         });
     };
     let msg = match t.get::<Value>("err")? {
@@ -653,5 +724,11 @@ pub(crate) fn outcome(lua: &mlua::Lua, res: MultiValue) -> mlua::Result<Outcome>
         Value::Number(n) => Some(n as i64),
         _ => None,
     };
-    Ok(Outcome::Error { msg, source, line })
+    let counted = t.raw_get::<bool>(libs::COUNTED_FIELD).unwrap_or(false);
+    Ok(Outcome::Error {
+        msg,
+        source,
+        line,
+        counted,
+    })
 }

@@ -214,16 +214,20 @@ impl Vm {
                 match script_call(&mut ctx.borrow_mut(), lua, r, opts, args)? {
                     Ok(v) => Ok(v),
                     // raised as Redis raises it: the error reply's text
-                    Err(msg) => libs::raise(msg),
+                    Err(e) if e.counted => libs::raise_counted(e.msg),
+                    Err(e) => libs::raise(e.msg),
                 }
             })?;
             let pcall = scope.create_function(|lua, args: Variadic<Value>| {
                 let r = resp.load(Ordering::Relaxed);
                 match script_call(&mut ctx.borrow_mut(), lua, r, opts, args)? {
                     Ok(v) => Ok(v),
-                    Err(msg) => {
+                    Err(e) => {
                         let t = lua.create_table()?;
-                        t.raw_set("err", msg)?;
+                        t.raw_set("err", e.msg)?;
+                        if e.counted {
+                            t.raw_set(libs::COUNTED_FIELD, true)?;
+                        }
                         Ok(Value::Table(t))
                     }
                 }
