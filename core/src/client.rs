@@ -6,7 +6,7 @@
 //! engine's statistics in batches, so busy threads never contend on them.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
@@ -35,6 +35,8 @@ pub(crate) struct ClientInfo {
     /// MONITOR lines and tracking invalidations for this client, made on
     /// first use.
     pub push: std::sync::OnceLock<Arc<crate::push::Outbox>>,
+    /// Waiting in a blocking command (CLIENT LIST `flags=b`, `BlockProbe`).
+    pub blocked: AtomicBool,
 }
 
 impl ClientInfo {
@@ -63,7 +65,7 @@ pub(crate) struct ClientMeta {
 /// any modification raises.
 #[derive(Default)]
 pub(crate) struct WatchState {
-    pub dirty: std::sync::atomic::AtomicBool,
+    pub dirty: AtomicBool,
     pub keys: Mutex<Vec<(usize, Vec<u8>, bool)>>,
 }
 
@@ -271,6 +273,19 @@ impl ClientState {
 }
 
 /// One connection to a `Db`.
+/// See `Client::block_probe`.
+#[derive(Clone)]
+pub struct BlockProbe(Option<Arc<ClientInfo>>);
+
+impl BlockProbe {
+    /// The client waits in a blocking command (registered behind its keys).
+    pub fn blocked(&self) -> bool {
+        self.0
+            .as_ref()
+            .is_some_and(|i| i.blocked.load(Ordering::Acquire))
+    }
+}
+
 pub struct Client {
     eng: Arc<Engine>,
     st: ClientState,
@@ -291,6 +306,7 @@ impl Client {
             }),
             kill: Mutex::new(None),
             push: Default::default(),
+            blocked: AtomicBool::new(false),
         });
         eng.clients.lock().insert(id, info.clone());
         eng.stats.total_connections.fetch_add(1, Ordering::Relaxed);
@@ -343,6 +359,14 @@ impl Client {
     #[inline]
     pub fn is_closed(&self) -> bool {
         self.eng.is_closed()
+    }
+
+    /// A handle another thread can ask whether this client is waiting in a
+    /// blocking command (BLPOP and the like) — e.g. a server that hands the
+    /// connection to a thread of its own and must not serve the next
+    /// connection before this one is queued behind the key.
+    pub fn block_probe(&self) -> BlockProbe {
+        BlockProbe(self.st.info.clone())
     }
 
     /// This client's id (CLIENT ID).

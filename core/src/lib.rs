@@ -36,7 +36,7 @@ mod tracking;
 mod types;
 mod util;
 
-pub use client::Client;
+pub use client::{BlockProbe, Client};
 pub use clock::ManualClock;
 pub use config::{AppendFsync, Config};
 pub use db::Db;

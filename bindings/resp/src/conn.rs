@@ -128,9 +128,9 @@ pub(crate) struct ConnShared {
     /// Since when a command is running (ms + 1), 0 when none: blocked clients.
     pub busy_since_ms: AtomicU64,
     pub subscribed: AtomicBool,
-    /// Off the loop, the connection thread has started its first command
-    /// (`evloop::wait_started`).
-    pub started: AtomicBool,
+    /// Off the loop, the connection thread has run the commands the loop
+    /// handed over (`evloop::wait_settled`; see also `Client::block_probe`).
+    pub settled: AtomicBool,
     /// Doorbell (reader, writer) rung by the subscription's waker; made
     /// when the connection first subscribes.
     bell: OnceLock<(UnixStream, UnixStream)>,
@@ -210,6 +210,9 @@ pub(crate) enum Flow {
     CloseAfterReply,
     /// Close now (query buffer limit, write failure, SHUTDOWN).
     Close,
+    /// Thread mode: nothing keeps the connection on its thread any more
+    /// (its blocking command returned, it does not subscribe): back to a loop.
+    Rejoin,
 }
 
 /// Commands the front end treats itself or around the engine call.
@@ -288,7 +291,7 @@ impl Conn {
             last_input_ms: AtomicU64::new(now),
             busy_since_ms: AtomicU64::new(0),
             subscribed: AtomicBool::new(false),
-            started: AtomicBool::new(false),
+            settled: AtomicBool::new(false),
             bell: OnceLock::new(),
             sleeping: AtomicBool::new(false),
             listener: listener.clone(),
@@ -329,20 +332,35 @@ impl Conn {
         &self.st.sh
     }
 
-    /// Thread mode, to the end of the connection: first what is already
-    /// buffered (the command the loop handed over), then reads.
+    pub fn block_probe(&self) -> emberkv::BlockProbe {
+        self.st.client.block_probe()
+    }
+
+    /// Thread mode, until nothing keeps the connection off the loop: first
+    /// what is already buffered (the command the loop handed over), then
+    /// reads. A subscriber (or a MONITOR / tracking client) stays to the
+    /// end; a connection whose blocking command returned goes back to a loop,
+    /// so threads are only ever as many as the clients blocked at once.
     pub fn serve_thread(mut self) {
         self.st.in_loop = false;
         let st = &mut self.st;
         let mut flow = process(st, &mut self.input);
-        if !deliver(st) {
-            flow = Flow::Close;
-        }
+        st.sh.settled.store(true, Ordering::Release);
         if flow == Flow::Go && st.sh.close_after_reply.load(Ordering::Acquire) {
             flow = Flow::CloseAfterReply;
         }
+        if flow == Flow::Go && rejoinable(st) {
+            flow = Flow::Rejoin;
+        } else if !deliver(st) {
+            flow = Flow::Close;
+        }
         if flow == Flow::Go || flow == Flow::Migrate {
             flow = run(st, &mut self.input);
+        }
+        if flow == Flow::Rejoin {
+            self.st.in_loop = true;
+            let listener = self.st.sh.listener.clone();
+            return listener.to_loop(self);
         }
         self.finish(flow);
     }
@@ -369,6 +387,12 @@ impl Conn {
             flow = Flow::CloseAfterReply;
         }
         flow
+    }
+
+    /// Loop mode: sends the replies of a connection that has just come back
+    /// from a thread (`Flow::Rejoin`). False: the connection must close.
+    pub fn send_kept(&mut self) -> bool {
+        deliver(&mut self.st)
     }
 
     /// Loop mode: the socket is writable. False: the connection must close.
@@ -435,16 +459,32 @@ fn run(st: &mut State, input: &mut Input) -> Flow {
             return Flow::Close;
         }
         let flow = process(st, input);
+        let closing = st.sh.close_after_reply.load(Ordering::Acquire);
+        if flow == Flow::Go && !closing && rejoinable(st) {
+            return Flow::Rejoin;
+        }
         if !deliver(st) {
             return Flow::Close;
         }
         if flow != Flow::Go {
             return flow;
         }
-        if st.sh.close_after_reply.load(Ordering::Acquire) {
+        if closing {
             return Flow::CloseAfterReply;
         }
     }
+}
+
+/// Thread mode, after a batch (every complete command run): nothing needs
+/// the thread — no subscription or pushes to wait for. The batch's replies
+/// stay unsent: the loop sends them once it watches the socket again, so
+/// the client's next command (sent after it read them) reaches the loop,
+/// in order with other clients', not this thread.
+fn rejoinable(st: &State) -> bool {
+    !st.waker_set
+        && !st.client.pushes_enabled()
+        && !st.sh.subscribed.load(Ordering::Relaxed)
+        && !st.sh.killed.load(Ordering::Acquire)
 }
 
 /// Moves queued pub/sub messages into this batch's output. False: the
@@ -612,9 +652,6 @@ fn command(st: &mut State, argv: &[&[u8]]) -> Flow {
     }
     if watched {
         sh.listener.hup.watch(sh.sock.fd(), sh.client_id);
-    }
-    if !st.in_loop && !sh.started.load(Ordering::Relaxed) {
-        sh.started.store(true, Ordering::Release);
     }
     RUNNING.with(|r| r.set(sh.client_id));
     let flow = match classify(argv) {

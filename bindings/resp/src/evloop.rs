@@ -5,7 +5,8 @@
 //! Rules for whoever changes this:
 //! - Nothing on a loop may block: a connection about to run a command that
 //!   can block (or to subscribe) is handed to a thread of its own
-//!   (`Flow::Migrate`) with the command still unread in its buffer.
+//!   (`Flow::Migrate`) with the command still unread in its buffer, and
+//!   comes back to a loop (`Flow::Rejoin`) once nothing holds it there.
 //! - Level-triggered epoll: one read per readiness event, so a busy client
 //!   cannot starve the others; EPOLLOUT is watched only while output waits.
 
@@ -64,11 +65,19 @@ impl Loop {
         }
     }
 
-    /// Hands a new connection to this loop.
-    pub fn add(&self, c: Conn) {
+    /// Hands a connection to this loop; a loop that has stopped gives it
+    /// back. (Checked under the inbox lock: the loop drains its inbox after
+    /// it sees `stop`, so a connection pushed here is never left behind.)
+    pub fn add(&self, c: Conn) -> Result<(), Conn> {
+        let mut inbox = self.inbox.lock();
+        if self.stop.load(Ordering::Acquire) {
+            return Err(c);
+        }
         self.load.fetch_add(1, Ordering::Relaxed);
-        self.inbox.lock().push(c);
+        inbox.push(c);
+        drop(inbox);
         self.wake();
+        Ok(())
     }
 
     /// Asks the loop to close its connections and end.
@@ -108,31 +117,7 @@ impl Loop {
             for ev in &events[..n as usize] {
                 let (bits, token) = (ev.events, ev.u64);
                 if token == WAKE {
-                    let mut v = 0u64;
-                    // SAFETY: reads 8 bytes from the eventfd.
-                    unsafe {
-                        libc::read(self.wakefd, (&mut v as *mut u64).cast(), 8);
-                    }
-                    let new = std::mem::take(&mut *self.inbox.lock());
-                    for c in new {
-                        let slot = free.pop().unwrap_or_else(|| {
-                            slots.push(None);
-                            slots.len() - 1
-                        });
-                        let fd = c.shared().sock.fd();
-                        if self.ctl(
-                            libc::EPOLL_CTL_ADD,
-                            fd,
-                            (libc::EPOLLIN | libc::EPOLLRDHUP) as u32,
-                            slot as u64,
-                        ) {
-                            slots[slot] = Some((c, false));
-                        } else {
-                            free.push(slot);
-                            self.load.fetch_sub(1, Ordering::Relaxed);
-                            c.finish(Flow::Close);
-                        }
-                    }
+                    self.take_inbox(&mut slots, &mut free);
                     continue;
                 }
                 let slot = token as usize;
@@ -149,45 +134,9 @@ impl Loop {
                     flow = c.on_readable();
                 }
                 if flow == Flow::Go {
-                    let want_out = c.pending();
-                    if want_out != *watching_out {
-                        let mut interest = (libc::EPOLLIN | libc::EPOLLRDHUP) as u32;
-                        if want_out {
-                            interest |= libc::EPOLLOUT as u32;
-                        }
-                        self.ctl(
-                            libc::EPOLL_CTL_MOD,
-                            c.shared().sock.fd(),
-                            interest,
-                            slot as u64,
-                        );
-                        *watching_out = want_out;
-                    }
-                    continue;
-                }
-                let (c, _) = slots[slot].take().expect("present");
-                free.push(slot);
-                self.load.fetch_sub(1, Ordering::Relaxed);
-                self.ctl(libc::EPOLL_CTL_DEL, c.shared().sock.fd(), 0, 0);
-                match flow {
-                    Flow::Migrate => {
-                        let sh = c.shared().clone();
-                        if let Some(h) = off_loop(c, "emberkv-conn", Conn::serve_thread) {
-                            wait_started(&sh, &h);
-                            sh.listener.track(h);
-                        }
-                    }
-                    Flow::CloseAfterReply if c.pending() => {
-                        // The last replies are large or the reader slow: finish
-                        // writing them off the loop.
-                        let listener = c.shared().listener.clone();
-                        if let Some(h) =
-                            off_loop(c, "emberkv-close", |c| c.finish(Flow::CloseAfterReply))
-                        {
-                            listener.track(h);
-                        }
-                    }
-                    f => c.finish(f),
+                    self.watch_output(slot, c, watching_out);
+                } else {
+                    self.retire(&mut slots, &mut free, slot, flow);
                 }
             }
             if self.stop.load(Ordering::Acquire) {
@@ -200,6 +149,87 @@ impl Loop {
                 }
                 return;
             }
+        }
+    }
+
+    /// Registers the connections handed over: new ones from the accept
+    /// thread, and ones back from a thread of their own, whose last replies
+    /// are sent from here (`Flow::Rejoin`).
+    fn take_inbox(&self, slots: &mut Vec<Option<(Conn, bool)>>, free: &mut Vec<usize>) {
+        let mut v = 0u64;
+        // SAFETY: reads 8 bytes from the eventfd.
+        unsafe {
+            libc::read(self.wakefd, (&mut v as *mut u64).cast(), 8);
+        }
+        let new = std::mem::take(&mut *self.inbox.lock());
+        for mut c in new {
+            let slot = free.pop().unwrap_or_else(|| {
+                slots.push(None);
+                slots.len() - 1
+            });
+            let fd = c.shared().sock.fd();
+            let interest = (libc::EPOLLIN | libc::EPOLLRDHUP) as u32;
+            if !self.ctl(libc::EPOLL_CTL_ADD, fd, interest, slot as u64) {
+                free.push(slot);
+                self.load.fetch_sub(1, Ordering::Relaxed);
+                c.finish(Flow::Close);
+                continue;
+            }
+            let sent = c.send_kept();
+            let mut watching_out = false;
+            if sent {
+                self.watch_output(slot, &c, &mut watching_out);
+            }
+            slots[slot] = Some((c, watching_out));
+            if !sent {
+                self.retire(slots, free, slot, Flow::Close);
+            }
+        }
+    }
+
+    /// Watches EPOLLOUT exactly while output waits for the kernel.
+    fn watch_output(&self, slot: usize, c: &Conn, watching_out: &mut bool) {
+        let want_out = c.pending();
+        if want_out != *watching_out {
+            let mut interest = (libc::EPOLLIN | libc::EPOLLRDHUP) as u32;
+            if want_out {
+                interest |= libc::EPOLLOUT as u32;
+            }
+            self.ctl(libc::EPOLL_CTL_MOD, c.shared().sock.fd(), interest, slot as u64);
+            *watching_out = want_out;
+        }
+    }
+
+    /// Takes a connection off the loop: to a thread of its own, or closed.
+    fn retire(
+        &self,
+        slots: &mut [Option<(Conn, bool)>],
+        free: &mut Vec<usize>,
+        slot: usize,
+        flow: Flow,
+    ) {
+        let (c, _) = slots[slot].take().expect("present");
+        free.push(slot);
+        self.load.fetch_sub(1, Ordering::Relaxed);
+        self.ctl(libc::EPOLL_CTL_DEL, c.shared().sock.fd(), 0, 0);
+        match flow {
+            Flow::Migrate => {
+                let (sh, probe) = (c.shared().clone(), c.block_probe());
+                sh.settled.store(false, Ordering::Release);
+                if let Some(h) = off_loop(c, "emberkv-conn", Conn::serve_thread) {
+                    wait_settled(&sh, &probe, &h);
+                    sh.listener.track(h);
+                }
+            }
+            Flow::CloseAfterReply if c.pending() => {
+                // The last replies are large or the reader slow: finish
+                // writing them off the loop.
+                let listener = c.shared().listener.clone();
+                if let Some(h) = off_loop(c, "emberkv-close", |c| c.finish(Flow::CloseAfterReply)) {
+                    listener.track(h);
+                }
+            }
+            f => c.finish(f),
         }
     }
 }
@@ -229,12 +259,15 @@ fn off_loop(c: Conn, name: &str, f: fn(Conn)) -> Option<JoinHandle<()>> {
 }
 
 /// A connection handed to its own thread for a command that may block:
-/// the loop waits (briefly) until that thread runs the command, so that
-/// commands of other connections that arrived later (an LPUSH after two
-/// BRPOPLPUSH) see it blocked, as in Redis, which runs them in order.
-fn wait_started(sh: &crate::conn::ConnShared, h: &JoinHandle<()>) {
+/// the loop waits (briefly) until that thread has run it or is blocked in
+/// it, queued behind its keys, so that commands of other connections that
+/// arrived later (an LPUSH after two BRPOPLPUSH) find it blocked, in
+/// arrival order, as in Redis, which runs them in order. (A command held
+/// by CLIENT PAUSE is neither: the wait ends at its deadline.)
+fn wait_settled(sh: &crate::conn::ConnShared, probe: &emberkv::BlockProbe, h: &JoinHandle<()>) {
     let deadline = std::time::Instant::now() + Duration::from_millis(20);
-    while !sh.started.load(Ordering::Acquire)
+    while !sh.settled.load(Ordering::Acquire)
+        && !probe.blocked()
         && !h.is_finished()
         && std::time::Instant::now() < deadline
     {

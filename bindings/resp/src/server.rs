@@ -23,7 +23,7 @@ use emberkv::Db;
 use parking_lot::{Condvar, Mutex};
 
 use crate::ShutdownHook;
-use crate::conn::{Conn, ConnShared};
+use crate::conn::{Conn, ConnShared, Flow};
 use crate::evloop::Loop;
 use crate::hup::HupWatch;
 use crate::settings::SettingsCache;
@@ -57,6 +57,8 @@ pub(crate) struct Shared {
     wake: (Mutex<bool>, Condvar),
     /// Hang-ups of clients blocked in a command (`hup.rs`).
     pub hup: HupWatch,
+    /// The event loops (set once they run).
+    loops: std::sync::OnceLock<Vec<Arc<Loop>>>,
 }
 
 impl Shared {
@@ -66,6 +68,24 @@ impl Shared {
 
     pub fn is_closing(&self) -> bool {
         self.closing.load(Ordering::Acquire)
+    }
+
+    /// Hands a connection to the least loaded loop (a new one, or one
+    /// coming back from a thread of its own); closes it if the listener is
+    /// closing.
+    pub fn to_loop(&self, c: Conn) {
+        let target = self
+            .loops
+            .get()
+            .and_then(|l| l.iter().min_by_key(|l| l.load.load(Ordering::Relaxed)));
+        match target {
+            Some(l) if !self.is_closing() => {
+                if let Err(c) = l.add(c) {
+                    c.finish(Flow::Close);
+                }
+            }
+            _ => c.finish(Flow::Close),
+        }
     }
 
     /// Keeps a connection thread's handle, for `close` to join.
@@ -107,6 +127,7 @@ impl Server {
             remote_test,
             wake: (Mutex::new(false), Condvar::new()),
             hup: HupWatch::new()?,
+            loops: std::sync::OnceLock::new(),
         });
         let socket = Arc::new(socket);
         let n = match loops {
@@ -122,11 +143,13 @@ impl Server {
             let h = l.spawn(i)?;
             loops.push((l, h));
         }
-        let targets: Vec<Arc<Loop>> = loops.iter().map(|(l, _)| l.clone()).collect();
+        let _ = shared
+            .loops
+            .set(loops.iter().map(|(l, _)| l.clone()).collect());
         let (sh, so) = (shared.clone(), socket.clone());
         let accept = std::thread::Builder::new()
             .name("emberkv-accept".into())
-            .spawn(move || accept_loop(sh, so, targets))?;
+            .spawn(move || accept_loop(sh, so))?;
         let sh = shared.clone();
         let cron = std::thread::Builder::new()
             .name("emberkv-net-cron".into())
@@ -233,7 +256,7 @@ pub(crate) fn is_loopback(ip: IpAddr) -> bool {
     }
 }
 
-fn accept_loop(sh: Arc<Shared>, socket: Arc<Socket>, loops: Vec<Arc<Loop>>) {
+fn accept_loop(sh: Arc<Shared>, socket: Arc<Socket>) {
     loop {
         let accepted = match &*socket {
             Socket::Tcp(l) => l.accept().map(|(s, a)| (Sock::Tcp(s), Some(a))),
@@ -267,12 +290,7 @@ fn accept_loop(sh: Arc<Shared>, socket: Arc<Socket>, loops: Vec<Arc<Loop>>) {
             (None, _) => String::new(),
         };
         // The client exists from here on: maxclients counts it at once.
-        let conn = Conn::new(&sh, sock, sh.db.client(), peer);
-        let target = loops
-            .iter()
-            .min_by_key(|l| l.load.load(Ordering::Relaxed))
-            .expect("at least one loop");
-        target.add(conn);
+        sh.to_loop(Conn::new(&sh, sock, sh.db.client(), peer));
     }
 }
 

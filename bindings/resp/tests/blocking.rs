@@ -8,6 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
+use emberkv_resp::Options;
 
 fn has_blpop(srv: &Server) -> bool {
     let r = srv.db.execute(&["BLPOP", "probe", "0.01"]);
@@ -103,4 +104,53 @@ fn blocked_client_released_by_kill_hangup_and_close() {
     assert!(t.elapsed() < Duration::from_secs(5));
     assert!(w.closed_within(Duration::from_secs(2)));
     wait_blocked(&srv, 0);
+}
+
+/// Connections that block one after the other are served in that order,
+/// even when the push follows at once: each blocking command runs on a
+/// thread of its own, and the loop must not serve the next connection
+/// before the previous one is queued behind its key (Redis runs them in
+/// arrival order; Tcl `unit/type/list` "BRPOPLPUSH with multiple blocked
+/// clients" hung when they swapped).
+#[test]
+fn blocked_clients_served_in_arrival_order() {
+    let srv = Server::with(
+        &[],
+        Options {
+            threads: Some(1),
+            ..Default::default()
+        },
+    );
+    if !has_blpop(&srv) {
+        return;
+    }
+    let (mut a, mut b, mut c) = (srv.connect(), srv.connect(), srv.connect());
+    for r in [&mut a, &mut b, &mut c] {
+        r.cmd(&["PING"]);
+        r.expect(b"+PONG\r\n");
+    }
+    for i in 0..40 {
+        let key = format!("order:{i}");
+        a.cmd(&["BRPOPLPUSH", &key, "t1", "0"]);
+        b.cmd(&["BRPOPLPUSH", &key, "t2", "0"]);
+        c.cmd(&["LPUSH", &key, "foo", "bar"]);
+        c.expect(b":2\r\n");
+        let (ra, rb) = (a.read_exact_len(9), b.read_exact_len(9));
+        assert_eq!(
+            (&ra[..], &rb[..]),
+            (&b"$3\r\nfoo\r\n"[..], &b"$3\r\nbar\r\n"[..]),
+            "round {i}"
+        );
+    }
+    // CLIENT LIST marks a blocked client with flag b, as Redis does
+    a.cmd(&["CLIENT", "ID"]);
+    let id = String::from_utf8_lossy(&a.read_value()).trim()[1..].to_string();
+    a.cmd(&["BLPOP", "nothing", "0"]);
+    wait_blocked(&srv, 1);
+    c.cmd(&["CLIENT", "LIST", "ID", &id]);
+    let line = String::from_utf8_lossy(&c.read_value()).into_owned();
+    assert!(line.contains(" flags=b "), "{line}");
+    c.cmd(&["RPUSH", "nothing", "x"]);
+    c.expect(b":1\r\n");
+    a.expect(b"*2\r\n$7\r\nnothing\r\n$1\r\nx\r\n");
 }

@@ -568,6 +568,9 @@ fn register_waiter(
         .eng
         .blocking
         .register(ctx.cl.id, ctx.db, spec, owned, &block);
+    if let Some(info) = &ctx.cl.info {
+        info.blocked.store(true, std::sync::atomic::Ordering::Release);
+    }
     (block, waiter)
 }
 
@@ -586,10 +589,13 @@ fn wait_blocked(
 ) -> Reply {
     // expired-key DELs logged on the way
     let _ = eng.aof.settle(ticket, Reply::Nil);
-    match eng
+    let served = eng
         .blocking
-        .wait(&waiter, block.deadline, block.timeout_reply)
-    {
+        .wait(&waiter, block.deadline, block.timeout_reply);
+    if let Some(info) = &cl.info {
+        info.blocked.store(false, std::sync::atomic::Ordering::Release);
+    }
+    match served {
         // the waiter's command could not be served in the writer's locks: run it again
         Reply::Error(e) if e == crate::blocking::RETRY => {
             let r = run(eng, cl, spec, argv);

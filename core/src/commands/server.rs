@@ -459,7 +459,9 @@ fn client_line(ctx: &Ctx, info: &crate::client::ClientInfo) -> String {
     } else {
         (m.addr.as_str(), m.laddr.as_str())
     };
-    let flags = if m.subs.iter().any(|&n| n > 0) {
+    let flags = if info.blocked.load(Ordering::Acquire) {
+        "b"
+    } else if m.subs.iter().any(|&n| n > 0) {
         "P"
     } else {
         "N"
