@@ -41,6 +41,9 @@ enum State {
     Waiting,
     Claimed,
     Done(Reply),
+    /// Told to run its command again itself (`RETRY`), not yet done: the
+    /// writer that told it waits for that (`await_rerun`).
+    Rerunning,
 }
 
 pub(crate) struct Waiter {
@@ -127,6 +130,9 @@ impl Blocking {
                 let State::Done(r) = std::mem::replace(&mut *st, State::Waiting) else {
                     unreachable!()
                 };
+                if matches!(&r, Reply::Error(e) if e == RETRY) {
+                    *st = State::Rerunning;
+                }
                 return r;
             }
             let timed_out = match deadline {
@@ -144,7 +150,8 @@ impl Blocking {
             let mut q = self.queues.lock();
             st = w.state.lock();
             match &*st {
-                State::Waiting => {
+                // (Rerunning is a state after this wait, never during it)
+                State::Waiting | State::Rerunning => {
                     self.unregister_locked(&mut q, w);
                     return timeout_reply;
                 }
@@ -191,6 +198,30 @@ impl Blocking {
         drop(q);
         *w.state.lock() = State::Done(reply);
         w.cv.notify_all();
+    }
+
+    /// The waiter told to `RETRY` has run its command again (served, or
+    /// queued again under a new waiter): its writer may answer now.
+    pub fn rerun_done(&self, w: &Waiter) {
+        let mut st = w.state.lock();
+        if matches!(*st, State::Rerunning) {
+            *st = State::Waiting;
+            w.cv.notify_all();
+        }
+    }
+
+    /// A writer that told `w` to `RETRY`, after releasing its locks: waits
+    /// (at most until `deadline`) for that rerun, so that its own reply is
+    /// seen after the blocked client was served, as in Redis.
+    pub fn await_rerun(&self, w: &Waiter, deadline: Instant) {
+        let mut st = w.state.lock();
+        while matches!(&*st, State::Rerunning)
+            || matches!(&*st, State::Done(Reply::Error(e)) if e == RETRY)
+        {
+            if w.cv.wait_until(&mut st, deadline).timed_out() {
+                return;
+            }
+        }
     }
 
     /// Returns a claimed waiter to waiting (nothing could be served).

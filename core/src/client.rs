@@ -107,6 +107,12 @@ pub(crate) struct ClientState {
     /// What the running command recorded besides its reply (see
     /// `commands::ctx::Effects`): kept here so its buffers are reused.
     pub fx: crate::commands::ctx::Effects,
+    /// Blocked clients this client's writes told to run their command again
+    /// (`blocking::RETRY`): it answers once they have (`execute_with`).
+    pub retried: Vec<Arc<crate::blocking::Waiter>>,
+    /// Running its blocked command again after a `RETRY`: the waiter its
+    /// writer waits on (`Blocking::rerun_done`).
+    pub rerunning: Option<Arc<crate::blocking::Waiter>>,
 }
 
 const FLUSH_EVERY: u64 = 256;
@@ -136,6 +142,8 @@ impl ClientState {
             oom_at_start: false,
             error_counted: false,
             fx: Default::default(),
+            retried: Vec::new(),
+            rerunning: None,
         }
     }
 
@@ -536,11 +544,27 @@ pub(crate) fn execute_with<A: AsRef<[u8]>>(
     }
 }
 
+/// A write served a blocked client that needed locks the writer did not
+/// hold; that client runs its command again on its own thread. As in Redis,
+/// where a blocked client is served before the next command runs, the
+/// writer's reply waits for that (bounded: a stuck rerun never holds it).
+#[cold]
+#[inline(never)]
+pub(crate) fn await_reruns(eng: &Engine, st: &mut ClientState) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    for w in st.retried.drain(..) {
+        eng.blocking.await_rerun(&w, deadline);
+    }
+}
+
 /// Dispatches borrowed arguments (the engine is open).
 #[inline]
 fn dispatch_slices(eng: &Engine, st: &mut ClientState, argv: &[&[u8]]) -> Reply {
     let reply = commands::dispatch(eng, st, argv);
     flush_due_stats(eng, st);
+    if !st.retried.is_empty() {
+        await_reruns(eng, st);
+    }
     reply
 }
 

@@ -362,6 +362,8 @@ impl Engine {
                 // are served in arrival order, as Redis does.
                 self.blocking
                     .finish(&w, Reply::Error(crate::blocking::RETRY.into()));
+                // (this client answers once that rerun is done: `execute_with`)
+                ctx.cl.retried.push(w);
                 return;
             }
             let (saved_db, saved_nb, saved_ready) = (ctx.db, ctx.no_block, ctx.ready_key.take());

@@ -301,3 +301,68 @@ fn swapdb_and_flushall_reach_blocked_clients() {
         Reply::error("UNBLOCKED the stream key no longer exists")
     );
 }
+
+/// A push that serves a BRPOPLPUSH / BLMOVE whose destination lies outside
+/// the pusher's locks answers only once the blocked client was served, as
+/// in Redis (where blocked clients are served before the next command):
+/// the destination holds the element, and a WATCH on it sees the change
+/// (Tcl `unit/type/list` "PUSH resulting from BRPOPLPUSH affect WATCH").
+#[test]
+fn a_push_answers_after_the_blocked_move_it_caused() {
+    let db = Db::in_memory();
+    // enough destinations that many hash to another shard than the source
+    for i in 0..48 {
+        let (src, dst) = (format!("src{i}"), format!("dst{i}"));
+        let h = {
+            let db = db.clone();
+            let (src, dst) = (src.clone(), dst.clone());
+            std::thread::spawn(move || db.client().execute(&["BRPOPLPUSH", &src, &dst, "0"]))
+        };
+        wait_blocked(&db, 1);
+        let mut watcher = db.client();
+        assert_eq!(watcher.execute(&["WATCH", &dst]), Reply::ok());
+        assert_eq!(watcher.execute(&["MULTI"]), Reply::ok());
+        watcher.execute(&["GET", "other"]);
+        assert_eq!(db.execute(&["LPUSH", &src, "e"]), Reply::Int(1));
+        assert_eq!(db.execute(&["LLEN", &dst]), Reply::Int(1), "round {i}");
+        assert_eq!(watcher.execute(&["EXEC"]), Reply::NilArray, "round {i}");
+        assert_eq!(h.join().unwrap(), Reply::bulk("e"));
+    }
+}
+
+/// A chain of blocked moves (list1 → list2 → list3) is complete when the
+/// push that started it answers (Tcl `unit/type/list` "Linked LMOVEs").
+#[test]
+fn linked_blmoves_complete_before_the_push_answers() {
+    let db = Db::in_memory();
+    for i in 0..24 {
+        let (l1, l2, l3) = (format!("a{i}"), format!("b{i}"), format!("c{i}"));
+        let h1 = {
+            let (db, l1, l2) = (db.clone(), l1.clone(), l2.clone());
+            std::thread::spawn(move || {
+                db.client()
+                    .execute(&["BLMOVE", &l1, &l2, "RIGHT", "LEFT", "0"])
+            })
+        };
+        wait_blocked(&db, 1);
+        let h2 = {
+            let (db, l2, l3) = (db.clone(), l2.clone(), l3.clone());
+            std::thread::spawn(move || {
+                db.client()
+                    .execute(&["BLMOVE", &l2, &l3, "LEFT", "RIGHT", "0"])
+            })
+        };
+        wait_blocked(&db, 2);
+        assert_eq!(db.execute(&["RPUSH", &l1, "foo"]), Reply::Int(1));
+        let empty = Reply::Array(vec![]);
+        assert_eq!(db.execute(&["LRANGE", &l1, "0", "-1"]), empty, "round {i}");
+        assert_eq!(db.execute(&["LRANGE", &l2, "0", "-1"]), empty, "round {i}");
+        assert_eq!(
+            db.execute(&["LRANGE", &l3, "0", "-1"]),
+            Reply::Array(vec![Reply::bulk("foo")]),
+            "round {i}"
+        );
+        assert_eq!(h1.join().unwrap(), Reply::bulk("foo"));
+        assert_eq!(h2.join().unwrap(), Reply::bulk("foo"));
+    }
+}

@@ -571,6 +571,10 @@ fn register_waiter(
     if let Some(info) = &ctx.cl.info {
         info.blocked.store(true, std::sync::atomic::Ordering::Release);
     }
+    // a rerun (RETRY) that blocks again is done for the writer waiting on it
+    if let Some(w) = ctx.cl.rerunning.take() {
+        ctx.eng.blocking.rerun_done(&w);
+    }
     (block, waiter)
 }
 
@@ -598,8 +602,17 @@ fn wait_blocked(
     match served {
         // the waiter's command could not be served in the writer's locks: run it again
         Reply::Error(e) if e == crate::blocking::RETRY => {
+            cl.rerunning = Some(waiter);
             let r = run(eng, cl, spec, argv);
             serve_after_retry(eng, cl, &block.keys);
+            // blocked clients this rerun in turn told to rerun (a chain of
+            // BLMOVEs) go first too
+            if !cl.retried.is_empty() {
+                crate::client::await_reruns(eng, cl);
+            }
+            if let Some(w) = cl.rerunning.take() {
+                eng.blocking.rerun_done(&w);
+            }
             r
         }
         // served inside another command's locks: what it popped must be as
