@@ -148,6 +148,8 @@ impl Run {
         for b in 0..NBLK {
             prefetch(self.s[b * BLK..].as_ptr());
         }
+        // `len`, which every search reads first, lies past the scores
+        prefetch(&self.len);
     }
 
     /// Starts loading the scores and ids of positions `a..b`.
@@ -790,7 +792,11 @@ impl Tree {
         while let Node::Inner(n) = node {
             let k = n.max.count_lt(score).min(n.kids.len() - 1);
             node = &n.kids[k];
-            node.prefetch();
+            match node {
+                // the update that follows shifts the leaf's ids too
+                Node::Leaf(l) => prefetch_all(&**l),
+                Node::Inner(_) => node.prefetch(),
+            }
         }
     }
 
