@@ -200,7 +200,7 @@ impl Run {
     /// Positions whose score is below `x`. Counted without a branch on
     /// the scores: with random scores the exit of a scanning loop is a
     /// branch the CPU mispredicts at every level of every descent.
-    #[inline]
+    #[inline(always)]
     fn count_lt(&self, x: f64) -> usize {
         let nb = self.len.div_ceil(BLK);
         let b = prefix_below(&self.fs, nb, x);
@@ -213,7 +213,7 @@ impl Run {
     }
 
     /// First position not ordering before `p`.
-    #[inline]
+    #[inline(always)]
     fn lower_bound<N: Names + ?Sized>(&self, p: &Probe, names: &N) -> usize {
         let mut k = self.count_lt(p.score);
         // equal scores order by member
