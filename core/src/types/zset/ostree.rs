@@ -729,24 +729,27 @@ impl Tree {
         }
     }
 
-    /// Removes the entry equal to `(score, member)`; returns its id.
-    /// Callers that care for speed call `prefetch_path(score)` some time
-    /// before.
+    /// Removes the entry `(score, id)`, whose member is `member`; false if
+    /// it is not there. Callers that care for speed call
+    /// `prefetch_path(score)` some time before.
     pub fn remove<N: Names + ?Sized>(
         &mut self,
         score: f64,
+        id: u32,
         member: &[u8],
         names: &N,
-    ) -> Option<u32> {
+    ) -> bool {
         let p = Probe { score, member };
-        let id = remove_rec(&mut self.root, &p, names)?;
+        if !remove_rec(&mut self.root, &p, id, names) {
+            return false;
+        }
         if let Node::Inner(n) = &mut self.root
             && n.kids.len() == 1
         {
             let kid = n.kids.pop().expect("one child");
             self.root = kid;
         }
-        Some(id)
+        true
     }
 
     /// Gives the entry equal to `(score, member)` a new id (its member moved
@@ -945,19 +948,23 @@ fn insert_rec<N: Names + ?Sized>(
     }
 }
 
-fn remove_rec<N: Names + ?Sized>(node: &mut Node, p: &Probe, names: &N) -> Option<u32> {
+fn remove_rec<N: Names + ?Sized>(node: &mut Node, p: &Probe, id: u32, names: &N) -> bool {
     match node {
         Node::Leaf(l) => {
             let pos = l.run.lower_bound(p, names);
-            if pos < l.run.len && l.run.s[pos] == p.score && names.name(l.run.i[pos]) == p.member {
-                Some(l.run.remove_at(pos))
+            // the entry's id names its member: no need to read the bytes
+            if pos < l.run.len && l.run.s[pos] == p.score && l.run.i[pos] == id {
+                l.run.remove_at(pos);
+                true
             } else {
-                None
+                false
             }
         }
         Node::Inner(n) => {
             let i = n.child_for(p, names);
-            let id = remove_rec(&mut n.kids[i], p, names)?;
+            if !remove_rec(&mut n.kids[i], p, id, names) {
+                return false;
+            }
             n.total -= 1;
             if n.kids[i].total() == 0 {
                 n.remove_kid(i);
@@ -967,7 +974,7 @@ fn remove_rec<N: Names + ?Sized>(node: &mut Node, p: &Probe, names: &N) -> Optio
                     n.rebalance(i);
                 }
             }
-            Some(id)
+            true
         }
     }
 }
@@ -1133,8 +1140,10 @@ mod tests {
                         score[id as usize] = Some(s);
                     }
                     Some(old) => {
-                        let got = t.remove(old, &names.0[id as usize], &names);
-                        assert_eq!(got, Some(id));
+                        // the right score with another id is not the entry
+                        let other = (id + 1) % n as u32;
+                        assert!(!t.remove(old, other, &names.0[id as usize], &names));
+                        assert!(t.remove(old, id, &names.0[id as usize], &names));
                         model.remove(&(key(&names, old, id), id));
                         score[id as usize] = None;
                     }
@@ -1164,7 +1173,7 @@ mod tests {
             let ids: Vec<u32> = model.iter().map(|(_, id)| *id).collect();
             for id in ids {
                 let s = score[id as usize].unwrap();
-                assert_eq!(t.remove(s, &names.0[id as usize], &names), Some(id));
+                assert!(t.remove(s, id, &names.0[id as usize], &names));
             }
             assert_eq!(t.len(), 0);
         }
