@@ -536,6 +536,25 @@ impl Inner {
         self.max.set(i, s, id);
     }
 
+    /// Child `i` gained one entry (`grew`) or lost one: its count moves by
+    /// one, and its maximum is rewritten only when it changed (a set's
+    /// fence upkeep is most of `refresh`'s cost).
+    #[inline]
+    fn bump(&mut self, i: usize, grew: bool) {
+        let b = i / BLK;
+        if grew {
+            self.counts[i] += 1;
+            self.bsum[b] += 1;
+        } else {
+            self.counts[i] -= 1;
+            self.bsum[b] -= 1;
+        }
+        let (s, id) = self.kids[i].max();
+        if id != self.max.i[i] || s.to_bits() != self.max.s[i].to_bits() {
+            self.max.set(i, s, id);
+        }
+    }
+
     /// Inserts a child at `i`; its entries are added to the total.
     fn insert_kid(&mut self, i: usize, kid: Node) {
         let n = self.kids.len();
@@ -928,8 +947,11 @@ fn insert_rec<N: Names + ?Sized>(
             let i = n.child_for(p, names);
             let split = insert_rec(&mut n.kids[i], score, id, p, names);
             n.total += 1;
+            let Some(right) = split else {
+                n.bump(i, true);
+                return None;
+            };
             n.refresh(i);
-            let right = split?;
             // the split-off entries are counted again when `right` is inserted
             n.total -= right.total();
             if n.kids.len() < CAP {
@@ -969,7 +991,7 @@ fn remove_rec<N: Names + ?Sized>(node: &mut Node, p: &Probe, id: u32, names: &N)
             if n.kids[i].total() == 0 {
                 n.remove_kid(i);
             } else {
-                n.refresh(i);
+                n.bump(i, false);
                 if n.kids[i].width() < MIN {
                     n.rebalance(i);
                 }
