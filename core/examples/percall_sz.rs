@@ -6,11 +6,13 @@
 //! ```text
 //! cargo build --release -p emberkv --example percall_sz
 //! valgrind --tool=callgrind --cache-sim=yes --callgrind-out-file=/tmp/cg.out \
-//!     --toggle-collect='*m_*' target/release/examples/percall_sz 100000
-//! callgrind_annotate --inclusive=yes /tmp/cg.out | grep ' m_'
+//!     --toggle-collect='percall_sz::m_*' target/release/examples/percall_sz 100000
+//! callgrind_annotate --inclusive=yes /tmp/cg.out | grep 'percall_sz::m_'
 //! ```
 //! (each `m_<command>` function runs the command `n` times: divide by `n`;
 //! `Ir` = instructions, `DLmr + DLmw + ILmr` = last-level misses.)
+//! `ONLY="ZRANK 1M,ZADD upd 1M"` runs (and builds the arguments of) just
+//! those; a command's inputs are the same whichever others run.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -68,16 +70,36 @@ measured!(
     m_zrange10
 );
 
-/// Runs one command's calls, unless `ONLY` (a comma list of names as
-/// printed, e.g. `ONLY="ZRANK 1M,ZADD upd 1M"`) leaves it out.
-fn run(name: &str, f: fn(&mut Client, &[Argv]), c: &mut Client, argvs: &[Argv]) {
-    if let Ok(only) = std::env::var("ONLY")
-        && !only.split(',').any(|o| o.trim() == name)
-    {
+/// Whether `ONLY` (a comma list of names as printed, e.g.
+/// `ONLY="ZRANK 1M,ZADD upd 1M"`) selects `name`; all when unset.
+fn wanted(name: &str) -> bool {
+    match std::env::var("ONLY") {
+        Ok(only) => only.split(',').any(|o| o.trim() == name),
+        Err(_) => true,
+    }
+}
+
+/// Builds `n` argvs with `f` and runs them, if `wanted(name)`. Each command
+/// draws from its own generator (seeded from its name), so its inputs are
+/// the same whichever others `ONLY` selects, and unselected ones cost
+/// nothing to set up.
+fn run(
+    name: &str,
+    m: fn(&mut Client, &[Argv]),
+    c: &mut Client,
+    n: usize,
+    f: &mut dyn FnMut(&mut Rng) -> Vec<Vec<u8>>,
+) {
+    if !wanted(name) {
         return;
     }
+    let seed = name.bytes().fold(0x9e3779b97f4a7c15u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    });
+    let mut rng = Rng(seed | 1);
+    let argvs: Vec<Argv> = (0..n).map(|_| f(&mut rng)).collect();
     let (t, cpu) = (Instant::now(), cpu_time::thread_cpu_ns());
-    f(c, argvs);
+    m(c, &argvs);
     let n = argvs.len() as f64;
     println!(
         "{name:<14} {:>7.0} ns/call wall, {:>7.0} ns/call thread CPU time",
@@ -94,6 +116,8 @@ fn main() {
     let db = emberkv::Db::in_memory();
     let mut c = db.client();
     let mut rng = Rng(0x9e3779b97f4a7c15);
+    // the 1M-member set only when SISMEMBER is measured
+    let big_set = wanted("SISMEMBER 1M");
     for start in (0..BIG).step_by(1000) {
         let mut z = vec![b"ZADD".to_vec(), b"z".to_vec()];
         let mut s = vec![b"SADD".to_vec(), b"s".to_vec()];
@@ -103,46 +127,41 @@ fn main() {
             s.push(member(i));
         }
         c.execute(&z);
-        c.execute(&s);
+        if big_set {
+            c.execute(&s);
+        }
     }
     c.execute(&["SET", "k", "v"]);
-    let mut make = |f: &mut dyn FnMut(&mut Rng) -> Vec<&[u8]>| -> Vec<Argv> {
-        (0..n)
-            .map(|_| f(&mut rng).into_iter().map(|x| x.to_vec()).collect())
-            .collect()
-    };
-    let get = make(&mut |_| vec![b"GET", b"k"]);
-    let sadd = make(&mut |r| vec![b"SADD", b"s2", member(r.below(BIG)).leak()]);
-    let sis = make(&mut |r| vec![b"SISMEMBER", b"s", member(r.below(2 * BIG)).leak()]);
-    let score = |r: &mut Rng| -> &'static [u8] {
-        format!("{}", r.below(1 << 40) as f64 / 1024.0)
-            .into_bytes()
-            .leak()
-    };
-    let zupd = make(&mut |r| vec![b"ZADD", b"z", score(r), member(r.below(BIG)).leak()]);
+    let v = |parts: &[&[u8]]| -> Argv { parts.iter().map(|x| x.to_vec()).collect() };
+    let score = |r: &mut Rng| format!("{}", r.below(1 << 40) as f64 / 1024.0).into_bytes();
+    let idx = |s: usize| s.to_string().into_bytes();
     let mut next = BIG;
-    let znew = make(&mut |r| {
-        next += 1;
-        vec![b"ZADD", b"z", score(r), member(next).leak()]
+    run("GET", m_get, &mut c, n, &mut |_| v(&[b"GET", b"k"]));
+    run("SADD", m_sadd, &mut c, n, &mut |r| {
+        v(&[b"SADD", b"s2", &member(r.below(BIG))])
     });
-    let zscore = make(&mut |r| vec![b"ZSCORE", b"z", member(r.below(BIG)).leak()]);
-    let zrank = make(&mut |r| vec![b"ZRANK", b"z", member(r.below(BIG)).leak()]);
-    let idx = |s: usize| -> &'static [u8] { s.to_string().into_bytes().leak() };
-    let zr1 = make(&mut |r| {
+    run("SISMEMBER 1M", m_sismember, &mut c, n, &mut |r| {
+        v(&[b"SISMEMBER", b"s", &member(r.below(2 * BIG))])
+    });
+    run("ZSCORE 1M", m_zscore, &mut c, n, &mut |r| {
+        v(&[b"ZSCORE", b"z", &member(r.below(BIG))])
+    });
+    run("ZRANK 1M", m_zrank, &mut c, n, &mut |r| {
+        v(&[b"ZRANK", b"z", &member(r.below(BIG))])
+    });
+    run("ZRANGE 1M x1", m_zrange1, &mut c, n, &mut |r| {
         let s = r.below(BIG);
-        vec![b"ZRANGE", b"z", idx(s), idx(s)]
+        v(&[b"ZRANGE", b"z", &idx(s), &idx(s)])
     });
-    let zr10 = make(&mut |r| {
+    run("ZRANGE 1M x10", m_zrange10, &mut c, n, &mut |r| {
         let s = r.below(BIG - 10);
-        vec![b"ZRANGE", b"z", idx(s), idx(s + 9)]
+        v(&[b"ZRANGE", b"z", &idx(s), &idx(s + 9)])
     });
-    run("GET", m_get, &mut c, &get);
-    run("SADD", m_sadd, &mut c, &sadd);
-    run("SISMEMBER 1M", m_sismember, &mut c, &sis);
-    run("ZSCORE 1M", m_zscore, &mut c, &zscore);
-    run("ZRANK 1M", m_zrank, &mut c, &zrank);
-    run("ZRANGE 1M x1", m_zrange1, &mut c, &zr1);
-    run("ZRANGE 1M x10", m_zrange10, &mut c, &zr10);
-    run("ZADD upd 1M", m_zadd_update, &mut c, &zupd);
-    run("ZADD new 1M", m_zadd_new, &mut c, &znew);
+    run("ZADD upd 1M", m_zadd_update, &mut c, n, &mut |r| {
+        v(&[b"ZADD", b"z", &score(r), &member(r.below(BIG))])
+    });
+    run("ZADD new 1M", m_zadd_new, &mut c, n, &mut |r| {
+        next += 1;
+        v(&[b"ZADD", b"z", &score(r), &member(next)])
+    });
 }

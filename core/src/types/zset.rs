@@ -246,7 +246,7 @@ impl BigZset {
     fn set_score(&mut self, pos: usize, h: u64, score: f64) {
         let old = self.slab[pos].score;
         let m = &self.slab[pos].member;
-        self.tree.remove(old, m, &self.slab[..]);
+        self.tree.remove(old, pos as u32, m, &self.slab[..]);
         self.tree.insert(score, pos as u32, m, &self.slab[..]);
         self.index.set_payload(h, pos as u32, score);
         self.slab[pos].score = score;
@@ -257,7 +257,7 @@ impl BigZset {
         let score = self.slab[pos].score;
         self.tree.prefetch_path(score);
         self.tree
-            .remove(score, &self.slab[pos].member, &self.slab[..]);
+            .remove(score, pos as u32, &self.slab[pos].member, &self.slab[..]);
         self.index
             .remove(member_hash(&self.slab[pos].member), pos as u32);
         let last = self.slab.len() - 1;

@@ -54,11 +54,38 @@ const MIN: usize = CAP / 4;
 /// length of the prefix whose bits are set, read with one bit scan.
 #[inline(always)]
 fn prefix_below(v: &[f64; BLK], n: usize, x: f64) -> usize {
+    ((!below_mask(v, x)).trailing_zeros() as usize).min(n)
+}
+
+/// Bit `k` set when `v[k] < x` (false for NaN, as `<`).
+#[cfg(target_arch = "x86_64")]
+const _: () = assert!(BLK == 8, "below_mask compares eight lanes");
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn below_mask(v: &[f64; BLK], x: f64) -> u32 {
+    use std::arch::x86_64::{_mm_cmplt_pd, _mm_loadu_pd, _mm_movemask_pd, _mm_set1_pd};
+    // four two-lane compares (SSE2, always there on x86_64): the scalar loop
+    // compiled to eight compares, eight flag moves and eight shifts
+    // SAFETY: SSE2 is part of x86_64; the loads read v[0..8], in bounds.
+    unsafe {
+        let xv = _mm_set1_pd(x);
+        let p = v.as_ptr();
+        let m0 = _mm_movemask_pd(_mm_cmplt_pd(_mm_loadu_pd(p), xv));
+        let m1 = _mm_movemask_pd(_mm_cmplt_pd(_mm_loadu_pd(p.add(2)), xv));
+        let m2 = _mm_movemask_pd(_mm_cmplt_pd(_mm_loadu_pd(p.add(4)), xv));
+        let m3 = _mm_movemask_pd(_mm_cmplt_pd(_mm_loadu_pd(p.add(6)), xv));
+        (m0 | m1 << 2 | m2 << 4 | m3 << 6) as u32
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn below_mask(v: &[f64; BLK], x: f64) -> u32 {
     let mut m = 0u32;
     for (k, &s) in v.iter().enumerate() {
         m |= u32::from(s < x) << k;
     }
-    ((!m).trailing_zeros() as usize).min(n)
+    m
 }
 
 /// Sum of the first `n` of `v` (`n <= BLK`), without a loop whose trip
@@ -121,6 +148,8 @@ impl Run {
         for b in 0..NBLK {
             prefetch(self.s[b * BLK..].as_ptr());
         }
+        // `len`, which every search reads first, lies past the scores
+        prefetch(&self.len);
     }
 
     /// Starts loading the scores and ids of positions `a..b`.
@@ -171,7 +200,7 @@ impl Run {
     /// Positions whose score is below `x`. Counted without a branch on
     /// the scores: with random scores the exit of a scanning loop is a
     /// branch the CPU mispredicts at every level of every descent.
-    #[inline]
+    #[inline(always)]
     fn count_lt(&self, x: f64) -> usize {
         let nb = self.len.div_ceil(BLK);
         let b = prefix_below(&self.fs, nb, x);
@@ -184,7 +213,7 @@ impl Run {
     }
 
     /// First position not ordering before `p`.
-    #[inline]
+    #[inline(always)]
     fn lower_bound<N: Names + ?Sized>(&self, p: &Probe, names: &N) -> usize {
         let mut k = self.count_lt(p.score);
         // equal scores order by member
@@ -507,6 +536,25 @@ impl Inner {
         self.max.set(i, s, id);
     }
 
+    /// Child `i` gained one entry (`grew`) or lost one: its count moves by
+    /// one, and its maximum is rewritten only when it changed (a set's
+    /// fence upkeep is most of `refresh`'s cost).
+    #[inline]
+    fn bump(&mut self, i: usize, grew: bool) {
+        let b = i / BLK;
+        if grew {
+            self.counts[i] += 1;
+            self.bsum[b] += 1;
+        } else {
+            self.counts[i] -= 1;
+            self.bsum[b] -= 1;
+        }
+        let (s, id) = self.kids[i].max();
+        if id != self.max.i[i] || s.to_bits() != self.max.s[i].to_bits() {
+            self.max.set(i, s, id);
+        }
+    }
+
     /// Inserts a child at `i`; its entries are added to the total.
     fn insert_kid(&mut self, i: usize, kid: Node) {
         let n = self.kids.len();
@@ -700,24 +748,27 @@ impl Tree {
         }
     }
 
-    /// Removes the entry equal to `(score, member)`; returns its id.
-    /// Callers that care for speed call `prefetch_path(score)` some time
-    /// before.
+    /// Removes the entry `(score, id)`, whose member is `member`; false if
+    /// it is not there. Callers that care for speed call
+    /// `prefetch_path(score)` some time before.
     pub fn remove<N: Names + ?Sized>(
         &mut self,
         score: f64,
+        id: u32,
         member: &[u8],
         names: &N,
-    ) -> Option<u32> {
+    ) -> bool {
         let p = Probe { score, member };
-        let id = remove_rec(&mut self.root, &p, names)?;
+        if !remove_rec(&mut self.root, &p, id, names) {
+            return false;
+        }
         if let Node::Inner(n) = &mut self.root
             && n.kids.len() == 1
         {
             let kid = n.kids.pop().expect("one child");
             self.root = kid;
         }
-        Some(id)
+        true
     }
 
     /// Gives the entry equal to `(score, member)` a new id (its member moved
@@ -763,7 +814,11 @@ impl Tree {
         while let Node::Inner(n) = node {
             let k = n.max.count_lt(score).min(n.kids.len() - 1);
             node = &n.kids[k];
-            node.prefetch();
+            match node {
+                // the update that follows shifts the leaf's ids too
+                Node::Leaf(l) => prefetch_all(&**l),
+                Node::Inner(_) => node.prefetch(),
+            }
         }
     }
 
@@ -892,8 +947,11 @@ fn insert_rec<N: Names + ?Sized>(
             let i = n.child_for(p, names);
             let split = insert_rec(&mut n.kids[i], score, id, p, names);
             n.total += 1;
+            let Some(right) = split else {
+                n.bump(i, true);
+                return None;
+            };
             n.refresh(i);
-            let right = split?;
             // the split-off entries are counted again when `right` is inserted
             n.total -= right.total();
             if n.kids.len() < CAP {
@@ -912,29 +970,33 @@ fn insert_rec<N: Names + ?Sized>(
     }
 }
 
-fn remove_rec<N: Names + ?Sized>(node: &mut Node, p: &Probe, names: &N) -> Option<u32> {
+fn remove_rec<N: Names + ?Sized>(node: &mut Node, p: &Probe, id: u32, names: &N) -> bool {
     match node {
         Node::Leaf(l) => {
             let pos = l.run.lower_bound(p, names);
-            if pos < l.run.len && l.run.s[pos] == p.score && names.name(l.run.i[pos]) == p.member {
-                Some(l.run.remove_at(pos))
+            // the entry's id names its member: no need to read the bytes
+            if pos < l.run.len && l.run.s[pos] == p.score && l.run.i[pos] == id {
+                l.run.remove_at(pos);
+                true
             } else {
-                None
+                false
             }
         }
         Node::Inner(n) => {
             let i = n.child_for(p, names);
-            let id = remove_rec(&mut n.kids[i], p, names)?;
+            if !remove_rec(&mut n.kids[i], p, id, names) {
+                return false;
+            }
             n.total -= 1;
             if n.kids[i].total() == 0 {
                 n.remove_kid(i);
             } else {
-                n.refresh(i);
+                n.bump(i, false);
                 if n.kids[i].width() < MIN {
                     n.rebalance(i);
                 }
             }
-            Some(id)
+            true
         }
     }
 }
@@ -1100,8 +1162,10 @@ mod tests {
                         score[id as usize] = Some(s);
                     }
                     Some(old) => {
-                        let got = t.remove(old, &names.0[id as usize], &names);
-                        assert_eq!(got, Some(id));
+                        // the right score with another id is not the entry
+                        let other = (id + 1) % n as u32;
+                        assert!(!t.remove(old, other, &names.0[id as usize], &names));
+                        assert!(t.remove(old, id, &names.0[id as usize], &names));
                         model.remove(&(key(&names, old, id), id));
                         score[id as usize] = None;
                     }
@@ -1131,7 +1195,7 @@ mod tests {
             let ids: Vec<u32> = model.iter().map(|(_, id)| *id).collect();
             for id in ids {
                 let s = score[id as usize].unwrap();
-                assert_eq!(t.remove(s, &names.0[id as usize], &names), Some(id));
+                assert!(t.remove(s, id, &names.0[id as usize], &names));
             }
             assert_eq!(t.len(), 0);
         }
@@ -1202,6 +1266,29 @@ mod tests {
                 }
                 assert_eq!(got, want, "{a}..{b} rev {rev}");
             }
+        }
+    }
+
+    #[test]
+    fn below_mask_is_the_scalar_compare() {
+        let mut rng = Rng::seeded(21);
+        let pool = [
+            f64::NEG_INFINITY,
+            -1.5,
+            -0.0,
+            0.0,
+            1.0,
+            2.5,
+            1e300,
+            f64::INFINITY,
+            f64::NAN,
+        ];
+        for _ in 0..20_000 {
+            let pick = |r: &mut Rng| pool[r.below(pool.len() as u64) as usize];
+            let v: [f64; BLK] = std::array::from_fn(|_| pick(&mut rng));
+            let x = pick(&mut rng);
+            let want = (0..BLK).fold(0u32, |m, k| m | u32::from(v[k] < x) << k);
+            assert_eq!(below_mask(&v, x), want, "{v:?} < {x}");
         }
     }
 
