@@ -641,6 +641,11 @@ pub(crate) fn script_call(
             "ERR This Redis command is not allowed from script".into(),
         )));
     }
+    if ctx.cl.acl_seen != eng.acl.epoch()
+        && let Some(msg) = crate::acl::check(eng, ctx.cl, spec, &refs, "lua")
+    {
+        return Ok(Err(refused(ctx, Some(spec), msg)));
+    }
     if matches!(spec.name, "xread" | "xreadgroup")
         && refs[1..]
             .iter()
