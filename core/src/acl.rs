@@ -940,7 +940,7 @@ pub(crate) fn authenticate(
                 eng.clock.now_ms(),
                 Denied::Auth,
                 "toplevel",
-                b"AUTH",
+                b"auth",
                 user,
                 client_info(eng, cl),
             );

@@ -174,9 +174,7 @@ fn log(ctx: &mut Ctx, a: &[&[u8]]) -> R {
             Ok(Reply::ok())
         }
         Some(x) if a.len() == 3 => {
-            let n = parse_i64(x)
-                .filter(|n| *n >= 0)
-                .ok_or_else(|| Reply::error("ERR value is out of range, must be positive"))?;
+            let n = parse_i64(x).filter(|n| *n >= 0).ok_or_else(err::not_int)?;
             Ok(crate::acl::log_reply(ctx.eng, n as usize))
         }
         _ => Err(err::syntax()),
