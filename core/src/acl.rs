@@ -778,7 +778,6 @@ impl Acl {
                 .unwrap_or_else(|| Arc::new(User::default_user(1)));
             users.insert(b"default".to_vec(), d);
         }
-        // the same name keeps its identity only if it stays the same user
         *cur = users;
         drop(cur);
         self.bump();
@@ -874,9 +873,8 @@ impl Acl {
             return;
         }
         let pass = eng.params.requirepass();
-        let first = seen.0 == u64::MAX;
         seen.0 = v;
-        if pass == seen.1 && !(first && !pass.is_empty()) {
+        if pass == seen.1 {
             return;
         }
         seen.1 = pass.clone();
@@ -1071,7 +1069,7 @@ pub(crate) fn check(
 
 /// Disconnects the clients of `name` (deleted or disabled): network clients
 /// through their kill hook; embedded clients find out at their next command.
-fn kill_clients_of(eng: &Engine, name: &[u8], except: u64) {
+fn kill_clients_of(eng: &Engine, name: &[u8]) {
     let clients: Vec<_> = eng.clients.lock().values().cloned().collect();
     for c in clients {
         let user_matches = {
@@ -1094,7 +1092,6 @@ fn kill_clients_of(eng: &Engine, name: &[u8], except: u64) {
                 Some(Reply::error("UNBLOCKED client killed by ACL change")),
             );
         }
-        let _ = except;
     }
 }
 
@@ -1173,21 +1170,20 @@ pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
 
 pub(crate) fn setuser_and_kill(
     eng: &Engine,
-    me: u64,
     name: &[u8],
     ops: &[&[u8]],
 ) -> Result<(), String> {
     let u = eng.acl.setuser(name, ops)?;
     if !u.enabled {
-        kill_clients_of(eng, name, me);
+        kill_clients_of(eng, name);
     }
     Ok(())
 }
 
-pub(crate) fn deluser_and_kill(eng: &Engine, me: u64, name: &[u8]) -> bool {
+pub(crate) fn deluser_and_kill(eng: &Engine, name: &[u8]) -> bool {
     let gone = eng.acl.deluser(name);
     if gone {
-        kill_clients_of(eng, name, me);
+        kill_clients_of(eng, name);
     }
     gone
 }
@@ -1266,8 +1262,24 @@ pub(crate) fn load_file(eng: &Engine, path: &str) -> Result<(), String> {
             .setuser(words[1], &words[2..])
             .map_err(|e| format!("ERR {path}:{}: {}", n + 1, e.trim_start_matches("ERR ")))?;
     }
-    let users = std::mem::take(&mut *staging.users.write());
+    let mut users = std::mem::take(&mut *staging.users.write());
+    // every loaded user is a new one (its clients are cut off), but the
+    // default user's clients stay
+    let default_uid = eng.acl.default_user().uid;
+    for (name, u) in users.iter_mut() {
+        let mut v = (**u).clone();
+        v.uid = if name == b"default" {
+            default_uid
+        } else {
+            eng.acl.next_uid.fetch_add(1, Ordering::Relaxed)
+        };
+        *u = Arc::new(v);
+    }
+    let old = eng.acl.names();
     eng.acl.replace(users);
+    for name in old.iter().filter(|n| n.as_slice() != b"default") {
+        kill_clients_of(eng, name);
+    }
     Ok(())
 }
 

@@ -35,7 +35,7 @@ static ACL_SUBCOMMANDS: &[CommandSpec] = &[
 /// `ACL SETUSER username [rule [rule ...]]`
 fn setuser(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     ctx.eng.acl.sync_requirepass(ctx.eng);
-    crate::acl::setuser_and_kill(ctx.eng, ctx.cl.id, a[2], &a[3..]).map_err(Reply::Error)?;
+    crate::acl::setuser_and_kill(ctx.eng, a[2], &a[3..]).map_err(Reply::Error)?;
     Ok(Reply::ok())
 }
 
@@ -51,7 +51,7 @@ fn deluser(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     }
     let n = a[2..]
         .iter()
-        .filter(|n| crate::acl::deluser_and_kill(ctx.eng, ctx.cl.id, n))
+        .filter(|n| crate::acl::deluser_and_kill(ctx.eng, n))
         .count();
     Ok(Reply::Int(n as i64))
 }
