@@ -185,23 +185,13 @@ impl Selector {
     fn apply(&mut self, op: &[u8]) -> Result<(), &'static str> {
         let lower = op.to_ascii_lowercase();
         match lower.as_slice() {
-            b"allkeys" => {
-                self.allkeys = true;
+            b"allkeys" | b"resetkeys" => {
+                self.allkeys = lower == b"allkeys";
                 self.keys.clear();
                 return Ok(());
             }
-            b"resetkeys" => {
-                self.allkeys = false;
-                self.keys.clear();
-                return Ok(());
-            }
-            b"allchannels" => {
-                self.allchannels = true;
-                self.channels.clear();
-                return Ok(());
-            }
-            b"resetchannels" => {
-                self.allchannels = false;
+            b"allchannels" | b"resetchannels" => {
+                self.allchannels = lower == b"allchannels";
                 self.channels.clear();
                 return Ok(());
             }
@@ -339,34 +329,20 @@ impl Selector {
     }
 
     fn describe_keys(&self) -> String {
-        if self.allkeys {
-            return "~*".into();
-        }
-        let v: Vec<String> = self
-            .keys
-            .iter()
-            .map(|(fl, p)| {
-                let p = String::from_utf8_lossy(p);
-                match *fl {
-                    KEY_R => format!("%R~{p}"),
-                    KEY_W => format!("%W~{p}"),
-                    _ => format!("~{p}"),
-                }
-            })
-            .collect();
-        v.join(" ")
+        let each = self.keys.iter().map(|(fl, p)| {
+            let prefix = match *fl {
+                KEY_R => "%R~",
+                KEY_W => "%W~",
+                _ => "~",
+            };
+            (prefix, p.as_slice())
+        });
+        describe_patterns(self.allkeys, "~*", each)
     }
 
     fn describe_channels(&self) -> String {
-        if self.allchannels {
-            return "&*".into();
-        }
-        let v: Vec<String> = self
-            .channels
-            .iter()
-            .map(|c| format!("&{}", String::from_utf8_lossy(c)))
-            .collect();
-        v.join(" ")
+        let each = self.channels.iter().map(|c| ("&", c.as_slice()));
+        describe_patterns(self.allchannels, "&*", each)
     }
 
     fn describe_commands(&self) -> String {
@@ -445,6 +421,21 @@ impl Selector {
         }
         Ok(())
     }
+}
+
+/// `all` as `star`, else each pattern after its prefix, space-separated.
+fn describe_patterns<'a>(
+    all: bool,
+    star: &str,
+    each: impl Iterator<Item = (&'a str, &'a [u8])>,
+) -> String {
+    if all {
+        return star.into();
+    }
+    let v: Vec<String> = each
+        .map(|(prefix, p)| format!("{prefix}{}", String::from_utf8_lossy(p)))
+        .collect();
+    v.join(" ")
 }
 
 const SYNTAX: &str = "Syntax error";
@@ -1168,11 +1159,7 @@ pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
 
 // ---- ACL command helpers (used by `commands/acl.rs`) ----
 
-pub(crate) fn setuser_and_kill(
-    eng: &Engine,
-    name: &[u8],
-    ops: &[&[u8]],
-) -> Result<(), String> {
+pub(crate) fn setuser_and_kill(eng: &Engine, name: &[u8], ops: &[&[u8]]) -> Result<(), String> {
     let u = eng.acl.setuser(name, ops)?;
     if !u.enabled {
         kill_clients_of(eng, name);

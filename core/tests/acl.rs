@@ -26,6 +26,17 @@ fn err(r: &Reply) -> String {
         .to_string()
 }
 
+/// A database, an admin client and a second client, after `ACL SETUSER rules`.
+fn setup(rules: &[&str]) -> (Db, Client, Client) {
+    let db = Db::in_memory();
+    let mut admin = db.client();
+    let c = db.client();
+    let mut a = vec!["ACL", "SETUSER"];
+    a.extend_from_slice(rules);
+    assert_eq!(run(&mut admin, &a), Reply::ok());
+    (db, admin, c)
+}
+
 fn text(r: &Reply) -> String {
     String::from_utf8_lossy(
         r.as_bytes()
@@ -34,111 +45,77 @@ fn text(r: &Reply) -> String {
     .into()
 }
 
-/// (connection: 0 admin, 1 user; command)
-const SCRIPT: &[(usize, &[&str])] = &[
-    (0, &["ACL", "LIST"]),
-    (0, &["ACL", "WHOAMI"]),
-    (0, &["ACL", "USERS"]),
-    (0, &["ACL", "SETUSER", "e", "foo"]),
-    (0, &["ACL", "SETUSER", "e", "+nosuch"]),
-    (0, &["ACL", "SETUSER", "e", "+@nosuch"]),
-    (0, &["ACL", "SETUSER", "e", "allkeys", "~a"]),
-    (0, &["ACL", "SETUSER", "e", "allchannels", "&x"]),
-    (0, &["ACL", "SETUSER", "e", "<nopw"]),
-    (0, &["ACL", "SETUSER", "e", "#abc"]),
-    (0, &["ACL", "SETUSER", "e", "+config|get|x"]),
-    (0, &["ACL", "SETUSER", "e", "(+get"]),
-    (0, &["ACL", "SETUSER", "e", "(~x*", "+get"]),
-    (0, &["ACL", "SETUSER", "e", "selector"]),
-    (0, &["ACL", "GETUSER", "e"]),
-    (0, &["ACL", "SETUSER", "new"]),
-    (0, &["ACL", "GETUSER", "new"]),
-    (
-        0,
-        &[
-            "ACL", "SETUSER", "k", "on", ">pw", "~a*", "%R~b*", "%W~c*", "&ch*",
-        ],
-    ),
-    (0, &["ACL", "GETUSER", "k"]),
-    (
-        0,
-        &[
-            "ACL", "SETUSER", "s", "(~x*", "+get)", "(%R~y*", "&z", "+set)",
-        ],
-    ),
-    (0, &["ACL", "SETUSER", "s", "clearselectors"]),
-    (
-        0,
-        &[
-            "ACL",
-            "SETUSER",
-            "p",
-            "on",
-            "#30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4",
-            ">pw",
-            ">other",
-            "<other",
-        ],
-    ),
-    (
-        0,
-        &[
-            "ACL",
-            "SETUSER",
-            "p",
-            "!30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4",
-        ],
-    ),
-    (0, &["ACL", "SETUSER", "p", "nopass"]),
-    (0, &["ACL", "SETUSER", "p", "resetpass", "off"]),
-    (0, &["ACL", "LIST"]),
-    (0, &["ACL", "USERS"]),
-    (0, &["ACL", "GETUSER", "nosuch"]),
-    (0, &["ACL", "DELUSER", "default"]),
-    (0, &["ACL", "DELUSER", "nosuch", "new", "new"]),
-    (0, &["ACL", "GENPASS", "0"]),
-    (0, &["ACL", "GENPASS", "5000"]),
-    (0, &["ACL", "GENPASS", "x"]),
-    (0, &["ACL", "CAT"]),
-    (0, &["ACL", "CAT", "nosuch"]),
-    (0, &["ACL", "LOG", "x"]),
-    (0, &["ACL", "LOG", "RESET"]),
-    (0, &["ACL", "HELP"]),
-    (0, &["ACL", "DRYRUN", "nosuch", "get", "x"]),
-    (0, &["ACL", "DRYRUN", "k", "nosuchcmd"]),
-    (
-        0,
-        &[
-            "ACL",
-            "SETUSER",
-            "u",
-            "on",
-            ">p",
-            "~k*",
-            "&c*",
-            "-@all",
-            "+get",
-            "+set",
-            "+publish",
-            "+config|get",
-            "+multi",
-            "+exec",
-        ],
-    ),
-    (1, &["AUTH", "u", "wrong"]),
-    (1, &["AUTH", "nosuch", "p"]),
-    (1, &["AUTH", "u", "p"]),
-    (1, &["GET", "k1"]),
-    (1, &["SET", "k1", "v"]),
-    (1, &["CONFIG", "GET", "maxmemory"]),
-    (1, &["PUBLISH", "c1", "x"]),
-    (1, &["MULTI"]),
-    (1, &["GET", "k1"]),
-    (1, &["EXEC"]),
-    (0, &["AUTH", "x"]),
-    (0, &["AUTH", "a", "b", "c"]),
-    (0, &["CLIENT", "KILL", "USER", "nosuch"]),
+/// User `u` of both tests.
+const U_SETUSER: &[&str] = &[
+    "ACL",
+    "SETUSER",
+    "u",
+    "on",
+    ">p",
+    "~k*",
+    "&c*",
+    "-@all",
+    "+get",
+    "+set",
+    "+publish",
+    "+config|get",
+    "+multi",
+    "+exec",
 ];
+
+/// One command a line: the connection (0 admin, 1 user), then argv.
+const SCRIPT: &str = "\
+0 ACL LIST
+0 ACL WHOAMI
+0 ACL USERS
+0 ACL SETUSER e foo
+0 ACL SETUSER e +nosuch
+0 ACL SETUSER e +@nosuch
+0 ACL SETUSER e allkeys ~a
+0 ACL SETUSER e allchannels &x
+0 ACL SETUSER e <nopw
+0 ACL SETUSER e #abc
+0 ACL SETUSER e +config|get|x
+0 ACL SETUSER e (+get
+0 ACL SETUSER e (~x* +get
+0 ACL SETUSER e selector
+0 ACL GETUSER e
+0 ACL SETUSER new
+0 ACL GETUSER new
+0 ACL GETUSER k
+0 ACL SETUSER s clearselectors
+0 ACL SETUSER p nopass
+0 ACL SETUSER p resetpass off
+0 ACL LIST
+0 ACL USERS
+0 ACL GETUSER nosuch
+0 ACL DELUSER default
+0 ACL DELUSER nosuch new new
+0 ACL GENPASS 0
+0 ACL GENPASS 5000
+0 ACL GENPASS x
+0 ACL CAT
+0 ACL CAT nosuch
+0 ACL LOG x
+0 ACL LOG RESET
+0 ACL HELP
+0 ACL DRYRUN nosuch get x
+0 ACL DRYRUN k nosuchcmd
+0 U_SETUSER
+1 AUTH u wrong
+1 AUTH nosuch p
+1 AUTH u p
+1 GET k1
+1 SET k1 v
+1 CONFIG GET maxmemory
+1 PUBLISH c1 x
+1 MULTI
+1 GET k1
+1 EXEC
+0 AUTH x
+0 AUTH a b c
+0 CLIENT KILL USER nosuch
+";
 
 #[test]
 fn same_replies_as_redis() {
@@ -150,10 +127,16 @@ fn same_replies_as_redis() {
     let db = Db::in_memory();
     let mut eclients = [db.client(), db.client()];
     let mut diffs = Vec::new();
-    for (who, cmd) in SCRIPT {
-        let a = argv(cmd);
-        let want = rconns[*who].command(&a);
-        let got = eclients[*who].execute(&a).to_resp2();
+    for line in SCRIPT.lines() {
+        let (who, cmd) = line.split_once(' ').unwrap();
+        let who: usize = who.parse().unwrap();
+        let cmd: Vec<&str> = match cmd {
+            "U_SETUSER" => U_SETUSER.to_vec(),
+            _ => cmd.split(' ').collect(),
+        };
+        let a = argv(&cmd);
+        let want = rconns[who].command(&a);
+        let got = eclients[who].execute(&a).to_resp2();
         if want != got {
             diffs.push(format!(
                 "{cmd:?}\n  redis:   {:?}\n  emberkv: {:?}",
@@ -170,28 +153,9 @@ fn denials_use_redis_7_2_texts() {
     let db = Db::in_memory();
     let mut admin = db.client();
     let mut c = db.client();
-    run(
-        &mut admin,
-        &[
-            "ACL",
-            "SETUSER",
-            "u",
-            "on",
-            ">p",
-            "~k*",
-            "&c*",
-            "-@all",
-            "+get",
-            "+set",
-            "+publish",
-            "+subscribe",
-            "+psubscribe",
-            "+config|get",
-            "+multi",
-            "+exec",
-            "+eval",
-        ],
-    );
+    let mut rules = U_SETUSER.to_vec();
+    rules.extend(["+subscribe", "+psubscribe", "+eval"]);
+    run(&mut admin, &rules);
     assert_eq!(run(&mut c, &["AUTH", "u", "p"]), Reply::ok());
     assert_eq!(
         err(&run(&mut c, &["DEL", "k1"])),
@@ -367,13 +331,7 @@ fn permissions_follow_rule_changes_at_once() {
 
 #[test]
 fn deleted_or_disabled_user_cuts_off_its_clients() {
-    let db = Db::in_memory();
-    let mut admin = db.client();
-    let mut c = db.client();
-    run(
-        &mut admin,
-        &["ACL", "SETUSER", "t", "on", "nopass", "+@all", "~*"],
-    );
+    let (_db, mut admin, mut c) = setup(&["t", "on", "nopass", "+@all", "~*"]);
     assert_eq!(run(&mut c, &["AUTH", "t", "any"]), Reply::ok());
     assert_eq!(run(&mut c, &["ACL", "WHOAMI"]), Reply::bulk("t"));
     let list = text(&run(&mut admin, &["CLIENT", "LIST"]));
@@ -406,10 +364,9 @@ fn requirepass_is_the_default_users_password() {
     let Reply::Array(list) = run(&mut c, &["ACL", "LIST"]) else {
         panic!()
     };
-    let hash = emberkv_sha256_hex("sec");
     assert_eq!(
         text(&list[0]),
-        format!("user default on #{hash} ~* &* +@all")
+        format!("user default on #{SEC_HASH} ~* &* +@all")
     );
     assert_eq!(run(&mut c, &["AUTH", "sec"]), Reply::ok());
     assert_eq!(
@@ -424,22 +381,12 @@ fn requirepass_is_the_default_users_password() {
     assert!(err(&run(&mut c, &["AUTH", "x"])).starts_with("ERR AUTH <password> called without"));
 }
 
-/// SHA-256 hex through the engine itself would be circular: this is the
-/// digest redis-server 7.0 printed for `ACL SETUSER x >sec` (ACL LIST).
-fn emberkv_sha256_hex(p: &str) -> &'static str {
-    assert_eq!(p, "sec");
-    "add93534eeb463800fe0ed0946048d33636dd2a014fab92e8a37f77ce98c740b"
-}
+/// The hash redis-server 7.0 shows for `ACL SETUSER x >sec` (ACL GETUSER).
+const SEC_HASH: &str = "add93534eeb463800fe0ed0946048d33636dd2a014fab92e8a37f77ce98c740b";
 
 #[test]
 fn acl_log_and_info_stats() {
-    let db = Db::in_memory();
-    let mut admin = db.client();
-    let mut c = db.client();
-    run(
-        &mut admin,
-        &["ACL", "SETUSER", "u", "on", ">p", "~k*", "-@all", "+get"],
-    );
+    let (_db, mut admin, mut c) = setup(&["u", "on", ">p", "~k*", "-@all", "+get"]);
     assert!(run(&mut c, &["AUTH", "u", "bad"]).is_error());
     assert_eq!(run(&mut c, &["AUTH", "u", "p"]), Reply::ok());
     run(&mut c, &["GET", "x"]);
@@ -531,25 +478,19 @@ fn acl_save_and_load_through_aclfile() {
     );
     run(&mut c, &["ACL", "DELUSER", "b"]);
     assert_eq!(run(&mut c, &["ACL", "LOAD"]), Reply::ok());
-    assert_eq!(
-        run(&mut c, &["ACL", "USERS"]),
-        Reply::Array(vec![
-            Reply::bulk("a"),
-            Reply::bulk("b"),
-            Reply::bulk("default")
-        ])
-    );
+    let loaded = Reply::Array(vec![
+        Reply::bulk("a"),
+        Reply::bulk("b"),
+        Reply::bulk("default"),
+    ]);
+    assert_eq!(run(&mut c, &["ACL", "USERS"]), loaded);
+    // the clients of reloaded users are cut off; the default user's stay
+    assert!(err(&run(&mut u, &["PING"])).contains("killed"));
+    assert_eq!(run(&mut c, &["PING"]), Reply::simple("PONG"));
     std::fs::write(&file, "user x on +nosuch\n").unwrap();
     assert!(run(&mut c, &["ACL", "LOAD"]).is_error());
     // a failed LOAD changes nothing
-    assert_eq!(
-        run(&mut c, &["ACL", "USERS"]),
-        Reply::Array(vec![
-            Reply::bulk("a"),
-            Reply::bulk("b"),
-            Reply::bulk("default")
-        ])
-    );
+    assert_eq!(run(&mut c, &["ACL", "USERS"]), loaded);
     let _ = std::fs::remove_dir_all(&dir);
     // without an aclfile: Redis's error
     let db = Db::in_memory();
