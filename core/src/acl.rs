@@ -1058,6 +1058,21 @@ pub(crate) fn check(
     })
 }
 
+/// Whether the client's user may run `argv` now (`redis.acl_check_cmd`):
+/// nothing is logged.
+pub(crate) fn allowed(
+    eng: &Engine,
+    cl: &ClientState,
+    spec: &'static CommandSpec,
+    argv: &[&[u8]],
+) -> bool {
+    let Some(cur) = &cl.user else { return true };
+    eng.acl
+        .get(&cur.name)
+        .filter(|u| u.uid == cur.uid && u.enabled)
+        .is_some_and(|u| u.check(spec, argv).is_ok())
+}
+
 /// Disconnects the clients of `name` (deleted or disabled): network clients
 /// through their kill hook; embedded clients find out at their next command.
 fn kill_clients_of(eng: &Engine, name: &[u8]) {

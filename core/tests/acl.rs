@@ -204,6 +204,20 @@ fn denials_use_redis_7_2_texts() {
         err(&r),
         "ERR ACL failure in script: User u has no permissions to run the 'del' command"
     );
+    // redis.acl_check_cmd: the script's user, nothing logged
+    let check = |c: &mut Client, args: &str| {
+        run(
+            c,
+            &["EVAL", &format!("return redis.acl_check_cmd({args})"), "0"],
+        )
+    };
+    assert_eq!(check(&mut c, "'set', 'k1', 1"), Reply::Int(1));
+    assert_eq!(check(&mut c, "'del', 'k1'"), Reply::Nil);
+    assert_eq!(check(&mut c, "'set', 'yy', 1"), Reply::Nil);
+    assert!(
+        err(&check(&mut c, "'invalid-cmd', 'arg'"))
+            .starts_with("ERR Invalid command passed to redis.acl_check_cmd()")
+    );
     // a denial inside MULTI aborts EXEC
     assert_eq!(run(&mut c, &["MULTI"]), Reply::ok());
     assert!(err(&run(&mut c, &["GET", "x"])).starts_with("NOPERM"));
