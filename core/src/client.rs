@@ -59,6 +59,8 @@ pub(crate) struct ClientMeta {
     pub fd: i64,
     /// Channels, patterns and shard channels subscribed (CLIENT LIST sub/psub/ssub).
     pub subs: [usize; 3],
+    /// The user AUTH chose (CLIENT LIST `user`); empty: `default`.
+    pub user: Vec<u8>,
 }
 
 /// A client's WATCHed keys: (db, key, expired when watched), and the flag
@@ -87,6 +89,14 @@ pub(crate) struct ClientState {
     pub auth_required: bool,
     /// False until AUTH / HELLO AUTH succeeds, for clients that need it.
     pub authenticated: bool,
+    /// The client's user; `None` for the engine's own clients (no checks).
+    pub user: Option<Arc<crate::acl::User>>,
+    /// The ACL epoch at which the user was found unrestricted, `u64::MAX`
+    /// while restricted: the command path checks only when it differs from
+    /// the engine's (`acl.rs`).
+    pub acl_seen: u64,
+    /// The ACL epoch at which `user` was last looked up again.
+    pub acl_refreshed: u64,
     // counters not yet flushed into the engine
     calls: u64,
     hits: u64,
@@ -131,6 +141,9 @@ impl ClientState {
             info: None,
             auth_required: false,
             authenticated: true,
+            user: None,
+            acl_seen: 0,
+            acl_refreshed: 0,
             calls: 0,
             hits: 0,
             misses: 0,
@@ -149,7 +162,7 @@ impl ClientState {
 
     /// Whether this client passes without AUTH given the current `requirepass`.
     pub fn auth_satisfied(&self, eng: &Engine) -> bool {
-        !self.auth_required || eng.params.requirepass().is_empty()
+        !self.auth_required || crate::acl::default_open(eng)
     }
 
     pub fn note_call(&mut self, hits: u64, misses: u64, failed: bool) {
@@ -321,6 +334,7 @@ impl Client {
         let st = ClientState {
             id,
             info: Some(info),
+            user: Some(eng.acl.default_user()),
             ..ClientState::internal()
         };
         Client { eng, st }

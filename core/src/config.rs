@@ -458,6 +458,8 @@ pub(crate) static PARAMS: &[ParamSpec] = &[
     // Network directives: read by wire front ends (`bindings/resp`), kept
     // here so CONFIG GET / SET and `Config::set` know them.
     p("requirepass", "", Kind::Str, true, None),
+    // ACL SAVE / LOAD's file (`acl.rs`); loaded at open when set
+    p("aclfile", "", Kind::Str, false, None),
     p(
         "maxclients",
         "10000",

@@ -109,6 +109,8 @@ pub(crate) struct Engine {
     pub evict: crate::evict::Evictor,
     /// MONITOR, CLIENT PAUSE, CLIENT TRACKING.
     pub hooks: crate::hooks::Hooks,
+    /// Users, ACL LOG, denial counters (`acl.rs`).
+    pub acl: crate::acl::Acl,
 }
 
 impl Engine {
@@ -160,6 +162,7 @@ impl Engine {
             opened_ms: now_ms,
             evict: Default::default(),
             hooks: Default::default(),
+            acl: Default::default(),
         })
     }
 
@@ -490,6 +493,9 @@ impl Db {
     pub fn open(cfg: Config) -> Result<Db, Error> {
         let eng = Arc::new(Engine::new(&cfg)?);
         let _ = eng.me.set(Arc::downgrade(&eng));
+        if let Some(f) = eng.params.get("aclfile").filter(|f| !f.is_empty()) {
+            crate::acl::load_file(&eng, &f).map_err(|e| Error::new(ErrorKind::Config, e))?;
+        }
         if !cfg.appendonly {
             // the dump is loaded when there is no AOF to load (as Redis)
             eng.rdb.load_at_open(&eng)?;

@@ -8,6 +8,7 @@
 //! assert_eq!(c.execute(&["GET", "greeting"]), emberkv::Reply::bulk("hello"));
 //! ```
 
+mod acl;
 pub mod alloc;
 mod blocking;
 mod bytes_reply;

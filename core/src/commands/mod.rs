@@ -7,6 +7,7 @@
 //! WATCH invalidation, keyspace notifications). Handlers only report what
 //! they changed.
 
+pub(crate) mod acl;
 pub(crate) mod bitmap;
 pub(crate) mod blocking;
 pub(crate) mod clientfeat;
@@ -199,6 +200,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         sort::COMMANDS,
         function::COMMANDS,
         clientfeat::COMMANDS,
+        acl::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -265,6 +267,14 @@ pub(crate) fn holds_caller(argv: &[&[u8]]) -> bool {
         }
     };
     spec.flags & (flag::BLOCKING | flag::UNBOUNDED) != 0
+}
+
+/// A container's subcommand by name (case-insensitive).
+pub(crate) fn find_subcommand(
+    spec: &'static CommandSpec,
+    name: &[u8],
+) -> Option<&'static CommandSpec> {
+    find_sub(spec, name)
 }
 
 fn find_sub(spec: &'static CommandSpec, name: &[u8]) -> Option<&'static CommandSpec> {
@@ -459,6 +469,11 @@ pub(crate) fn dispatch(eng: &Engine, cl: &mut ClientState, argv: &[&[u8]]) -> Re
         let e = Reply::error("NOAUTH Authentication required.");
         cl.note_refused(eng, Some(idx), &e);
         return e;
+    }
+    if cl.acl_seen != eng.acl.epoch()
+        && let Some(e) = crate::acl::check(eng, cl, spec, argv, "toplevel")
+    {
+        return refuse(eng, cl, spec, idx, &e);
     }
     if spec.is_write()
         && let Some(r) = eng.aof.write_denied().or_else(|| eng.rdb.write_denied(eng))

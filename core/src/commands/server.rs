@@ -322,7 +322,8 @@ fn hello(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     while i < a.len() {
         let more = a.len() - i - 1;
         if a[i].eq_ignore_ascii_case(b"auth") && more >= 2 {
-            check_password(ctx, a[i + 1], a[i + 2])?;
+            let u = crate::acl::authenticate(ctx.eng, ctx.cl, a[i + 1], a[i + 2])?;
+            crate::acl::set_user(ctx.cl, u);
             ctx.cl.authenticated = true;
             i += 3;
         } else if a[i].eq_ignore_ascii_case(b"setname") && more >= 1 {
@@ -364,25 +365,12 @@ fn hello(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     ]))
 }
 
-/// The only user is `default`; with `requirepass` unset it takes any
-/// password (Redis's `nopass`).
-fn check_password(ctx: &Ctx, user: &[u8], pass: &[u8]) -> Result<(), Reply> {
-    let required = ctx.eng.params.requirepass();
-    if user == b"default" && (required.is_empty() || required.as_bytes() == pass) {
-        Ok(())
-    } else {
-        Err(Reply::error(
-            "WRONGPASS invalid username-password pair or user is disabled.",
-        ))
-    }
-}
-
 /// `AUTH [username] password`
 fn auth(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     if a.len() > 3 {
         return Err(err::syntax());
     }
-    if a.len() == 2 && ctx.eng.params.requirepass().is_empty() {
+    if a.len() == 2 && crate::acl::default_open(ctx.eng) {
         return Err(Reply::error(
             "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
         ));
@@ -392,7 +380,8 @@ fn auth(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     } else {
         (&b"default"[..], a[1])
     };
-    check_password(ctx, user, pass)?;
+    let u = crate::acl::authenticate(ctx.eng, ctx.cl, user, pass)?;
+    crate::acl::set_user(ctx.cl, u);
     ctx.cl.authenticated = true;
     Ok(Reply::ok())
 }
@@ -409,6 +398,9 @@ fn reset(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
     ctx.cl.db = 0;
     ctx.db = 0;
     ctx.cl.resp = 2;
+    if ctx.cl.user.is_some() {
+        crate::acl::set_user(ctx.cl, ctx.eng.acl.default_user());
+    }
     ctx.cl.authenticated = ctx.cl.auth_satisfied(ctx.eng);
     ctx.cl.sync_meta(|m| {
         m.name.clear();
@@ -453,6 +445,11 @@ fn client_id(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
 
 /// One CLIENT LIST / CLIENT INFO line.
 fn client_line(ctx: &Ctx, info: &crate::client::ClientInfo) -> String {
+    client_line_of(ctx.eng, info)
+}
+
+/// `client_line` without a command context (ACL LOG's `client-info`).
+pub(crate) fn client_line_of(eng: &crate::db::Engine, info: &crate::client::ClientInfo) -> String {
     let m = info.meta.lock().clone();
     let (addr, laddr) = if m.addr.is_empty() {
         ("embedded", "embedded")
@@ -466,7 +463,7 @@ fn client_line(ctx: &Ctx, info: &crate::client::ClientInfo) -> String {
     } else {
         "N"
     };
-    let now = ctx.eng.clock.now_ms();
+    let now = eng.clock.now_ms();
     let age = now.saturating_sub(info.created_ms) / 1000;
     let last_ms = info.last_ms.load(Ordering::Relaxed);
     let idle = now.saturating_sub(last_ms.max(info.created_ms)) / 1000;
@@ -477,7 +474,7 @@ fn client_line(ctx: &Ctx, info: &crate::client::ClientInfo) -> String {
         i => crate::cmdstats::spec_at((i - 1) as u16).map_or("NULL", |s| s.name),
     };
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}\n",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}\n",
         info.id,
         addr,
         laddr,
@@ -491,6 +488,11 @@ fn client_line(ctx: &Ctx, info: &crate::client::ClientInfo) -> String {
         m.subs[1],
         m.subs[2],
         cmd,
+        if m.user.is_empty() {
+            "default".into()
+        } else {
+            String::from_utf8_lossy(&m.user)
+        },
         m.resp,
         String::from_utf8_lossy(&m.lib_name),
         String::from_utf8_lossy(&m.lib_ver),
@@ -570,6 +572,7 @@ fn client_is_type(c: &crate::client::ClientInfo, kind: &[u8]) -> bool {
 fn client_kill(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     let old_form = a.len() == 3;
     let (mut id, mut kind, mut addr, mut laddr) = (None, None, None, None);
+    let mut user: Option<&[u8]> = None;
     let mut skipme = true;
     if old_form {
         addr = Some(a[2]);
@@ -601,12 +604,13 @@ fn client_kill(ctx: &mut Ctx, a: &[&[u8]]) -> R {
                 b"addr" => addr = Some(v),
                 b"laddr" => laddr = Some(v),
                 b"user" => {
-                    if v != b"default" {
+                    if ctx.eng.acl.get(v).is_none() {
                         return Err(Reply::Error(format!(
                             "ERR No such user '{}'",
                             String::from_utf8_lossy(v)
                         )));
                     }
+                    user = Some(v);
                 }
                 b"skipme" if v.eq_ignore_ascii_case(b"yes") => skipme = true,
                 b"skipme" if v.eq_ignore_ascii_case(b"no") => skipme = false,
@@ -624,6 +628,13 @@ fn client_kill(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         let matched = id.is_none_or(|id| id == c.id)
             && addr.is_none_or(|a| a == m.addr.as_bytes())
             && laddr.is_none_or(|a| a == m.laddr.as_bytes())
+            && user.is_none_or(|u| {
+                u == if m.user.is_empty() {
+                    b"default".as_slice()
+                } else {
+                    m.user.as_slice()
+                }
+            })
             && !(skipme && c.id == ctx.cl.id);
         drop(m);
         if matched && kind.as_ref().is_none_or(|k| client_is_type(&c, k)) {
@@ -1111,7 +1122,7 @@ fn flag_names(c: &CommandSpec) -> Vec<Reply> {
     out
 }
 
-fn acl_categories(c: &CommandSpec) -> Vec<Reply> {
+pub(crate) fn acl_categories(c: &CommandSpec) -> Vec<Reply> {
     let mut cats = Vec::new();
     if c.flags & WRITE != 0 {
         cats.push("@write");
@@ -1529,6 +1540,15 @@ fn info_section(ctx: &Ctx, sec: &str, out: &mut String) {
             kv!("tracking_total_items", items);
             kv!("tracking_total_prefixes", prefixes);
             kv!("total_error_replies", eng.cmdstats.total_errors());
+            for (name, n) in ["auth", "cmd", "key", "channel"]
+                .iter()
+                .zip(&eng.acl.denied)
+            {
+                kv!(
+                    format!("acl_access_denied_{name}"),
+                    n.load(Ordering::Relaxed)
+                );
+            }
         }
         "replication" => {
             out.push_str("# Replication\r\n");

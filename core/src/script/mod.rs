@@ -581,6 +581,39 @@ fn refused(ctx: &mut Ctx, spec: Option<&'static commands::CommandSpec>, msg: Str
     CallError { msg, counted: true }
 }
 
+/// `redis.acl_check_cmd(command, arg...)`: whether the script's user may
+/// run that command with those arguments.
+pub(crate) fn acl_check_cmd(
+    eng: &crate::db::Engine,
+    cl: &crate::client::ClientState,
+    args: &Variadic<Value>,
+) -> mlua::Result<bool> {
+    if args.is_empty() {
+        return libs::raise("ERR Please specify at least one argument for this redis lib call");
+    }
+    let mut argv: Vec<Vec<u8>> = Vec::with_capacity(args.len());
+    for a in args.iter() {
+        match a {
+            Value::String(s) => argv.push(s.as_bytes().to_vec()),
+            Value::Integer(i) => argv.push(i.to_string().into_bytes()),
+            Value::Number(n) => argv.push(convert::lua_number_text(*n).into_bytes()),
+            _ => {
+                return libs::raise(
+                    "ERR Lua redis lib command arguments must be strings or integers",
+                );
+            }
+        }
+    }
+    let refs: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
+    match commands::resolve(&refs) {
+        Ok(spec) => Ok(crate::acl::allowed(eng, cl, spec, &refs)),
+        Err(_) if commands::named_command(&refs).is_some() => {
+            libs::raise("ERR Invalid number of arguments passed to redis.acl_check_cmd()")
+        }
+        Err(_) => libs::raise("ERR Invalid command passed to redis.acl_check_cmd()"),
+    }
+}
+
 /// `redis.call` / `redis.pcall`: runs one command for the script. `Err` is
 /// the error (raised by `redis.call`, returned by `redis.pcall`).
 pub(crate) fn script_call(
@@ -640,6 +673,11 @@ pub(crate) fn script_call(
             Some(spec),
             "ERR This Redis command is not allowed from script".into(),
         )));
+    }
+    if ctx.cl.acl_seen != eng.acl.epoch()
+        && let Some(msg) = crate::acl::check(eng, ctx.cl, spec, &refs, "lua")
+    {
+        return Ok(Err(refused(ctx, Some(spec), msg)));
     }
     if matches!(spec.name, "xread" | "xreadgroup")
         && refs[1..]

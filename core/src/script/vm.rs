@@ -232,8 +232,13 @@ impl Vm {
                     }
                 }
             })?;
+            let acl_check = scope.create_function(|_, args: Variadic<Value>| {
+                let ctx = ctx.borrow();
+                super::acl_check_cmd(ctx.eng, ctx.cl, &args)
+            })?;
             self.redis.raw_set("call", call)?;
             self.redis.raw_set("pcall", pcall)?;
+            self.redis.raw_set("acl_check_cmd", acl_check)?;
             let res = if as_function {
                 runner.call::<MultiValue>((f.clone(), keys, args))
             } else {
