@@ -68,16 +68,17 @@ impl Loop {
     /// Hands a connection to this loop; a loop that has stopped gives it
     /// back. (Checked under the inbox lock: the loop drains its inbox after
     /// it sees `stop`, so a connection pushed here is never left behind.)
-    pub fn add(&self, c: Conn) -> Result<(), Conn> {
+    #[must_use]
+    pub fn add(&self, c: Conn) -> Option<Conn> {
         let mut inbox = self.inbox.lock();
         if self.stop.load(Ordering::Acquire) {
-            return Err(c);
+            return Some(c);
         }
         self.load.fetch_add(1, Ordering::Relaxed);
         inbox.push(c);
         drop(inbox);
         self.wake();
-        Ok(())
+        None
     }
 
     /// Asks the loop to close its connections and end.
@@ -195,7 +196,12 @@ impl Loop {
             if want_out {
                 interest |= libc::EPOLLOUT as u32;
             }
-            self.ctl(libc::EPOLL_CTL_MOD, c.shared().sock.fd(), interest, slot as u64);
+            self.ctl(
+                libc::EPOLL_CTL_MOD,
+                c.shared().sock.fd(),
+                interest,
+                slot as u64,
+            );
             *watching_out = want_out;
         }
     }

@@ -80,7 +80,7 @@ impl Shared {
             .and_then(|l| l.iter().min_by_key(|l| l.load.load(Ordering::Relaxed)));
         match target {
             Some(l) if !self.is_closing() => {
-                if let Err(c) = l.add(c) {
+                if let Some(c) = l.add(c) {
                     c.finish(Flow::Close);
                 }
             }

@@ -584,7 +584,8 @@ fn register_waiter(
         .blocking
         .register(ctx.cl.id, ctx.db, spec, owned, &block);
     if let Some(info) = &ctx.cl.info {
-        info.blocked.store(true, std::sync::atomic::Ordering::Release);
+        info.blocked
+            .store(true, std::sync::atomic::Ordering::Release);
     }
     // a rerun (RETRY) that blocks again is done for the writer waiting on it
     if let Some(w) = ctx.cl.rerunning.take() {
@@ -612,7 +613,8 @@ fn wait_blocked(
         .blocking
         .wait(&waiter, block.deadline, block.timeout_reply);
     if let Some(info) = &cl.info {
-        info.blocked.store(false, std::sync::atomic::Ordering::Release);
+        info.blocked
+            .store(false, std::sync::atomic::Ordering::Release);
     }
     match served {
         // the waiter's command could not be served in the writer's locks: run it again
