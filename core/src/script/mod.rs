@@ -581,6 +581,21 @@ fn refused(ctx: &mut Ctx, spec: Option<&'static commands::CommandSpec>, msg: Str
     CallError { msg, counted: true }
 }
 
+const ARGS_ERR: &str = "ERR Lua redis lib command arguments must be strings or integers";
+
+/// A redis lib call's arguments as bytes; `None` if one is neither a string
+/// nor a number.
+fn lua_args(args: &Variadic<Value>) -> Option<Vec<Vec<u8>>> {
+    args.iter()
+        .map(|a| match a {
+            Value::String(s) => Some(s.as_bytes().to_vec()),
+            Value::Integer(i) => Some(i.to_string().into_bytes()),
+            Value::Number(n) => Some(convert::lua_number_text(*n).into_bytes()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// `redis.acl_check_cmd(command, arg...)`: whether the script's user may
 /// run that command with those arguments.
 pub(crate) fn acl_check_cmd(
@@ -591,19 +606,9 @@ pub(crate) fn acl_check_cmd(
     if args.is_empty() {
         return libs::raise("ERR Please specify at least one argument for this redis lib call");
     }
-    let mut argv: Vec<Vec<u8>> = Vec::with_capacity(args.len());
-    for a in args.iter() {
-        match a {
-            Value::String(s) => argv.push(s.as_bytes().to_vec()),
-            Value::Integer(i) => argv.push(i.to_string().into_bytes()),
-            Value::Number(n) => argv.push(convert::lua_number_text(*n).into_bytes()),
-            _ => {
-                return libs::raise(
-                    "ERR Lua redis lib command arguments must be strings or integers",
-                );
-            }
-        }
-    }
+    let Some(argv) = lua_args(args) else {
+        return libs::raise(ARGS_ERR);
+    };
     let refs: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
     match commands::resolve(&refs) {
         Ok(spec) => Ok(crate::acl::allowed(eng, cl, spec, &refs)),
@@ -632,19 +637,9 @@ pub(crate) fn script_call(
             "ERR Please specify at least one argument for this redis lib call".into(),
         ));
     }
-    let mut argv: Vec<Vec<u8>> = Vec::with_capacity(args.len());
-    for a in args.iter() {
-        match a {
-            Value::String(s) => argv.push(s.as_bytes().to_vec()),
-            Value::Integer(i) => argv.push(i.to_string().into_bytes()),
-            Value::Number(n) => argv.push(convert::lua_number_text(*n).into_bytes()),
-            _ => {
-                return Ok(Err(
-                    "ERR Lua redis lib command arguments must be strings or integers".into(),
-                ));
-            }
-        }
-    }
+    let Some(argv) = lua_args(&args) else {
+        return Ok(Err(ARGS_ERR.into()));
+    };
     let refs: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
     let spec = match commands::resolve(&refs) {
         Ok(s) => s,
