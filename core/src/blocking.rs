@@ -55,6 +55,9 @@ pub(crate) struct Waiter {
     timeout_reply: Reply,
     state: Mutex<State>,
     cv: Condvar,
+    /// Served by running its command in a writer's Ctx, which counted the
+    /// call (INFO commandstats); otherwise the waiter counts it itself.
+    pub counted: std::sync::atomic::AtomicBool,
 }
 
 /// (db, key) → clients blocked on it, first come first served.
@@ -91,6 +94,7 @@ impl Blocking {
             timeout_reply: block.timeout_reply.clone(),
             state: Mutex::new(State::Waiting),
             cv: Condvar::new(),
+            counted: Default::default(),
         });
         let mut q = self.queues.lock();
         for k in &w.keys {

@@ -228,9 +228,13 @@ impl Engine {
         }
         let failed = reply.is_error();
         ctx.cl.note_call(ctx.hits.take(), ctx.misses.take(), failed);
-        ctx.cl
-            .cmd_stats
-            .call(crate::cmdstats::index_of_cached(ctx.cl, spec), usec, failed);
+        // a command that blocks counts once, when it ends (served, timed
+        // out, unblocked), as in Redis: `commands::wait_blocked`
+        if ctx.block.is_none() {
+            ctx.cl
+                .cmd_stats
+                .call(crate::cmdstats::index_of_cached(ctx.cl, spec), usec, failed);
+        }
         if let Reply::Error(e) = reply
             && !std::mem::take(&mut ctx.cl.error_counted)
         {
@@ -381,6 +385,8 @@ impl Engine {
                 self.blocking.release(&w);
                 return;
             }
+            // (its call is counted: it ran in this Ctx)
+            w.counted.store(true, Ordering::Relaxed);
             self.blocking.finish(&w, reply);
         }
     }

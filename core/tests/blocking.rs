@@ -366,3 +366,47 @@ fn linked_blmoves_complete_before_the_push_answers() {
         assert_eq!(h2.join().unwrap(), Reply::bulk("foo"));
     }
 }
+
+fn calls(db: &Db, cmd: &str) -> String {
+    let info = db.execute(&["INFO", "commandstats"]);
+    let text = String::from_utf8_lossy(info.as_bytes().unwrap()).into_owned();
+    let prefix = format!("cmdstat_{cmd}:");
+    let line = text.lines().find_map(|l| l.strip_prefix(&prefix));
+    line.unwrap_or_default()
+        .split(',')
+        .filter(|f| f.starts_with("calls=") || f.starts_with("failed_calls="))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A command that blocks counts once in INFO commandstats, when it ends,
+/// whether it timed out, was served inside the pusher's locks or ran again
+/// on its own (redis-server 7.0, one timed-out and one served BLPOP, one
+/// served BRPOPLPUSH: `cmdstat_blpop:calls=2`, `cmdstat_brpoplpush:calls=1`,
+/// failed_calls=0 each).
+#[test]
+fn a_blocked_command_counts_one_call() {
+    let db = Db::in_memory();
+    assert_eq!(
+        db.client().execute(&["BLPOP", "q", "0.05"]),
+        Reply::NilArray
+    );
+    let h = spawn(&db, &["BLPOP", "q2", "2"]);
+    wait_blocked(&db, 1);
+    db.execute(&["RPUSH", "q2", "x"]);
+    h.join().unwrap();
+    assert_eq!(calls(&db, "blpop"), "calls=2,failed_calls=0");
+    // destinations in the source's shard and in others (served inside the
+    // pusher's locks, or run again by the blocked client)
+    for i in 0..8 {
+        let (src, dst) = (format!("src{i}"), format!("dst{i}"));
+        let h = {
+            let (db, src, dst) = (db.clone(), src.clone(), dst.clone());
+            std::thread::spawn(move || db.client().execute(&["BRPOPLPUSH", &src, &dst, "2"]))
+        };
+        wait_blocked(&db, 1);
+        db.execute(&["RPUSH", &src, "x"]);
+        assert_eq!(h.join().unwrap(), Reply::bulk("x"));
+    }
+    assert_eq!(calls(&db, "brpoplpush"), "calls=8,failed_calls=0");
+}

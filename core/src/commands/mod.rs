@@ -616,6 +616,12 @@ fn wait_blocked(
         info.blocked
             .store(false, std::sync::atomic::Ordering::Release);
     }
+    let retry = matches!(&served, Reply::Error(e) if e == crate::blocking::RETRY);
+    // timed out or unblocked: the call counts now (a rerun counts itself)
+    if !retry && !waiter.counted.load(std::sync::atomic::Ordering::Relaxed) {
+        let idx = crate::cmdstats::index_of_cached(cl, spec);
+        cl.cmd_stats.call(idx, None, served.is_error());
+    }
     match served {
         // the waiter's command could not be served in the writer's locks: run it again
         Reply::Error(e) if e == crate::blocking::RETRY => {
