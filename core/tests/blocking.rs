@@ -22,8 +22,16 @@ fn wait_blocked(db: &Db, n: usize) {
 }
 
 fn spawn(db: &Db, argv: &'static [&'static str]) -> std::thread::JoinHandle<Reply> {
-    let db = db.clone();
-    std::thread::spawn(move || db.client().execute(argv))
+    spawn_owned(db, argv)
+}
+
+/// `spawn` for arguments built at run time.
+fn spawn_owned(db: &Db, argv: &[&str]) -> std::thread::JoinHandle<Reply> {
+    let (db, argv) = (
+        db.clone(),
+        argv.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+    );
+    std::thread::spawn(move || db.client().execute(&argv))
 }
 
 #[test]
@@ -313,11 +321,7 @@ fn a_push_answers_after_the_blocked_move_it_caused() {
     // enough destinations that many hash to another shard than the source
     for i in 0..48 {
         let (src, dst) = (format!("src{i}"), format!("dst{i}"));
-        let h = {
-            let db = db.clone();
-            let (src, dst) = (src.clone(), dst.clone());
-            std::thread::spawn(move || db.client().execute(&["BRPOPLPUSH", &src, &dst, "0"]))
-        };
+        let h = spawn_owned(&db, &["BRPOPLPUSH", &src, &dst, "0"]);
         wait_blocked(&db, 1);
         let mut watcher = db.client();
         assert_eq!(watcher.execute(&["WATCH", &dst]), Reply::ok());
@@ -337,21 +341,9 @@ fn linked_blmoves_complete_before_the_push_answers() {
     let db = Db::in_memory();
     for i in 0..24 {
         let (l1, l2, l3) = (format!("a{i}"), format!("b{i}"), format!("c{i}"));
-        let h1 = {
-            let (db, l1, l2) = (db.clone(), l1.clone(), l2.clone());
-            std::thread::spawn(move || {
-                db.client()
-                    .execute(&["BLMOVE", &l1, &l2, "RIGHT", "LEFT", "0"])
-            })
-        };
+        let h1 = spawn_owned(&db, &["BLMOVE", &l1, &l2, "RIGHT", "LEFT", "0"]);
         wait_blocked(&db, 1);
-        let h2 = {
-            let (db, l2, l3) = (db.clone(), l2.clone(), l3.clone());
-            std::thread::spawn(move || {
-                db.client()
-                    .execute(&["BLMOVE", &l2, &l3, "LEFT", "RIGHT", "0"])
-            })
-        };
+        let h2 = spawn_owned(&db, &["BLMOVE", &l2, &l3, "LEFT", "RIGHT", "0"]);
         wait_blocked(&db, 2);
         assert_eq!(db.execute(&["RPUSH", &l1, "foo"]), Reply::Int(1));
         let empty = Reply::Array(vec![]);
@@ -400,10 +392,7 @@ fn a_blocked_command_counts_one_call() {
     // pusher's locks, or run again by the blocked client)
     for i in 0..8 {
         let (src, dst) = (format!("src{i}"), format!("dst{i}"));
-        let h = {
-            let (db, src, dst) = (db.clone(), src.clone(), dst.clone());
-            std::thread::spawn(move || db.client().execute(&["BRPOPLPUSH", &src, &dst, "2"]))
-        };
+        let h = spawn_owned(&db, &["BRPOPLPUSH", &src, &dst, "2"]);
         wait_blocked(&db, 1);
         db.execute(&["RPUSH", &src, "x"]);
         assert_eq!(h.join().unwrap(), Reply::bulk("x"));

@@ -624,7 +624,7 @@ fn wait_blocked(
     }
     match served {
         // the waiter's command could not be served in the writer's locks: run it again
-        Reply::Error(e) if e == crate::blocking::RETRY => {
+        _ if retry => {
             cl.rerunning = Some(waiter);
             let r = run(eng, cl, spec, argv);
             serve_after_retry(eng, cl, &block.keys);
