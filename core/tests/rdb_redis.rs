@@ -102,11 +102,8 @@ impl Server {
             };
             let deadline = Instant::now() + Duration::from_secs(30);
             while Instant::now() < deadline {
-                if let Ok(mut c) = RespConn::connect(port) {
-                    // PING answers -LOADING while the dump is being read.
-                    if c.command(&[b"PING".to_vec()]) == b"+PONG\r\n" {
-                        return s;
-                    }
+                if common::answers(&s.child, port) {
+                    return s;
                 }
                 if let Ok(Some(_)) = s.child.try_wait() {
                     break;

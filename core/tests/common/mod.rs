@@ -77,9 +77,7 @@ impl RedisServer {
             };
             let deadline = Instant::now() + Duration::from_secs(5);
             while Instant::now() < deadline {
-                if let Ok(mut c) = RespConn::connect(port)
-                    && c.command(&[b"PING".to_vec()]) == b"+PONG\r\n"
-                {
+                if answers(&srv.child, port) {
                     return Some(srv);
                 }
                 if let Ok(Some(_)) = srv.child.try_wait() {
@@ -123,6 +121,23 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Whether the redis-server process `child`, started on `port`, answers
+/// there and has its data loaded: its own `process_id` in INFO (the port
+/// may have gone to another test's server, which can also vanish
+/// mid-reply) and `+PONG` (not `-LOADING`). Any I/O error is a "not yet".
+pub fn answers(child: &Child, port: u16) -> bool {
+    let Ok(mut c) = RespConn::connect(port) else {
+        return false;
+    };
+    let Ok(info) = c.try_command(&[b"INFO".to_vec(), b"server".to_vec()]) else {
+        return false;
+    };
+    let ours = format!("process_id:{}\r\n", child.id());
+    info.windows(ours.len()).any(|w| w == ours.as_bytes())
+        && c.try_command(&[b"PING".to_vec()])
+            .is_ok_and(|r| r == b"+PONG\r\n")
+}
+
 /// A blocking RESP2 connection that returns each reply's raw bytes.
 pub struct RespConn {
     r: BufReader<TcpStream>,
@@ -138,21 +153,29 @@ impl RespConn {
     }
 
     pub fn command(&mut self, argv: &[Vec<u8>]) -> Vec<u8> {
+        self.try_command(argv).expect("redis-server connection")
+    }
+
+    /// `command`, with the connection's I/O errors returned.
+    pub fn try_command(&mut self, argv: &[Vec<u8>]) -> std::io::Result<Vec<u8>> {
         let mut out = format!("*{}\r\n", argv.len()).into_bytes();
         for a in argv {
             out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
             out.extend_from_slice(a);
             out.extend_from_slice(b"\r\n");
         }
-        self.r.get_mut().write_all(&out).unwrap();
+        self.r.get_mut().write_all(&out)?;
         let mut reply = Vec::new();
-        self.read_reply(&mut reply);
-        reply
+        self.read_reply(&mut reply)?;
+        Ok(reply)
     }
 
-    fn read_reply(&mut self, out: &mut Vec<u8>) {
+    fn read_reply(&mut self, out: &mut Vec<u8>) -> std::io::Result<()> {
         let mut line = Vec::new();
-        self.r.read_until(b'\n', &mut line).unwrap();
+        self.r.read_until(b'\n', &mut line)?;
+        if line.len() < 3 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
         out.extend_from_slice(&line);
         let n: i64 = std::str::from_utf8(&line[1..line.len() - 2])
             .unwrap_or("0")
@@ -161,16 +184,17 @@ impl RespConn {
         match line[0] {
             b'$' if n >= 0 => {
                 let mut buf = vec![0; n as usize + 2];
-                self.r.read_exact(&mut buf).unwrap();
+                self.r.read_exact(&mut buf)?;
                 out.extend_from_slice(&buf);
             }
             b'*' if n >= 0 => {
                 for _ in 0..n {
-                    self.read_reply(out);
+                    self.read_reply(out)?;
                 }
             }
             _ => {}
         }
+        Ok(())
     }
 }
 
