@@ -379,7 +379,8 @@ impl RespConn {
     /// Reads one more reply (e.g. a pushed pub/sub message).
     pub fn read(&mut self) -> Vec<u8> {
         let mut reply = Vec::new();
-        self.read_reply(&mut reply).expect("redis-server connection");
+        self.read_reply(&mut reply)
+            .expect("redis-server connection");
         reply
     }
 
