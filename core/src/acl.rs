@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 
-use crate::client::ClientState;
+use crate::client::{ClientInfo, ClientState};
 use crate::commands::{self, CommandSpec, flag};
 use crate::db::Engine;
 use crate::reply::Reply;
@@ -406,20 +406,25 @@ impl Selector {
                 _ => (0..0, false),
             };
             for p in from {
-                let ch = argv[p];
-                let ok = self.channels.iter().any(|pat| {
-                    if literal {
-                        pat == ch
-                    } else {
-                        glob_match(pat, ch)
-                    }
-                });
-                if !ok {
+                if !self.channel_ok(argv[p], literal) {
                     return Err((Denied::Channel, p));
                 }
             }
         }
         Ok(())
+    }
+
+    /// Whether this selector lets its user use channel `ch`, or, `literal`,
+    /// the pattern `ch` (which must be one of its own patterns verbatim).
+    fn channel_ok(&self, ch: &[u8], literal: bool) -> bool {
+        self.allchannels
+            || self.channels.iter().any(|pat| {
+                if literal {
+                    pat == ch
+                } else {
+                    glob_match(pat, ch)
+                }
+            })
     }
 }
 
@@ -617,6 +622,13 @@ impl User {
                 Reply::Array(self.selectors.iter().map(Selector::describe_map).collect()),
             ),
         ])
+    }
+
+    /// `Selector::channel_ok` of any of its selectors.
+    fn channel_ok(&self, ch: &[u8], literal: bool) -> bool {
+        std::iter::once(&self.root)
+            .chain(&self.selectors)
+            .any(|s| s.channel_ok(ch, literal))
     }
 
     /// The check across selectors: the root first, the most relevant error wins.
@@ -1076,6 +1088,34 @@ pub(crate) fn allowed(
 /// Disconnects the clients of `name` (deleted or disabled): network clients
 /// through their kill hook; embedded clients find out at their next command.
 fn kill_clients_of(eng: &Engine, name: &[u8]) {
+    kill_clients_where(eng, name, |_| true);
+}
+
+/// Disconnects the clients of `user` subscribed to a channel, pattern or
+/// shard channel it may no longer use, as Redis does after ACL SETUSER.
+/// Embedded clients (no connection to close) lose their subscription: it
+/// ends with a Closed error.
+fn kill_revoked_subscribers(eng: &Engine, user: &User) {
+    kill_clients_where(eng, &user.name, |c| {
+        let Some(sub) = c.sub.get().and_then(std::sync::Weak::upgrade) else {
+            return false;
+        };
+        if sub.all_held(|ch, pattern| user.channel_ok(ch, pattern)) {
+            return false;
+        }
+        if c.kill.lock().is_none() {
+            eng.pubsub.forget(&sub);
+            sub.shut(crate::Error::new(
+                crate::ErrorKind::Closed,
+                "subscription closed: the user lost the permission for one of its channels",
+            ));
+        }
+        true
+    });
+}
+
+/// Disconnects the clients of user `name` for which `select` holds.
+fn kill_clients_where(eng: &Engine, name: &[u8], select: impl Fn(&ClientInfo) -> bool) {
     let clients: Vec<_> = eng.clients.lock().values().cloned().collect();
     for c in clients {
         let user_matches = {
@@ -1087,7 +1127,7 @@ fn kill_clients_of(eng: &Engine, name: &[u8]) {
             };
             u == name
         };
-        if !user_matches {
+        if !user_matches || !select(&c) {
             continue;
         }
         let hook = c.kill.lock().clone();
@@ -1178,6 +1218,8 @@ pub(crate) fn setuser_and_kill(eng: &Engine, name: &[u8], ops: &[&[u8]]) -> Resu
     let u = eng.acl.setuser(name, ops)?;
     if !u.enabled {
         kill_clients_of(eng, name);
+    } else {
+        kill_revoked_subscribers(eng, &u);
     }
     Ok(())
 }

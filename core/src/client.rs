@@ -37,6 +37,8 @@ pub(crate) struct ClientInfo {
     pub push: std::sync::OnceLock<Arc<crate::push::Outbox>>,
     /// Waiting in a blocking command (CLIENT LIST `flags=b`, `BlockProbe`).
     pub blocked: AtomicBool,
+    /// Its subscription, once it subscribed (ACL changes check its channels).
+    pub sub: std::sync::OnceLock<std::sync::Weak<crate::pubsub::Subscriber>>,
 }
 
 impl ClientInfo {
@@ -328,6 +330,7 @@ impl Client {
             kill: Mutex::new(None),
             push: Default::default(),
             blocked: AtomicBool::new(false),
+            sub: Default::default(),
         });
         eng.clients.lock().insert(id, info.clone());
         eng.stats.total_connections.fetch_add(1, Ordering::Relaxed);

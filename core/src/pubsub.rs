@@ -304,7 +304,7 @@ impl Subscriber {
 
     /// Ends the subscription (keeping an earlier reason, e.g. an overflow)
     /// and wakes whoever waits on it.
-    fn shut(&self, reason: Error) {
+    pub(crate) fn shut(&self, reason: Error) {
         let mut q = self.q.lock();
         if q.closed.is_none() {
             q.closed = Some(reason);
@@ -316,6 +316,14 @@ impl Subscriber {
         if let Some(w) = self.waker.get() {
             w();
         }
+    }
+
+    /// Whether `allowed(name, is_pattern)` holds for every channel, pattern
+    /// and shard channel held.
+    pub fn all_held(&self, allowed: impl Fn(&[u8], bool) -> bool) -> bool {
+        let s = self.subs.lock();
+        s.channels.iter().chain(&s.shard).all(|c| allowed(c, false))
+            && s.patterns.iter().all(|p| allowed(p, true))
     }
 
     /// (channels, patterns, shard channels) held.

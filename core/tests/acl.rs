@@ -369,6 +369,53 @@ fn deleted_or_disabled_user_cuts_off_its_clients() {
     );
 }
 
+/// As redis-server 7.0 does (checked by hand): after ACL SETUSER, a client
+/// subscribed to a channel its user may no longer use (channels by glob,
+/// patterns verbatim) is cut off; one whose subscriptions are all still
+/// allowed keeps them.
+#[test]
+fn subscribers_lose_revoked_channels() {
+    let rules = [
+        "t",
+        "on",
+        "nopass",
+        "+@all",
+        "~*",
+        "resetchannels",
+        "&chan*",
+        "&pat*",
+    ];
+    for (sub, kept) in [
+        (["SUBSCRIBE", "chan1"], true),
+        (["SSUBSCRIBE", "chan2"], true),
+        (["PSUBSCRIBE", "chan*"], true),
+        (["PSUBSCRIBE", "pat*"], false),
+    ] {
+        let (_db, mut admin, mut c) = setup(&rules);
+        assert_eq!(run(&mut c, &["AUTH", "t", "x"]), Reply::ok());
+        let mut other = _db.client();
+        assert_eq!(run(&mut other, &["AUTH", "t", "x"]), Reply::ok());
+        run(&mut c, &sub);
+        let mut a = vec!["ACL", "SETUSER", "t", "resetchannels", "&chan*"];
+        assert_eq!(run(&mut admin, &a), Reply::ok());
+        let ended = c.subscription().unwrap().try_recv();
+        assert_eq!(ended.is_err(), !kept, "{sub:?}: {ended:?}");
+        if kept {
+            a.truncate(4);
+            assert_eq!(run(&mut admin, &a), Reply::ok());
+            let e = c.subscription().unwrap().try_recv().unwrap_err();
+            assert!(e.to_string().contains("permission"), "{e}");
+        }
+        // a client of the same user that subscribed to nothing is untouched
+        assert_eq!(run(&mut other, &["PING"]), Reply::simple("PONG"));
+        assert_eq!(run(&mut admin, &["PUBSUB", "NUMPAT"]), Reply::Int(0));
+        for what in ["CHANNELS", "SHARDCHANNELS"] {
+            let r = run(&mut admin, &["PUBSUB", what]);
+            assert_eq!(r, Reply::Array(vec![]), "{sub:?}: the subscription is gone");
+        }
+    }
+}
+
 #[test]
 fn requirepass_is_the_default_users_password() {
     let mut cfg = Config::default();

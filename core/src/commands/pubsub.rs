@@ -105,6 +105,9 @@ fn sub_generic(ctx: &mut Ctx, a: &[&[u8]], class: Class, subscribe: bool) -> R {
         .cl
         .sub
         .get_or_insert_with(|| Subscription::new(eng.pubsub.clone(), eng.params.pubsub_limits()));
+    if let Some(info) = &ctx.cl.info {
+        info.sub.get_or_init(|| std::sync::Arc::downgrade(&sub.sub));
+    }
     let mut out: Vec<Message> = Vec::new();
     if subscribe {
         eng.pubsub
