@@ -23,6 +23,7 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::client::{ClientInfo, ClientState};
 use crate::commands::{self, CommandSpec, flag};
+use crate::config::Tun;
 use crate::db::Engine;
 use crate::reply::Reply;
 use crate::util::glob::glob_match;
@@ -692,7 +693,6 @@ pub(crate) struct Acl {
     requirepass: Mutex<(u64, String)>,
 }
 
-const LOG_MAX: usize = 128;
 /// Entries alike within this long are merged (Redis's 60 s).
 const LOG_GROUP_MS: u64 = 60_000;
 
@@ -797,9 +797,11 @@ impl Acl {
     }
 
     /// Adds (or merges into) an ACL LOG entry and counts the denial.
+    /// Records a denial in ACL LOG, merged into a recent one that matches,
+    /// keeping the newest `acllog-max-len` entries.
     pub fn log(
         &self,
-        now_ms: u64,
+        eng: &Engine,
         reason: Denied,
         context: &'static str,
         object: &[u8],
@@ -807,6 +809,8 @@ impl Acl {
         client_info: String,
     ) {
         self.count_denied(reason);
+        let now_ms = eng.clock.now_ms();
+        let max_len = eng.params.tun(Tun::AcllogMaxLen).max(0) as usize;
         let mut g = self.log.lock();
         let (entries, next_id) = &mut *g;
         if let Some(pos) = entries.iter().position(|e| {
@@ -835,7 +839,7 @@ impl Acl {
             updated_ms: now_ms,
         });
         *next_id += 1;
-        entries.truncate(LOG_MAX);
+        entries.truncate(max_len);
     }
 
     fn log_reply(&self, now_ms: u64, count: usize) -> Reply {
@@ -938,7 +942,7 @@ pub(crate) fn authenticate(
         Some(u) if u.password_ok(pass) => Ok(u),
         _ => {
             eng.acl.log(
-                eng.clock.now_ms(),
+                eng,
                 Denied::Auth,
                 "toplevel",
                 b"auth",
@@ -1044,14 +1048,8 @@ pub(crate) fn check(
     } else {
         argv[pos]
     };
-    eng.acl.log(
-        eng.clock.now_ms(),
-        why,
-        context,
-        object,
-        &u.name,
-        client_info(eng, cl),
-    );
+    eng.acl
+        .log(eng, why, context, object, &u.name, client_info(eng, cl));
     Some(match context {
         "lua" => format!(
             "ERR ACL failure in script: {}",

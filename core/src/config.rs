@@ -183,6 +183,7 @@ pub(crate) enum Tun {
     BusyReplyThreshold,
     SlowlogLogSlowerThan,
     SlowlogMaxLen,
+    AcllogMaxLen,
     LatencyMonitorThreshold,
     HllSparseMaxBytes,
     Maxmemory,
@@ -340,6 +341,16 @@ pub(crate) static PARAMS: &[ParamSpec] = &[
         },
         true,
         Some(Tun::SlowlogMaxLen),
+    ),
+    p(
+        "acllog-max-len",
+        "128",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        true,
+        Some(Tun::AcllogMaxLen),
     ),
     p(
         "tracking-table-max-keys",

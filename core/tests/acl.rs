@@ -508,6 +508,28 @@ fn acl_log_and_info_stats() {
     }
     assert_eq!(run(&mut admin, &["ACL", "LOG", "RESET"]), Reply::ok());
     assert_eq!(run(&mut admin, &["ACL", "LOG"]), Reply::Array(vec![]));
+
+    // acllog-max-len: the newest entries kept, trimmed when one is added
+    // (redis-server 7.0: max 1 keeps the last denial, 0 keeps none)
+    let log_len = |admin: &mut Client| match run(admin, &["ACL", "LOG"]) {
+        Reply::Array(v) => v.len(),
+        r => panic!("{r:?}"),
+    };
+    run(&mut c, &["SET", "k", "v"]);
+    run(&mut c, &["GET", "x"]);
+    assert_eq!(log_len(&mut admin), 2);
+    let set = ["CONFIG", "SET", "acllog-max-len", "1"];
+    assert_eq!(run(&mut admin, &set), Reply::ok());
+    run(&mut c, &["DEL", "k"]);
+    let Reply::Array(log) = run(&mut admin, &["ACL", "LOG"]) else {
+        panic!()
+    };
+    assert_eq!(log.len(), 1);
+    assert_eq!(field(&log[0], "object"), Reply::bulk("del"));
+    let set = ["CONFIG", "SET", "acllog-max-len", "0"];
+    assert_eq!(run(&mut admin, &set), Reply::ok());
+    run(&mut c, &["SET", "k", "v"]);
+    assert_eq!(log_len(&mut admin), 0);
 }
 
 #[test]
