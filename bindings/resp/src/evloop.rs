@@ -9,18 +9,31 @@
 //!   comes back to a loop (`Flow::Rejoin`) once nothing holds it there.
 //! - Level-triggered epoll: one read per readiness event, so a busy client
 //!   cannot starve the others; EPOLLOUT is watched only while output waits.
+//! - After a round with events the loop polls without sleeping for `SPIN`
+//!   before it blocks again (see there).
 
 use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
 use crate::conn::{Conn, Flow};
 
 const WAKE: u64 = u64::MAX;
+
+/// How long a loop keeps polling (`epoll_wait` with no timeout) after its
+/// last round with events before it blocks. A blocked thread's wake-up on a
+/// virtual machine costs tens of µs, more than a request; clients at
+/// `-P 1` send their next request within that time, so a loop that stays
+/// awake serves them without a wake-up each. An idle loop spins at most
+/// once per burst, for this long. Interleaved redis-benchmark, 50 clients,
+/// GET `-P 1` over TCP, 6 rounds (2-core VM): median 40.8 k req/s without,
+/// 46 k with 15 µs, 48.2 k with 30 µs, 44.9 k with 60 µs, 44–46 k at 200 µs;
+/// redis-server 42.5 k in the same rounds.
+const SPIN: Duration = Duration::from_micros(30);
 
 /// One loop: its epoll instance, a wake-up eventfd and the connections the
 /// accept thread handed it.
@@ -98,16 +111,22 @@ impl Loop {
         let mut slots: Vec<Option<(Conn, bool)>> = Vec::new();
         let mut free: Vec<usize> = Vec::new();
         let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
+        // the end of the last round with events (see `SPIN`)
+        let mut busy = Instant::now();
         loop {
+            let timeout = if busy.elapsed() < SPIN { 0 } else { -1 };
             // SAFETY: `events` has room for `len` entries.
             let n = unsafe {
                 libc::epoll_wait(
                     self.epfd,
                     events.as_mut_ptr(),
                     events.len() as libc::c_int,
-                    -1,
+                    timeout,
                 )
             };
+            if n == 0 {
+                continue;
+            }
             if n < 0 {
                 if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
                     continue;
@@ -140,6 +159,7 @@ impl Loop {
                     self.retire(&mut slots, &mut free, slot, flow);
                 }
             }
+            busy = Instant::now();
             if self.stop.load(Ordering::Acquire) {
                 for (c, _) in slots.drain(..).flatten() {
                     c.shared().kill();
