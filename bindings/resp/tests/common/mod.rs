@@ -233,6 +233,34 @@ pub fn wait_port(port: u16) {
     panic!("nothing listens on port {port}");
 }
 
+/// Whether `child` serves on `port`: its own `process_id` in `INFO server`
+/// there (the port may have gone to another test's server meanwhile; then
+/// `child` exits, "Address already in use").
+fn serves(child: &mut Child, port: u16) -> bool {
+    let want = format!("process_id:{}\r\n", child.id());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if !matches!(child.try_wait(), Ok(None)) {
+            return false;
+        }
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut got = Vec::new();
+            let mut buf = [0u8; 4096];
+            if s.write_all(b"INFO server\r\n").is_ok() {
+                while let Ok(n @ 1..) = s.read(&mut buf) {
+                    got.extend_from_slice(&buf[..n]);
+                    if got.windows(want.len()).any(|w| w == want.as_bytes()) {
+                        return true;
+                    }
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
 /// A child server process (emberkv-server or redis-server), stopped on drop.
 pub struct Proc {
     pub child: Child,
@@ -267,20 +295,26 @@ impl Proc {
         if !have("redis-server") {
             return None;
         }
-        let port = free_port();
         let dir = tempdir("redis-server");
-        let child = Command::new("redis-server")
-            .arg("--port")
-            .arg(port.to_string())
-            .args(["--save", "", "--appendonly", "no"])
-            .args(args)
-            .current_dir(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        wait_port(port);
-        Some(Proc { child, port, dir })
+        for _ in 0..10 {
+            let port = free_port();
+            let mut child = Command::new("redis-server")
+                .arg("--port")
+                .arg(port.to_string())
+                .args(["--save", "", "--appendonly", "no"])
+                .args(args)
+                .current_dir(&dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .ok()?;
+            if serves(&mut child, port) {
+                return Some(Proc { child, port, dir });
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("redis-server did not start");
     }
 }
 
