@@ -101,8 +101,12 @@ fn bench(c: &mut Criterion) {
                         });
                     }
                 });
-                // wall time per operation across all threads
-                start.elapsed() / threads as u32
+                // criterion divides by `iters`: the wall time of `iters`
+                // operations at the threads' combined rate (they ran
+                // `per * threads` ≥ `iters`)
+                start
+                    .elapsed()
+                    .mul_f64(iters as f64 / (per * threads) as f64)
             })
         });
     }
