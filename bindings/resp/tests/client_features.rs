@@ -70,11 +70,18 @@ fn monitor_scenario(port: u16) -> Transcript {
         &mut t,
         &["EVAL", "return redis.call('get', KEYS[1])", "1", "k"],
     );
+    // scripts show first, then their commands as `lua`; also when their
+    // arguments are wrong
+    let lib = "#!lua name=mon\nredis.register_function('f', function() return redis.call('set', 'x', 'y') end)";
+    ask(&mut c, &mut t, &["FUNCTION", "LOAD", "REPLACE", lib]);
+    ask(&mut c, &mut t, &["FCALL", "f", "0"]);
+    ask(&mut c, &mut t, &["FCALL", "nosuch", "0"]);
+    ask(&mut c, &mut t, &["EVAL", "return 1", "-1"]);
     ask(&mut c, &mut t, &["AUTH", "nosuch"]);
     ask(&mut c, &mut t, &["HELLO", "2", "AUTH", "u", "p"]);
     ask(&mut c, &mut t, &["CONFIG", "GET", "maxmemory"]); // admin: not shown
     ask(&mut c, &mut t, &["PING"]);
-    for _ in 0..10 {
+    for _ in 0..15 {
         let line = val(&mut m);
         t.push(monitor_line(&line));
     }

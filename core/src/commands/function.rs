@@ -94,6 +94,7 @@ fn fcall_ro(ctx: &mut Ctx, a: &[&[u8]]) -> R {
 }
 
 fn fcall_generic(ctx: &mut Ctx, a: &[&[u8]], ro: bool) -> R {
+    super::script::script_command_starts(ctx, a);
     let eng = ctx.eng;
     let mut reg = eng.scripts.functions.lock();
     let (name, flags, callback) = match reg.get(a[1]) {
@@ -117,16 +118,9 @@ fn fcall_generic(ctx: &mut Ctx, a: &[&[u8]], ro: bool) -> R {
         .vm
         .as_mut()
         .ok_or_else(|| Reply::error("ERR Function not found"))?;
-    Ok(crate::script::run_script(
-        ctx,
-        vm,
-        &callback,
-        &name,
-        keys,
-        args,
-        opts,
-        Some(a),
-    ))
+    Ok(super::script::around_script(ctx, keys, |ctx| {
+        crate::script::run_script(ctx, vm, &callback, &name, keys, args, opts, Some(a))
+    }))
 }
 
 /// `FUNCTION LOAD [REPLACE] function-code`

@@ -75,7 +75,33 @@ fn evalsha_ro(ctx: &mut Ctx, a: &[&[u8]]) -> R {
     eval_generic(ctx, a, true, true)
 }
 
+/// A script command (EVAL*, FCALL*) starts: MONITOR shows it first, before
+/// the commands its script runs, and also when its arguments turn out
+/// wrong (as redis-server 7.0: `FCALL nosuch 0`, `EVAL s -1` are shown).
+pub(crate) fn script_command_starts(ctx: &Ctx, a: &[&[u8]]) {
+    if ctx.eng.hooks.active() & crate::hooks::MONITOR != 0 {
+        crate::monitor::feed(ctx.eng, ctx.cl, ctx.cl.db, a);
+    }
+}
+
+/// Runs a script with `keys` declared: the commands it runs are shown to
+/// MONITOR as `lua`, tracking clients get its invalidations after it.
+pub(crate) fn around_script<T>(
+    ctx: &mut Ctx,
+    keys: &[&[u8]],
+    body: impl FnOnce(&mut Ctx) -> T,
+) -> T {
+    let in_script = crate::monitor::ScriptScope::enter(keys);
+    let r = body(ctx);
+    drop(in_script);
+    if ctx.eng.hooks.active() & crate::hooks::TRACKING != 0 {
+        crate::tracking::flush_pending(ctx.eng, ctx.cl.id);
+    }
+    r
+}
+
 fn eval_generic(ctx: &mut Ctx, a: &[&[u8]], by_sha: bool, read_only: bool) -> R {
+    script_command_starts(ctx, a);
     let numkeys = crate::util::number::parse_i64(a[2]).ok_or_else(super::err::not_int)?;
     if numkeys < 0 {
         return Err(Reply::error("ERR Number of keys can't be negative"));
@@ -92,17 +118,9 @@ fn eval_generic(ctx: &mut Ctx, a: &[&[u8]], by_sha: bool, read_only: bool) -> R 
     } else {
         Source::Body(a[1])
     };
-    // MONITOR shows a script before the commands it runs (shown as `lua`)
-    if ctx.eng.hooks.active() & crate::hooks::MONITOR != 0 {
-        crate::monitor::feed(ctx.eng, ctx.cl, ctx.cl.db, a);
-    }
-    let in_script = crate::monitor::ScriptScope::enter(keys);
-    let r = crate::script::eval(ctx, src, keys, args, read_only);
-    drop(in_script);
-    if ctx.eng.hooks.active() & crate::hooks::TRACKING != 0 {
-        crate::tracking::flush_pending(ctx.eng, ctx.cl.id);
-    }
-    Ok(r)
+    Ok(around_script(ctx, keys, |ctx| {
+        crate::script::eval(ctx, src, keys, args, read_only)
+    }))
 }
 
 /// `SCRIPT LOAD script`
