@@ -229,6 +229,33 @@ fn compare(name: &str, scenario: fn(u16) -> Transcript) {
     }
 }
 
+/// Tools that set every parameter back to its value (Redis's Tcl "CONFIG
+/// sanity") set `port` too: its own value is taken; another port is not
+/// (redis-server would listen there; this listener cannot move).
+#[test]
+fn config_set_port_to_its_value() {
+    let ours = Proc::emberkv(&[]);
+    let mut servers = vec![("emberkv-server", ours.port)];
+    let theirs = Proc::redis(&[]);
+    if let Some(r) = &theirs {
+        servers.push(("redis-server", r.port));
+    }
+    for (name, port) in servers {
+        let mut c = Raw::connect(port);
+        c.cmd(&["CONFIG", "SET", "port", &port.to_string()]);
+        assert_eq!(val(&mut c), "+OK\r\n", "{name}");
+        c.cmd(&["CONFIG", "GET", "port"]);
+        let want = format!(
+            "*2\r\n$4\r\nport\r\n${}\r\n{port}\r\n",
+            port.to_string().len()
+        );
+        assert_eq!(val(&mut c), want, "{name}");
+    }
+    let mut c = Raw::connect(ours.port);
+    c.cmd(&["CONFIG", "SET", "port", &(ours.port ^ 1).to_string()]);
+    assert!(val(&mut c).contains("can't set immutable config"));
+}
+
 #[test]
 fn monitor_shows_commands_as_redis() {
     compare("monitor", monitor_scenario);

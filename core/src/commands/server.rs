@@ -792,7 +792,14 @@ fn config_set(ctx: &mut Ctx, a: &[&[u8]]) -> R {
             // Redis 7's `enable-protected-configs no` default
             return Err(fail("can't set protected config"));
         }
-        if !spec.mutable {
+        // `port` and `bind` can change at run time in Redis (it listens
+        // anew); the listener here cannot move, so only their own value is
+        // taken (a no-op, as tools that set every parameter back expect)
+        let unchanged = || {
+            matches!(spec.name, "port" | "bind")
+                && ctx.eng.params.get(spec.name).as_deref() == std::str::from_utf8(kv[1]).ok()
+        };
+        if !spec.mutable && !unchanged() {
             return Err(fail("can't set immutable config"));
         }
         if specs
