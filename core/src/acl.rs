@@ -288,7 +288,7 @@ impl Selector {
                 });
             }
             Some(sub) if !spec.subcommands.is_empty() => {
-                let s = commands::find_subcommand(spec, sub).ok_or(UNKNOWN)?;
+                let s = commands::find_sub(spec, sub).ok_or(UNKNOWN)?;
                 self.set_bit(idx(s), on);
                 self.update_rules(rule, |r| r == text);
             }
@@ -727,6 +727,13 @@ impl Acl {
         self.users.read().get(name).cloned()
     }
 
+    /// `user` as it is now: `None` once deleted (even if a user of that name
+    /// was made again) or disabled.
+    pub fn current(&self, user: &User) -> Option<Arc<User>> {
+        self.get(&user.name)
+            .filter(|u| u.uid == user.uid && u.enabled)
+    }
+
     pub fn default_user(&self) -> Arc<User> {
         self.get(b"default")
             .unwrap_or_else(|| Arc::new(User::default_user(1)))
@@ -1002,11 +1009,27 @@ fn denial_text(why: Denied, user: &User, spec: &CommandSpec, arg: &[u8], verbose
 pub(crate) const CUT_OFF: &str =
     "ERR client killed: its user was deleted or disabled (AUTH again to continue)";
 
-/// The check behind the command path's one branch (see the module's
-/// comment): `Some` is the error reply refusing the command.
+/// Whether the client's user may run `argv` (`context`: "toplevel", "multi"
+/// at EXEC, "lua" in a script): `Some` is the error reply refusing it. One
+/// comparison while the client's user is known unrestricted at the current
+/// ACL epoch (see the module's comment); `check_slow` otherwise.
+#[inline(always)]
+pub(crate) fn check(
+    eng: &Engine,
+    cl: &mut ClientState,
+    spec: &'static CommandSpec,
+    argv: &[&[u8]],
+    context: &'static str,
+) -> Option<String> {
+    if cl.acl_seen == eng.acl.epoch() {
+        return None;
+    }
+    check_slow(eng, cl, spec, argv, context)
+}
+
 #[cold]
 #[inline(never)]
-pub(crate) fn check(
+fn check_slow(
     eng: &Engine,
     cl: &mut ClientState,
     spec: &'static CommandSpec,
@@ -1020,11 +1043,7 @@ pub(crate) fn check(
         return None;
     };
     if cl.acl_refreshed != epoch {
-        let fresh = eng
-            .acl
-            .get(&cur.name)
-            .filter(|u| u.uid == cur.uid && u.enabled);
-        match fresh {
+        match eng.acl.current(cur) {
             Some(u) => {
                 cl.user = Some(u);
                 cl.acl_refreshed = epoch;
@@ -1078,8 +1097,7 @@ pub(crate) fn allowed(
 ) -> bool {
     let Some(cur) = &cl.user else { return true };
     eng.acl
-        .get(&cur.name)
-        .filter(|u| u.uid == cur.uid && u.enabled)
+        .current(cur)
         .is_some_and(|u| u.check(spec, argv).is_ok())
 }
 

@@ -295,7 +295,6 @@ impl ClientState {
     }
 }
 
-/// One connection to a `Db`.
 /// See `Client::block_probe`.
 #[derive(Clone)]
 pub struct BlockProbe(Option<Arc<ClientInfo>>);
@@ -309,6 +308,7 @@ impl BlockProbe {
     }
 }
 
+/// One connection to a `Db`.
 pub struct Client {
     eng: Arc<Engine>,
     st: ClientState,

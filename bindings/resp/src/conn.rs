@@ -344,16 +344,9 @@ impl Conn {
     pub fn serve_thread(mut self) {
         self.st.in_loop = false;
         let st = &mut self.st;
-        let mut flow = process(st, &mut self.input);
+        let flow = process(st, &mut self.input);
         st.sh.settled.store(true, Ordering::Release);
-        if flow == Flow::Go && st.sh.close_after_reply.load(Ordering::Acquire) {
-            flow = Flow::CloseAfterReply;
-        }
-        if flow == Flow::Go && rejoinable(st) {
-            flow = Flow::Rejoin;
-        } else if !deliver(st) {
-            flow = Flow::Close;
-        }
+        let mut flow = end_batch(st, flow);
         if flow == Flow::Go || flow == Flow::Migrate {
             flow = run(st, &mut self.input);
         }
@@ -459,20 +452,28 @@ fn run(st: &mut State, input: &mut Input) -> Flow {
             return Flow::Close;
         }
         let flow = process(st, input);
-        let closing = st.sh.close_after_reply.load(Ordering::Acquire);
-        if flow == Flow::Go && !closing && rejoinable(st) {
-            return Flow::Rejoin;
-        }
-        if !deliver(st) {
-            return Flow::Close;
-        }
+        let flow = end_batch(st, flow);
         if flow != Flow::Go {
             return flow;
         }
-        if closing {
-            return Flow::CloseAfterReply;
-        }
     }
+}
+
+/// Thread mode, after a batch that ended in `flow`: back to a loop
+/// (`Rejoin`, replies unsent) when nothing keeps the connection here;
+/// otherwise the replies are sent, and `Go` means read on.
+fn end_batch(st: &mut State, flow: Flow) -> Flow {
+    let closing = st.sh.close_after_reply.load(Ordering::Acquire);
+    if flow == Flow::Go && !closing && rejoinable(st) {
+        return Flow::Rejoin;
+    }
+    if !deliver(st) {
+        return Flow::Close;
+    }
+    if flow == Flow::Go && closing {
+        return Flow::CloseAfterReply;
+    }
+    flow
 }
 
 /// Thread mode, after a batch (every complete command run): nothing needs

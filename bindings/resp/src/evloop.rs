@@ -291,11 +291,11 @@ fn off_loop(c: Conn, name: &str, f: fn(Conn)) -> Option<JoinHandle<()>> {
 /// arrival order, as in Redis, which runs them in order. (A command held
 /// by CLIENT PAUSE is neither: the wait ends at its deadline.)
 fn wait_settled(sh: &crate::conn::ConnShared, probe: &emberkv::BlockProbe, h: &JoinHandle<()>) {
-    let deadline = std::time::Instant::now() + Duration::from_millis(20);
+    let deadline = Instant::now() + Duration::from_millis(20);
     while !sh.settled.load(Ordering::Acquire)
         && !probe.blocked()
         && !h.is_finished()
-        && std::time::Instant::now() < deadline
+        && Instant::now() < deadline
     {
         std::thread::yield_now();
     }

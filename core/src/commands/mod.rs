@@ -270,14 +270,7 @@ pub(crate) fn holds_caller(argv: &[&[u8]]) -> bool {
 }
 
 /// A container's subcommand by name (case-insensitive).
-pub(crate) fn find_subcommand(
-    spec: &'static CommandSpec,
-    name: &[u8],
-) -> Option<&'static CommandSpec> {
-    find_sub(spec, name)
-}
-
-fn find_sub(spec: &'static CommandSpec, name: &[u8]) -> Option<&'static CommandSpec> {
+pub(crate) fn find_sub(spec: &'static CommandSpec, name: &[u8]) -> Option<&'static CommandSpec> {
     let prefix = spec.name.len() + 1;
     spec.subcommands
         .iter()
@@ -470,9 +463,7 @@ pub(crate) fn dispatch(eng: &Engine, cl: &mut ClientState, argv: &[&[u8]]) -> Re
         cl.note_refused(eng, Some(idx), &e);
         return e;
     }
-    if cl.acl_seen != eng.acl.epoch()
-        && let Some(e) = crate::acl::check(eng, cl, spec, argv, "toplevel")
-    {
+    if let Some(e) = crate::acl::check(eng, cl, spec, argv, "toplevel") {
         return refuse(eng, cl, spec, idx, &e);
     }
     if spec.is_write()

@@ -240,9 +240,7 @@ pub(crate) fn exec(eng: &Engine, cl: &mut ClientState) -> Reply {
     for (spec, argv) in &m.queue {
         let args: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
         // ACL rules may have changed since the command was queued
-        if ctx.cl.acl_seen != eng.acl.epoch()
-            && let Some(e) = crate::acl::check(eng, ctx.cl, spec, &args, "multi")
-        {
+        if let Some(e) = crate::acl::check(eng, ctx.cl, spec, &args, "multi") {
             replies.push(Reply::Error(e));
             continue;
         }

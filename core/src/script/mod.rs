@@ -582,6 +582,7 @@ fn refused(ctx: &mut Ctx, spec: Option<&'static commands::CommandSpec>, msg: Str
 }
 
 const ARGS_ERR: &str = "ERR Lua redis lib command arguments must be strings or integers";
+const NO_ARGS_ERR: &str = "ERR Please specify at least one argument for this redis lib call";
 
 /// A redis lib call's arguments as bytes; `None` if one is neither a string
 /// nor a number.
@@ -604,7 +605,7 @@ pub(crate) fn acl_check_cmd(
     args: &Variadic<Value>,
 ) -> mlua::Result<bool> {
     if args.is_empty() {
-        return libs::raise("ERR Please specify at least one argument for this redis lib call");
+        return libs::raise(NO_ARGS_ERR);
     }
     let Some(argv) = lua_args(args) else {
         return libs::raise(ARGS_ERR);
@@ -633,9 +634,7 @@ pub(crate) fn script_call(
         return Err(mlua::Error::RuntimeError(KILLED.into()));
     }
     if args.is_empty() {
-        return Ok(Err(
-            "ERR Please specify at least one argument for this redis lib call".into(),
-        ));
+        return Ok(Err(NO_ARGS_ERR.into()));
     }
     let Some(argv) = lua_args(&args) else {
         return Ok(Err(ARGS_ERR.into()));
@@ -669,9 +668,7 @@ pub(crate) fn script_call(
             "ERR This Redis command is not allowed from script".into(),
         )));
     }
-    if ctx.cl.acl_seen != eng.acl.epoch()
-        && let Some(msg) = crate::acl::check(eng, ctx.cl, spec, &refs, "lua")
-    {
+    if let Some(msg) = crate::acl::check(eng, ctx.cl, spec, &refs, "lua") {
         return Ok(Err(refused(ctx, Some(spec), msg)));
     }
     if matches!(spec.name, "xread" | "xreadgroup")
