@@ -974,7 +974,7 @@ pub(crate) fn set_user(cl: &mut ClientState, u: Arc<User>) {
 
 fn client_info(eng: &Engine, cl: &ClientState) -> String {
     match &cl.info {
-        Some(info) => crate::commands::server::client_line_of(eng, info)
+        Some(info) => crate::commands::server::client_line(eng, info)
             .trim_end()
             .to_string(),
         None => String::new(),
@@ -1134,15 +1134,7 @@ fn kill_revoked_subscribers(eng: &Engine, user: &User) {
 fn kill_clients_where(eng: &Engine, name: &[u8], select: impl Fn(&ClientInfo) -> bool) {
     let clients: Vec<_> = eng.clients.lock().values().cloned().collect();
     for c in clients {
-        let user_matches = {
-            let m = c.meta.lock();
-            let u: &[u8] = if m.user.is_empty() {
-                b"default"
-            } else {
-                &m.user
-            };
-            u == name
-        };
+        let user_matches = c.meta.lock().user_name() == name;
         if !user_matches || !select(&c) {
             continue;
         }

@@ -65,6 +65,17 @@ pub(crate) struct ClientMeta {
     pub user: Vec<u8>,
 }
 
+impl ClientMeta {
+    /// The user's name for CLIENT LIST and CLIENT KILL USER.
+    pub fn user_name(&self) -> &[u8] {
+        if self.user.is_empty() {
+            b"default"
+        } else {
+            &self.user
+        }
+    }
+}
+
 /// A client's WATCHed keys: (db, key, expired when watched), and the flag
 /// any modification raises.
 #[derive(Default)]

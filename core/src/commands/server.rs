@@ -443,13 +443,8 @@ fn client_id(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
     Ok(Reply::Int(ctx.cl.id as i64))
 }
 
-/// One CLIENT LIST / CLIENT INFO line.
-fn client_line(ctx: &Ctx, info: &crate::client::ClientInfo) -> String {
-    client_line_of(ctx.eng, info)
-}
-
-/// `client_line` without a command context (ACL LOG's `client-info`).
-pub(crate) fn client_line_of(eng: &crate::db::Engine, info: &crate::client::ClientInfo) -> String {
+/// One CLIENT LIST / CLIENT INFO line (also ACL LOG's `client-info`).
+pub(crate) fn client_line(eng: &crate::db::Engine, info: &crate::client::ClientInfo) -> String {
     let m = info.meta.lock().clone();
     let (addr, laddr) = if m.addr.is_empty() {
         ("embedded", "embedded")
@@ -488,11 +483,7 @@ pub(crate) fn client_line_of(eng: &crate::db::Engine, info: &crate::client::Clie
         m.subs[1],
         m.subs[2],
         cmd,
-        if m.user.is_empty() {
-            "default".into()
-        } else {
-            String::from_utf8_lossy(&m.user)
-        },
+        String::from_utf8_lossy(m.user_name()),
         m.resp,
         String::from_utf8_lossy(&m.lib_name),
         String::from_utf8_lossy(&m.lib_ver),
@@ -502,7 +493,7 @@ pub(crate) fn client_line_of(eng: &crate::db::Engine, info: &crate::client::Clie
 /// `CLIENT INFO`
 fn client_info(ctx: &mut Ctx, _a: &[&[u8]]) -> R {
     let line = match &ctx.cl.info {
-        Some(info) => client_line(ctx, info),
+        Some(info) => client_line(ctx.eng, info),
         None => String::new(),
     };
     Ok(Reply::Verbatim("txt", line.into_bytes()))
@@ -550,7 +541,7 @@ fn client_list(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         if kind.as_ref().is_some_and(|k| !client_is_type(&c, k)) {
             continue;
         }
-        out.push_str(&client_line(ctx, &c));
+        out.push_str(&client_line(ctx.eng, &c));
     }
     Ok(Reply::Verbatim("txt", out.into_bytes()))
 }
@@ -628,13 +619,7 @@ fn client_kill(ctx: &mut Ctx, a: &[&[u8]]) -> R {
         let matched = id.is_none_or(|id| id == c.id)
             && addr.is_none_or(|a| a == m.addr.as_bytes())
             && laddr.is_none_or(|a| a == m.laddr.as_bytes())
-            && user.is_none_or(|u| {
-                u == if m.user.is_empty() {
-                    b"default".as_slice()
-                } else {
-                    m.user.as_slice()
-                }
-            })
+            && user.is_none_or(|u| u == m.user_name())
             && !(skipme && c.id == ctx.cl.id);
         drop(m);
         if matched && kind.as_ref().is_none_or(|k| client_is_type(&c, k)) {
